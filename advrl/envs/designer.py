@@ -11,7 +11,7 @@ from gymnasium import spaces
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 
 from advrl.envs.level import MazeLevel
-from advrl.envs.maze import render_grid
+from advrl.envs.maze import MAX_CODE, render_grid
 
 EMPTY_CODE = (OBJECT_TO_IDX["empty"], 0, 0)
 WALL_CODE = (OBJECT_TO_IDX["wall"], COLOR_TO_IDX["grey"], 0)
@@ -35,7 +35,7 @@ class MazeDesignerEnv(gym.Env):
     ``wall_budget + 2`` steps the episode terminates and ``info["level"]`` holds the finished
     :class:`MazeLevel`.
 
-    **Observation.** ``Dict(image=Box(0, 255, (size, size, 3), uint8), time_step=Discrete(wall_budget
+    **Observation.** ``Dict(image=Box(0, MAX_CODE, (size, size, 3), uint8), time_step=Discrete(wall_budget
     + 3), random_z=Box(0, 1, (noise_dim,), float32))``: the full grid in MiniGrid's encoding
     (``image[x, y]``, border included; the start shown as an agent whose state is its direction), the
     number of placements made, and fresh uniform noise each step (the adversary's latent, as in a GAN).
@@ -85,7 +85,7 @@ class MazeDesignerEnv(gym.Env):
         self.num_placements = self.wall_budget + 2
         self.action_space = spaces.Discrete(inner * inner)
         obs_spaces: dict[str, spaces.Space[Any]] = {
-            "image": spaces.Box(0, 255, (size, size, 3), dtype=np.uint8),
+            "image": spaces.Box(0, MAX_CODE, (size, size, 3), dtype=np.uint8),
             "time_step": spaces.Discrete(self.num_placements + 1),
         }
         if self.noise_dim:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+from minigrid.core.constants import OBJECT_TO_IDX
 from minigrid.core.grid import Grid
 from minigrid.core.mission import MissionSpace
 from minigrid.core.world_object import Goal, Wall
@@ -15,6 +16,12 @@ from advrl.envs.generators import LevelGenerator, RandomWalls
 from advrl.envs.level import LevelError, MazeLevel
 
 MISSION = "get to the green goal square"
+
+MAX_CODE = max(OBJECT_TO_IDX.values())
+"""Largest value in MiniGrid's cell encoding (object type 10 = agent; colours <= 5, states <= 3).
+
+Observation images are bounded by it rather than 255, so SB3 does not take the cell codes for pixels
+(it would transpose them and divide by 255)."""
 
 
 def _mission() -> str:
@@ -73,7 +80,7 @@ class MazeEnv(MiniGridEnv):
     ``env.reset(options={"level": level})``; without one, ``generator`` draws a level from the env's
     seeded ``np_random`` (domain randomization by default).
 
-    **Observation.** ``Dict(image=Box(0, 255, (v, v, 3), uint8), direction=Discrete(4))``: MiniGrid's
+    **Observation.** ``Dict(image=Box(0, MAX_CODE, (v, v, 3), uint8), direction=Discrete(4))``: MiniGrid's
     encoding of the view, indexed ``image[x, y]`` (x to the agent's right, y away from it, the agent
     at ``[v // 2, v - 1]``), channels (object type, colour, state); and the compass direction.
 
@@ -101,7 +108,8 @@ class MazeEnv(MiniGridEnv):
         agent_view_size: side of the square view (odd, >= 3).
         max_steps: step limit of an episode.
         num_walls: walls of a domain-randomized level: a count or an inclusive ``(low, high)`` range.
-            Ignored when ``generator`` is given.
+            None: PAIRED's DR, 25 walls on the 13x13 inside, the same share (25/169) on other
+            sizes. Ignored when ``generator`` is given.
         generator: how levels are drawn when ``reset`` gets none (default :class:`RandomWalls`).
         render_mode: ``"rgb_array"`` or ``"human"``, as in MiniGrid.
         tile_size: pixels per cell when rendering.
@@ -115,7 +123,7 @@ class MazeEnv(MiniGridEnv):
         size: int | None = None,
         agent_view_size: int = 5,
         max_steps: int = 250,
-        num_walls: int | tuple[int, int] = 25,
+        num_walls: int | tuple[int, int] | None = None,
         generator: LevelGenerator | None = None,
         render_mode: str | None = None,
         tile_size: int = 32,
@@ -131,6 +139,8 @@ class MazeEnv(MiniGridEnv):
             size = 15 if size is None else int(size)
             if size < 4:
                 raise ValueError(f"size must be at least 4 (a 2x2 inside), got {size}")
+            if num_walls is None:
+                num_walls = round(25 / 169 * (size - 2) ** 2)
             generator = RandomWalls(shape=(size - 2, size - 2), num_walls=num_walls)
             inner = (size - 2, size - 2)
         if agent_view_size < 3 or agent_view_size % 2 == 0:
@@ -155,7 +165,7 @@ class MazeEnv(MiniGridEnv):
         self.observation_space = spaces.Dict(
             {
                 "image": spaces.Box(
-                    0, 255, (agent_view_size, agent_view_size, 3), dtype=np.uint8
+                    0, MAX_CODE, (agent_view_size, agent_view_size, 3), dtype=np.uint8
                 ),
                 "direction": spaces.Discrete(4),
             }

@@ -1,0 +1,80 @@
+"""Policy networks for grid observations (the maze view, the designer's full grid)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import torch
+import torch.nn.functional as F
+from gymnasium import spaces
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from torch import nn
+
+from advrl.envs.maze import MAX_CODE
+
+
+class GridFeaturesExtractor(BaseFeaturesExtractor):
+    """Features of a ``Dict`` observation holding a MiniGrid-encoded ``image`` and small extras.
+
+    The image's object-type channel is one-hot encoded (``MAX_CODE + 1`` classes: the policy's float
+    input features), passed through one 3x3 convolution and flattened (PAIRED's student: 16 filters;
+    its adversary: 128). Every other key is a scalar input: a ``Discrete`` (one-hot by SB3, e.g. the
+    direction or the designer's time step) or a ``Box`` vector (e.g. the designer's noise), each
+    embedded by a linear layer of ``scalar_embed`` units. Everything is concatenated.
+
+    Args:
+        observation_space: a ``Dict`` with an ``image`` ``Box`` of shape ``(width, height, 3)``.
+        conv_filters: output channels of the convolution.
+        kernel_size: convolution kernel side.
+        scalar_embed: units of each scalar input's embedding.
+    """
+
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        conv_filters: int = 16,
+        kernel_size: int = 3,
+        scalar_embed: int = 5,
+    ) -> None:
+        if not isinstance(observation_space, spaces.Dict) or "image" not in observation_space.spaces:
+            raise ValueError("GridFeaturesExtractor needs a Dict observation space with an 'image' key")
+        image_space = observation_space["image"]
+        if len(image_space.shape) != 3 or image_space.shape[-1] != 3:
+            raise ValueError(
+                f"the image must be MiniGrid-encoded (width, height, 3), got {image_space.shape}"
+            )
+        width, height, _ = image_space.shape
+        if width < kernel_size or height < kernel_size:
+            raise ValueError(f"a {width}x{height} image is smaller than the {kernel_size}x{kernel_size} kernel")
+        conv_out = conv_filters * (width - kernel_size + 1) * (height - kernel_size + 1)
+        scalar_keys = sorted(k for k in observation_space.spaces if k != "image")
+        scalar_dims = {k: _flat_dim(observation_space[k]) for k in scalar_keys}
+        super().__init__(observation_space, conv_out + scalar_embed * len(scalar_keys))
+        self.num_types = MAX_CODE + 1
+        self.conv = nn.Sequential(
+            nn.Conv2d(self.num_types, conv_filters, kernel_size), nn.ReLU(), nn.Flatten()
+        )
+        self.scalars = nn.ModuleDict(
+            {k: nn.Sequential(nn.Linear(d, scalar_embed), nn.ReLU()) for k, d in scalar_dims.items()}
+        )
+
+    def one_hot_image(self, image: torch.Tensor) -> torch.Tensor:
+        """``[N, W, H, 3]`` cell codes -> ``[N, num_types, W, H]`` float one-hot of the object type."""
+        types = image[..., 0].round().long().clamp(0, self.num_types - 1)
+        return F.one_hot(types, self.num_types).permute(0, 3, 1, 2).float()
+
+    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
+        """Concatenated conv features and scalar embeddings."""
+        parts = [self.conv(self.one_hot_image(observations["image"]))]
+        for key, layer in self.scalars.items():
+            parts.append(layer(observations[key].float().flatten(1)))
+        return torch.cat(parts, dim=1)
+
+
+def _flat_dim(space: gym.Space) -> int:
+    if isinstance(space, spaces.Discrete):
+        return int(space.n)
+    if isinstance(space, spaces.MultiDiscrete):
+        return int(space.nvec.sum())
+    if isinstance(space, (spaces.Box, spaces.MultiBinary)):
+        return int(spaces.flatdim(space))
+    raise ValueError(f"unsupported scalar observation space {space}")

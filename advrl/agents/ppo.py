@@ -1,0 +1,90 @@
+"""Building SB3 PPO agents for advrl's envs with the right policy network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+from gymnasium import spaces
+from stable_baselines3 import PPO
+from stable_baselines3.common.vec_env import VecEnv
+from torch import nn
+
+from advrl.agents.networks import GridFeaturesExtractor
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+def is_grid_space(space: gym.Space) -> bool:
+    """Whether observations are a ``Dict`` with a MiniGrid-encoded ``image`` (maze, designer)."""
+    return (
+        isinstance(space, spaces.Dict)
+        and "image" in space.spaces
+        and len(space["image"].shape) == 3
+        and space["image"].shape[-1] == 3
+    )
+
+
+def policy_for(
+    space: gym.Space,
+    *,
+    net_arch: list[int] | None = None,
+    activation: str = "relu",
+    conv_filters: int = 16,
+    scalar_embed: int = 5,
+) -> tuple[str, dict[str, Any]]:
+    """SB3 policy name and ``policy_kwargs`` for an observation space.
+
+    Grid observations get :class:`GridFeaturesExtractor` with separate policy and value heads of
+    ``net_arch`` (PAIRED's student: one hidden layer of 32); vector observations get an MLP
+    (``net_arch`` default ``[64, 64]``).
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    kwargs: dict[str, Any] = {"activation_fn": ACTIVATIONS[activation]}
+    if is_grid_space(space):
+        arch = [32] if net_arch is None else list(net_arch)
+        kwargs.update(
+            features_extractor_class=GridFeaturesExtractor,
+            features_extractor_kwargs={"conv_filters": conv_filters, "scalar_embed": scalar_embed},
+            net_arch={"pi": arch, "vf": arch},
+        )
+        return "MultiInputPolicy", kwargs
+    arch = [64, 64] if net_arch is None else list(net_arch)
+    kwargs["net_arch"] = {"pi": arch, "vf": arch}
+    name = "MultiInputPolicy" if isinstance(space, spaces.Dict) else "MlpPolicy"
+    return name, kwargs
+
+
+def make_ppo(
+    env: VecEnv | gym.Env,
+    *,
+    net_arch: list[int] | None = None,
+    activation: str = "relu",
+    conv_filters: int = 16,
+    seed: int | None = None,
+    tensorboard_log: str | None = None,
+    **ppo_kwargs: Any,
+) -> PPO:
+    """An SB3 PPO agent whose policy fits ``env``'s observations (see :func:`policy_for`).
+
+    Args:
+        env: the training env (a VecEnv or a Gymnasium env).
+        net_arch: hidden layers of the policy and value heads.
+        activation: ``"relu"`` or ``"tanh"``.
+        conv_filters: filters of the grid convolution (grid observations only).
+        seed: seed of PPO (network init, sampling).
+        tensorboard_log: folder for SB3's TensorBoard output (None: off).
+        ppo_kwargs: further ``PPO`` arguments (``learning_rate``, ``n_steps``, ...).
+    """
+    policy, policy_kwargs = policy_for(
+        env.observation_space, net_arch=net_arch, activation=activation, conv_filters=conv_filters
+    )
+    return PPO(
+        policy,
+        env,
+        policy_kwargs=policy_kwargs,
+        seed=seed,
+        tensorboard_log=tensorboard_log,
+        **ppo_kwargs,
+    )

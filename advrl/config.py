@@ -1,0 +1,260 @@
+"""Typed run configs: dataclasses loaded from YAML, with unknown keys and bad values rejected.
+
+Only the CLI reads files; library classes take keyword arguments. Each field's comment is its help.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config file or value is wrong; the message names the key and what is expected."""
+
+
+def _check_positive(config: Any, *names: str) -> None:
+    section = type(config).__name__.removesuffix("Config").lower()
+    for name in names:
+        value = getattr(config, name)
+        if isinstance(value, (int, float)) and value <= 0:
+            raise ConfigError(f"{section}.{name} must be positive, got {value}")
+
+
+# ---------------------------------------------------------------------------------------- schema
+@dataclass
+class EnvConfig:
+    """Which env the agent trains on."""
+
+    id: str = "advrl/Maze-Small-v0"
+    """Gymnasium id (``advrl envs`` lists advrl's)."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for ``gymnasium.make``."""
+    n_envs: int = 16
+    """Parallel envs."""
+    vec_env: Literal["dummy", "subproc"] = "dummy"
+    """SB3 VecEnv: ``dummy`` (one process) or ``subproc`` (one process per env)."""
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "n_envs")
+
+
+@dataclass
+class PPOConfig:
+    """SB3 PPO hyperparameters (see ``stable_baselines3.PPO``)."""
+
+    learning_rate: float = 3e-4
+    n_steps: int = 128
+    """Steps per env per rollout."""
+    batch_size: int = 512
+    n_epochs: int = 4
+    gamma: float = 0.995
+    gae_lambda: float = 0.95
+    clip_range: float = 0.2
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    device: str = "cpu"
+    """Torch device for the networks (``cpu``, ``cuda``, ``auto``)."""
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "learning_rate", "n_steps", "batch_size", "n_epochs", "clip_range")
+        for name in ("gamma", "gae_lambda"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"ppo.{name} must be in [0, 1], got {getattr(self, name)}")
+
+
+@dataclass
+class PolicyConfig:
+    """Policy network."""
+
+    net_arch: list[int] | None = None
+    """Hidden layers of each head; None: [32] for grid observations, [64, 64] for vectors."""
+    activation: Literal["relu", "tanh"] = "relu"
+    conv_filters: int = 16
+    """Filters of the 3x3 convolution on grid observations."""
+
+
+@dataclass
+class TrainConfig:
+    """Budget, seed and the intervals of evaluation, images and checkpoints (in env steps)."""
+
+    total_timesteps: int = 200_000
+    seed: int = 0
+    eval_every: int = 25_000
+    """Evaluate every this many env steps (0: never during training)."""
+    eval_episodes: int = 100
+    """Episodes per evaluation, and for the final summary."""
+    image_every: int = 25_000
+    """Log images of the levels being played every this many env steps (0: never)."""
+    checkpoint_every: int = 50_000
+    """Write a checkpoint every this many env steps (0: only at the end)."""
+    progress_bar: bool = True
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "total_timesteps", "eval_episodes")
+        for name in ("eval_every", "image_every", "checkpoint_every"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+
+
+@dataclass
+class PPORunConfig:
+    """``advrl train ppo``: SB3 PPO on one env."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    out_dir: str = "runs"
+    """Parent folder of run folders."""
+    name: str | None = None
+    """Run folder name; None: ``<env>-ppo-seed<seed>-<time>``."""
+
+
+# ---------------------------------------------------------------------------------------- loading
+C = TypeVar("C")
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " or ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return "null"
+    return getattr(tp, "__name__", str(tp)).replace("NoneType", "null")
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    """Check ``value`` against the annotation ``tp``; return it converted (numbers, lists, dataclasses)."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping of {tp.__name__} keys, got {value!r}")
+        return from_dict(tp, value, where)  # type: ignore[arg-type]
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where} must be {_type_name(tp)}, got {value!r}")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{where} must be {_type_name(tp)}, got {value!r}")
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        item = args[0] if args else Any
+        return [_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping, got {value!r}")
+        return dict(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        if isinstance(value, str):  # YAML 1.1 reads 3e-4 as a string
+            try:
+                return float(value)
+            except ValueError:
+                raise ConfigError(f"{where} must be a number, got {value!r}") from None
+        if not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+        return value
+    raise TypeError(f"config field type {tp!r} is not supported")  # an internal schema bug
+
+
+def from_dict(cls: type[C], data: dict[str, Any], where: str = "") -> C:
+    """Build the dataclass ``cls`` from ``data``; missing keys take defaults, unknown keys fail."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    unknown = [k for k in data if k not in names]
+    if unknown:
+        prefix = f" in {where}" if where else ""
+        raise ConfigError(
+            f"unknown key {unknown[0]!r}{prefix}; valid keys: {', '.join(names)}"
+        )
+    kwargs = {
+        k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()
+    }
+    return cls(**kwargs)
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A plain dict (YAML-safe) of a config dataclass."""
+    return dataclasses.asdict(config)
+
+
+def load_config(cls: type[C], path: str | Path, overrides: list[str] | None = None) -> C:
+    """Read a YAML config file into ``cls``, applying ``key.sub=value`` overrides (values in YAML).
+
+    Raises:
+        ConfigError: the file is missing, not YAML, not a mapping, or has a bad key or value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings, got {type(data).__name__}")
+    for item in overrides or []:
+        apply_override(data, item)
+    try:
+        return from_dict(cls, data)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+
+
+def apply_override(data: dict[str, Any], item: str) -> None:
+    """Set ``a.b.c=value`` in a nested dict (the value parsed as YAML)."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override {item!r} must look like key.subkey=value")
+    parts = key.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override {item!r}: {part!r} is not a section")
+        node = child
+    try:
+        node[parts[-1]] = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise ConfigError(f"override {item!r}: the value is not valid YAML") from None
+
+
+def save_config(config: Any, path: str | Path) -> None:
+    """Write the resolved config as YAML."""
+    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))

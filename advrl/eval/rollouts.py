@@ -1,0 +1,87 @@
+"""Playing a policy for a number of seeded episodes and summarizing what happened."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+Policy = Callable[[Any], Any]
+"""Maps one observation to one action."""
+
+
+@dataclass(frozen=True)
+class EpisodeStats:
+    """Per-episode returns, lengths and successes of an evaluation."""
+
+    returns: np.ndarray
+    lengths: np.ndarray
+    successes: np.ndarray
+
+    @property
+    def mean_return(self) -> float:
+        """Mean episode return."""
+        return float(self.returns.mean())
+
+    @property
+    def success_rate(self) -> float:
+        """Share of episodes that ended with ``info["is_success"]`` true."""
+        return float(self.successes.mean())
+
+    def as_dict(self) -> dict[str, float]:
+        """Means and the standard error of the return, for summaries."""
+        n = len(self.returns)
+        sem = float(self.returns.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
+        return {
+            "episodes": n,
+            "mean_return": self.mean_return,
+            "return_sem": sem,
+            "success_rate": self.success_rate,
+            "mean_length": float(self.lengths.mean()),
+        }
+
+
+def evaluate(env: gym.Env, policy: Policy, episodes: int, seed: int = 0) -> EpisodeStats:
+    """Play ``episodes`` episodes; episode ``i`` starts from ``env.reset(seed=seed + i)``.
+
+    The same ``(env, episodes, seed)`` gives the same levels to every policy, so policies compare on
+    identical levels.
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    returns, lengths, successes = [], [], []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        total, steps, done = 0.0, 0, False
+        info: dict[str, Any] = {}
+        while not done:
+            obs, reward, terminated, truncated, info = env.step(policy(obs))
+            total += float(reward)
+            steps += 1
+            done = terminated or truncated
+        returns.append(total)
+        lengths.append(steps)
+        successes.append(bool(info.get("is_success", False)))
+    return EpisodeStats(np.array(returns), np.array(lengths), np.array(successes))
+
+
+def sb3_policy(model: Any, deterministic: bool = False) -> Policy:
+    """Wrap an SB3 model's ``predict`` as a one-observation policy."""
+
+    def act(obs: Any) -> Any:
+        action, _ = model.predict(obs, deterministic=deterministic)
+        return action
+
+    return act
+
+
+def random_policy(action_space: gym.Space, seed: int = 0) -> Policy:
+    """Uniformly random actions from a seeded copy of the action space."""
+    import copy
+
+    space = copy.deepcopy(action_space)
+    space.seed(seed)
+    return lambda obs: space.sample()

@@ -1,0 +1,165 @@
+"""``advrl train ppo``: SB3 PPO on any Gymnasium env, with TensorBoard, checkpoints and a summary."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+import advrl  # noqa: F401  (registers the envs in subprocesses that unpickle make_env)
+from advrl.agents import make_ppo
+from advrl.config import ConfigError, PPORunConfig, save_config
+from advrl.eval import evaluate, random_policy, sb3_policy
+from advrl.logging import LevelLogger
+from advrl.runs import RunDir, load_checkpoint, save_checkpoint
+
+EVAL_SEED_OFFSET = 1_000_000
+"""Evaluation seeds start here, away from the training envs' seeds."""
+
+
+def make_env(env_id: str, kwargs: dict[str, Any] | None = None) -> gym.Env:
+    """``gymnasium.make`` with advrl's envs registered (a module-level function, so it pickles)."""
+    return gym.make(env_id, **(kwargs or {}))
+
+
+def check_env_config(config: PPORunConfig) -> None:
+    """Make the configured env once, so a bad id or kwarg fails before anything is written."""
+    try:
+        env = make_env(config.env.id, config.env.kwargs)
+    except (gym.error.Error, ValueError, TypeError) as err:
+        raise ConfigError(f"env {config.env.id!r} with kwargs {config.env.kwargs}: {err}") from None
+    env.close()
+
+
+class PeriodicCheckpoint(BaseCallback):
+    """Writes a checkpoint into the run folder every ``every`` env steps."""
+
+    def __init__(self, run: RunDir, every: int) -> None:
+        super().__init__()
+        self.run = run
+        self.every = every
+        self._next = 0
+
+    def _on_training_start(self) -> None:
+        self._next = self.num_timesteps + self.every
+
+    def _on_step(self) -> bool:
+        if self.every and self.num_timesteps >= self._next:
+            self._next += self.every
+            save_checkpoint(self.run.checkpoint_path(self.num_timesteps), self.model)
+        return True
+
+
+def build_ppo(config: PPORunConfig, tensorboard_dir: Path | None = None) -> BaseAlgorithm:
+    """The vectorized env and PPO agent a config describes."""
+    env_cfg = config.env
+    vec_cls = SubprocVecEnv if env_cfg.vec_env == "subproc" else DummyVecEnv
+    venv = make_vec_env(
+        make_env,
+        n_envs=env_cfg.n_envs,
+        seed=config.train.seed,
+        env_kwargs={"env_id": env_cfg.id, "kwargs": env_cfg.kwargs},
+        vec_env_cls=vec_cls,
+    )
+    ppo = vars(config.ppo).copy()
+    model = make_ppo(
+        venv,
+        net_arch=config.policy.net_arch,
+        activation=config.policy.activation,
+        conv_filters=config.policy.conv_filters,
+        seed=config.train.seed,
+        verbose=0,
+        **ppo,
+    )
+    if tensorboard_dir is not None:
+        model.set_logger(configure(str(tensorboard_dir), ["tensorboard", "csv"]))
+    return model
+
+
+def final_evaluation(model: BaseAlgorithm, config: PPORunConfig) -> dict[str, Any]:
+    """The trained policy (stochastic and greedy) and a random policy on the same seeded levels."""
+    env = make_env(config.env.id, config.env.kwargs)
+    episodes, seed = config.train.eval_episodes, config.train.seed + EVAL_SEED_OFFSET
+    try:
+        return {
+            "policy": evaluate(env, sb3_policy(model), episodes, seed).as_dict(),
+            "policy_deterministic": evaluate(
+                env, sb3_policy(model, deterministic=True), episodes, seed
+            ).as_dict(),
+            "random": evaluate(env, random_policy(env.action_space, seed), episodes, seed).as_dict(),
+        }
+    finally:
+        env.close()
+
+
+def train_ppo(config: PPORunConfig, resume: str | Path | None = None) -> dict[str, Any]:
+    """Train (or resume) a PPO run; returns the summary also written to ``summary.json``.
+
+    Args:
+        config: the run's settings.
+        resume: an existing run folder: continue from its latest checkpoint with ``config``.
+    """
+    check_env_config(config)
+    if resume is None:
+        name = config.name or RunDir.default_name(config.env.id, "ppo", config.train.seed)
+        run = RunDir.create(config.out_dir, name)
+        save_config(config, run.config_file)
+    else:
+        run = RunDir.open(resume)
+    model = build_ppo(config, run.tb)
+    checkpoint = run.latest_checkpoint() if resume is not None else None
+    if checkpoint is not None:
+        load_checkpoint(checkpoint, model)
+    done = model.num_timesteps
+    remaining = config.train.total_timesteps - done
+    train_cfg = config.train
+    eval_env = DummyVecEnv([lambda: Monitor(make_env(config.env.id, config.env.kwargs))])
+    eval_env.seed(train_cfg.seed + EVAL_SEED_OFFSET)
+    callbacks: list[BaseCallback] = [
+        LevelLogger(image_every=train_cfg.image_every),
+        PeriodicCheckpoint(run, train_cfg.checkpoint_every),
+    ]
+    if train_cfg.eval_every:
+        callbacks.append(
+            EvalCallback(
+                eval_env,
+                n_eval_episodes=train_cfg.eval_episodes,
+                eval_freq=max(train_cfg.eval_every // config.env.n_envs, 1),
+                deterministic=False,
+                verbose=0,
+            )
+        )
+    start = time.perf_counter()
+    if remaining > 0:
+        model.learn(
+            remaining,
+            callback=CallbackList(callbacks),
+            progress_bar=train_cfg.progress_bar,
+            reset_num_timesteps=checkpoint is None,
+        )
+    elapsed = time.perf_counter() - start
+    save_checkpoint(run.checkpoint_path(model.num_timesteps), model)
+    model.save(run.path / "model.zip")  # SB3's own format, for PPO.load users
+    summary = {
+        "run": str(run.path),
+        "env": config.env.id,
+        "method": "ppo",
+        "seed": train_cfg.seed,
+        "timesteps": int(model.num_timesteps),
+        "resumed_from": done if checkpoint is not None else None,
+        "wall_clock_s": round(elapsed, 2),
+        "env_steps_per_s": round((model.num_timesteps - done) / elapsed, 1) if elapsed > 0 else None,
+        "eval": final_evaluation(model, config),
+    }
+    run.write_summary(summary)
+    model.get_env().close()
+    eval_env.close()
+    return summary

@@ -1,0 +1,121 @@
+"""Run folders and checkpoints: what every ``advrl train`` command writes.
+
+A run folder holds ``config.yaml`` (the resolved config), ``tb/`` (TensorBoard events and a CSV of
+the same scalars), ``checkpoints/step_<n>.pt`` and ``summary.json``. Checkpoints hold tensors and
+plain numbers only and load with ``torch.load(..., weights_only=True)``: no pickled objects.
+Files are written to a temporary name and renamed, so a killed run never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
+
+CHECKPOINT_RE = re.compile(r"step_(\d+)\.pt$")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class RunDir:
+    """One run's folder.
+
+    Args:
+        path: the folder (created by :meth:`create`, or an existing run to resume).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.tb = self.path / "tb"
+        self.checkpoints = self.path / "checkpoints"
+        self.config_file = self.path / "config.yaml"
+        self.summary_file = self.path / "summary.json"
+
+    @classmethod
+    def create(cls, out_dir: str | Path, name: str) -> RunDir:
+        """Make a new run folder ``out_dir/name``; an existing one is an error (never overwritten)."""
+        path = Path(out_dir) / name
+        if path.exists():
+            raise FileExistsError(
+                f"run folder {str(path)!r} already exists; pick another name or resume it with --resume"
+            )
+        path.mkdir(parents=True)
+        run = cls(path)
+        run.tb.mkdir()
+        run.checkpoints.mkdir()
+        return run
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunDir:
+        """An existing run folder (for resume or evaluation)."""
+        run = cls(path)
+        if not run.config_file.is_file():
+            raise FileNotFoundError(f"{str(path)!r} is not a run folder (no config.yaml)")
+        run.checkpoints.mkdir(exist_ok=True)
+        run.tb.mkdir(exist_ok=True)
+        return run
+
+    @staticmethod
+    def default_name(env_id: str, method: str, seed: int) -> str:
+        """``<env>-<method>-seed<seed>-<YYYYmmdd-HHMMSS>``."""
+        env = env_id.split("/")[-1].split(":")[-1]
+        return f"{env}-{method}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint_path(self, step: int) -> Path:
+        """Where the checkpoint of env step ``step`` goes."""
+        return self.checkpoints / f"step_{step}.pt"
+
+    def latest_checkpoint(self) -> Path | None:
+        """The checkpoint with the most env steps, if any."""
+        found = [
+            (int(m.group(1)), p)
+            for p in self.checkpoints.glob("step_*.pt")
+            if (m := CHECKPOINT_RE.search(p.name))
+        ]
+        return max(found)[1] if found else None
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        """Write ``summary.json``."""
+        atomic_write_bytes(self.summary_file, (json.dumps(summary, indent=2) + "\n").encode())
+
+
+def save_checkpoint(path: Path, model: BaseAlgorithm) -> None:
+    """Save the model's networks, optimizer, step counters and torch RNG state (tensors only)."""
+    import io
+
+    state = {
+        "params": model.get_parameters(),
+        "num_timesteps": int(model.num_timesteps),
+        "n_updates": int(getattr(model, "_n_updates", 0)),
+        "torch_rng": torch.get_rng_state(),
+    }
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: Path, model: BaseAlgorithm) -> None:
+    """Load a checkpoint written by :func:`save_checkpoint` into ``model`` (safe: weights only)."""
+    try:
+        state = torch.load(path, map_location=model.device, weights_only=True)
+    except Exception as err:  # a truncated or foreign file
+        raise ValueError(f"cannot read checkpoint {str(path)!r}: {err}") from None
+    if not isinstance(state, dict) or "params" not in state:
+        raise ValueError(f"{str(path)!r} is not an advrl checkpoint")
+    model.set_parameters(state["params"], exact_match=True, device=model.device)
+    model.num_timesteps = int(state["num_timesteps"])
+    model._n_updates = int(state.get("n_updates", 0))  # type: ignore[attr-defined]
+    if "torch_rng" in state:
+        torch.set_rng_state(state["torch_rng"])
