@@ -137,7 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_ppo.add_argument("--config", help="YAML config (see configs/)")
     p_ppo.add_argument("--resume", help="run folder to continue from its latest checkpoint")
     p_ppo.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a config value, e.g. --set train.total_timesteps=10000 (repeatable)",
     )
     p_ppo.add_argument("--json", action="store_true", help="print the whole summary as JSON")

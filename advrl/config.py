@@ -200,12 +200,8 @@ def from_dict(cls: type[C], data: dict[str, Any], where: str = "") -> C:
     unknown = [k for k in data if k not in names]
     if unknown:
         prefix = f" in {where}" if where else ""
-        raise ConfigError(
-            f"unknown key {unknown[0]!r}{prefix}; valid keys: {', '.join(names)}"
-        )
-    kwargs = {
-        k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()
-    }
+        raise ConfigError(f"unknown key {unknown[0]!r}{prefix}; valid keys: {', '.join(names)}")
+    kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
     return cls(**kwargs)
 
 

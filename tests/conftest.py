@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
+from advrl.envs import MazeLevel
+
 settings.register_profile("advrl", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("advrl")
-
-from advrl.envs import MazeLevel
 
 CORRIDOR = """
 >...G

@@ -42,7 +42,9 @@ def test_view_facing_down_by_hand(room: MazeLevel) -> None:
     np.testing.assert_array_equal(obs["image"][:, :, 0].T, expected)
 
 
-def expected_view(level: MazeLevel, pos: tuple[int, int], direction: int, size: int = 5) -> np.ndarray:
+def expected_view(
+    level: MazeLevel, pos: tuple[int, int], direction: int, size: int = 5
+) -> np.ndarray:
     """Object types the agent should see, from the definition of the egocentric view."""
     d_row, d_col = DIRECTION_VECTORS[direction]
     r_row, r_col = d_col, -d_row  # the agent's right: forward turned clockwise
@@ -114,7 +116,9 @@ def test_level_as_text_and_bad_levels(room: MazeLevel) -> None:
     env = env_for(room)
     _, info = env.reset(options={"level": room.to_text()})
     assert info["level"] == room
-    with pytest.raises(LevelError, match="level is 1x5 but this env's inner grid is 5x5; make the env with size=3"):
+    with pytest.raises(
+        LevelError, match="level is 1x5 but this env's inner grid is 5x5; make the env with size=3"
+    ):
         env.reset(options={"level": ">...G"})
     with pytest.raises(LevelError, match="MazeLevel or its text"):
         env.reset(options={"level": 42})

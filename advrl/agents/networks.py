@@ -35,8 +35,13 @@ class GridFeaturesExtractor(BaseFeaturesExtractor):
         kernel_size: int = 3,
         scalar_embed: int = 5,
     ) -> None:
-        if not isinstance(observation_space, spaces.Dict) or "image" not in observation_space.spaces:
-            raise ValueError("GridFeaturesExtractor needs a Dict observation space with an 'image' key")
+        if (
+            not isinstance(observation_space, spaces.Dict)
+            or "image" not in observation_space.spaces
+        ):
+            raise ValueError(
+                "GridFeaturesExtractor needs a Dict observation space with an 'image' key"
+            )
         image_space = observation_space["image"]
         if len(image_space.shape) != 3 or image_space.shape[-1] != 3:
             raise ValueError(
@@ -44,7 +49,9 @@ class GridFeaturesExtractor(BaseFeaturesExtractor):
             )
         width, height, _ = image_space.shape
         if width < kernel_size or height < kernel_size:
-            raise ValueError(f"a {width}x{height} image is smaller than the {kernel_size}x{kernel_size} kernel")
+            raise ValueError(
+                f"a {width}x{height} image is smaller than the {kernel_size}x{kernel_size} kernel"
+            )
         conv_out = conv_filters * (width - kernel_size + 1) * (height - kernel_size + 1)
         scalar_keys = sorted(k for k in observation_space.spaces if k != "image")
         scalar_dims = {k: _flat_dim(observation_space[k]) for k in scalar_keys}
@@ -54,7 +61,10 @@ class GridFeaturesExtractor(BaseFeaturesExtractor):
             nn.Conv2d(self.num_types, conv_filters, kernel_size), nn.ReLU(), nn.Flatten()
         )
         self.scalars = nn.ModuleDict(
-            {k: nn.Sequential(nn.Linear(d, scalar_embed), nn.ReLU()) for k, d in scalar_dims.items()}
+            {
+                k: nn.Sequential(nn.Linear(d, scalar_embed), nn.ReLU())
+                for k, d in scalar_dims.items()
+            }
         )
 
     def one_hot_image(self, image: torch.Tensor) -> torch.Tensor:

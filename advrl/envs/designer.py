@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -54,7 +54,7 @@ class MazeDesignerEnv(gym.Env):
         render_mode: ``"rgb_array"`` draws the level built so far.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 10}
 
     def __init__(
         self,
@@ -164,7 +164,11 @@ class MazeDesignerEnv(gym.Env):
         if self._goal is not None:
             image[self._goal[1] + 1, self._goal[0] + 1] = GOAL_CODE
         if self._start is not None:
-            image[self._start[1] + 1, self._start[0] + 1] = (AGENT_TYPE, AGENT_COLOR, self._start_dir)
+            image[self._start[1] + 1, self._start[0] + 1] = (
+                AGENT_TYPE,
+                AGENT_COLOR,
+                self._start_dir,
+            )
         return image
 
     def _obs(self) -> dict[str, Any]:

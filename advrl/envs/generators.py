@@ -128,7 +128,11 @@ class FixedLevels:
 
     def sample(self, rng: np.random.Generator) -> MazeLevel:
         """One of the levels (with a random start direction if asked)."""
-        level = self.levels[int(rng.integers(len(self.levels)))] if len(self.levels) > 1 else self.levels[0]
+        level = (
+            self.levels[int(rng.integers(len(self.levels)))]
+            if len(self.levels) > 1
+            else self.levels[0]
+        )
         if self.random_start_dir:
             level = level.with_start_dir(int(rng.integers(4)))
         return level

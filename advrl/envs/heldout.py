@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -87,7 +87,7 @@ def read_layout(path: str | os.PathLike[str]) -> FixedLevels:
     return FixedLevels(levels, random_start_dir=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _shipped_layout(name: str) -> FixedLevels:
     text = resources.files("advrl.envs").joinpath("layouts", f"{name}.txt").read_text()
     return FixedLevels(levels_from_text(text), random_start_dir=True)
@@ -133,11 +133,15 @@ def make_heldout_maze(
         assert name is not None
         generator = heldout_generator(name)
     if max_steps is None:
-        max_steps = PROCEDURAL[name].max_steps if name in PROCEDURAL else default_max_steps(generator)
+        max_steps = (
+            PROCEDURAL[name].max_steps if name in PROCEDURAL else default_max_steps(generator)
+        )
     return MazeEnv(generator=generator, max_steps=max_steps, **env_kwargs)
 
 
-def register_layout(name: str, path: str | os.PathLike[str], *, max_steps: int | None = None) -> str:
+def register_layout(
+    name: str, path: str | os.PathLike[str], *, max_steps: int | None = None
+) -> str:
     """Register a layout file as ``advrl/Maze-<name>-v0`` and as a held-out maze; returns the id.
 
     The file is read (and validated) now, so a bad file fails here, not at ``make`` time.
@@ -154,9 +158,7 @@ def register_layout(name: str, path: str | os.PathLike[str], *, max_steps: int |
     kwargs: dict[str, Any] = {"name": name}
     if max_steps is not None:
         kwargs["max_steps"] = max_steps
-    gymnasium.register(
-        id=env_id, entry_point="advrl.envs.heldout:make_heldout_maze", kwargs=kwargs
-    )
+    gymnasium.register(id=env_id, entry_point="advrl.envs.heldout:make_heldout_maze", kwargs=kwargs)
     return env_id
 
 

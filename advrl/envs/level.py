@@ -97,7 +97,9 @@ class MazeLevel:
         object.__setattr__(self, "goal", goal)
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "start_dir", int(self.start_dir))
-        key = np.packbits(walls).tobytes() + repr((walls.shape, goal, start, self.start_dir)).encode()
+        key = (
+            np.packbits(walls).tobytes() + repr((walls.shape, goal, start, self.start_dir)).encode()
+        )
         object.__setattr__(self, "_key", key)
 
     # ----------------------------------------------------------------- value semantics

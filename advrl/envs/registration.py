@@ -21,11 +21,15 @@ def _register(env_id: str, entry_point: str, **spec: Any) -> None:
 def register_envs() -> list[str]:
     """Register all advrl envs; returns their ids."""
     maze = "advrl.envs.maze:MazeEnv"
-    _register("advrl/Maze-v0", maze, kwargs={"size": 15, "num_walls": 25, "max_steps": 250})
+    _register("advrl/Maze-v0", maze, kwargs={"size": 15, "max_steps": 250})
     _register(
-        "advrl/Maze-Walls0to60-v0", maze, kwargs={"size": 15, "num_walls": (0, 60), "max_steps": 250}
+        "advrl/Maze-Walls0to60-v0",
+        maze,
+        kwargs={"size": 15, "num_walls": (0, 60), "max_steps": 250},
     )
-    _register("advrl/Maze-Small-v0", maze, kwargs={"size": 9, "num_walls": (0, 12), "max_steps": 100})
+    _register(
+        "advrl/Maze-Small-v0", maze, kwargs={"size": 9, "num_walls": (0, 12), "max_steps": 100}
+    )
     designer = "advrl.envs.designer:MazeDesignerEnv"
     _register("advrl/MazeDesigner-v0", designer, kwargs={"size": 15, "wall_budget": 50})
     _register("advrl/MazeDesigner-Walls25-v0", designer, kwargs={"size": 15, "wall_budget": 25})

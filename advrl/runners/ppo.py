@@ -94,7 +94,9 @@ def final_evaluation(model: BaseAlgorithm, config: PPORunConfig) -> dict[str, An
             "policy_deterministic": evaluate(
                 env, sb3_policy(model, deterministic=True), episodes, seed
             ).as_dict(),
-            "random": evaluate(env, random_policy(env.action_space, seed), episodes, seed).as_dict(),
+            "random": evaluate(
+                env, random_policy(env.action_space, seed), episodes, seed
+            ).as_dict(),
         }
     finally:
         env.close()
@@ -156,7 +158,9 @@ def train_ppo(config: PPORunConfig, resume: str | Path | None = None) -> dict[st
         "timesteps": int(model.num_timesteps),
         "resumed_from": done if checkpoint is not None else None,
         "wall_clock_s": round(elapsed, 2),
-        "env_steps_per_s": round((model.num_timesteps - done) / elapsed, 1) if elapsed > 0 else None,
+        "env_steps_per_s": round((model.num_timesteps - done) / elapsed, 1)
+        if elapsed > 0
+        else None,
         "eval": final_evaluation(model, config),
     }
     run.write_summary(summary)

@@ -1,0 +1,69 @@
+"""Typed configs: unknown keys and bad values are one clear error."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from advrl.config import ConfigError, PPORunConfig, from_dict, load_config, save_config
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def test_shipped_config_loads_and_round_trips(tmp_path: Path) -> None:
+    config = load_config(PPORunConfig, CONFIGS / "ppo-maze.yaml")
+    assert config.env.id == "advrl/Maze-Small-v0" and config.ppo.learning_rate == 3e-4
+    save_config(config, tmp_path / "c.yaml")
+    assert load_config(PPORunConfig, tmp_path / "c.yaml") == config
+
+
+def test_defaults_and_partial_sections() -> None:
+    config = from_dict(PPORunConfig, {"train": {"seed": 4}})
+    assert config.train.seed == 4 and config.train.total_timesteps == 200_000
+    assert config.ppo.n_steps == 128
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        ({"ppo": {"lr": 1}}, "unknown key 'lr' in ppo; valid keys: learning_rate"),
+        ({"oops": 1}, "unknown key 'oops'; valid keys: env, ppo"),
+        ({"ppo": {"n_steps": "many"}}, "ppo.n_steps must be an integer, got 'many'"),
+        ({"ppo": {"n_steps": 1.5}}, "ppo.n_steps must be an integer"),
+        ({"ppo": {"learning_rate": "fast"}}, "ppo.learning_rate must be a number"),
+        ({"ppo": {"learning_rate": True}}, "ppo.learning_rate must be a number"),
+        ({"env": {"vec_env": "threads"}}, "env.vec_env must be 'dummy' or 'subproc'"),
+        ({"policy": {"net_arch": [32, "x"]}}, "policy.net_arch must be list or null"),
+        ({"train": {"progress_bar": "yes"}}, "train.progress_bar must be true or false"),
+        ({"env": {"n_envs": 0}}, "env.n_envs must be positive, got 0"),
+        ({"ppo": {"gamma": 1.5}}, "ppo.gamma must be in \\[0, 1\\]"),
+        ({"train": {"eval_every": -1}}, "train.eval_every must be >= 0"),
+        ({"env": 3}, "env must be a mapping"),
+    ],
+)
+def test_bad_values_are_named(data: dict, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        from_dict(PPORunConfig, data)
+
+
+def test_file_errors_and_overrides(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(PPORunConfig, tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ppo: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(PPORunConfig, bad)
+    bad.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        load_config(PPORunConfig, bad)
+    good = tmp_path / "good.yaml"
+    good.write_text("ppo:\n  learning_rate: 3e-4\n")  # YAML 1.1 reads this as a string
+    config = load_config(PPORunConfig, good, ["train.seed=7", "env.kwargs.size=11"])
+    assert config.ppo.learning_rate == 3e-4 and config.train.seed == 7
+    assert config.env.kwargs == {"size": 11}
+    with pytest.raises(ConfigError, match=re.escape("must look like key.subkey=value")):
+        load_config(PPORunConfig, good, ["train.seed"])
+    with pytest.raises(ConfigError, match=re.escape("good.yaml: unknown key 'sed' in train")):
+        load_config(PPORunConfig, good, ["train.sed=1"])
