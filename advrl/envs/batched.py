@@ -1,0 +1,340 @@
+"""The maze of :class:`~advrl.envs.maze.MazeEnv` for N levels at once, as torch tensors (CPU or GPU).
+
+:class:`BatchedMaze` keeps every slot's grid, agent and step count in tensors and steps them all with
+a handful of tensor operations: no Python loop over slots in ``step`` or ``reset``. It is an SB3
+``VecEnv`` (auto-reset, ``terminal_observation`` and Monitor-style ``episode`` entries in ``infos``),
+so SB3 PPO trains on it unchanged. Its rules are MazeEnv's, observation for observation; a test
+drives both with the same levels and actions and compares every step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvStepReturn
+
+from advrl.envs.level import DIRECTION_VECTORS, MazeLevel
+from advrl.envs.maze import MAX_CODE
+
+EMPTY, WALL, GOAL = OBJECT_TO_IDX["empty"], OBJECT_TO_IDX["wall"], OBJECT_TO_IDX["goal"]
+LEFT, RIGHT, FORWARD = 0, 1, 2
+
+
+def _encoding_table() -> torch.Tensor:
+    """Object type -> MiniGrid's (type, colour, state) triple, for the types a maze holds."""
+    table = torch.zeros(MAX_CODE + 1, 3, dtype=torch.uint8)
+    table[:, 0] = torch.arange(MAX_CODE + 1, dtype=torch.uint8)
+    table[WALL, 1] = COLOR_TO_IDX["grey"]
+    table[GOAL, 1] = COLOR_TO_IDX["green"]
+    return table
+
+
+def _view_offsets(view: int) -> torch.Tensor:
+    """``[4, view, view, 2]``: (d_row, d_col) from the agent to view cell ``[x, y]`` per direction.
+
+    ``x`` runs to the agent's right, ``y`` away from it, the agent at ``[view // 2, view - 1]``.
+    """
+    offsets = torch.zeros(4, view, view, 2, dtype=torch.long)
+    x = torch.arange(view).view(view, 1)
+    y = torch.arange(view).view(1, view)
+    forward, right = view - 1 - y, x - view // 2
+    for d, (f_row, f_col) in enumerate(DIRECTION_VECTORS):
+        r_row, r_col = f_col, -f_row  # forward turned clockwise
+        offsets[d, :, :, 0] = forward * f_row + right * r_row
+        offsets[d, :, :, 1] = forward * f_col + right * r_col
+    return offsets
+
+
+class BatchedMaze(VecEnv):
+    """N mazes stepped together on one torch device, with MazeEnv's rules.
+
+    Each slot either replays a fixed level (:meth:`set_levels`: after an episode ends it restarts on
+    the same level, as PAIRED's students need) or draws a fresh domain-randomized level (goal, start,
+    direction and ``num_walls`` walls uniformly at random) at every reset. Random levels come from a
+    seeded ``torch.Generator`` on the device, so they are repeatable but not the same draws as
+    ``MazeEnv``'s numpy generator.
+
+    Observations are returned as numpy arrays (``Dict(image=uint8 [N, v, v, 3], direction=[N])``),
+    as SB3 expects; :meth:`observe` gives the same on the device.
+
+    Args:
+        num_envs: number of slots N.
+        size: outer side length including the border.
+        agent_view_size: side of the egocentric view (odd, >= 3).
+        max_steps: step limit of an episode.
+        num_walls: walls of a random level, a count or an inclusive ``(low, high)`` range; None:
+            PAIRED's share (25 on the 13x13 inside).
+        device: torch device (``"cpu"``, ``"cuda"``).
+        seed: seed of the level generator.
+    """
+
+    def __init__(
+        self,
+        num_envs: int,
+        *,
+        size: int = 15,
+        agent_view_size: int = 5,
+        max_steps: int = 250,
+        num_walls: int | tuple[int, int] | None = None,
+        device: str | torch.device = "cpu",
+        seed: int | None = None,
+    ) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        if size < 4:
+            raise ValueError(f"size must be at least 4 (a 2x2 inside), got {size}")
+        if agent_view_size < 3 or agent_view_size % 2 == 0:
+            raise ValueError(f"agent_view_size must be odd and >= 3, got {agent_view_size}")
+        if max_steps < 1:
+            raise ValueError(f"max_steps must be positive, got {max_steps}")
+        inner = size - 2
+        if num_walls is None:
+            num_walls = round(25 / 169 * inner**2)
+        low, high = (num_walls, num_walls) if isinstance(num_walls, int) else num_walls
+        if not 0 <= low <= high <= inner * inner - 2:
+            raise ValueError(
+                f"num_walls must satisfy 0 <= low <= high <= {inner * inner - 2} for size {size}, "
+                f"got {num_walls}"
+            )
+        observation_space = spaces.Dict(
+            {
+                "image": spaces.Box(
+                    0, MAX_CODE, (agent_view_size, agent_view_size, 3), dtype=np.uint8
+                ),
+                "direction": spaces.Discrete(4),
+            }
+        )
+        self.render_mode = None
+        super().__init__(num_envs, observation_space, spaces.Discrete(3))
+        self.device = torch.device(device)
+        self.size, self.inner, self.view = size, inner, agent_view_size
+        self.max_steps = int(max_steps)
+        self.wall_range = (int(low), int(high))
+        self.pad = agent_view_size - 1  # extra wall rings so every view stays inside the tensor
+        self.offset = 1 + self.pad  # padded coordinate of inner cell (0, 0)
+        side = inner + 2 * self.offset
+        dev = self.device
+        self._n = torch.arange(num_envs, device=dev)
+        self._table = _encoding_table().to(dev)
+        self._view_offsets = _view_offsets(agent_view_size).to(dev)
+        self._dir_vec = torch.tensor(DIRECTION_VECTORS, dtype=torch.long, device=dev)
+        # Per-slot state.
+        self.grid = torch.full((num_envs, side, side), WALL, dtype=torch.uint8, device=dev)
+        self.pos = torch.zeros(num_envs, 2, dtype=torch.long, device=dev)  # padded (row, col)
+        self.dir = torch.zeros(num_envs, dtype=torch.long, device=dev)
+        self.t = torch.zeros(num_envs, dtype=torch.long, device=dev)
+        self.ep_return = torch.zeros(num_envs, dtype=torch.float32, device=dev)
+        self._start = torch.zeros(num_envs, 2, dtype=torch.long, device=dev)  # of the episode
+        self._start_dir = torch.zeros(num_envs, dtype=torch.long, device=dev)
+        # Fixed levels: the inner grid to restore, start and direction, and which slots have one.
+        self.fixed = torch.zeros(num_envs, dtype=torch.bool, device=dev)
+        self.fixed_inner = torch.zeros(num_envs, inner, inner, dtype=torch.uint8, device=dev)
+        self.fixed_start = torch.zeros(num_envs, 2, dtype=torch.long, device=dev)
+        self.fixed_dir = torch.zeros(num_envs, dtype=torch.long, device=dev)
+        self.generator = torch.Generator(device=dev)
+        self.generator.manual_seed(0 if seed is None else int(seed))
+        self._actions: torch.Tensor | None = None
+
+    # ------------------------------------------------------------------ levels
+    def set_levels(self, levels: Sequence[MazeLevel | None], indices: VecEnvIndices = None) -> None:
+        """Give slots fixed levels (None: back to random levels). They start at the next reset."""
+        idx = self._indices(indices)
+        if len(levels) != len(idx):
+            raise ValueError(f"got {len(levels)} levels for {len(idx)} slots")
+        for i, level in zip(idx, levels, strict=True):
+            if level is None:
+                self.fixed[i] = False
+                continue
+            if level.shape != (self.inner, self.inner):
+                raise ValueError(
+                    f"level is {level.height}x{level.width} but the inner grid is "
+                    f"{self.inner}x{self.inner}"
+                )
+            inner = torch.full((self.inner, self.inner), EMPTY, dtype=torch.uint8)
+            inner[torch.from_numpy(np.array(level.walls))] = WALL
+            inner[level.goal] = GOAL
+            self.fixed_inner[i] = inner.to(self.device)
+            self.fixed_start[i] = torch.tensor(level.start, device=self.device)
+            self.fixed_dir[i] = level.start_dir
+            self.fixed[i] = True
+
+    def levels(self, indices: VecEnvIndices = None) -> list[MazeLevel]:
+        """The levels being played (built on the CPU: for logging, not for the hot path)."""
+        idx = self._indices(indices)
+        o = self.offset
+        inner = self.grid[idx, o : o + self.inner, o : o + self.inner].cpu().numpy()
+        starts = (self._start[idx] - o).cpu().numpy()
+        dirs = self._start_dir[idx].cpu().numpy()
+        out = []
+        for k in range(len(idx)):
+            goal = np.argwhere(inner[k] == GOAL)[0]
+            out.append(
+                MazeLevel(
+                    walls=inner[k] == WALL,
+                    goal=(int(goal[0]), int(goal[1])),
+                    start=(int(starts[k, 0]), int(starts[k, 1])),
+                    start_dir=int(dirs[k]),
+                )
+            )
+        return out
+
+    def _indices(self, indices: VecEnvIndices) -> list[int]:
+        if indices is None:
+            return list(range(self.num_envs))
+        if isinstance(indices, int):
+            return [indices]
+        return list(indices)
+
+    # ------------------------------------------------------------------ core (device tensors)
+    def _reset_slots(self, mask: torch.Tensor) -> None:
+        """Start new episodes in the slots where ``mask`` is true (fixed level or a random one)."""
+        o, n_in = self.offset, self.inner
+        rand = mask & ~self.fixed
+        k = int(rand.sum())
+        inner = self.fixed_inner.clone()
+        start = self.fixed_start.clone()
+        direction = self.fixed_dir.clone()
+        if k:
+            cells = n_in * n_in
+            keys = torch.rand(k, cells, generator=self.generator, device=self.device)
+            order = keys.argsort(dim=1)  # a random permutation of the cells per slot
+            low, high = self.wall_range
+            n_walls = torch.randint(
+                low, high + 1, (k, 1), generator=self.generator, device=self.device
+            )
+            rank = torch.arange(cells, device=self.device).expand(k, cells)
+            # Rank 0 of the permutation is the goal, rank 1 the start, ranks 2 .. 2 + n walls.
+            wall_rank = (rank >= 2) & (rank < 2 + n_walls)
+            by_rank = torch.where(wall_rank, WALL, EMPTY).to(torch.uint8)
+            codes = torch.empty_like(by_rank).scatter(1, order, by_rank)
+            goal = order[:, 0]
+            codes[torch.arange(k, device=self.device), goal] = GOAL
+            rows = torch.nonzero(rand).squeeze(1)
+            inner[rows] = codes.view(k, n_in, n_in)
+            s = order[:, 1]
+            start[rows] = torch.stack((s // n_in, s % n_in), dim=1)
+            direction[rows] = torch.randint(
+                0, 4, (k,), generator=self.generator, device=self.device
+            )
+        m = mask.view(-1, 1, 1)
+        region = self.grid[:, o : o + n_in, o : o + n_in]
+        self.grid[:, o : o + n_in, o : o + n_in] = torch.where(m, inner, region)
+        self.pos = torch.where(mask.view(-1, 1), start + o, self.pos)
+        self.dir = torch.where(mask, direction, self.dir)
+        self.t = torch.where(mask, 0, self.t)
+        self.ep_return = torch.where(mask, 0.0, self.ep_return)
+        self._start = torch.where(mask.view(-1, 1), self.pos, self._start)
+        self._start_dir = torch.where(mask, self.dir, self._start_dir)
+
+    def observe(self) -> dict[str, torch.Tensor]:
+        """Current observations on the device: ``image`` uint8 ``[N, v, v, 3]``, ``direction`` ``[N]``."""
+        off = self._view_offsets[self.dir]  # [N, v, v, 2]
+        rows = self.pos[:, 0].view(-1, 1, 1) + off[..., 0]
+        cols = self.pos[:, 1].view(-1, 1, 1) + off[..., 1]
+        types = self.grid[self._n.view(-1, 1, 1), rows, cols]
+        types[:, self.view // 2, self.view - 1] = EMPTY  # the agent's own cell
+        return {"image": self._table[types.long()], "direction": self.dir.clone()}
+
+    def step_tensors(
+        self, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Apply one action per slot; returns ``(reward, terminated, truncated)`` on the device.
+
+        Does not reset finished slots (see :meth:`step_wait`).
+        """
+        actions = actions.to(self.device, torch.long)
+        self.dir = torch.where(actions == LEFT, (self.dir - 1) % 4, self.dir)
+        self.dir = torch.where(actions == RIGHT, (self.dir + 1) % 4, self.dir)
+        ahead = self.pos + self._dir_vec[self.dir]
+        cell = self.grid[self._n, ahead[:, 0], ahead[:, 1]]
+        forward = actions == FORWARD
+        self.pos = torch.where((forward & (cell != WALL)).view(-1, 1), ahead, self.pos)
+        self.t += 1
+        terminated = forward & (cell == GOAL)
+        truncated = self.t >= self.max_steps
+        # float64 with MazeEnv's order of operations, so both give the same float32 rewards
+        reward = torch.where(terminated, 1.0 - 0.9 * (self.t.double() / self.max_steps), 0.0)
+        self.ep_return += reward.float()
+        return reward, terminated, truncated
+
+    # ------------------------------------------------------------------ SB3 VecEnv
+    def reset(self) -> dict[str, np.ndarray]:
+        """Start new episodes in every slot."""
+        self._reset_slots(torch.ones(self.num_envs, dtype=torch.bool, device=self.device))
+        return self._to_numpy(self.observe())
+
+    def step_async(self, actions: np.ndarray) -> None:
+        """Store the actions for :meth:`step_wait`."""
+        self._actions = torch.as_tensor(np.asarray(actions).reshape(-1), device=self.device)
+
+    def step_wait(self) -> VecEnvStepReturn:
+        """Step every slot, auto-reset finished ones, report as SB3 does."""
+        assert self._actions is not None, "call step_async first"
+        reward, terminated, truncated = self.step_tensors(self._actions)
+        done = terminated | truncated
+        lengths = self.t.clone()
+        returns = self.ep_return.clone()
+        obs = self.observe()
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        done_idx = torch.nonzero(done).squeeze(1)
+        if len(done_idx):
+            terminal = self._to_numpy({k: v[done_idx] for k, v in obs.items()})
+            idx = done_idx.tolist()
+            succ = terminated[done_idx].tolist()
+            trunc = (truncated & ~terminated)[done_idx].tolist()
+            rets, lens = returns[done_idx].tolist(), lengths[done_idx].tolist()
+            for j, i in enumerate(idx):
+                infos[i] = {
+                    "terminal_observation": {k: v[j] for k, v in terminal.items()},
+                    "TimeLimit.truncated": trunc[j],
+                    "is_success": succ[j],
+                    "episode": {"r": rets[j], "l": lens[j], "t": 0.0},
+                }
+            self._reset_slots(done)
+            obs = self.observe()
+        return (
+            self._to_numpy(obs),
+            reward.cpu().numpy().astype(np.float32),
+            done.cpu().numpy(),
+            infos,
+        )
+
+    def _to_numpy(self, obs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+        return {k: v.cpu().numpy() for k, v in obs.items()}
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def seed(self, seed: int | None = None) -> Sequence[None | int]:
+        """Reseed the level generator (takes effect at the next reset)."""
+        if seed is not None:
+            self.generator.manual_seed(int(seed))
+        return [seed] * self.num_envs
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        """Per-slot attributes: ``level`` gives the levels being played; others are shared."""
+        idx = self._indices(indices)
+        if attr_name == "level":
+            return list(self.levels(idx))
+        value = getattr(self, attr_name)
+        return [value] * len(idx)
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        """Set a shared attribute."""
+        setattr(self, attr_name, value)
+
+    def env_method(
+        self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any
+    ) -> list[Any]:
+        """Call a method once (the slots share one object) and repeat its result per slot."""
+        result = getattr(self, method_name)(*method_args, **method_kwargs)
+        return [result] * len(self._indices(indices))
+
+    def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
+        """No slot is wrapped (episode statistics are reported directly in ``infos``)."""
+        return [False] * len(self._indices(indices))
