@@ -13,7 +13,7 @@ def test_readme_python_blocks_run() -> None:
     assert len(blocks) >= 3
     namespace: dict = {}
     for block in blocks:
-        exec(compile(block, str(README), "exec"), namespace)  # noqa: S102
+        exec(compile(block, str(README), "exec"), namespace)
     assert namespace["level"].shortest_path_length() == 8
     import gymnasium as gym
 

@@ -310,7 +310,7 @@ class BatchedMaze(VecEnv):
     def close(self) -> None:
         """Nothing to release."""
 
-    def seed(self, seed: int | None = None) -> Sequence[None | int]:
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
         """Reseed the level generator (takes effect at the next reset)."""
         if seed is not None:
             self.generator.manual_seed(int(seed))
@@ -329,7 +329,11 @@ class BatchedMaze(VecEnv):
         setattr(self, attr_name, value)
 
     def env_method(
-        self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any
+        self,
+        method_name: str,
+        *method_args: Any,
+        indices: VecEnvIndices = None,
+        **method_kwargs: Any,
     ) -> list[Any]:
         """Call a method once (the slots share one object) and repeat its result per slot."""
         result = getattr(self, method_name)(*method_args, **method_kwargs)
