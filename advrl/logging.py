@@ -53,12 +53,17 @@ class LevelLogger(BaseCallback):
     Args:
         image_every: env steps between images (0: no images).
         max_images: levels drawn per image.
+        max_levels: at most this many slots (the first ones) are read per rollout, so that thousands
+            of batched slots do not cost thousands of BFS runs.
     """
 
-    def __init__(self, image_every: int = 25_000, max_images: int = 8, verbose: int = 0) -> None:
+    def __init__(
+        self, image_every: int = 25_000, max_images: int = 8, max_levels: int = 64, verbose: int = 0
+    ) -> None:
         super().__init__(verbose)
         self.image_every = image_every
         self.max_images = max_images
+        self.max_levels = max_levels
         self._next_image = 0
 
     def _on_step(self) -> bool:
@@ -66,7 +71,8 @@ class LevelLogger(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         try:
-            levels: list[Any] = self.training_env.get_attr("level")
+            n = min(self.training_env.num_envs, self.max_levels)
+            levels: list[Any] = self.training_env.get_attr("level", indices=range(n))
         except AttributeError:
             return
         levels = [lvl for lvl in levels if lvl is not None]
