@@ -37,7 +37,7 @@ def cmd_envs(args: argparse.Namespace) -> int:
 
     for env_id in advrl_env_ids():
         spec = registry[env_id]
-        entry = spec.entry_point if isinstance(spec.entry_point, str) else spec.entry_point.__name__
+        entry = spec.entry_point if isinstance(spec.entry_point, str) else repr(spec.entry_point)
         kwargs = ", ".join(f"{k}={v!r}" for k, v in spec.kwargs.items())
         print(f"{env_id:40s} {entry}({kwargs})")
     return 0
@@ -69,10 +69,10 @@ def _resolve_level(name: str, seed: int) -> np.ndarray:
     if not isinstance(env.unwrapped, MazeEnv):
         raise UserError(f"{env_id} is not a maze env; `levels show` draws mazes")
     env.reset(seed=seed)
-    level = env.unwrapped.level
+    maze_level = env.unwrapped.level
     env.close()
-    assert level is not None
-    return render_level(level)
+    assert maze_level is not None
+    return render_level(maze_level)
 
 
 def cmd_levels_show(args: argparse.Namespace) -> int:

@@ -139,10 +139,10 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
     args = typing.get_args(tp)
     if tp is Any:
         return value
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{where} must be a mapping of {tp.__name__} keys, got {value!r}")
-        return from_dict(tp, value, where)  # type: ignore[arg-type]
+        return from_dict(tp, value, where)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None

@@ -116,6 +116,6 @@ def load_checkpoint(path: Path, model: BaseAlgorithm) -> None:
         raise ValueError(f"{str(path)!r} is not an advrl checkpoint")
     model.set_parameters(state["params"], exact_match=True, device=model.device)
     model.num_timesteps = int(state["num_timesteps"])
-    model._n_updates = int(state.get("n_updates", 0))  # type: ignore[attr-defined]
+    model._n_updates = int(state.get("n_updates", 0))
     if "torch_rng" in state:
         torch.set_rng_state(state["torch_rng"])

@@ -43,6 +43,7 @@ class GridFeaturesExtractor(BaseFeaturesExtractor):
                 "GridFeaturesExtractor needs a Dict observation space with an 'image' key"
             )
         image_space = observation_space["image"]
+        assert image_space.shape is not None
         if len(image_space.shape) != 3 or image_space.shape[-1] != 3:
             raise ValueError(
                 f"the image must be MiniGrid-encoded (width, height, 3), got {image_space.shape}"
@@ -72,7 +73,7 @@ class GridFeaturesExtractor(BaseFeaturesExtractor):
         types = image[..., 0].round().long().clamp(0, self.num_types - 1)
         return F.one_hot(types, self.num_types).permute(0, 3, 1, 2).float()
 
-    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         """Concatenated conv features and scalar embeddings."""
         parts = [self.conv(self.one_hot_image(observations["image"]))]
         for key, layer in self.scalars.items():

@@ -17,12 +17,10 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
 def is_grid_space(space: gym.Space) -> bool:
     """Whether observations are a ``Dict`` with a MiniGrid-encoded ``image`` (maze, designer)."""
-    return (
-        isinstance(space, spaces.Dict)
-        and "image" in space.spaces
-        and len(space["image"].shape) == 3
-        and space["image"].shape[-1] == 3
-    )
+    if not isinstance(space, spaces.Dict) or "image" not in space.spaces:
+        return False
+    shape = space["image"].shape
+    return shape is not None and len(shape) == 3 and shape[-1] == 3
 
 
 def policy_for(

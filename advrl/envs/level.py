@@ -118,7 +118,7 @@ class MazeLevel:
     @property
     def shape(self) -> tuple[int, int]:
         """``(height, width)`` of the inner grid."""
-        return self.walls.shape  # type: ignore[return-value]
+        return (int(self.walls.shape[0]), int(self.walls.shape[1]))
 
     @property
     def height(self) -> int:

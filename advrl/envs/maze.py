@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -54,7 +54,7 @@ def render_grid(
 ) -> np.ndarray:
     """An RGB image (``uint8``) of a possibly unfinished layout; goal and agent drawn when given."""
     agent = None if start is None else (start[1] + 1, start[0] + 1)
-    return make_grid(walls, goal).render(tile_size, agent_pos=agent, agent_dir=start_dir)
+    return make_grid(walls, goal).render(tile_size, agent_pos=agent, agent_dir=start_dir)  # type: ignore[arg-type]
 
 
 def render_level(level: MazeLevel, tile_size: int = 32) -> np.ndarray:
@@ -115,7 +115,7 @@ class MazeEnv(MiniGridEnv):
         tile_size: pixels per cell when rendering.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 10}
+    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 10}  # noqa: RUF012
 
     def __init__(
         self,
@@ -172,7 +172,7 @@ class MazeEnv(MiniGridEnv):
         )
 
     # ----------------------------------------------------------------- level in, episode out
-    def reset(
+    def reset(  # type: ignore[override]
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Start an episode on ``options["level"]`` if given, else on a level from the generator."""
@@ -204,7 +204,9 @@ class MazeEnv(MiniGridEnv):
         self.agent_dir = level.start_dir
         self.mission = MISSION
 
-    def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+    def step(  # type: ignore[override]
+        self, action: Any
+    ) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
         """One MiniGrid step restricted to turn left / turn right / forward."""
         if not self.action_space.contains(action):
             raise ValueError(f"action must be 0 (left), 1 (right) or 2 (forward), got {action!r}")

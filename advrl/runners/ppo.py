@@ -164,6 +164,8 @@ def train_ppo(config: PPORunConfig, resume: str | Path | None = None) -> dict[st
         "eval": final_evaluation(model, config),
     }
     run.write_summary(summary)
-    model.get_env().close()
+    venv = model.get_env()
+    if venv is not None:
+        venv.close()
     eval_env.close()
     return summary
