@@ -117,24 +117,32 @@ class BatchedMaze(VecEnv):
         self.wall_range = (int(low), int(high))
         self.pad = agent_view_size - 1  # extra wall rings so every view stays inside the tensor
         self.offset = 1 + self.pad  # padded coordinate of inner cell (0, 0)
-        side = inner + 2 * self.offset
+        self.side = side = inner + 2 * self.offset
         dev = self.device
-        self._n = torch.arange(num_envs, device=dev)
+        # Everything is addressed by flat indices into one uint8 tensor of all slots' padded grids:
+        # slot n's cell (row, col) is grid[n * side**2 + row * side + col].
+        self.grid = torch.full((num_envs * side * side,), WALL, dtype=torch.uint8, device=dev)
+        self._base = torch.arange(num_envs, device=dev) * side * side
+        rows = torch.arange(inner, device=dev).view(-1, 1) + self.offset
+        cols = torch.arange(inner, device=dev).view(1, -1) + self.offset
+        self._inner_idx = (rows * side + cols).view(-1)  # [inner**2] inner cells, row-major
+        off = _view_offsets(agent_view_size).to(dev)
+        self._view_idx = (off[..., 0] * side + off[..., 1]).view(4, -1)  # [4, v*v], x-major
+        self._own_cell = (agent_view_size // 2) * agent_view_size + agent_view_size - 1
+        vec = torch.tensor(DIRECTION_VECTORS, dtype=torch.long, device=dev)
+        self._step_idx = vec[:, 0] * side + vec[:, 1]  # [4] one step forward
         self._table = _encoding_table().to(dev)
-        self._view_offsets = _view_offsets(agent_view_size).to(dev)
-        self._dir_vec = torch.tensor(DIRECTION_VECTORS, dtype=torch.long, device=dev)
-        # Per-slot state.
-        self.grid = torch.full((num_envs, side, side), WALL, dtype=torch.uint8, device=dev)
-        self.pos = torch.zeros(num_envs, 2, dtype=torch.long, device=dev)  # padded (row, col)
+        # Per-slot state: position as a flat index within the slot's grid.
+        self.pos = torch.zeros(num_envs, dtype=torch.long, device=dev)
         self.dir = torch.zeros(num_envs, dtype=torch.long, device=dev)
         self.t = torch.zeros(num_envs, dtype=torch.long, device=dev)
         self.ep_return = torch.zeros(num_envs, dtype=torch.float32, device=dev)
-        self._start = torch.zeros(num_envs, 2, dtype=torch.long, device=dev)  # of the episode
+        self._start = torch.zeros(num_envs, dtype=torch.long, device=dev)  # of the episode
         self._start_dir = torch.zeros(num_envs, dtype=torch.long, device=dev)
-        # Fixed levels: the inner grid to restore, start and direction, and which slots have one.
+        # Fixed levels: inner codes to restore, start and direction, and which slots have one.
         self.fixed = torch.zeros(num_envs, dtype=torch.bool, device=dev)
-        self.fixed_inner = torch.zeros(num_envs, inner, inner, dtype=torch.uint8, device=dev)
-        self.fixed_start = torch.zeros(num_envs, 2, dtype=torch.long, device=dev)
+        self.fixed_inner = torch.zeros(num_envs, inner * inner, dtype=torch.uint8, device=dev)
+        self.fixed_start = torch.zeros(num_envs, dtype=torch.long, device=dev)
         self.fixed_dir = torch.zeros(num_envs, dtype=torch.long, device=dev)
         self.generator = torch.Generator(device=dev)
         self.generator.manual_seed(0 if seed is None else int(seed))
@@ -155,29 +163,29 @@ class BatchedMaze(VecEnv):
                     f"level is {level.height}x{level.width} but the inner grid is "
                     f"{self.inner}x{self.inner}"
                 )
-            inner = torch.full((self.inner, self.inner), EMPTY, dtype=torch.uint8)
-            inner[torch.from_numpy(np.array(level.walls))] = WALL
-            inner[level.goal] = GOAL
-            self.fixed_inner[i] = inner.to(self.device)
-            self.fixed_start[i] = torch.tensor(level.start, device=self.device)
+            codes = np.where(level.walls, WALL, EMPTY).astype(np.uint8)
+            codes[level.goal] = GOAL
+            self.fixed_inner[i] = torch.from_numpy(codes.reshape(-1)).to(self.device)
+            self.fixed_start[i] = self._inner_idx[level.start[0] * self.inner + level.start[1]]
             self.fixed_dir[i] = level.start_dir
             self.fixed[i] = True
 
     def levels(self, indices: VecEnvIndices = None) -> list[MazeLevel]:
         """The levels being played (built on the CPU: for logging, not for the hot path)."""
-        idx = self._indices(indices)
-        o = self.offset
-        inner = self.grid[idx, o : o + self.inner, o : o + self.inner].cpu().numpy()
-        starts = (self._start[idx] - o).cpu().numpy()
+        idx = torch.as_tensor(self._indices(indices), dtype=torch.long, device=self.device)
+        inner = self.grid[self._base[idx].view(-1, 1) + self._inner_idx].cpu().numpy()
+        inner = inner.reshape(-1, self.inner, self.inner)
+        starts = self._start[idx].cpu().numpy()
         dirs = self._start_dir[idx].cpu().numpy()
         out = []
         for k in range(len(idx)):
             goal = np.argwhere(inner[k] == GOAL)[0]
+            row, col = divmod(int(starts[k]), self.side)
             out.append(
                 MazeLevel(
                     walls=inner[k] == WALL,
                     goal=(int(goal[0]), int(goal[1])),
-                    start=(int(starts[k, 0]), int(starts[k, 1])),
+                    start=(row - self.offset, col - self.offset),
                     start_dir=int(dirs[k]),
                 )
             )
@@ -193,52 +201,45 @@ class BatchedMaze(VecEnv):
     # ------------------------------------------------------------------ core (device tensors)
     def _reset_slots(self, mask: torch.Tensor) -> None:
         """Start new episodes in the slots where ``mask`` is true (fixed level or a random one)."""
-        o, n_in = self.offset, self.inner
-        rand = mask & ~self.fixed
-        k = int(rand.sum())
-        inner = self.fixed_inner.clone()
-        start = self.fixed_start.clone()
-        direction = self.fixed_dir.clone()
-        if k:
-            cells = n_in * n_in
-            keys = torch.rand(k, cells, generator=self.generator, device=self.device)
-            order = keys.argsort(dim=1)  # a random permutation of the cells per slot
+        rows = torch.nonzero(mask).squeeze(1)
+        if rows.numel() == 0:
+            return
+        codes = self.fixed_inner[rows]  # [k, cells]
+        start = self.fixed_start[rows]
+        direction = self.fixed_dir[rows]
+        rand = ~self.fixed[rows]
+        if bool(rand.any()):
+            r = torch.nonzero(rand).squeeze(1)
+            k, cells = len(r), self.inner * self.inner
+            order = torch.rand(k, cells, generator=self.generator, device=self.device).argsort(1)
             low, high = self.wall_range
             n_walls = torch.randint(
                 low, high + 1, (k, 1), generator=self.generator, device=self.device
             )
+            # Rank 0 of the random permutation is the goal, rank 1 the start, ranks 2 .. 2 + n walls.
             rank = torch.arange(cells, device=self.device).expand(k, cells)
-            # Rank 0 of the permutation is the goal, rank 1 the start, ranks 2 .. 2 + n walls.
-            wall_rank = (rank >= 2) & (rank < 2 + n_walls)
-            by_rank = torch.where(wall_rank, WALL, EMPTY).to(torch.uint8)
-            codes = torch.empty_like(by_rank).scatter(1, order, by_rank)
-            goal = order[:, 0]
-            codes[torch.arange(k, device=self.device), goal] = GOAL
-            rows = torch.nonzero(rand).squeeze(1)
-            inner[rows] = codes.view(k, n_in, n_in)
-            s = order[:, 1]
-            start[rows] = torch.stack((s // n_in, s % n_in), dim=1)
-            direction[rows] = torch.randint(
+            by_rank = torch.where((rank >= 2) & (rank < 2 + n_walls), WALL, EMPTY).to(torch.uint8)
+            by_rank[:, 0] = GOAL
+            codes[r] = torch.empty_like(by_rank).scatter(1, order, by_rank)
+            start[r] = self._inner_idx[order[:, 1]]
+            direction[r] = torch.randint(
                 0, 4, (k,), generator=self.generator, device=self.device
             )
-        m = mask.view(-1, 1, 1)
-        region = self.grid[:, o : o + n_in, o : o + n_in]
-        self.grid[:, o : o + n_in, o : o + n_in] = torch.where(m, inner, region)
-        self.pos = torch.where(mask.view(-1, 1), start + o, self.pos)
-        self.dir = torch.where(mask, direction, self.dir)
-        self.t = torch.where(mask, 0, self.t)
-        self.ep_return = torch.where(mask, 0.0, self.ep_return)
-        self._start = torch.where(mask.view(-1, 1), self.pos, self._start)
-        self._start_dir = torch.where(mask, self.dir, self._start_dir)
+        self.grid[self._base[rows].view(-1, 1) + self._inner_idx] = codes
+        self.pos[rows] = start
+        self.dir[rows] = direction
+        self.t[rows] = 0
+        self.ep_return[rows] = 0.0
+        self._start[rows] = start
+        self._start_dir[rows] = direction
 
     def observe(self) -> dict[str, torch.Tensor]:
         """Current observations on the device: ``image`` uint8 ``[N, v, v, 3]``, ``direction`` ``[N]``."""
-        off = self._view_offsets[self.dir]  # [N, v, v, 2]
-        rows = self.pos[:, 0].view(-1, 1, 1) + off[..., 0]
-        cols = self.pos[:, 1].view(-1, 1, 1) + off[..., 1]
-        types = self.grid[self._n.view(-1, 1, 1), rows, cols]
-        types[:, self.view // 2, self.view - 1] = EMPTY  # the agent's own cell
-        return {"image": self._table[types.long()], "direction": self.dir.clone()}
+        cells = (self._base + self.pos).view(-1, 1) + self._view_idx[self.dir]  # [N, v*v]
+        types = self.grid[cells]
+        types[:, self._own_cell] = EMPTY  # the agent's own cell
+        image = self._table[types.long()].view(self.num_envs, self.view, self.view, 3)
+        return {"image": image, "direction": self.dir.clone()}
 
     def step_tensors(
         self, actions: torch.Tensor
@@ -248,12 +249,12 @@ class BatchedMaze(VecEnv):
         Does not reset finished slots (see :meth:`step_wait`).
         """
         actions = actions.to(self.device, torch.long)
-        self.dir = torch.where(actions == LEFT, (self.dir - 1) % 4, self.dir)
-        self.dir = torch.where(actions == RIGHT, (self.dir + 1) % 4, self.dir)
-        ahead = self.pos + self._dir_vec[self.dir]
-        cell = self.grid[self._n, ahead[:, 0], ahead[:, 1]]
+        turn = (actions == RIGHT).long() - (actions == LEFT).long()
+        self.dir = (self.dir + turn) % 4
+        ahead = self.pos + self._step_idx[self.dir]
+        cell = self.grid[self._base + ahead]
         forward = actions == FORWARD
-        self.pos = torch.where((forward & (cell != WALL)).view(-1, 1), ahead, self.pos)
+        self.pos = torch.where(forward & (cell != WALL), ahead, self.pos)
         self.t += 1
         terminated = forward & (cell == GOAL)
         truncated = self.t >= self.max_steps
