@@ -25,15 +25,6 @@ EMPTY, WALL, GOAL = OBJECT_TO_IDX["empty"], OBJECT_TO_IDX["wall"], OBJECT_TO_IDX
 LEFT, RIGHT, FORWARD = 0, 1, 2
 
 
-def _encoding_table() -> torch.Tensor:
-    """Object type -> MiniGrid's (type, colour, state) triple, for the types a maze holds."""
-    table = torch.zeros(MAX_CODE + 1, 3, dtype=torch.uint8)
-    table[:, 0] = torch.arange(MAX_CODE + 1, dtype=torch.uint8)
-    table[WALL, 1] = COLOR_TO_IDX["grey"]
-    table[GOAL, 1] = COLOR_TO_IDX["green"]
-    return table
-
-
 def _view_offsets(view: int) -> torch.Tensor:
     """``[4, view, view, 2]``: (d_row, d_col) from the agent to view cell ``[x, y]`` per direction.
 
@@ -131,7 +122,6 @@ class BatchedMaze(VecEnv):
         self._own_cell = (agent_view_size // 2) * agent_view_size + agent_view_size - 1
         vec = torch.tensor(DIRECTION_VECTORS, dtype=torch.long, device=dev)
         self._step_idx = vec[:, 0] * side + vec[:, 1]  # [4] one step forward
-        self._table = _encoding_table().to(dev)
         # Per-slot state: position as a flat index within the slot's grid.
         self.pos = torch.zeros(num_envs, dtype=torch.long, device=dev)
         self.dir = torch.zeros(num_envs, dtype=torch.long, device=dev)
@@ -222,9 +212,7 @@ class BatchedMaze(VecEnv):
             by_rank[:, 0] = GOAL
             codes[r] = torch.empty_like(by_rank).scatter(1, order, by_rank)
             start[r] = self._inner_idx[order[:, 1]]
-            direction[r] = torch.randint(
-                0, 4, (k,), generator=self.generator, device=self.device
-            )
+            direction[r] = torch.randint(0, 4, (k,), generator=self.generator, device=self.device)
         self.grid[self._base[rows].view(-1, 1) + self._inner_idx] = codes
         self.pos[rows] = start
         self.dir[rows] = direction
@@ -236,10 +224,19 @@ class BatchedMaze(VecEnv):
     def observe(self) -> dict[str, torch.Tensor]:
         """Current observations on the device: ``image`` uint8 ``[N, v, v, 3]``, ``direction`` ``[N]``."""
         cells = (self._base + self.pos).view(-1, 1) + self._view_idx[self.dir]  # [N, v*v]
-        types = self.grid[cells]
+        types = self.grid.gather(0, cells.view(-1)).view(self.num_envs, -1)
         types[:, self._own_cell] = EMPTY  # the agent's own cell
-        image = self._table[types.long()].view(self.num_envs, self.view, self.view, 3)
-        return {"image": image, "direction": self.dir.clone()}
+        # MiniGrid's (type, colour, state): a maze holds empty (1, 0, 0), wall (2, grey, 0) and
+        # goal (8, green, 0). A fresh tensor each call: SB3 keeps the previous observation.
+        image = torch.empty(*types.shape, 3, dtype=torch.uint8, device=self.device)
+        image[..., 0] = types
+        image[..., 1] = (types == WALL).to(torch.uint8) * COLOR_TO_IDX["grey"]
+        image[..., 1] += (types == GOAL).to(torch.uint8) * COLOR_TO_IDX["green"]
+        image[..., 2] = 0
+        return {
+            "image": image.view(self.num_envs, self.view, self.view, 3),
+            "direction": self.dir.clone(),
+        }
 
     def step_tensors(
         self, actions: torch.Tensor
@@ -250,9 +247,9 @@ class BatchedMaze(VecEnv):
         """
         actions = actions.to(self.device, torch.long)
         turn = (actions == RIGHT).long() - (actions == LEFT).long()
-        self.dir = (self.dir + turn) % 4
+        self.dir = (self.dir + turn) & 3  # mod 4
         ahead = self.pos + self._step_idx[self.dir]
-        cell = self.grid[self._base + ahead]
+        cell = self.grid.gather(0, self._base + ahead)
         forward = actions == FORWARD
         self.pos = torch.where(forward & (cell != WALL), ahead, self.pos)
         self.t += 1
