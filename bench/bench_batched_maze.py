@@ -2,7 +2,10 @@
 
 Prints one table (steps/s, speed-up over MazeEnv, peak memory per 1,000 slots) from one run.
 
-    python bench/bench_batched_maze.py [--device cpu|cuda] [--sizes 1 64 1024 4096] [--seconds 3]
+    python bench/bench_batched_maze.py [--device cpu|cuda] [--sizes 1 64 1024 4096] [--seconds 2]
+        [--repeats 3]
+
+Each figure is the median of ``--repeats`` timed runs of ``--seconds`` each.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import platform
 import resource
+import statistics
 import time
 
 import numpy as np
@@ -62,20 +66,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 64, 1024, 4096])
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     name = torch.cuda.get_device_name() if args.device == "cuda" else platform.machine()
     print(
         f"# {time.strftime('%Y-%m-%d')} {name}, {torch.get_num_threads()} threads, "
         f"torch {torch.__version__}"
     )
-    base = maze_env_rate(args.seconds)
+    reps = range(args.repeats)
+    base = statistics.median(maze_env_rate(args.seconds) for _ in reps)
     print("| env | N | API | steps/s | x MazeEnv | peak device MiB / 1k slots |")
     print("|---|---|---|---|---|---|")
     print(f"| MazeEnv | 1 | gymnasium | {base:,.0f} | 1.0 | - |")
     for n in args.sizes:
         for api in ("vecenv", "tensors"):
-            rate, peak = batched_rate(n, args.device, args.seconds, api)
+            runs = [batched_rate(n, args.device, args.seconds, api) for _ in reps]
+            rate, peak = statistics.median(r for r, _ in runs), max(p for _, p in runs)
             mem = f"{peak / n * 1000:.1f}" if peak == peak else "-"
             print(
                 f"| BatchedMaze ({args.device}) | {n} | {api} | {rate:,.0f} | {rate / base:.1f} "

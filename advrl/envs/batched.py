@@ -46,7 +46,7 @@ class BatchedMaze(VecEnv):
 
     Each slot either replays a fixed level (:meth:`set_levels`: after an episode ends it restarts on
     the same level, as PAIRED's students need) or draws a fresh domain-randomized level (goal, start,
-    direction and ``num_walls`` walls uniformly at random) at every reset. Random levels come from a
+    direction and ``num_walls`` walls uniformly at random) at every reset. Random levels are drawn in bulk (a pool of at least N) from a
     seeded ``torch.Generator`` on the device, so they are repeatable but not the same draws as
     ``MazeEnv``'s numpy generator.
 
@@ -136,6 +136,10 @@ class BatchedMaze(VecEnv):
         self.fixed_dir = torch.zeros(num_envs, dtype=torch.long, device=dev)
         self.generator = torch.Generator(device=dev)
         self.generator.manual_seed(0 if seed is None else int(seed))
+        self._pool_codes = torch.empty(0, inner * inner, dtype=torch.uint8, device=dev)
+        self._pool_start = torch.empty(0, dtype=torch.long, device=dev)
+        self._pool_dir = torch.empty(0, dtype=torch.long, device=dev)
+        self._pool_next = 0
         self._actions: torch.Tensor | None = None
 
     # ------------------------------------------------------------------ levels
@@ -200,19 +204,10 @@ class BatchedMaze(VecEnv):
         rand = ~self.fixed[rows]
         if bool(rand.any()):
             r = torch.nonzero(rand).squeeze(1)
-            k, cells = len(r), self.inner * self.inner
-            order = torch.rand(k, cells, generator=self.generator, device=self.device).argsort(1)
-            low, high = self.wall_range
-            n_walls = torch.randint(
-                low, high + 1, (k, 1), generator=self.generator, device=self.device
-            )
-            # Rank 0 of the random permutation is the goal, rank 1 the start, ranks 2 .. 2 + n walls.
-            rank = torch.arange(cells, device=self.device).expand(k, cells)
-            by_rank = torch.where((rank >= 2) & (rank < 2 + n_walls), WALL, EMPTY).to(torch.uint8)
-            by_rank[:, 0] = GOAL
-            codes[r] = torch.empty_like(by_rank).scatter(1, order, by_rank)
-            start[r] = self._inner_idx[order[:, 1]]
-            direction[r] = torch.randint(0, 4, (k,), generator=self.generator, device=self.device)
+            pool_codes, pool_start, pool_dir = self._draw_random(len(r))
+            codes[r] = pool_codes
+            start[r] = pool_start
+            direction[r] = pool_dir
         self.grid[self._base[rows].view(-1, 1) + self._inner_idx] = codes
         self.pos[rows] = start
         self.dir[rows] = direction
@@ -220,6 +215,29 @@ class BatchedMaze(VecEnv):
         self.ep_return[rows] = 0.0
         self._start[rows] = start
         self._start_dir[rows] = direction
+
+    def _draw_random(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``k`` random levels (inner codes, start, direction), taken from a pool drawn in bulk."""
+        if self._pool_next + k > len(self._pool_start):
+            self._fill_pool(max(self.num_envs, k, 256))
+        sl = slice(self._pool_next, self._pool_next + k)
+        self._pool_next += k
+        return self._pool_codes[sl], self._pool_start[sl], self._pool_dir[sl]
+
+    def _fill_pool(self, size: int) -> None:
+        """Draw ``size`` domain-randomized levels at once (a few big ops instead of many small)."""
+        cells, gen, dev = self.inner * self.inner, self.generator, self.device
+        order = torch.rand(size, cells, generator=gen, device=dev).argsort(1)
+        low, high = self.wall_range
+        n_walls = torch.randint(low, high + 1, (size, 1), generator=gen, device=dev)
+        # Rank 0 of each random permutation is the goal, rank 1 the start, ranks 2 .. 2 + n walls.
+        rank = torch.arange(cells, device=dev).expand(size, cells)
+        by_rank = torch.where((rank >= 2) & (rank < 2 + n_walls), WALL, EMPTY).to(torch.uint8)
+        by_rank[:, 0] = GOAL
+        self._pool_codes = torch.empty_like(by_rank).scatter(1, order, by_rank)
+        self._pool_start = self._inner_idx[order[:, 1]]
+        self._pool_dir = torch.randint(0, 4, (size,), generator=gen, device=dev)
+        self._pool_next = 0
 
     def observe(self) -> dict[str, torch.Tensor]:
         """Current observations on the device: ``image`` uint8 ``[N, v, v, 3]``, ``direction`` ``[N]``."""
@@ -312,6 +330,7 @@ class BatchedMaze(VecEnv):
         """Reseed the level generator (takes effect at the next reset)."""
         if seed is not None:
             self.generator.manual_seed(int(seed))
+            self._pool_next = len(self._pool_start)  # draw afresh from the new seed
         return [seed] * self.num_envs
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
