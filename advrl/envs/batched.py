@@ -46,9 +46,9 @@ class BatchedMaze(VecEnv):
 
     Each slot either replays a fixed level (:meth:`set_levels`: after an episode ends it restarts on
     the same level, as PAIRED's students need) or draws a fresh domain-randomized level (goal, start,
-    direction and ``num_walls`` walls uniformly at random) at every reset. Random levels are drawn in bulk (a pool of at least N) from a
-    seeded ``torch.Generator`` on the device, so they are repeatable but not the same draws as
-    ``MazeEnv``'s numpy generator.
+    direction and ``num_walls`` walls uniformly at random) at every reset. Random levels are drawn
+    in bulk (a pool of at least N) from a seeded ``torch.Generator`` on the device, so they are
+    repeatable but not the same draws as ``MazeEnv``'s numpy generator.
 
     Observations are returned as numpy arrays (``Dict(image=uint8 [N, v, v, 3], direction=[N])``),
     as SB3 expects; :meth:`observe` gives the same on the device.
