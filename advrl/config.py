@@ -38,8 +38,13 @@ class EnvConfig:
     """Keyword arguments for ``gymnasium.make``."""
     n_envs: int = 16
     """Parallel envs."""
+    backend: Literal["auto", "batched", "gymnasium"] = "auto"
+    """``batched``: the torch BatchedMaze (domain-randomized advrl mazes only); ``gymnasium``:
+    ``gymnasium.make`` under ``vec_env``; ``auto``: batched where it applies."""
     vec_env: Literal["dummy", "subproc"] = "dummy"
-    """SB3 VecEnv: ``dummy`` (one process) or ``subproc`` (one process per env)."""
+    """SB3 VecEnv of the gymnasium backend: ``dummy`` (one process) or ``subproc`` (one per env)."""
+    device: str = "cpu"
+    """Torch device of the batched backend (``cpu``, ``cuda``)."""
 
     def __post_init__(self) -> None:
         _check_positive(self, "n_envs")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +14,12 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalC
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 import advrl  # noqa: F401  (registers the envs in subprocesses that unpickle make_env)
 from advrl.agents import make_ppo
-from advrl.config import ConfigError, PPORunConfig, save_config
+from advrl.config import ConfigError, EnvConfig, PPORunConfig, save_config
+from advrl.envs.batched import BatchedMaze
 from advrl.eval import evaluate, random_policy, sb3_policy
 from advrl.logging import LevelLogger
 from advrl.runs import RunDir, load_checkpoint, save_checkpoint
@@ -31,12 +34,15 @@ def make_env(env_id: str, kwargs: dict[str, Any] | None = None) -> gym.Env:
 
 
 def check_env_config(config: PPORunConfig) -> None:
-    """Make the configured env once, so a bad id or kwarg fails before anything is written."""
+    """Make the configured envs once, so a bad id or kwarg fails before anything is written."""
     try:
         env = make_env(config.env.id, config.env.kwargs)
-    except (gym.error.Error, ValueError, TypeError) as err:
+        env.close()
+        make_training_env(replace(config.env, n_envs=1, vec_env="dummy"), 0).close()
+    except (gym.error.Error, ValueError, TypeError, RuntimeError) as err:
+        if isinstance(err, ConfigError):
+            raise
         raise ConfigError(f"env {config.env.id!r} with kwargs {config.env.kwargs}: {err}") from None
-    env.close()
 
 
 class PeriodicCheckpoint(BaseCallback):
@@ -58,17 +64,54 @@ class PeriodicCheckpoint(BaseCallback):
         return True
 
 
-def build_ppo(config: PPORunConfig, tensorboard_dir: Path | None = None) -> BaseAlgorithm:
-    """The vectorized env and PPO agent a config describes."""
-    env_cfg = config.env
+BATCHED_KWARGS = ("size", "agent_view_size", "max_steps", "num_walls")
+"""MazeEnv arguments that BatchedMaze shares."""
+
+
+def batched_kwargs(env_cfg: EnvConfig) -> dict[str, Any] | None:
+    """BatchedMaze arguments for the configured env, or None where it cannot stand in for it.
+
+    It stands in for a domain-randomized :class:`MazeEnv` (no custom generator) whose other
+    arguments are only rendering ones.
+    """
+    try:
+        spec = gym.spec(env_cfg.id)
+    except gym.error.Error:
+        return None
+    if spec.entry_point != "advrl.envs.maze:MazeEnv":
+        return None
+    kwargs = {**spec.kwargs, **env_cfg.kwargs}
+    if any(k not in (*BATCHED_KWARGS, "render_mode", "tile_size") for k in kwargs):
+        return None
+    if isinstance(kwargs.get("num_walls"), list):
+        kwargs["num_walls"] = tuple(kwargs["num_walls"])
+    return {k: v for k, v in kwargs.items() if k in BATCHED_KWARGS}
+
+
+def make_training_env(env_cfg: EnvConfig, seed: int) -> VecEnv:
+    """The training VecEnv: BatchedMaze (``batched``/``auto``) or Gymnasium envs under SB3."""
+    kwargs = batched_kwargs(env_cfg) if env_cfg.backend != "gymnasium" else None
+    if env_cfg.backend == "batched" and kwargs is None:
+        raise ConfigError(
+            f"env.backend=batched needs a domain-randomized advrl maze (e.g. advrl/Maze-v0) with "
+            f"only {', '.join(BATCHED_KWARGS)} as kwargs; {env_cfg.id!r} with {env_cfg.kwargs} is "
+            "not one: set env.backend=gymnasium"
+        )
+    if kwargs is not None:
+        return BatchedMaze(env_cfg.n_envs, device=env_cfg.device, seed=seed, **kwargs)
     vec_cls = SubprocVecEnv if env_cfg.vec_env == "subproc" else DummyVecEnv
-    venv = make_vec_env(
+    return make_vec_env(
         make_env,
         n_envs=env_cfg.n_envs,
-        seed=config.train.seed,
+        seed=seed,
         env_kwargs={"env_id": env_cfg.id, "kwargs": env_cfg.kwargs},
         vec_env_cls=vec_cls,
     )
+
+
+def build_ppo(config: PPORunConfig, tensorboard_dir: Path | None = None) -> BaseAlgorithm:
+    """The vectorized env and PPO agent a config describes."""
+    venv = make_training_env(config.env, config.train.seed)
     ppo = vars(config.ppo).copy()
     model = make_ppo(
         venv,
@@ -141,6 +184,9 @@ def train_ppo(config: PPORunConfig, resume: str | Path | None = None) -> dict[st
         )
     start = time.perf_counter()
     if remaining > 0:
+        warnings.filterwarnings(  # BatchedMaze trains, MazeEnv evaluates: same rules, by design
+            "ignore", message="Training and eval env are not of the same type"
+        )
         model.learn(
             remaining,
             callback=CallbackList(callbacks),
