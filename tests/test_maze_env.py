@@ -152,7 +152,8 @@ def test_bad_parameters() -> None:
         MazeEnv(size=3)
     with pytest.raises(ValueError, match="does not fit a 3x3 grid"):
         MazeEnv(size=5, num_walls=8)
-    assert MazeEnv(size=7).generator.num_walls == 4  # PAIRED's share of walls
+    assert MazeEnv(size=7).generator.wall_range == (4, 4)  # PAIRED's share of walls
+    assert MazeEnv().generator.wall_range == (25, 25)
     with pytest.raises(ValueError, match="agent_view_size must be odd"):
         MazeEnv(agent_view_size=4)
     with pytest.raises(ValueError, match="does not match the generator"):

@@ -18,6 +18,7 @@ from gymnasium import spaces
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvStepReturn
 
+from advrl.envs.generators import RandomWalls
 from advrl.envs.level import DIRECTION_VECTORS, MazeLevel
 from advrl.envs.maze import MAX_CODE
 
@@ -84,14 +85,7 @@ class BatchedMaze(VecEnv):
         if max_steps < 1:
             raise ValueError(f"max_steps must be positive, got {max_steps}")
         inner = size - 2
-        if num_walls is None:
-            num_walls = round(25 / 169 * inner**2)
-        low, high = (num_walls, num_walls) if isinstance(num_walls, int) else num_walls
-        if not 0 <= low <= high <= inner * inner - 2:
-            raise ValueError(
-                f"num_walls must satisfy 0 <= low <= high <= {inner * inner - 2} for size {size}, "
-                f"got {num_walls}"
-            )
+        walls = RandomWalls(shape=(inner, inner), num_walls=num_walls)  # validates the count
         observation_space = spaces.Dict(
             {
                 "image": spaces.Box(
@@ -105,7 +99,7 @@ class BatchedMaze(VecEnv):
         self.device = torch.device(device)
         self.size, self.inner, self.view = size, inner, agent_view_size
         self.max_steps = int(max_steps)
-        self.wall_range = (int(low), int(high))
+        self.wall_range = walls.wall_range
         self.pad = agent_view_size - 1  # extra wall rings so every view stays inside the tensor
         self.offset = 1 + self.pad  # padded coordinate of inner cell (0, 0)
         self.side = side = inner + 2 * self.offset

@@ -41,6 +41,11 @@ def _cell(index: int, width: int) -> tuple[int, int]:
     return int(index // width), int(index % width)
 
 
+def paired_num_walls(shape: tuple[int, int]) -> int:
+    """PAIRED's domain-randomization wall count, 25 on the 13x13 inside, scaled by area elsewhere."""
+    return round(25 / 169 * shape[0] * shape[1])
+
+
 @dataclass(frozen=True)
 class RandomWalls:
     """Domain randomization: the goal, then the start, then walls, each on a uniformly random free cell.
@@ -48,12 +53,12 @@ class RandomWalls:
     Args:
         shape: ``(height, width)`` of the inner grid.
         num_walls: an exact wall count, or ``(low, high)`` for a count drawn uniformly in
-            ``[low, high]`` (inclusive) per level. PAIRED's DR uses half the adversary's wall budget
-            (25 of 50); "uniform in [0, 60]" is ``(0, 60)``.
+            ``[low, high]`` (inclusive) per level; None: :func:`paired_num_walls` (PAIRED's DR uses
+            half the adversary's wall budget, 25 of 50). "Uniform in [0, 60]" is ``(0, 60)``.
     """
 
     shape: tuple[int, int] = (13, 13)
-    num_walls: int | tuple[int, int] = 25
+    num_walls: int | tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         height, width = self.shape
@@ -72,6 +77,9 @@ class RandomWalls:
     @property
     def wall_range(self) -> tuple[int, int]:
         """``(low, high)`` of the wall count, inclusive."""
+        if self.num_walls is None:
+            n = paired_num_walls(self.shape)
+            return n, n
         if isinstance(self.num_walls, (int, np.integer)):
             return int(self.num_walls), int(self.num_walls)
         low, high = self.num_walls

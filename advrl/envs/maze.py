@@ -139,8 +139,6 @@ class MazeEnv(MiniGridEnv):
             size = 15 if size is None else int(size)
             if size < 4:
                 raise ValueError(f"size must be at least 4 (a 2x2 inside), got {size}")
-            if num_walls is None:
-                num_walls = round(25 / 169 * (size - 2) ** 2)
             generator = RandomWalls(shape=(size - 2, size - 2), num_walls=num_walls)
             inner = (size - 2, size - 2)
         if agent_view_size < 3 or agent_view_size % 2 == 0:
