@@ -16,11 +16,12 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
-from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvStepReturn
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvStepReturn
 
 from advrl.envs.generators import RandomWalls
 from advrl.envs.level import DIRECTION_VECTORS, MazeLevel
 from advrl.envs.maze import MAX_CODE
+from advrl.envs.torch_vec_env import TorchVecEnv, to_numpy
 
 EMPTY, WALL, GOAL = OBJECT_TO_IDX["empty"], OBJECT_TO_IDX["wall"], OBJECT_TO_IDX["goal"]
 LEFT, RIGHT, FORWARD = 0, 1, 2
@@ -42,7 +43,7 @@ def _view_offsets(view: int) -> torch.Tensor:
     return offsets
 
 
-class BatchedMaze(VecEnv):
+class BatchedMaze(TorchVecEnv):
     """N mazes stepped together on one torch device, with MazeEnv's rules.
 
     Each slot either replays a fixed level (:meth:`set_levels`: after an episode ends it restarts on
@@ -76,8 +77,6 @@ class BatchedMaze(VecEnv):
         device: str | torch.device = "cpu",
         seed: int | None = None,
     ) -> None:
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         if size < 4:
             raise ValueError(f"size must be at least 4 (a 2x2 inside), got {size}")
         if agent_view_size < 3 or agent_view_size % 2 == 0:
@@ -94,9 +93,7 @@ class BatchedMaze(VecEnv):
                 "direction": spaces.Discrete(4),
             }
         )
-        self.render_mode = None
-        super().__init__(num_envs, observation_space, spaces.Discrete(3))
-        self.device = torch.device(device)
+        super().__init__(num_envs, observation_space, spaces.Discrete(3), device=device, seed=seed)
         self.size, self.inner, self.view = size, inner, agent_view_size
         self.max_steps = int(max_steps)
         self.wall_range = walls.wall_range
@@ -128,8 +125,6 @@ class BatchedMaze(VecEnv):
         self.fixed_inner = torch.zeros(num_envs, inner * inner, dtype=torch.uint8, device=dev)
         self.fixed_start = torch.zeros(num_envs, dtype=torch.long, device=dev)
         self.fixed_dir = torch.zeros(num_envs, dtype=torch.long, device=dev)
-        self.generator = torch.Generator(device=dev)
-        self.generator.manual_seed(0 if seed is None else int(seed))
         self._pool_codes = torch.empty(0, inner * inner, dtype=torch.uint8, device=dev)
         self._pool_start = torch.empty(0, dtype=torch.long, device=dev)
         self._pool_dir = torch.empty(0, dtype=torch.long, device=dev)
@@ -178,13 +173,6 @@ class BatchedMaze(VecEnv):
                 )
             )
         return out
-
-    def _indices(self, indices: VecEnvIndices) -> list[int]:
-        if indices is None:
-            return list(range(self.num_envs))
-        if isinstance(indices, int):
-            return [indices]
-        return list(indices)
 
     # ------------------------------------------------------------------ core (device tensors)
     def _reset_slots(self, mask: torch.Tensor) -> None:
@@ -276,7 +264,7 @@ class BatchedMaze(VecEnv):
     def reset(self) -> dict[str, np.ndarray]:
         """Start new episodes in every slot."""
         self._reset_slots(torch.ones(self.num_envs, dtype=torch.bool, device=self.device))
-        return self._to_numpy(self.observe())
+        return to_numpy(self.observe())
 
     def step_async(self, actions: np.ndarray) -> None:
         """Store the actions for :meth:`step_wait`."""
@@ -293,7 +281,7 @@ class BatchedMaze(VecEnv):
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         done_idx = torch.nonzero(done).squeeze(1)
         if len(done_idx):
-            terminal = self._to_numpy({k: v[done_idx] for k, v in obs.items()})
+            terminal = to_numpy({k: v[done_idx] for k, v in obs.items()})
             idx = done_idx.tolist()
             succ = terminated[done_idx].tolist()
             trunc = (truncated & ~terminated)[done_idx].tolist()
@@ -308,48 +296,20 @@ class BatchedMaze(VecEnv):
             self._reset_slots(done)
             obs = self.observe()
         return (
-            self._to_numpy(obs),
+            to_numpy(obs),
             reward.cpu().numpy().astype(np.float32),
             done.cpu().numpy(),
             infos,
         )
 
-    def _to_numpy(self, obs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-        return {k: v.cpu().numpy() for k, v in obs.items()}
-
-    def close(self) -> None:
-        """Nothing to release."""
-
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
         """Reseed the level generator (takes effect at the next reset)."""
         if seed is not None:
-            self.generator.manual_seed(int(seed))
             self._pool_next = len(self._pool_start)  # draw afresh from the new seed
-        return [seed] * self.num_envs
+        return super().seed(seed)
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
         """Per-slot attributes: ``level`` gives the levels being played; others are shared."""
-        idx = self._indices(indices)
         if attr_name == "level":
-            return list(self.levels(idx))
-        value = getattr(self, attr_name)
-        return [value] * len(idx)
-
-    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
-        """Set a shared attribute."""
-        setattr(self, attr_name, value)
-
-    def env_method(
-        self,
-        method_name: str,
-        *method_args: Any,
-        indices: VecEnvIndices = None,
-        **method_kwargs: Any,
-    ) -> list[Any]:
-        """Call a method once (the slots share one object) and repeat its result per slot."""
-        result = getattr(self, method_name)(*method_args, **method_kwargs)
-        return [result] * len(self._indices(indices))
-
-    def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
-        """No slot is wrapped (episode statistics are reported directly in ``infos``)."""
-        return [False] * len(self._indices(indices))
+            return list(self.levels(indices))
+        return super().get_attr(attr_name, indices)
