@@ -9,6 +9,7 @@ drives both with the same levels and actions and compares every step.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +26,14 @@ from advrl.envs.torch_vec_env import TorchVecEnv, to_numpy
 
 EMPTY, WALL, GOAL = OBJECT_TO_IDX["empty"], OBJECT_TO_IDX["wall"], OBJECT_TO_IDX["goal"]
 LEFT, RIGHT, FORWARD = 0, 1, 2
+
+
+def _packed_codes() -> torch.Tensor:
+    """Object type -> MiniGrid's (type, colour, state) as the bytes of a little-endian int32."""
+    colour = torch.zeros(MAX_CODE + 1, dtype=torch.int32)
+    colour[WALL] = COLOR_TO_IDX["grey"]
+    colour[GOAL] = COLOR_TO_IDX["green"]
+    return torch.arange(MAX_CODE + 1, dtype=torch.int32) | (colour << 8)
 
 
 def _view_offsets(view: int) -> torch.Tensor:
@@ -77,6 +86,10 @@ class BatchedMaze(TorchVecEnv):
         device: str | torch.device = "cpu",
         seed: int | None = None,
     ) -> None:
+        if sys.byteorder != "little":
+            raise RuntimeError(
+                "BatchedMaze packs cell codes little-endian; this host is big-endian"
+            )
         if size < 4:
             raise ValueError(f"size must be at least 4 (a 2x2 inside), got {size}")
         if agent_view_size < 3 or agent_view_size % 2 == 0:
@@ -104,6 +117,11 @@ class BatchedMaze(TorchVecEnv):
         # Everything is addressed by flat indices into one uint8 tensor of all slots' padded grids:
         # slot n's cell (row, col) is grid[n * side**2 + row * side + col].
         self.grid = torch.full((num_envs * side * side,), WALL, dtype=torch.uint8, device=dev)
+        # The same cells as MiniGrid's (type, colour, state) bytes packed in an int32 (little-endian
+        # byte order, as on x86, ARM and CUDA), so an observation is a single gather.
+        self._packed_code = _packed_codes().to(dev)  # object type -> packed int32
+        self.grid_packed = self._packed_code[self.grid.long()]
+        self._empty_packed = int(self._packed_code[EMPTY])
         self._base = torch.arange(num_envs, device=dev) * side * side
         rows = torch.arange(inner, device=dev).view(-1, 1) + self.offset
         cols = torch.arange(inner, device=dev).view(1, -1) + self.offset
@@ -190,7 +208,9 @@ class BatchedMaze(TorchVecEnv):
             codes[r] = pool_codes
             start[r] = pool_start
             direction[r] = pool_dir
-        self.grid[self._base[rows].view(-1, 1) + self._inner_idx] = codes
+        cells = self._base[rows].view(-1, 1) + self._inner_idx
+        self.grid[cells] = codes
+        self.grid_packed[cells] = self._packed_code[codes.long()]
         self.pos[rows] = start
         self.dir[rows] = direction
         self.t[rows] = 0
@@ -224,17 +244,12 @@ class BatchedMaze(TorchVecEnv):
     def observe(self) -> dict[str, torch.Tensor]:
         """Current observations on the device: ``image`` uint8 ``[N, v, v, 3]``, ``direction`` ``[N]``."""
         cells = (self._base + self.pos).view(-1, 1) + self._view_idx[self.dir]  # [N, v*v]
-        types = self.grid.gather(0, cells.view(-1)).view(self.num_envs, -1)
-        types[:, self._own_cell] = EMPTY  # the agent's own cell
-        # MiniGrid's (type, colour, state): a maze holds empty (1, 0, 0), wall (2, grey, 0) and
-        # goal (8, green, 0). A fresh tensor each call: SB3 keeps the previous observation.
-        image = torch.empty(*types.shape, 3, dtype=torch.uint8, device=self.device)
-        image[..., 0] = types
-        image[..., 1] = (types == WALL).to(torch.uint8) * COLOR_TO_IDX["grey"]
-        image[..., 1] += (types == GOAL).to(torch.uint8) * COLOR_TO_IDX["green"]
-        image[..., 2] = 0
+        packed = self.grid_packed.gather(0, cells.view(-1)).view(self.num_envs, -1)
+        packed[:, self._own_cell] = self._empty_packed  # the agent's own cell
+        # A fresh tensor each call (gather allocates): SB3 keeps the previous observation.
+        image = packed.view(torch.uint8).view(self.num_envs, self.view, self.view, 4)[..., :3]
         return {
-            "image": image.view(self.num_envs, self.view, self.view, 3),
+            "image": image,
             "direction": self.dir.clone(),
         }
 
