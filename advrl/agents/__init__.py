@@ -1,6 +1,17 @@
-"""Agents: SB3 PPO construction and policy networks."""
+"""Agents: SB3 PPO construction, policy networks, observation attacks."""
 
+from advrl.agents.attacks import ObservationAttack, fgsm, objective_fn, pgd, random_noise
 from advrl.agents.networks import GridFeaturesExtractor
 from advrl.agents.ppo import is_grid_space, make_ppo, policy_for
 
-__all__ = ["GridFeaturesExtractor", "is_grid_space", "make_ppo", "policy_for"]
+__all__ = [
+    "GridFeaturesExtractor",
+    "ObservationAttack",
+    "fgsm",
+    "is_grid_space",
+    "make_ppo",
+    "objective_fn",
+    "pgd",
+    "policy_for",
+    "random_noise",
+]

@@ -1,0 +1,268 @@
+"""Observation attacks on SB3 actor-critic policies: random noise, FGSM and PGD.
+
+An attack maps (policy, observations) to perturbed observations inside an epsilon ball around them
+(L-inf by default, or L2), clipped to the observation space's finite bounds. It never touches an
+environment: it changes what the policy sees. Observations are the policy's own inputs: under
+``VecNormalize`` attack the normalized observations (as SA-PPO does), i.e. apply the attack after
+normalization.
+
+Objectives, each maximized by the attacker:
+
+- ``"kl"``: ``KL(pi(.|s) || pi(.|s + delta))``, push the action distribution away from the clean one;
+- ``"ce"``: ``-log pi(a|s + delta)`` of the clean greedy action ``a``: make the chosen action unlikely;
+- ``"value"``: ``-V(s + delta)``: make the critic pessimistic.
+
+The KL objective has a zero gradient at ``delta = 0``, so FGSM on it starts from a uniformly random
+point in the ball (FGSM-RS); PGD starts at random by default for every objective.
+
+Supported: ``Box`` observations (vector or image tensors the policy takes directly), discrete and
+continuous actions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.policies import ActorCriticPolicy
+
+Objective = Literal["kl", "ce", "value"]
+Norm = Literal["linf", "l2"]
+Method = Literal["random", "fgsm", "pgd"]
+
+
+def _bounds(policy: ActorCriticPolicy) -> tuple[torch.Tensor, torch.Tensor]:
+    space = policy.observation_space
+    if not isinstance(space, spaces.Box):
+        raise ValueError(
+            f"observation attacks need a Box observation space, got {type(space).__name__}; "
+            "attack the features of Dict observations instead"
+        )
+    low = torch.as_tensor(space.low, dtype=torch.float32, device=policy.device)
+    high = torch.as_tensor(space.high, dtype=torch.float32, device=policy.device)
+    return low, high
+
+
+def objective_fn(
+    policy: ActorCriticPolicy, clean_obs: torch.Tensor, objective: Objective
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The per-sample objective ``f(obs) -> [batch]`` the attacker maximizes around ``clean_obs``."""
+    with torch.no_grad():
+        clean = policy.get_distribution(clean_obs)
+        chosen = clean.mode()
+        # SB3 reuses one Distribution object per policy and replaces its torch distribution on
+        # every call: keep the clean torch distribution itself, which is never mutated.
+        clean_dist = clean.distribution
+    if objective == "kl":
+        return lambda obs: _kl(clean_dist, policy.get_distribution(obs).distribution)
+    if objective == "ce":
+        return lambda obs: -policy.get_distribution(obs).log_prob(chosen)
+    if objective == "value":
+        return lambda obs: -policy.predict_values(obs).flatten()
+    raise ValueError(f"objective must be 'kl', 'ce' or 'value', got {objective!r}")
+
+
+def _kl(
+    p: torch.distributions.Distribution | list[torch.distributions.Distribution],
+    q: torch.distributions.Distribution | list[torch.distributions.Distribution],
+) -> torch.Tensor:
+    """Per-sample KL(p || q), summed over action dimensions and over the parts of MultiDiscrete."""
+    if isinstance(p, list) and isinstance(q, list):
+        return torch.stack([_kl(a, b) for a, b in zip(p, q, strict=True)]).sum(0)
+    assert not isinstance(p, list) and not isinstance(q, list)
+    kl = torch.distributions.kl_divergence(p, q)
+    return kl.flatten(1).sum(1) if kl.dim() > 1 else kl
+
+
+def _flat_norm(x: torch.Tensor) -> torch.Tensor:
+    return x.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *([1] * (x.dim() - 1)))
+
+
+def project(
+    adv: torch.Tensor,
+    clean: torch.Tensor,
+    eps: float,
+    norm: Norm,
+    low: torch.Tensor,
+    high: torch.Tensor,
+) -> torch.Tensor:
+    """Project ``adv`` onto the ``eps`` ball around ``clean``, then into ``[low, high]``."""
+    delta = adv - clean
+    if norm == "linf":
+        delta = delta.clamp(-eps, eps)
+    elif norm == "l2":
+        delta = delta * (eps / _flat_norm(delta)).clamp(max=1.0)
+    else:
+        raise ValueError(f"norm must be 'linf' or 'l2', got {norm!r}")
+    return torch.max(torch.min(clean + delta, high), low)
+
+
+def _ascent_step(grad: torch.Tensor, size: float, norm: Norm) -> torch.Tensor:
+    return size * (grad.sign() if norm == "linf" else grad / _flat_norm(grad))
+
+
+def _random_point(
+    clean: torch.Tensor, eps: float, norm: Norm, generator: torch.Generator | None
+) -> torch.Tensor:
+    """A uniformly random point of the ball (L-inf: per coordinate; L2: direction and radius)."""
+    if norm == "linf":
+        u = torch.rand(clean.shape, generator=generator, device=clean.device)
+        return clean + (2 * u - 1) * eps
+    direction = torch.randn(clean.shape, generator=generator, device=clean.device)
+    direction = direction / _flat_norm(direction)
+    dims = clean[0].numel()
+    radius = torch.rand(clean.shape[0], generator=generator, device=clean.device) ** (1 / dims)
+    return clean + direction * (eps * radius).view(-1, *([1] * (clean.dim() - 1)))
+
+
+def _gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Gradient of ``sum(f(x))`` in ``x``; works inside callers' ``torch.no_grad()`` too."""
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(f(x).sum(), x)
+    return grad
+
+
+def random_noise(
+    policy: ActorCriticPolicy,
+    obs: torch.Tensor,
+    eps: float,
+    *,
+    norm: Norm = "linf",
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Uniform noise in the ``eps`` ball (the baseline every attack should beat)."""
+    low, high = _bounds(policy)
+    return project(_random_point(obs, eps, norm, generator), obs, eps, norm, low, high)
+
+
+def fgsm(
+    policy: ActorCriticPolicy,
+    obs: torch.Tensor,
+    eps: float,
+    *,
+    objective: Objective = "ce",
+    norm: Norm = "linf",
+    random_start: bool | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """One gradient-sign step of size ``eps`` (L2: one normalized-gradient step).
+
+    Args:
+        random_start: start from a random point of the ball (FGSM-RS); None: only for ``"kl"``,
+            whose gradient vanishes at the clean point.
+    """
+    low, high = _bounds(policy)
+    f = objective_fn(policy, obs, objective)
+    start = obs
+    if random_start if random_start is not None else objective == "kl":
+        start = project(_random_point(obs, eps, norm, generator), obs, eps, norm, low, high)
+    adv = start + _ascent_step(_gradient(f, start), eps, norm)
+    return project(adv, obs, eps, norm, low, high).detach()
+
+
+def pgd(
+    policy: ActorCriticPolicy,
+    obs: torch.Tensor,
+    eps: float,
+    *,
+    objective: Objective = "ce",
+    norm: Norm = "linf",
+    steps: int = 10,
+    step_size: float | None = None,
+    random_start: bool = True,
+    generator: torch.Generator | None = None,
+    trace: list[torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Projected gradient ascent; returns, per sample, the best point seen.
+
+    FGSM's point is the first candidate, so PGD is never weaker than FGSM on the same inputs.
+
+    Args:
+        steps: ascent steps.
+        step_size: size of each step; default ``2.5 * eps / steps`` (Madry et al.).
+        random_start: begin the ascent at a uniformly random point of the ball.
+        trace: if given, every iterate is appended to it (for inspection and tests).
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    low, high = _bounds(policy)
+    f = objective_fn(policy, obs, objective)
+    alpha = 2.5 * eps / steps if step_size is None else step_size
+    best = fgsm(policy, obs, eps, objective=objective, norm=norm, generator=generator)
+    with torch.no_grad():
+        best_value = f(best)
+    x = _random_point(obs, eps, norm, generator) if random_start else obs
+    x = project(x, obs, eps, norm, low, high)
+    for _ in range(steps):
+        x = project(x + _ascent_step(_gradient(f, x), alpha, norm), obs, eps, norm, low, high)
+        x = x.detach()
+        if trace is not None:
+            trace.append(x)
+        with torch.no_grad():
+            value = f(x)
+            better = value > best_value
+            best = torch.where(better.view(-1, *([1] * (x.dim() - 1))), x, best)
+            best_value = torch.where(better, value, best_value)
+    return best
+
+
+@dataclass(frozen=True)
+class ObservationAttack:
+    """An attack's settings, applied with :meth:`perturb`.
+
+    Args:
+        method: ``"random"``, ``"fgsm"`` or ``"pgd"``.
+        eps: radius of the ball (0: no attack).
+        norm: ``"linf"`` or ``"l2"``.
+        objective: ``"kl"``, ``"ce"`` or ``"value"`` (not used by ``"random"``).
+        steps: PGD steps.
+        step_size: PGD step size (default ``2.5 * eps / steps``).
+    """
+
+    method: Method = "pgd"
+    eps: float = 0.1
+    norm: Norm = "linf"
+    objective: Objective = "ce"
+    steps: int = 10
+    step_size: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in ("random", "fgsm", "pgd"):
+            raise ValueError(f"method must be 'random', 'fgsm' or 'pgd', got {self.method!r}")
+        if self.eps < 0:
+            raise ValueError(f"eps must be >= 0, got {self.eps}")
+        if self.norm not in ("linf", "l2"):
+            raise ValueError(f"norm must be 'linf' or 'l2', got {self.norm!r}")
+        if self.objective not in ("kl", "ce", "value"):
+            raise ValueError(f"objective must be 'kl', 'ce' or 'value', got {self.objective!r}")
+
+    def perturb(
+        self,
+        policy: ActorCriticPolicy,
+        obs: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Perturbed copies of ``obs`` (a batch of the policy's observations)."""
+        obs = obs.to(policy.device, torch.float32)
+        if self.eps == 0:
+            return obs.clone()
+        if self.method == "random":
+            return random_noise(policy, obs, self.eps, norm=self.norm, generator=generator)
+        if self.method == "fgsm":
+            return fgsm(
+                policy, obs, self.eps, objective=self.objective, norm=self.norm, generator=generator
+            )
+        return pgd(
+            policy,
+            obs,
+            self.eps,
+            objective=self.objective,
+            norm=self.norm,
+            steps=self.steps,
+            step_size=self.step_size,
+            generator=generator,
+        )

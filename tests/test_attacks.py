@@ -1,0 +1,144 @@
+"""Observation attacks: FGSM's closed form, PGD >= FGSM, balls and bounds."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from advrl.agents import make_ppo
+from advrl.agents.attacks import ObservationAttack, fgsm, objective_fn, pgd, random_noise
+
+
+@pytest.fixture(scope="module")
+def linear_cartpole():
+    """A PPO policy whose action logits are a linear map of the observation (no hidden layer)."""
+    model = make_ppo(gym.make("CartPole-v1"), net_arch=[], seed=0, n_steps=32, batch_size=32)
+    with torch.no_grad():  # a clearly non-degenerate linear policy
+        model.policy.action_net.weight.copy_(
+            torch.tensor([[1.0, -2.0, 3.0, 0.5], [-1.0, 1.0, -2.0, 2.0]])
+        )
+        model.policy.action_net.bias.zero_()
+    return model.policy
+
+
+@pytest.fixture(scope="module")
+def pendulum():
+    model = make_ppo(gym.make("Pendulum-v1"), net_arch=[16], seed=0, n_steps=32, batch_size=32)
+    with torch.no_grad():  # SB3 initializes the action head near zero; give it a real slope
+        model.policy.action_net.weight.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(0))
+    return model.policy
+
+
+def observations(n: int = 32, seed: int = 0) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    return torch.as_tensor(rng.uniform(-0.2, 0.2, size=(n, 4)), dtype=torch.float32)
+
+
+def test_fgsm_is_eps_times_the_gradient_sign_on_a_linear_policy(linear_cartpole) -> None:
+    obs, eps = observations(), 0.05
+    adv = fgsm(linear_cartpole, obs, eps, objective="ce")
+    # -log softmax(W s)[a] has gradient W^T (softmax(W s) - onehot(a)) in s, a the clean argmax.
+    w = linear_cartpole.action_net.weight.detach()
+    probs = torch.softmax(obs @ w.T, dim=1)
+    onehot = torch.nn.functional.one_hot(probs.argmax(1), 2).float()
+    expected = eps * torch.sign((probs - onehot) @ w)
+    torch.testing.assert_close(adv - obs, expected, rtol=0, atol=1e-6)
+
+
+def test_fgsm_raises_the_loss(linear_cartpole) -> None:
+    obs = observations()
+    f = objective_fn(linear_cartpole, obs, "ce")
+    with torch.no_grad():
+        before, after = f(obs), f(fgsm(linear_cartpole, obs, 0.05))
+    assert (after > before).all()
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+@pytest.mark.parametrize("objective", ["ce", "kl", "value"])
+def test_pgd_beats_fgsm_and_stays_in_the_ball(linear_cartpole, norm: str, objective: str) -> None:
+    obs, eps = observations(), 0.1
+    gen = torch.Generator().manual_seed(0)
+    trace: list[torch.Tensor] = []
+    adv = pgd(
+        linear_cartpole,
+        obs,
+        eps,
+        objective=objective,
+        norm=norm,
+        steps=8,
+        generator=gen,
+        trace=trace,
+    )
+    f = objective_fn(linear_cartpole, obs, objective)
+    gen_f = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        assert (
+            f(adv)
+            >= f(fgsm(linear_cartpole, obs, eps, objective=objective, norm=norm, generator=gen_f))
+            - 1e-6
+        ).all()
+    low = torch.as_tensor(linear_cartpole.observation_space.low)
+    high = torch.as_tensor(linear_cartpole.observation_space.high)
+    for x in [*trace, adv]:
+        delta = x - obs
+        size = delta.abs().amax(1) if norm == "linf" else delta.norm(dim=1)
+        assert (size <= eps + 1e-5).all()
+        assert ((x >= low) & (x <= high)).all()
+    assert len(trace) == 8
+
+
+def test_bounds_are_respected_at_the_edge(linear_cartpole) -> None:
+    high = torch.as_tensor(linear_cartpole.observation_space.high)
+    obs = torch.tensor([[4.8, 0.0, 0.4, 0.0]]).repeat(8, 1)  # at the cart and angle limits
+    obs[:, 2] = float(high[2])
+    for adv in (pgd(linear_cartpole, obs, 0.5), fgsm(linear_cartpole, obs, 0.5)):
+        assert (adv[:, 0] <= 4.8).all() and (adv[:, 2] <= high[2]).all()
+
+
+def test_value_attack_lowers_the_value(linear_cartpole) -> None:
+    obs = observations()
+    adv = pgd(linear_cartpole, obs, 0.1, objective="value")
+    with torch.no_grad():
+        assert (
+            linear_cartpole.predict_values(adv) <= linear_cartpole.predict_values(obs) + 1e-6
+        ).all()
+
+
+def test_kl_attack_moves_the_distribution(linear_cartpole) -> None:
+    obs = observations()
+    gen = torch.Generator().manual_seed(1)
+    adv = fgsm(linear_cartpole, obs, 0.1, objective="kl", generator=gen)  # FGSM-RS
+    f = objective_fn(linear_cartpole, obs, "kl")
+    with torch.no_grad():
+        assert (f(obs).abs() < 1e-7).all() and (f(adv) > 0).all()
+
+
+def test_continuous_actions(pendulum) -> None:
+    rng = np.random.default_rng(0)
+    obs = torch.as_tensor(rng.uniform(-0.5, 0.5, size=(16, 3)), dtype=torch.float32)
+    f = objective_fn(pendulum, obs, "ce")
+    adv = pgd(pendulum, obs, 0.1, objective="ce", generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert (f(adv) > f(obs)).all()
+    assert (adv - obs).abs().max() <= 0.1 + 1e-6
+
+
+def test_random_noise_and_the_attack_object(linear_cartpole) -> None:
+    obs = observations()
+    noisy = random_noise(linear_cartpole, obs, 0.05, generator=torch.Generator().manual_seed(0))
+    assert (noisy - obs).abs().max() <= 0.05 and not torch.equal(noisy, obs)
+    attack = ObservationAttack(method="pgd", eps=0.05, steps=3)
+    assert (attack.perturb(linear_cartpole, obs) - obs).abs().max() <= 0.05 + 1e-6
+    assert torch.equal(ObservationAttack(eps=0.0).perturb(linear_cartpole, obs), obs)
+    with pytest.raises(ValueError, match="method must be"):
+        ObservationAttack(method="cw")
+    with pytest.raises(ValueError, match="eps must be >= 0"):
+        ObservationAttack(eps=-1)
+
+
+def test_dict_observations_are_a_clear_error() -> None:
+    policy = make_ppo(gym.make("advrl/Maze-Small-v0"), n_steps=16, batch_size=16, seed=0).policy
+    with pytest.raises(ValueError, match="need a Box observation space"):
+        random_noise(policy, torch.zeros(1, 5, 5, 3), 0.1)
