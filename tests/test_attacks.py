@@ -142,3 +142,47 @@ def test_dict_observations_are_a_clear_error() -> None:
     policy = make_ppo(gym.make("advrl/Maze-Small-v0"), n_steps=16, batch_size=16, seed=0).policy
     with pytest.raises(ValueError, match="need a Box observation space"):
         random_noise(policy, torch.zeros(1, 5, 5, 3), 0.1)
+
+
+def test_attacked_vec_env_perturbs_what_the_policy_sees_only(linear_cartpole) -> None:
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from advrl.agents.attacks import AttackedVecEnv
+
+    plain = make_vec_env("CartPole-v1", n_envs=3, seed=5)
+    attacked = AttackedVecEnv(
+        make_vec_env("CartPole-v1", n_envs=3, seed=5), linear_cartpole, ObservationAttack(eps=0.02)
+    )
+    obs_p, obs_a = plain.reset(), attacked.reset()
+    assert 0 < np.abs(obs_a - obs_p).max() <= 0.02 + 1e-6
+    for t in range(40):
+        actions = np.array([t % 2, (t // 2) % 2, 1])
+        obs_p, rew_p, done_p, _ = plain.step(actions)
+        obs_a, rew_a, done_a, _ = attacked.step(actions)
+        # the environments evolve identically: the attack never touches their state
+        np.testing.assert_array_equal(rew_p, rew_a)
+        np.testing.assert_array_equal(done_p, done_a)
+        assert np.abs(obs_a - obs_p).max() <= 0.02 + 1e-6
+
+
+def test_pgd_breaks_a_good_controller_where_noise_does_not() -> None:
+    from stable_baselines3 import PPO
+
+    from advrl.agents.attacks import attacked_policy
+    from advrl.eval import evaluate, sb3_policy
+
+    model = PPO("MlpPolicy", gym.make("CartPole-v1"), policy_kwargs={"net_arch": []}, seed=0)
+    with torch.no_grad():  # push towards the side the pole leans and falls to: balances forever
+        w = torch.tensor([[0.0, -0.5, -5.0, -1.0], [0.0, 0.5, 5.0, 1.0]])
+        model.policy.action_net.weight.copy_(w)
+        model.policy.action_net.bias.zero_()
+    env = gym.make("CartPole-v1")
+
+    def returns(attack: ObservationAttack | None) -> np.ndarray:
+        policy = sb3_policy(model, True) if attack is None else attacked_policy(model, attack, True)
+        return evaluate(env, policy, episodes=3, seed=0).returns
+
+    assert (returns(None) == 500).all()
+    assert (returns(ObservationAttack(method="pgd", eps=0.0)) == 500).all()
+    assert (returns(ObservationAttack(method="random", eps=0.1)) == 500).all()
+    assert (returns(ObservationAttack(method="pgd", eps=0.1)) < 200).all()

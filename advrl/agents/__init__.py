@@ -1,12 +1,22 @@
 """Agents: SB3 PPO construction, policy networks, observation attacks."""
 
-from advrl.agents.attacks import ObservationAttack, fgsm, objective_fn, pgd, random_noise
+from advrl.agents.attacks import (
+    AttackedVecEnv,
+    ObservationAttack,
+    attacked_policy,
+    fgsm,
+    objective_fn,
+    pgd,
+    random_noise,
+)
 from advrl.agents.networks import GridFeaturesExtractor
 from advrl.agents.ppo import is_grid_space, make_ppo, policy_for
 
 __all__ = [
+    "AttackedVecEnv",
     "GridFeaturesExtractor",
     "ObservationAttack",
+    "attacked_policy",
     "fgsm",
     "is_grid_space",
     "make_ppo",

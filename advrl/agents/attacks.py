@@ -23,11 +23,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
 import torch
 from gymnasium import spaces
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 Objective = Literal["kl", "ce", "value"]
 Norm = Literal["linf", "l2"]
@@ -266,3 +270,62 @@ class ObservationAttack:
             step_size=self.step_size,
             generator=generator,
         )
+
+
+class AttackedVecEnv(VecEnvWrapper):
+    """A VecEnv wrapper whose observations are perturbed by an attack on ``policy``.
+
+    The environments' states are never touched: only what the policy sees changes. Put it outermost
+    (above ``VecNormalize``) so the attack acts on the observations the policy takes. The terminal
+    observations in ``infos`` stay clean (they feed value bootstrapping, not acting).
+
+    Args:
+        venv: the env to wrap (Box observations).
+        policy: the victim policy whose gradients drive the attack.
+        attack: the attack settings.
+        seed: seed of the attack's own random draws (random start, noise).
+    """
+
+    def __init__(
+        self,
+        venv: VecEnv,
+        policy: ActorCriticPolicy,
+        attack: ObservationAttack,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(venv)
+        self.policy = policy
+        self.attack = attack
+        self.generator = torch.Generator(device=policy.device).manual_seed(seed)
+
+    def _perturb(self, obs: np.ndarray) -> np.ndarray:
+        clean = torch.as_tensor(obs, dtype=torch.float32, device=self.policy.device)
+        adv = self.attack.perturb(self.policy, clean, generator=self.generator)
+        return adv.cpu().numpy().astype(obs.dtype, copy=False)
+
+    def reset(self) -> np.ndarray:
+        """Reset, then perturb."""
+        return self._perturb(np.asarray(self.venv.reset()))
+
+    def step_wait(self) -> VecEnvStepReturn:
+        """Step, then perturb the observations."""
+        obs, rewards, dones, infos = self.venv.step_wait()
+        return self._perturb(np.asarray(obs)), rewards, dones, infos
+
+
+def attacked_policy(
+    model: BaseAlgorithm, attack: ObservationAttack, deterministic: bool = False, seed: int = 0
+) -> Callable[[Any], Any]:
+    """A one-observation policy (for :func:`advrl.eval.evaluate`) that acts on perturbed inputs."""
+    policy = model.policy
+    if not isinstance(policy, ActorCriticPolicy):
+        raise ValueError(f"attacks need an actor-critic policy, got {type(policy).__name__}")
+    generator = torch.Generator(device=policy.device).manual_seed(seed)
+
+    def act(obs: Any) -> Any:
+        clean = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=policy.device)
+        adv = attack.perturb(policy, clean.unsqueeze(0), generator=generator)[0]
+        action, _ = model.predict(adv.cpu().numpy(), deterministic=deterministic)
+        return action
+
+    return act
