@@ -11,8 +11,8 @@ from gymnasium import spaces
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
+from advrl.envs.designer import designer_observation_space
 from advrl.envs.level import MazeLevel
-from advrl.envs.maze import MAX_CODE
 from advrl.envs.torch_vec_env import TorchVecEnv, to_numpy
 
 EMPTY, WALL, GOAL = OBJECT_TO_IDX["empty"], OBJECT_TO_IDX["wall"], OBJECT_TO_IDX["goal"]
@@ -51,28 +51,15 @@ class BatchedMazeDesigner(TorchVecEnv):
         device: str | torch.device = "cpu",
         seed: int | None = None,
     ) -> None:
-        if size < 4:
-            raise ValueError(f"size must be at least 4 (a 2x2 inside), got {size}")
+        observation_space = designer_observation_space(size, wall_budget, noise_dim)
         inner = size - 2
-        if not 0 <= wall_budget <= inner * inner - 2:
-            raise ValueError(
-                f"wall_budget must be in [0, {inner * inner - 2}] for size {size}, got {wall_budget}"
-            )
-        if noise_dim < 0:
-            raise ValueError(f"noise_dim must be >= 0, got {noise_dim}")
         self.size, self.inner = size, inner
         self.wall_budget, self.noise_dim = int(wall_budget), int(noise_dim)
         self.num_placements = self.wall_budget + 2
         self.reward_fn = reward_fn
-        obs_spaces: dict[str, spaces.Space[Any]] = {
-            "image": spaces.Box(0, MAX_CODE, (size, size, 3), dtype=np.uint8),
-            "time_step": spaces.Discrete(self.num_placements + 1),
-        }
-        if self.noise_dim:
-            obs_spaces["random_z"] = spaces.Box(0.0, 1.0, (self.noise_dim,), dtype=np.float32)
         super().__init__(
             num_envs,
-            spaces.Dict(obs_spaces),
+            observation_space,
             spaces.Discrete(inner * inner),
             device=device,
             seed=seed,

@@ -19,6 +19,30 @@ GOAL_CODE = (OBJECT_TO_IDX["goal"], COLOR_TO_IDX["green"], 0)
 AGENT_TYPE, AGENT_COLOR = OBJECT_TO_IDX["agent"], COLOR_TO_IDX["red"]
 
 
+def designer_observation_space(size: int, wall_budget: int, noise_dim: int) -> spaces.Dict:
+    """The designer's observation space, after checking its arguments (shared by both designers).
+
+    Raises:
+        ValueError: naming the argument that is out of range.
+    """
+    if size < 4:
+        raise ValueError(f"size must be at least 4 (a 2x2 inside), got {size}")
+    inner = size - 2
+    if not 0 <= wall_budget <= inner * inner - 2:
+        raise ValueError(
+            f"wall_budget must be in [0, {inner * inner - 2}] for size {size}, got {wall_budget}"
+        )
+    if noise_dim < 0:
+        raise ValueError(f"noise_dim must be >= 0, got {noise_dim}")
+    obs_spaces: dict[str, spaces.Space[Any]] = {
+        "image": spaces.Box(0, MAX_CODE, (size, size, 3), dtype=np.uint8),
+        "time_step": spaces.Discrete(wall_budget + 3),
+    }
+    if noise_dim:
+        obs_spaces["random_z"] = spaces.Box(0.0, 1.0, (noise_dim,), dtype=np.float32)
+    return spaces.Dict(obs_spaces)
+
+
 class MazeDesignerEnv(gym.Env):
     """PAIRED's adversary environment: place the goal, then the start, then walls, one per step.
 
@@ -65,15 +89,8 @@ class MazeDesignerEnv(gym.Env):
         reward_fn: Callable[[MazeLevel], float] | None = None,
         render_mode: str | None = None,
     ) -> None:
-        if size < 4:
-            raise ValueError(f"size must be at least 4 (a 2x2 inside), got {size}")
+        observation_space = designer_observation_space(size, wall_budget, noise_dim)
         inner = size - 2
-        if not 0 <= wall_budget <= inner * inner - 2:
-            raise ValueError(
-                f"wall_budget must be in [0, {inner * inner - 2}] for size {size}, got {wall_budget}"
-            )
-        if noise_dim < 0:
-            raise ValueError(f"noise_dim must be >= 0, got {noise_dim}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
         self.size = int(size)
@@ -84,13 +101,7 @@ class MazeDesignerEnv(gym.Env):
         self.render_mode = render_mode
         self.num_placements = self.wall_budget + 2
         self.action_space = spaces.Discrete(inner * inner)
-        obs_spaces: dict[str, spaces.Space[Any]] = {
-            "image": spaces.Box(0, MAX_CODE, (size, size, 3), dtype=np.uint8),
-            "time_step": spaces.Discrete(self.num_placements + 1),
-        }
-        if self.noise_dim:
-            obs_spaces["random_z"] = spaces.Box(0.0, 1.0, (self.noise_dim,), dtype=np.float32)
-        self.observation_space = spaces.Dict(obs_spaces)
+        self.observation_space = observation_space
         self._walls = np.zeros((inner, inner), dtype=bool)
         self._goal: tuple[int, int] | None = None
         self._start: tuple[int, int] | None = None
