@@ -122,6 +122,34 @@ def _random_point(
     return clean + direction * (eps * radius).view(-1, *([1] * (clean.dim() - 1)))
 
 
+def _random_start(
+    clean: torch.Tensor,
+    eps: float,
+    norm: Norm,
+    low: torch.Tensor,
+    high: torch.Tensor,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """A uniformly random point of the ball, inside the observation bounds."""
+    return project(_random_point(clean, eps, norm, generator), clean, eps, norm, low, high)
+
+
+def _fgsm_point(
+    f: Callable[[torch.Tensor], torch.Tensor],
+    obs: torch.Tensor,
+    eps: float,
+    norm: Norm,
+    low: torch.Tensor,
+    high: torch.Tensor,
+    random_start: bool,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """One ascent step of size ``eps`` on ``f`` from ``obs`` (or a random point of the ball)."""
+    start = _random_start(obs, eps, norm, low, high, generator) if random_start else obs
+    adv = start + _ascent_step(_gradient(f, start), eps, norm)
+    return project(adv, obs, eps, norm, low, high).detach()
+
+
 def _gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """Gradient of ``sum(f(x))`` in ``x``; works inside callers' ``torch.no_grad()`` too."""
     with torch.enable_grad():
@@ -140,7 +168,7 @@ def random_noise(
 ) -> torch.Tensor:
     """Uniform noise in the ``eps`` ball (the baseline every attack should beat)."""
     low, high = _bounds(policy)
-    return project(_random_point(obs, eps, norm, generator), obs, eps, norm, low, high)
+    return _random_start(obs, eps, norm, low, high, generator)
 
 
 def fgsm(
@@ -161,11 +189,8 @@ def fgsm(
     """
     low, high = _bounds(policy)
     f = objective_fn(policy, obs, objective)
-    start = obs
-    if random_start if random_start is not None else objective == "kl":
-        start = project(_random_point(obs, eps, norm, generator), obs, eps, norm, low, high)
-    adv = start + _ascent_step(_gradient(f, start), eps, norm)
-    return project(adv, obs, eps, norm, low, high).detach()
+    rs = random_start if random_start is not None else objective == "kl"
+    return _fgsm_point(f, obs, eps, norm, low, high, rs, generator)
 
 
 def pgd(
@@ -196,11 +221,14 @@ def pgd(
     low, high = _bounds(policy)
     f = objective_fn(policy, obs, objective)
     alpha = 2.5 * eps / steps if step_size is None else step_size
-    best = fgsm(policy, obs, eps, objective=objective, norm=norm, generator=generator)
+    # FGSM's point (with its default start) from the same objective: no second clean pass.
+    best = _fgsm_point(f, obs, eps, norm, low, high, objective == "kl", generator)
     with torch.no_grad():
         best_value = f(best)
-    x = _random_point(obs, eps, norm, generator) if random_start else obs
-    x = project(x, obs, eps, norm, low, high)
+    if random_start:
+        x = _random_start(obs, eps, norm, low, high, generator)
+    else:
+        x = project(obs, obs, eps, norm, low, high)
     for _ in range(steps):
         x = project(x + _ascent_step(_gradient(f, x), alpha, norm), obs, eps, norm, low, high)
         x = x.detach()
@@ -272,6 +300,18 @@ class ObservationAttack:
         )
 
 
+def _perturb_array(
+    policy: ActorCriticPolicy,
+    attack: ObservationAttack,
+    obs: np.ndarray,
+    generator: torch.Generator,
+) -> np.ndarray:
+    """Perturb a numpy batch of observations; the result keeps the input's dtype."""
+    clean = torch.as_tensor(obs, dtype=torch.float32, device=policy.device)
+    adv = attack.perturb(policy, clean, generator=generator)
+    return adv.cpu().numpy().astype(obs.dtype, copy=False)
+
+
 class AttackedVecEnv(VecEnvWrapper):
     """A VecEnv wrapper whose observations are perturbed by an attack on ``policy``.
 
@@ -299,9 +339,7 @@ class AttackedVecEnv(VecEnvWrapper):
         self.generator = torch.Generator(device=policy.device).manual_seed(seed)
 
     def _perturb(self, obs: np.ndarray) -> np.ndarray:
-        clean = torch.as_tensor(obs, dtype=torch.float32, device=self.policy.device)
-        adv = self.attack.perturb(self.policy, clean, generator=self.generator)
-        return adv.cpu().numpy().astype(obs.dtype, copy=False)
+        return _perturb_array(self.policy, self.attack, obs, self.generator)
 
     def reset(self) -> np.ndarray:
         """Reset, then perturb."""
@@ -323,9 +361,8 @@ def attacked_policy(
     generator = torch.Generator(device=policy.device).manual_seed(seed)
 
     def act(obs: Any) -> Any:
-        clean = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=policy.device)
-        adv = attack.perturb(policy, clean.unsqueeze(0), generator=generator)[0]
-        action, _ = model.predict(adv.cpu().numpy(), deterministic=deterministic)
+        adv = _perturb_array(policy, attack, np.asarray(obs)[None], generator)[0]
+        action, _ = model.predict(adv, deterministic=deterministic)
         return action
 
     return act
