@@ -5,6 +5,8 @@
     advrl envs                                   list the registered environments
     advrl levels show NAME [--out FILE.png]      draw a level (held-out name, id, or text file)
     advrl train ppo --config configs/ppo-maze.yaml [--set train.seed=3] [--resume RUN]
+    advrl train paired|dr|minimax|plr|accel --config configs/paired-maze.yaml [--resume RUN]
+    advrl eval RUN [--levels heldout|NAME,NAME] [--episodes N]
 
 User mistakes (a missing file, an unknown config key, a bad value) end with one ``advrl: error:``
 line and exit status 2; anything else is a bug and keeps its traceback.
@@ -19,8 +21,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import yaml
 
-from advrl.config import ConfigError, PPORunConfig, load_config
+from advrl.config import UED_METHODS, ConfigError, PPORunConfig, UEDRunConfig, load_config
 from advrl.envs.level import LevelError
 
 
@@ -114,7 +117,100 @@ def cmd_train_ppo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ued_config(args: argparse.Namespace) -> UEDRunConfig:
+    """The config of ``advrl train <method>``: from ``--config`` or the run being resumed."""
+    path = Path(args.resume) / "config.yaml" if args.resume else args.config
+    if args.resume and not Path(path).is_file():
+        raise UserError(f"{args.resume!r} is not a run folder (no config.yaml)")
+    if not path:
+        raise UserError(
+            f"give --config FILE (e.g. configs/{args.method}-maze.yaml) or --resume RUN"
+        )
+    if Path(path).is_file():
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except yaml.YAMLError:
+            data = {}  # load_config reports it
+        named = data.get("method") if isinstance(data, dict) else None
+        if named is not None and named != args.method:
+            raise UserError(
+                f"{path} is a config for {named!r}; run `advrl train {named}` with it, or "
+                f"change its `method:` to {args.method!r}"
+            )
+    return load_config(UEDRunConfig, path, [*args.set, f"method={args.method}"])
+
+
+def cmd_train_ued(args: argparse.Namespace) -> int:
+    """Train a UED method from a config (or resume a run)."""
+    from advrl.runners.ued import train_ued
+
+    config = _ued_config(args)
+    summary = train_ued(config, resume=args.resume)
+    last = summary["last"]
+    extra = ""
+    if "ued/regret" in last:
+        extra = f", regret {last['ued/regret']:.3f}"
+    print(
+        f"run {summary['run']}: {config.method}, {summary['timesteps']} protagonist steps in "
+        f"{summary['wall_clock_s']} s ({summary['student_steps_per_s']} student steps/s){extra}; "
+        f"held-out solve rate {summary['mean_solve_rate']:.2f} "
+        f"(greedy {summary['mean_solve_rate_greedy']:.2f})"
+    )
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Zero-shot evaluation of a run's policy on held-out levels."""
+    from advrl.envs import all_heldout_names
+    from advrl.runners.ued import (
+        format_table,
+        load_protagonist,
+        results_table,
+        write_table,
+        zero_shot,
+    )
+
+    run = Path(args.run)
+    config_file = run / "config.yaml"
+    if not config_file.is_file():
+        raise UserError(f"{args.run!r} is not a run folder (no config.yaml)")
+    raw = yaml.safe_load(config_file.read_text()) or {}
+    if raw.get("method") not in UED_METHODS:
+        raise UserError(f"{args.run!r} is not a UED run (advrl train paired|dr|minimax|plr|accel)")
+    config = load_config(UEDRunConfig, config_file)
+    if args.levels == "heldout":
+        names = list(all_heldout_names()) if args.all else list(config.train.eval_levels)
+    else:
+        names = [n.strip() for n in args.levels.split(",") if n.strip()]
+        unknown = [n for n in names if n not in all_heldout_names()]
+        if unknown:
+            raise UserError(
+                f"unknown held-out maze(s) {unknown}; known: {', '.join(all_heldout_names())}"
+            )
+    model = load_protagonist(run, config)
+    results = zero_shot(model, config, names, episodes=args.episodes)
+    rows = results_table(results)
+    print(format_table(rows))
+    mean = sum(r["solve_rate"] for r in rows) / len(rows)
+    print(f"mean solve rate {mean:.3f}")
+    out = run / f"eval-{args.levels.replace(',', '_')}.csv"
+    write_table(rows, out)
+    print(f"wrote {out}")
+    return 0
+
+
 # ------------------------------------------------------------------------------------ parser
+UED_HELP = {
+    "paired": "PAIRED (adversary, protagonist, antagonist; regret)",
+    "dr": "domain randomization",
+    "minimax": "minimax adversary",
+    "plr": "robust prioritized level replay (PLR-perp)",
+    "accel": "ACCEL (PLR-perp with level edits)",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``advrl``."""
     parser = argparse.ArgumentParser(prog="advrl", description=__doc__.split("\n")[0])
@@ -145,6 +241,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_ppo.add_argument("--json", action="store_true", help="print the whole summary as JSON")
     p_ppo.set_defaults(func=cmd_train_ppo)
+    for method in UED_METHODS:
+        p_ued = train_sub.add_parser(method, help=f"UED: {UED_HELP[method]}")
+        p_ued.add_argument("--config", help=f"YAML config (e.g. configs/{method}-maze.yaml)")
+        p_ued.add_argument("--resume", help="run folder to continue from its latest checkpoint")
+        p_ued.add_argument(
+            "--set", action="append", default=[], metavar="KEY=VALUE", help="override a value"
+        )
+        p_ued.add_argument("--json", action="store_true", help="print the whole summary as JSON")
+        p_ued.set_defaults(func=cmd_train_ued, method=method)
+
+    p_eval = sub.add_parser("eval", help="evaluate a UED run's protagonist zero-shot")
+    p_eval.add_argument("run", help="run folder")
+    p_eval.add_argument(
+        "--levels",
+        default="heldout",
+        help="'heldout' (the run's eval_levels) or comma-separated held-out maze names",
+    )
+    p_eval.add_argument("--all", action="store_true", help="with --levels heldout: every maze")
+    p_eval.add_argument("--episodes", type=int, help="episodes per maze (default: the run's)")
+    p_eval.set_defaults(func=cmd_eval)
     return parser
 
 
@@ -154,7 +270,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (UserError, ConfigError, LevelError, FileNotFoundError, FileExistsError) as err:
+    except (
+        UserError,
+        ConfigError,
+        LevelError,
+        FileNotFoundError,
+        FileExistsError,
+    ) as err:
         print(f"advrl: error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into e.g. `head`

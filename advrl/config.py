@@ -19,8 +19,8 @@ class ConfigError(ValueError):
     """A config file or value is wrong; the message names the key and what is expected."""
 
 
-def _check_positive(config: Any, *names: str) -> None:
-    section = type(config).__name__.removesuffix("Config").lower()
+def _check_positive(config: Any, *names: str, section: str | None = None) -> None:
+    section = section or type(config).__name__.removesuffix("Config").lower()
     for name in names:
         value = getattr(config, name)
         if isinstance(value, (int, float)) and value <= 0:
@@ -121,6 +121,162 @@ class PPORunConfig:
     """Parent folder of run folders."""
     name: str | None = None
     """Run folder name; None: ``<env>-ppo-seed<seed>-<time>``."""
+
+
+UED_METHODS = ("paired", "dr", "minimax", "plr", "accel")
+"""``advrl train <method>`` for the UED methods."""
+
+DEFAULT_EVAL_LEVELS = [
+    "SixteenRooms",
+    "SixteenRoomsFewerDoors",
+    "Labyrinth",
+    "Labyrinth2",
+    "StandardMaze",
+    "Maze2",
+    "Maze3",
+    "SmallCorridor",
+    "LargeCorridor",
+    "SimpleCrossing",
+    "FourRooms",
+    "PerfectMazeMedium",
+]
+"""The held-out mazes evaluated during UED training (those the UED papers report)."""
+
+
+@dataclass
+class UEDEnvConfig:
+    """The students' env: any env that takes levels (a maze, a physics env)."""
+
+    id: str = "advrl/Maze-v0"
+    """Gymnasium id of the students' env."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for ``gymnasium.make``."""
+    num_levels: int = 32
+    """Levels per iteration: the students' parallel envs and the adversary's parallel designs."""
+    backend: Literal["auto", "batched", "gymnasium"] = "auto"
+    """``batched``: the torch BatchedMaze (mazes); ``gymnasium``: the env under SB3's
+    DummyVecEnv; ``auto``: batched for mazes."""
+    device: str = "cpu"
+    """Torch device of the batched envs (``cpu``, ``cuda``)."""
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "num_levels", section="env")
+
+
+@dataclass
+class StudentConfig:
+    """One student (protagonist or antagonist): its PPO settings and network."""
+
+    ppo: PPOConfig = field(
+        default_factory=lambda: PPOConfig(
+            learning_rate=1e-4, n_steps=256, batch_size=2048, n_epochs=5, ent_coef=0.0
+        )
+    )
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+
+
+@dataclass
+class AdversaryConfig:
+    """PAIRED's and minimax's adversary. ``ppo.n_steps`` is set to the designer's episode length."""
+
+    ppo: PPOConfig = field(
+        default_factory=lambda: PPOConfig(
+            learning_rate=1e-4, n_steps=52, batch_size=1664, n_epochs=5, ent_coef=0.0
+        )
+    )
+    policy: PolicyConfig = field(default_factory=lambda: PolicyConfig(conv_filters=128))
+    wall_budget: int = 50
+    """Wall placements of the maze designer."""
+    noise_dim: int = 50
+    """Length of the designer's random input."""
+
+
+@dataclass
+class PAIREDConfig:
+    """PAIRED's regret."""
+
+    regret: Literal["clipped", "unclipped", "flexible"] = "clipped"
+    """``clipped`` at 0 (PAIRED), ``unclipped``, or ``flexible`` (the better student is antagonist)."""
+
+
+@dataclass
+class PLRConfig:
+    """Robust prioritized level replay (PLR⊥), also used by ACCEL."""
+
+    buffer_size: int = 4000
+    replay_prob: float = 0.5
+    """Probability that a batch replays buffer levels."""
+    score: Literal["pvl", "maxmc"] = "pvl"
+    """Regret estimate: positive value loss or MaxMC."""
+    temperature: float = 0.3
+    """Of the rank prioritization."""
+    staleness_coef: float = 0.3
+    robust: bool = True
+    """No gradient updates on new levels (PLR⊥)."""
+    new_levels: Literal["random", "blank"] = "random"
+    """New levels: domain-randomized, or the simplest level (ACCEL's empty rooms)."""
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "buffer_size", "temperature")
+        for name in ("replay_prob", "staleness_coef"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"plr.{name} must be in [0, 1], got {getattr(self, name)}")
+
+
+@dataclass
+class ACCELConfig:
+    """ACCEL's edits of replayed levels."""
+
+    num_edits: int = 5
+    """Random edits per child level (a maze edit flips one cell between wall and floor)."""
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "num_edits")
+
+
+@dataclass
+class UEDTrainConfig:
+    """Budget (protagonist env steps), seed, and the intervals of evaluation, images, checkpoints."""
+
+    total_timesteps: int = 1_000_000
+    seed: int = 0
+    eval_every: int = 100_000
+    """Evaluate on held-out levels every this many protagonist env steps (0: only at the end)."""
+    eval_episodes: int = 10
+    """Episodes per held-out maze."""
+    eval_levels: list[str] = field(default_factory=lambda: list(DEFAULT_EVAL_LEVELS))
+    """Held-out mazes to evaluate on (maze envs; physics envs play their standard level)."""
+    image_every: int = 50_000
+    """Log images of the levels being played every this many protagonist env steps (0: never)."""
+    checkpoint_every: int = 100_000
+    """Write a checkpoint every this many protagonist env steps (0: only at the end)."""
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "total_timesteps", "eval_episodes", section="train")
+        for name in ("eval_every", "image_every", "checkpoint_every"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+
+
+@dataclass
+class UEDRunConfig:
+    """``advrl train paired|dr|minimax|plr|accel``: unsupervised environment design."""
+
+    method: Literal["paired", "dr", "minimax", "plr", "accel"] = "paired"
+    """Which UED method (the command's name; a config names the one it was written for)."""
+    env: UEDEnvConfig = field(default_factory=UEDEnvConfig)
+    protagonist: StudentConfig = field(default_factory=StudentConfig)
+    antagonist: StudentConfig = field(default_factory=StudentConfig)
+    """PAIRED's second student."""
+    adversary: AdversaryConfig = field(default_factory=AdversaryConfig)
+    paired: PAIREDConfig = field(default_factory=PAIREDConfig)
+    plr: PLRConfig = field(default_factory=PLRConfig)
+    accel: ACCELConfig = field(default_factory=ACCELConfig)
+    train: UEDTrainConfig = field(default_factory=UEDTrainConfig)
+    out_dir: str = "runs"
+    """Parent folder of run folders."""
+    name: str | None = None
+    """Run folder name; None: ``<env>-<method>-seed<seed>-<time>``."""
 
 
 # ---------------------------------------------------------------------------------------- loading

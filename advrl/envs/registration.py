@@ -51,6 +51,11 @@ def register_envs() -> list[str]:
                 max_episode_steps=steps,
                 reward_threshold=threshold,
             )
+    _register(
+        "advrl/PhysicsDesigner-v0",
+        "advrl.envs.physics:ParamDesignerEnv",
+        kwargs={"env_id": "advrl/CartPole-v1"},
+    )
     return advrl_env_ids()
 
 

@@ -68,19 +68,19 @@ BATCHED_KWARGS = ("size", "agent_view_size", "max_steps", "num_walls")
 """MazeEnv arguments that BatchedMaze shares."""
 
 
-def batched_kwargs(env_cfg: EnvConfig) -> dict[str, Any] | None:
-    """BatchedMaze arguments for the configured env, or None where it cannot stand in for it.
+def batched_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """BatchedMaze arguments for an env, or None where it cannot stand in for it.
 
     It stands in for a domain-randomized :class:`MazeEnv` (no custom generator) whose other
     arguments are only rendering ones.
     """
     try:
-        spec = gym.spec(env_cfg.id)
+        spec = gym.spec(env_id)
     except gym.error.Error:
         return None
     if spec.entry_point != "advrl.envs.maze:MazeEnv":
         return None
-    kwargs = {**spec.kwargs, **env_cfg.kwargs}
+    kwargs = {**spec.kwargs, **env_kwargs}
     if any(k not in (*BATCHED_KWARGS, "render_mode", "tile_size") for k in kwargs):
         return None
     if isinstance(kwargs.get("num_walls"), list):
@@ -90,7 +90,7 @@ def batched_kwargs(env_cfg: EnvConfig) -> dict[str, Any] | None:
 
 def make_training_env(env_cfg: EnvConfig, seed: int) -> VecEnv:
     """The training VecEnv: BatchedMaze (``batched``/``auto``) or Gymnasium envs under SB3."""
-    kwargs = batched_kwargs(env_cfg) if env_cfg.backend != "gymnasium" else None
+    kwargs = batched_kwargs(env_cfg.id, env_cfg.kwargs) if env_cfg.backend != "gymnasium" else None
     if env_cfg.backend == "batched" and kwargs is None:
         raise ConfigError(
             f"env.backend=batched needs a domain-randomized advrl maze (e.g. advrl/Maze-v0) with "

@@ -1,0 +1,94 @@
+"""Per-level scores of UED: PAIRED's regret and its variants, minimax, and PLR's regret estimates.
+
+Every function works on one row per level (the slot that played it for a rollout) and returns a
+float array of the same length. Episode returns are the undiscounted returns of the episodes that
+*finished* during the rollout, as in the PAIRED reference code; a level on which no episode finished
+scores 0 for both its mean and its max.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+RegretMode = Literal["clipped", "unclipped", "flexible"]
+REGRET_MODES: tuple[RegretMode, ...] = ("clipped", "unclipped", "flexible")
+
+
+def mean_and_max(returns: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and the max episode return of each level (0 and 0 where none finished)."""
+    mean = np.array([float(np.mean(r)) if len(r) else 0.0 for r in returns])
+    best = np.array([float(np.max(r)) if len(r) else 0.0 for r in returns])
+    return mean, best
+
+
+def paired_regret(
+    protagonist: Sequence[Sequence[float]],
+    antagonist: Sequence[Sequence[float]],
+    mode: RegretMode = "clipped",
+) -> np.ndarray:
+    """PAIRED's regret of each level from the two students' episode returns on it.
+
+    - ``clipped`` (PAIRED): ``max(antagonist's best − protagonist's mean, 0)``;
+    - ``unclipped``: ``antagonist's best − protagonist's mean``, negative when the protagonist wins;
+    - ``flexible``: per level, whichever student has the higher best return plays antagonist:
+      ``max(max(best_P, best_A) − mean of the other student, 0)`` (ties: the protagonist is best).
+
+    Args:
+        protagonist: for each level, the protagonist's finished episode returns.
+        antagonist: for each level, the antagonist's finished episode returns.
+        mode: one of ``clipped``, ``unclipped``, ``flexible``.
+    """
+    if len(protagonist) != len(antagonist):
+        raise ValueError(
+            f"got returns for {len(protagonist)} levels from the protagonist and "
+            f"{len(antagonist)} from the antagonist"
+        )
+    p_mean, p_max = mean_and_max(protagonist)
+    a_mean, a_max = mean_and_max(antagonist)
+    if mode == "clipped":
+        return np.maximum(a_max - p_mean, 0.0)
+    if mode == "unclipped":
+        return a_max - p_mean
+    if mode == "flexible":
+        antagonist_best = a_max > p_max
+        best = np.where(antagonist_best, a_max, p_max)
+        other_mean = np.where(antagonist_best, p_mean, a_mean)
+        return np.maximum(best - other_mean, 0.0)
+    raise ValueError(f"regret mode must be one of {REGRET_MODES}, got {mode!r}")
+
+
+def minimax_score(protagonist: Sequence[Sequence[float]]) -> np.ndarray:
+    """The minimax adversary's reward: minus the protagonist's best return on each level."""
+    return -mean_and_max(protagonist)[1]
+
+
+def positive_value_loss(advantages: np.ndarray) -> np.ndarray:
+    """PLR's positive value loss: the mean over a level's steps of ``max(GAE advantage, 0)``.
+
+    Args:
+        advantages: ``[steps, levels]`` GAE advantages of a rollout in which column ``j`` played
+            level ``j`` throughout.
+    """
+    advantages = np.asarray(advantages, dtype=np.float64)
+    if advantages.ndim != 2:
+        raise ValueError(f"advantages must be [steps, levels], got shape {advantages.shape}")
+    return np.clip(advantages, 0.0, None).mean(axis=0)
+
+
+def max_monte_carlo(values: np.ndarray, best_returns: np.ndarray) -> np.ndarray:
+    """PLR's MaxMC regret: the mean over a level's steps of ``best return ever on it − V(s_t)``.
+
+    Args:
+        values: ``[steps, levels]`` value estimates of the states visited.
+        best_returns: ``[levels]`` the highest episode return ever reached on each level.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2 or values.shape[1] != len(best_returns):
+        raise ValueError(
+            f"values must be [steps, {len(best_returns)}] for {len(best_returns)} levels, "
+            f"got shape {values.shape}"
+        )
+    return (np.asarray(best_returns, dtype=np.float64)[None, :] - values).mean(axis=0)

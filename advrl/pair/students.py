@@ -1,0 +1,199 @@
+"""Students: SB3 on-policy agents that play a batch of levels for one rollout, and may learn from it.
+
+SB3 PPO is driven through its own ``collect_rollouts`` and ``train``: :class:`Student` only puts
+the levels into the VecEnv, resets it, and reads what happened on each level from the ``episode``
+entries of the infos (the Monitor convention, which :class:`~advrl.envs.batched.BatchedMaze` also
+follows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.vec_env import VecEnv
+
+
+def assign_levels(venv: VecEnv, levels: Sequence[Any]) -> None:
+    """Give slot ``i`` of ``venv`` level ``levels[i]`` (from its next reset on).
+
+    Works with :class:`~advrl.envs.batched.BatchedMaze` (``set_levels``) and with Gymnasium envs
+    wrapped in :class:`~advrl.envs.wrappers.FixedLevel` under any SB3 VecEnv.
+    """
+    if len(levels) != venv.num_envs:
+        raise ValueError(f"got {len(levels)} levels for {venv.num_envs} env slots")
+    set_levels = getattr(venv, "set_levels", None)
+    if callable(set_levels):
+        set_levels(list(levels))
+        return
+    try:
+        for i, level in enumerate(levels):
+            venv.env_method("set_level", level, indices=[i])
+    except AttributeError:
+        raise ValueError(
+            "the students' envs cannot take levels: wrap each env in advrl.envs.wrappers.FixedLevel"
+        ) from None
+
+
+class PrefixLogger(Logger):
+    """Records into another SB3 logger under a prefix (``protagonist/train/value_loss``).
+
+    Several agents share one TensorBoard run this way; only the owner of ``inner`` dumps.
+    """
+
+    def __init__(self, inner: Logger, prefix: str) -> None:
+        super().__init__(inner.dir, [])
+        self.inner = inner
+        self.prefix = prefix
+
+    def record(self, key: str, value: Any, exclude: str | tuple[str, ...] | None = None) -> None:
+        """Record ``prefix + key`` in the inner logger."""
+        self.inner.record(self.prefix + key, value, exclude)
+
+    def record_mean(
+        self, key: str, value: float | None, exclude: str | tuple[str, ...] | None = None
+    ) -> None:
+        """Average ``prefix + key`` in the inner logger."""
+        self.inner.record_mean(self.prefix + key, value, exclude)
+
+    def dump(self, step: int = 0) -> None:
+        """Nothing: the inner logger's owner dumps."""
+
+
+class EpisodeTracker(BaseCallback):
+    """Collects, per slot, the return, length and success of every episode that ends in a rollout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.returns: list[list[float]] = []
+        self.successes: list[list[bool]] = []
+        self.lengths: list[list[int]] = []
+
+    def _on_rollout_start(self) -> None:
+        n = self.training_env.num_envs
+        self.returns = [[] for _ in range(n)]
+        self.successes = [[] for _ in range(n)]
+        self.lengths = [[] for _ in range(n)]
+
+    def _on_step(self) -> bool:
+        dones, infos = self.locals["dones"], self.locals["infos"]
+        for i in np.flatnonzero(dones):
+            episode = infos[i].get("episode")
+            if episode is None:
+                raise RuntimeError(
+                    "an episode ended without an 'episode' entry in its info: wrap the students' "
+                    "envs in stable_baselines3.common.monitor.Monitor"
+                )
+            self.returns[i].append(float(episode["r"]))
+            self.lengths[i].append(int(episode["l"]))
+            self.successes[i].append(bool(infos[i].get("is_success", False)))
+        return True
+
+
+@dataclass(frozen=True)
+class RolloutResult:
+    """What happened on each level (slot) during one rollout.
+
+    Attributes:
+        returns: per level, the returns of the episodes that finished.
+        successes: per level, whether each finished episode was solved.
+        advantages: ``[steps, levels]`` GAE advantages of the rollout.
+        values: ``[steps, levels]`` value estimates of the states visited.
+        steps: env steps taken (all levels together).
+    """
+
+    returns: list[list[float]]
+    successes: list[list[bool]]
+    advantages: np.ndarray
+    values: np.ndarray
+    steps: int
+
+    @property
+    def mean_return(self) -> np.ndarray:
+        """Per level: mean finished-episode return (0 where none finished)."""
+        return np.array([float(np.mean(r)) if r else 0.0 for r in self.returns])
+
+    @property
+    def max_return(self) -> np.ndarray:
+        """Per level: best finished-episode return (0 where none finished)."""
+        return np.array([float(np.max(r)) if r else 0.0 for r in self.returns])
+
+    @property
+    def solved(self) -> np.ndarray:
+        """Per level: whether any episode was solved."""
+        return np.array([any(s) for s in self.successes])
+
+    @property
+    def solve_rate(self) -> float:
+        """Share of finished episodes that were solved."""
+        flat = [s for per in self.successes for s in per]
+        return float(np.mean(flat)) if flat else 0.0
+
+
+class Student:
+    """One SB3 on-policy agent (PPO) and the VecEnv of levels it plays.
+
+    Call :meth:`start` once before the first :meth:`play`.
+
+    Args:
+        model: the agent; its env must take levels (see :func:`assign_levels`).
+        name: used as the prefix of its TensorBoard keys.
+    """
+
+    def __init__(self, model: OnPolicyAlgorithm, name: str) -> None:
+        if model.env is None:
+            raise ValueError(f"the {name}'s model has no env")
+        self.model = model
+        self.name = name
+        self.tracker = EpisodeTracker()
+
+    @property
+    def num_levels(self) -> int:
+        """Levels played at once (the VecEnv's slots)."""
+        assert self.model.env is not None
+        return self.model.env.num_envs
+
+    @property
+    def num_timesteps(self) -> int:
+        """Env steps taken so far."""
+        return int(self.model.num_timesteps)
+
+    def start(self, total_timesteps: int, logger: Logger) -> None:
+        """Prepare SB3's state for manual rollouts; log under ``<name>/`` in ``logger``."""
+        model = self.model
+        model.set_logger(PrefixLogger(logger, f"{self.name}/"))
+        model._setup_learn(total_timesteps, reset_num_timesteps=False)
+        model._total_timesteps = int(total_timesteps)
+        self.tracker.init_callback(model)
+
+    def play(self, levels: Sequence[Any], *, learn: bool = True) -> RolloutResult:
+        """Play ``levels`` (one per slot, replayed within the rollout) for ``n_steps``; then update.
+
+        Args:
+            levels: one level per slot.
+            learn: take the PPO update on this rollout (PLR⊥ plays new levels without one).
+        """
+        model, env = self.model, self.model.env
+        assert env is not None
+        assign_levels(env, levels)
+        model._last_obs = env.reset()  # type: ignore[assignment]
+        model._last_episode_starts = np.ones(env.num_envs, dtype=bool)
+        before = model.num_timesteps
+        model.collect_rollouts(env, self.tracker, model.rollout_buffer, model.n_steps)
+        buffer = model.rollout_buffer
+        result = RolloutResult(
+            returns=self.tracker.returns,
+            successes=self.tracker.successes,
+            advantages=buffer.advantages.copy(),
+            values=buffer.values.copy(),
+            steps=int(model.num_timesteps - before),
+        )
+        if learn:
+            model._update_current_progress_remaining(model.num_timesteps, model._total_timesteps)
+            model.train()
+        return result

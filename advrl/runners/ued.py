@@ -1,0 +1,440 @@
+"""``advrl train paired|dr|minimax|plr|accel``: build a UED run from its config, train, evaluate.
+
+Each method is one entry of :data:`TEACHERS`, a function that builds its teacher; everything else
+(students, adversary, logging, held-out evaluation, checkpoints, resume) is shared.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.logger import Logger, configure
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+
+from advrl.agents import make_ppo
+from advrl.config import (
+    ConfigError,
+    PolicyConfig,
+    PPOConfig,
+    StudentConfig,
+    UEDRunConfig,
+    save_config,
+)
+from advrl.envs.batched import BatchedMaze
+from advrl.envs.batched_designer import BatchedMazeDesigner
+from advrl.envs.physics import ParamDesignerEnv
+from advrl.envs.wrappers import FixedLevel
+from advrl.eval import evaluate, sb3_policy
+from advrl.eval.heldout import evaluate_heldout
+from advrl.pair import (
+    ACCEL,
+    PAIRED,
+    PLR,
+    Adversary,
+    DomainRandomization,
+    LevelBuffer,
+    MazeFamily,
+    Minimax,
+    ParamFamily,
+    Student,
+    Teacher,
+    UEDRunner,
+    family_for,
+)
+from advrl.runners.ppo import EVAL_SEED_OFFSET, batched_kwargs, make_env
+from advrl.runs import RunDir, atomic_write_bytes
+
+Family = MazeFamily | ParamFamily
+
+
+# ---------------------------------------------------------------------------- envs and agents
+def make_level_env(env_id: str, kwargs: dict[str, Any] | None = None) -> gym.Env:
+    """A student env: ``gymnasium.make`` wrapped to replay fixed levels, under SB3's Monitor."""
+    return Monitor(FixedLevel(make_env(env_id, kwargs)))
+
+
+def make_family(config: UEDRunConfig) -> Family:
+    """The level family of the configured env (a clear error for an env without levels)."""
+    try:
+        env = make_env(config.env.id, config.env.kwargs)
+    except (gym.error.Error, ValueError, TypeError) as err:
+        raise ConfigError(f"env {config.env.id!r} with kwargs {config.env.kwargs}: {err}") from None
+    try:
+        return family_for(env)
+    except ValueError as err:
+        raise ConfigError(f"env {config.env.id!r}: {err}") from None
+    finally:
+        env.close()
+
+
+def make_student_env(config: UEDRunConfig, seed: int) -> VecEnv:
+    """The students' VecEnv: BatchedMaze for mazes (unless ``backend: gymnasium``), else Gymnasium."""
+    env = config.env
+    kwargs = batched_kwargs(env.id, env.kwargs) if env.backend != "gymnasium" else None
+    if env.backend == "batched" and kwargs is None:
+        raise ConfigError(
+            f"env.backend=batched needs an advrl maze env; {env.id!r} is not one: "
+            "set env.backend=gymnasium"
+        )
+    if kwargs is not None:
+        return BatchedMaze(env.num_levels, device=env.device, seed=seed, **kwargs)
+    return make_vec_env(
+        make_level_env,
+        n_envs=env.num_levels,
+        seed=seed,
+        env_kwargs={"env_id": env.id, "kwargs": env.kwargs},
+        vec_env_cls=DummyVecEnv,
+    )
+
+
+def _ppo(
+    venv: VecEnv, ppo: PPOConfig, policy: PolicyConfig, seed: int, **override: Any
+) -> OnPolicyAlgorithm:
+    settings = {**vars(ppo), **override}
+    settings["batch_size"] = min(settings["batch_size"], settings["n_steps"] * venv.num_envs)
+    return make_ppo(
+        venv,
+        net_arch=policy.net_arch,
+        activation=policy.activation,
+        conv_filters=policy.conv_filters,
+        seed=seed,
+        verbose=0,
+        **settings,
+    )
+
+
+def make_student(config: UEDRunConfig, student: StudentConfig, name: str, seed: int) -> Student:
+    """A student: PPO on its own copy of the students' env."""
+    return Student(_ppo(make_student_env(config, seed), student.ppo, student.policy, seed), name)
+
+
+def make_adversary(config: UEDRunConfig, family: Family, seed: int) -> Adversary:
+    """PPO on the designer of the family's levels, one design per level slot per rollout."""
+    adv, n = config.adversary, config.env.num_levels
+    venv: VecEnv
+    if isinstance(family, MazeFamily):
+        height, width = family.shape
+        if height != width:
+            raise ConfigError("the maze designer builds square mazes; this env's are not square")
+        try:
+            venv = BatchedMazeDesigner(
+                n,
+                size=height + 2,
+                wall_budget=adv.wall_budget,
+                noise_dim=adv.noise_dim,
+                device=config.env.device,
+                seed=seed,
+            )
+        except ValueError as err:
+            raise ConfigError(f"adversary: {err}") from None
+        steps = adv.wall_budget + 2
+    else:
+        level_space = family.level_space
+        noise = max(adv.noise_dim, 1)
+        venv = make_vec_env(
+            ParamDesignerEnv,
+            n_envs=n,
+            seed=seed,
+            env_kwargs={"level_space": level_space, "noise_dim": noise},
+            vec_env_cls=DummyVecEnv,
+        )
+        steps = 1
+    return Adversary(_ppo(venv, adv.ppo, adv.policy, seed, n_steps=steps))
+
+
+# ---------------------------------------------------------------------------- the methods
+TeacherBuilder = Callable[[UEDRunConfig, Family, int], Teacher]
+
+
+def _paired(config: UEDRunConfig, family: Family, seed: int) -> Teacher:
+    return PAIRED(make_adversary(config, family, seed), regret=config.paired.regret)
+
+
+def _minimax(config: UEDRunConfig, family: Family, seed: int) -> Teacher:
+    return Minimax(make_adversary(config, family, seed))
+
+
+def _dr(config: UEDRunConfig, family: Family, seed: int) -> Teacher:
+    return DomainRandomization(family, seed=seed)
+
+
+def _buffer(config: UEDRunConfig, family: Family) -> LevelBuffer:
+    plr = config.plr
+    return LevelBuffer(
+        plr.buffer_size,
+        temperature=plr.temperature,
+        staleness_coef=plr.staleness_coef,
+        key=family.key,
+    )
+
+
+def _plr(config: UEDRunConfig, family: Family, seed: int) -> Teacher:
+    plr = config.plr
+    return PLR(
+        family,
+        _buffer(config, family),
+        replay_prob=plr.replay_prob,
+        score=plr.score,
+        robust=plr.robust,
+        new_levels=plr.new_levels,
+        seed=seed,
+    )
+
+
+def _accel(config: UEDRunConfig, family: Family, seed: int) -> Teacher:
+    plr = config.plr
+    return ACCEL(
+        family,
+        _buffer(config, family),
+        num_edits=config.accel.num_edits,
+        replay_prob=plr.replay_prob,
+        score=plr.score,
+        new_levels=plr.new_levels,
+        seed=seed,
+    )
+
+
+TEACHERS: dict[str, TeacherBuilder] = {
+    "paired": _paired,
+    "dr": _dr,
+    "minimax": _minimax,
+    "plr": _plr,
+    "accel": _accel,
+}
+"""Method name -> builder of its teacher."""
+
+
+def build_runner(config: UEDRunConfig, logger: Logger) -> UEDRunner:
+    """Every agent and the teacher a config describes, in one runner."""
+    family = make_family(config)
+    seed = config.train.seed
+    teacher = TEACHERS[config.method](config, family, seed + 2)
+    protagonist = make_student(config, config.protagonist, "protagonist", seed)
+    antagonist = (
+        make_student(config, config.antagonist, "antagonist", seed + 1)
+        if teacher.needs_antagonist
+        else None
+    )
+    return UEDRunner(
+        teacher=teacher,
+        protagonist=protagonist,
+        antagonist=antagonist,
+        family=family,
+        logger=logger,
+        image_every=config.train.image_every,
+    )
+
+
+# ---------------------------------------------------------------------------- evaluation
+def zero_shot(
+    model: Any, config: UEDRunConfig, names: list[str] | None = None, *, episodes: int | None = None
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Held-out evaluation of a student: ``{"stochastic"|"deterministic": {maze: stats}}``.
+
+    Mazes play the named held-out mazes; other envs play their standard level (``default``).
+    """
+    episodes = episodes or config.train.eval_episodes
+    seed = config.train.seed + EVAL_SEED_OFFSET
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for mode, deterministic in (("stochastic", False), ("deterministic", True)):
+        maze_kwargs = batched_kwargs(config.env.id, config.env.kwargs)
+        if maze_kwargs is not None:
+            view = int(maze_kwargs.get("agent_view_size", 5))
+            stats = evaluate_heldout(
+                model,
+                names if names is not None else config.train.eval_levels,
+                episodes=episodes,
+                seed=seed,
+                deterministic=deterministic,
+                agent_view_size=view,
+            )
+            out[mode] = {name: s.as_dict() for name, s in stats.items()}
+        else:
+            env = make_env(config.env.id, config.env.kwargs)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                s = evaluate(env, sb3_policy(model, deterministic), episodes, seed)
+            env.close()
+            out[mode] = {"default": s.as_dict()}
+    return out
+
+
+def log_zero_shot(logger: Logger, results: dict[str, dict[str, dict[str, float]]]) -> None:
+    """``heldout/<maze>/solve_rate`` and ``/return`` (stochastic policy), and the means."""
+    stats = results["stochastic"]
+    for name, s in stats.items():
+        logger.record(f"heldout/{name}/solve_rate", s["success_rate"])
+        logger.record(f"heldout/{name}/return", s["mean_return"])
+    logger.record(
+        "heldout/mean_solve_rate", float(np.mean([s["success_rate"] for s in stats.values()]))
+    )
+    det = results["deterministic"]
+    logger.record(
+        "heldout/mean_solve_rate_greedy", float(np.mean([s["success_rate"] for s in det.values()]))
+    )
+
+
+def results_table(results: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
+    """One row per maze: solve rate and return of the stochastic and the greedy policy."""
+    rows = []
+    for name in results["stochastic"]:
+        s, d = results["stochastic"][name], results["deterministic"][name]
+        rows.append(
+            {
+                "level": name,
+                "episodes": s["episodes"],
+                "solve_rate": round(s["success_rate"], 4),
+                "return": round(s["mean_return"], 4),
+                "solve_rate_greedy": round(d["success_rate"], 4),
+                "return_greedy": round(d["mean_return"], 4),
+            }
+        )
+    return rows
+
+
+def write_table(rows: list[dict[str, Any]], path: Path) -> None:
+    """Write the rows as CSV (atomically)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(path, buffer.getvalue().encode())
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """The rows as an aligned text table."""
+    keys = list(rows[0])
+    widths = [max(len(k), *(len(str(r[k])) for r in rows)) for k in keys]
+    lines = ["  ".join(k.ljust(w) for k, w in zip(keys, widths, strict=True))]
+    lines += [
+        "  ".join(str(r[k]).ljust(w) for k, w in zip(keys, widths, strict=True)) for r in rows
+    ]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- training
+def save_runner(runner: UEDRunner, path: Path) -> None:
+    """Write the runner's full state (safe to load with ``weights_only=True``)."""
+    buffer = io.BytesIO()
+    torch.save(runner.state_dict(), buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_runner(runner: UEDRunner, path: Path) -> None:
+    """Load :func:`save_runner`'s file (tensors, numbers and strings only)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a truncated or foreign file
+        raise ValueError(f"cannot read checkpoint {str(path)!r}: {err}") from None
+    if not isinstance(state, dict) or "agents" not in state:
+        raise ValueError(f"{str(path)!r} is not an advrl UED checkpoint")
+    runner.load_state_dict(state)
+
+
+class Every:
+    """Calls ``action(runner)`` each time the protagonist passes another ``every`` env steps."""
+
+    def __init__(self, every: int, action: Callable[[UEDRunner], None], start: int) -> None:
+        self.every, self.action = every, action
+        self.next = start + every if every else None
+
+    def __call__(self, runner: UEDRunner) -> None:
+        if self.next is not None and runner.num_timesteps >= self.next:
+            while self.next <= runner.num_timesteps:
+                self.next += self.every
+            self.action(runner)
+
+
+def train_ued(config: UEDRunConfig, resume: str | Path | None = None) -> dict[str, Any]:
+    """Train (or resume) a UED run; returns the summary also written to ``summary.json``."""
+    family = make_family(config)  # fails early on a bad env
+    if config.method in ("paired", "minimax"):
+        make_adversary(config, family, 0).model.env.close()  # type: ignore[union-attr]
+    if resume is None:
+        name = config.name or RunDir.default_name(config.env.id, config.method, config.train.seed)
+        run = RunDir.create(config.out_dir, name)
+        save_config(config, run.config_file)
+    else:
+        run = RunDir.open(resume)
+    logger = configure(str(run.tb), ["tensorboard", "csv"])
+    runner = build_runner(config, logger)
+    total = config.train.total_timesteps
+    runner.start(total)
+    checkpoint = run.latest_checkpoint() if resume is not None else None
+    if checkpoint is not None:
+        load_runner(runner, checkpoint)
+    done = runner.num_timesteps
+    is_maze = isinstance(runner.family, MazeFamily)
+
+    def evaluate_now(r: UEDRunner) -> None:
+        log_zero_shot(r.logger, zero_shot(r.protagonist.model, config))
+
+    hooks = [
+        Every(config.train.eval_every, evaluate_now, done),
+        Every(
+            config.train.checkpoint_every,
+            lambda r: save_runner(r, run.checkpoint_path(r.num_timesteps)),
+            done,
+        ),
+    ]
+    start = time.perf_counter()
+    steps_before = {role: m.num_timesteps for role, m in runner.agents().items()}
+    runner.run(total, hooks)
+    elapsed = time.perf_counter() - start
+    save_runner(runner, run.checkpoint_path(runner.num_timesteps))
+    runner.protagonist.model.save(run.path / "protagonist.zip")
+    results = zero_shot(runner.protagonist.model, config)
+    rows = results_table(results)
+    write_table(rows, run.path / ("heldout.csv" if is_maze else "eval.csv"))
+    steps = {role: int(m.num_timesteps) for role, m in runner.agents().items()}
+    student_steps = sum(
+        steps[r] - steps_before[r] for r in ("protagonist", "antagonist") if r in steps
+    )
+    summary = {
+        "run": str(run.path),
+        "env": config.env.id,
+        "method": config.method,
+        "seed": config.train.seed,
+        "timesteps": steps["protagonist"],
+        "agent_timesteps": steps,
+        "iterations": runner.iteration,
+        "resumed_from": done if checkpoint is not None else None,
+        "wall_clock_s": round(elapsed, 2),
+        "student_steps_per_s": round(student_steps / elapsed, 1) if elapsed > 0 else None,
+        "eval": results,
+        "mean_solve_rate": float(np.mean([r["solve_rate"] for r in rows])),
+        "mean_solve_rate_greedy": float(np.mean([r["solve_rate_greedy"] for r in rows])),
+        "last": {k: v for k, v in runner.last_metrics.items() if k.startswith(("ued/", "levels/"))},
+    }
+    run.write_summary(summary)
+    for model in runner.agents().values():
+        if model.env is not None:
+            model.env.close()
+    logger.close()
+    return summary
+
+
+def load_protagonist(run_path: str | Path, config: UEDRunConfig) -> OnPolicyAlgorithm:
+    """The protagonist of a UED run, from its latest checkpoint."""
+    run = RunDir.open(run_path)
+    checkpoint = run.latest_checkpoint()
+    if checkpoint is None:
+        raise FileNotFoundError(f"run {str(run_path)!r} has no checkpoint yet")
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"cannot read checkpoint {str(checkpoint)!r}: {err}") from None
+    model = make_student(config, config.protagonist, "protagonist", config.train.seed).model
+    model.set_parameters(state["agents"]["protagonist"]["params"], exact_match=True)
+    return model
