@@ -150,11 +150,20 @@ def cmd_train_ued(args: argparse.Namespace) -> int:
     extra = ""
     if "ued/regret" in last:
         extra = f", regret {last['ued/regret']:.3f}"
+    if "default" in summary["eval"]["stochastic"]:  # a physics env: its standard level
+        result = (
+            f"return on the standard level {summary['mean_return']:.1f} "
+            f"(greedy {summary['mean_return_greedy']:.1f})"
+        )
+    else:
+        result = (
+            f"held-out solve rate {summary['mean_solve_rate']:.2f} "
+            f"(greedy {summary['mean_solve_rate_greedy']:.2f})"
+        )
     print(
         f"run {summary['run']}: {config.method}, {summary['timesteps']} protagonist steps in "
-        f"{summary['wall_clock_s']} s ({summary['student_steps_per_s']} student steps/s){extra}; "
-        f"held-out solve rate {summary['mean_solve_rate']:.2f} "
-        f"(greedy {summary['mean_solve_rate_greedy']:.2f})"
+        f"{summary['wall_clock_s']} s ({summary['student_steps_per_s']} student steps/s)"
+        f"{extra}; {result}"
     )
     if args.json:
         print(json.dumps(summary, indent=2))

@@ -87,10 +87,9 @@ class Adversary:
             )
         return list(self.collector.levels)
 
-    def reward(self, scores: Sequence[float] | np.ndarray) -> None:
-        """Reward the last design step with ``scores`` (one per level) and take the PPO update."""
-        model = self.model
-        buffer = model.rollout_buffer
+    def assign(self, scores: Sequence[float] | np.ndarray) -> None:
+        """Write ``scores`` (one per level) into the last design step and recompute the returns."""
+        buffer = self.model.rollout_buffer
         values = np.asarray(scores, dtype=np.float32)
         if values.shape != (self.num_levels,):
             raise ValueError(f"need one score per level ({self.num_levels}), got {values.shape}")
@@ -99,5 +98,14 @@ class Adversary:
         buffer.compute_returns_and_advantage(
             last_values=torch.zeros(self.num_levels), dones=np.ones(self.num_levels)
         )
+
+    def update(self) -> None:
+        """PPO's update on the rollout (after :meth:`assign`)."""
+        model = self.model
         model._update_current_progress_remaining(model.num_timesteps, model._total_timesteps)
         model.train()
+
+    def reward(self, scores: Sequence[float] | np.ndarray) -> None:
+        """Reward the last design step with ``scores`` (one per level) and take the PPO update."""
+        self.assign(scores)
+        self.update()

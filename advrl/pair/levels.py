@@ -84,7 +84,7 @@ class MazeFamily:
         return RandomWalls(shape=self.shape, num_walls=0).sample(rng)
 
     def edit(self, level: MazeLevel, rng: np.random.Generator, num_edits: int) -> MazeLevel:
-        """ACCEL's maze edit: ``num_edits`` times, flip a random cell between wall and floor.
+        """ACCEL's maze edit: flip ``num_edits`` distinct random cells between wall and floor.
 
         The goal and the start are never edited, so the result is always a valid level.
         """
@@ -95,7 +95,7 @@ class MazeFamily:
         fixed = [level.goal[0] * self.shape[1] + level.goal[1]]
         fixed.append(level.start[0] * self.shape[1] + level.start[1])
         editable = np.setdiff1d(cells, fixed)
-        for cell in rng.choice(editable, size=num_edits, replace=True):
+        for cell in rng.choice(editable, size=min(num_edits, len(editable)), replace=False):
             row, col = divmod(int(cell), self.shape[1])
             walls[row, col] = not walls[row, col]
         return MazeLevel(walls=walls, goal=level.goal, start=level.start, start_dir=level.start_dir)

@@ -415,6 +415,8 @@ def train_ued(config: UEDRunConfig, resume: str | Path | None = None) -> dict[st
         "eval": results,
         "mean_solve_rate": float(np.mean([r["solve_rate"] for r in rows])),
         "mean_solve_rate_greedy": float(np.mean([r["solve_rate_greedy"] for r in rows])),
+        "mean_return": float(np.mean([r["return"] for r in rows])),
+        "mean_return_greedy": float(np.mean([r["return_greedy"] for r in rows])),
         "last": {k: v for k, v in runner.last_metrics.items() if k.startswith(("ued/", "levels/"))},
     }
     run.write_summary(summary)

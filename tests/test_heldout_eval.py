@@ -1,0 +1,72 @@
+"""Batched zero-shot evaluation gives what MazeEnv gives, episode for episode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from advrl.envs.maze import MazeEnv
+from advrl.eval.heldout import evaluate_heldout, heldout_levels, play_levels
+
+
+def hashed_action(image: np.ndarray, direction: np.ndarray, t: int) -> np.ndarray:
+    """A wandering but deterministic choice from the view, the direction and the step number."""
+    types = image[..., 0].astype(np.int64)
+    weights = np.arange(1, types[0].size + 1).reshape(types.shape[1:]) ** 2
+    h = (types * weights).sum((1, 2)) + 7 * direction.reshape(-1) + 13 * t * t
+    return np.array([0, 1, 2, 2, 2])[h % 5]  # forward three times as often as each turn
+
+
+class HashPolicy:
+    """:func:`hashed_action` for a batch of slots that all started together (counts its calls)."""
+
+    def __init__(self) -> None:
+        self.t = 0
+
+    def predict(self, obs: dict[str, Any], deterministic: bool = True) -> tuple[Any, None]:
+        actions = hashed_action(np.asarray(obs["image"]), np.asarray(obs["direction"]), self.t)
+        self.t += 1
+        return actions, None
+
+
+@pytest.mark.parametrize("name", ["PerfectMazeSmall", "FourRooms", "SimpleCrossing"])
+def test_batched_heldout_evaluation_matches_maze_env(name: str) -> None:
+    episodes, seed = 20, 3
+    batched = evaluate_heldout(HashPolicy(), [name], episodes=episodes, seed=seed)[name]
+    env = gym.make(f"advrl/Maze-{name}-v0")
+    returns, lengths, successes = [], [], []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        total, t, done, info = 0.0, 0, False, {}
+        while not done:
+            action = hashed_action(obs["image"][None], np.array(obs["direction"]), t)[0]
+            obs, reward, terminated, truncated, info = env.step(action)
+            total, t, done = total + float(reward), t + 1, terminated or truncated
+        returns.append(total)
+        lengths.append(t)
+        successes.append(info["is_success"])
+    np.testing.assert_allclose(batched.returns, returns, rtol=1e-6)
+    np.testing.assert_array_equal(batched.lengths, lengths)
+    np.testing.assert_array_equal(batched.successes, successes)
+    if name == "PerfectMazeSmall":  # the wanderer solves some of these (0.15), not all
+        assert any(successes) and not all(successes)
+
+
+def test_heldout_levels_are_the_registered_envs_levels() -> None:
+    levels, max_steps = heldout_levels("SixteenRooms", 3, seed=7)
+    env = gym.make("advrl/Maze-SixteenRooms-v0")
+    for i, level in enumerate(levels):
+        env.reset(seed=7 + i)
+        base = env.unwrapped
+        assert isinstance(base, MazeEnv) and base.level == level
+    assert max_steps == env.unwrapped.max_steps
+
+
+def test_play_levels_needs_one_square_size() -> None:
+    small, _ = heldout_levels("SimpleCrossing", 1)
+    big, _ = heldout_levels("FourRooms", 1)
+    with pytest.raises(ValueError, match="one size"):
+        play_levels(HashPolicy(), small + big, max_steps=10)

@@ -1,0 +1,63 @@
+"""PAIRED's regret, minimax and PLR's scores on hand-made returns, advantages and values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from advrl.pair.scores import (
+    max_monte_carlo,
+    mean_and_max,
+    minimax_score,
+    paired_regret,
+    positive_value_loss,
+)
+
+# Four levels; several episodes on some, none on others (those count 0).
+PRO = [[0.5, 0.7], [], [0.9], [0.2, 0.4, 0.0]]  # means .6 0 .9 .2, maxes .7 0 .9 .4
+ANT = [[0.8, 0.1], [0.3], [0.5, 0.6], []]  # means .45 .3 .55 0, maxes .8 .3 .6 0
+
+
+def test_mean_and_max_count_unfinished_levels_as_zero() -> None:
+    mean, best = mean_and_max(PRO)
+    np.testing.assert_allclose(mean, [0.6, 0.0, 0.9, 0.2])
+    np.testing.assert_allclose(best, [0.7, 0.0, 0.9, 0.4])
+
+
+def test_clipped_regret_is_antagonist_best_minus_protagonist_mean_at_least_zero() -> None:
+    np.testing.assert_allclose(paired_regret(PRO, ANT, "clipped"), [0.2, 0.3, 0.0, 0.0])
+
+
+def test_unclipped_regret_goes_negative_where_the_protagonist_wins() -> None:
+    np.testing.assert_allclose(paired_regret(PRO, ANT, "unclipped"), [0.2, 0.3, -0.3, -0.2])
+
+
+def test_flexible_regret_lets_the_better_student_play_antagonist() -> None:
+    # Levels 0, 1: the antagonist's best is higher -> a_max - p_mean; levels 2, 3: the
+    # protagonist's best is higher -> p_max - a_mean.
+    np.testing.assert_allclose(paired_regret(PRO, ANT, "flexible"), [0.2, 0.3, 0.35, 0.4])
+
+
+def test_regret_rejects_mismatched_levels_and_modes() -> None:
+    with pytest.raises(ValueError, match="4 levels from the protagonist and 3"):
+        paired_regret(PRO, ANT[:3])
+    with pytest.raises(ValueError, match="regret mode"):
+        paired_regret(PRO, ANT, "squared")  # type: ignore[arg-type]
+
+
+def test_minimax_is_minus_the_protagonists_best_return() -> None:
+    np.testing.assert_allclose(minimax_score(PRO), [-0.7, 0.0, -0.9, -0.4])
+
+
+def test_positive_value_loss_averages_the_positive_advantages() -> None:
+    advantages = np.array([[1.0, -1.0], [-2.0, 3.0], [0.5, 0.0]])
+    np.testing.assert_allclose(positive_value_loss(advantages), [0.5, 1.0])
+    with pytest.raises(ValueError, match=r"\[steps, levels\]"):
+        positive_value_loss(np.zeros(3))
+
+
+def test_max_monte_carlo_is_best_return_minus_value_averaged() -> None:
+    values = np.array([[0.1, 0.2], [0.3, 0.4]])
+    np.testing.assert_allclose(max_monte_carlo(values, np.array([1.0, 0.5])), [0.8, 0.2])
+    with pytest.raises(ValueError, match="for 3 levels"):
+        max_monte_carlo(values, np.zeros(3))
