@@ -19,6 +19,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -170,41 +171,60 @@ def cmd_train_ued(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_policy(run: Path) -> tuple[Any, str, dict[str, Any], int, list[str], int]:
+    """A run's policy from its latest checkpoint: the protagonist of a UED run, or a PPO agent.
+
+    Returns the model, env id and kwargs, evaluation episodes, level names and seed.
+    """
+    from advrl.config import DEFAULT_EVAL_LEVELS
+    from advrl.runners.ppo import EVAL_SEED_OFFSET, build_ppo
+    from advrl.runners.ued import load_protagonist
+    from advrl.runs import RunDir, load_checkpoint
+
+    config_file = run / "config.yaml"
+    if not config_file.is_file():
+        raise UserError(f"{str(run)!r} is not a run folder (no config.yaml)")
+    raw = yaml.safe_load(config_file.read_text()) or {}
+    if raw.get("method") in UED_METHODS:
+        ued = load_config(UEDRunConfig, config_file)
+        protagonist = load_protagonist(run, ued)
+        t = ued.train
+        seed = t.seed + EVAL_SEED_OFFSET
+        return protagonist, ued.env.id, ued.env.kwargs, t.eval_episodes, t.eval_levels, seed
+    ppo = load_config(PPORunConfig, config_file)
+    checkpoint = RunDir.open(run).latest_checkpoint()
+    if checkpoint is None:
+        raise UserError(f"run {str(run)!r} has no checkpoint yet")
+    model = build_ppo(ppo)
+    load_checkpoint(checkpoint, model)
+    seed = ppo.train.seed + EVAL_SEED_OFFSET
+    return model, ppo.env.id, ppo.env.kwargs, 10, list(DEFAULT_EVAL_LEVELS), seed
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """Zero-shot evaluation of a run's policy on held-out levels."""
     from advrl.envs import all_heldout_names
-    from advrl.runners.ued import (
-        format_table,
-        load_protagonist,
-        results_table,
-        write_table,
-        zero_shot,
-    )
+    from advrl.runners.ued import format_table, results_table, write_table, zero_shot
 
     run = Path(args.run)
-    config_file = run / "config.yaml"
-    if not config_file.is_file():
-        raise UserError(f"{args.run!r} is not a run folder (no config.yaml)")
-    raw = yaml.safe_load(config_file.read_text()) or {}
-    if raw.get("method") not in UED_METHODS:
-        raise UserError(f"{args.run!r} is not a UED run (advrl train paired|dr|minimax|plr|accel)")
-    config = load_config(UEDRunConfig, config_file)
-    if args.levels == "heldout":
-        names = list(all_heldout_names()) if args.all else list(config.train.eval_levels)
-    else:
+    model, env_id, env_kwargs, episodes, names, seed = _load_policy(run)
+    if args.all:
+        names = list(all_heldout_names())
+    elif args.levels != "heldout":
         names = [n.strip() for n in args.levels.split(",") if n.strip()]
         unknown = [n for n in names if n not in all_heldout_names()]
         if unknown:
             raise UserError(
                 f"unknown held-out maze(s) {unknown}; known: {', '.join(all_heldout_names())}"
             )
-    model = load_protagonist(run, config)
-    results = zero_shot(model, config, names, episodes=args.episodes)
+    results = zero_shot(
+        model, env_id, env_kwargs, names, episodes=args.episodes or episodes, seed=seed
+    )
     rows = results_table(results)
     print(format_table(rows))
     mean = sum(r["solve_rate"] for r in rows) / len(rows)
     print(f"mean solve rate {mean:.3f}")
-    out = run / f"eval-{args.levels.replace(',', '_')}.csv"
+    out = run / f"eval-{'all' if args.all else args.levels.replace(',', '_')}.csv"
     write_table(rows, out)
     print(f"wrote {out}")
     return 0
@@ -260,14 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
         p_ued.add_argument("--json", action="store_true", help="print the whole summary as JSON")
         p_ued.set_defaults(func=cmd_train_ued, method=method)
 
-    p_eval = sub.add_parser("eval", help="evaluate a UED run's protagonist zero-shot")
+    p_eval = sub.add_parser("eval", help="evaluate a run's policy zero-shot on held-out mazes")
     p_eval.add_argument("run", help="run folder")
     p_eval.add_argument(
         "--levels",
         default="heldout",
         help="'heldout' (the run's eval_levels) or comma-separated held-out maze names",
     )
-    p_eval.add_argument("--all", action="store_true", help="with --levels heldout: every maze")
+    p_eval.add_argument("--all", action="store_true", help="every held-out maze")
     p_eval.add_argument("--episodes", type=int, help="episodes per maze (default: the run's)")
     p_eval.set_defaults(func=cmd_eval)
     return parser

@@ -142,6 +142,31 @@ def test_eval_command_prints_and_saves_a_table(
     assert (tmp_path / "dr" / "eval-Labyrinth_FourRooms.csv").is_file()
     assert main(["eval", run, "--levels", "Nowhere"]) == 2
     assert "unknown held-out maze" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+
+
+def test_eval_command_takes_ppo_runs_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(Path(__file__).resolve().parents[1] / "configs" / "ppo-maze.yaml")
+    tiny = [
+        "env.n_envs=2",
+        "ppo.n_steps=32",
+        "ppo.batch_size=64",
+        "train.total_timesteps=64",
+        "train.eval_every=0",
+        "train.eval_episodes=2",
+        "train.progress_bar=false",
+        f"out_dir={tmp_path}",
+        "name=p",
+    ]
+    assert main(["train", "ppo", "--config", config, *[x for t in tiny for x in ("--set", t)]]) == 0
+    capsys.readouterr()
+    assert (
+        main(["eval", str(tmp_path / "p"), "--levels", "PerfectMazeSmall", "--episodes", "4"]) == 0
+    )
+    assert "PerfectMazeSmall  4" in capsys.readouterr().out
 
 
 def test_user_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

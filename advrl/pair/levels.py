@@ -20,6 +20,7 @@ from gymnasium import spaces
 from advrl.envs.generators import RandomWalls
 from advrl.envs.level import MazeLevel
 from advrl.envs.maze import MazeEnv, render_level
+from advrl.logging import maze_level_stats
 
 
 class LevelFamily(Protocol):
@@ -114,13 +115,7 @@ class MazeFamily:
 
     def stats(self, levels: Sequence[MazeLevel]) -> dict[str, float]:
         """Mean walls, mean shortest path of the solvable levels, share solvable."""
-        paths = [lvl.shortest_path_length() for lvl in levels]
-        solved = [p for p in paths if p is not None]
-        return {
-            "num_walls": float(np.mean([lvl.num_walls for lvl in levels])),
-            "shortest_path": float(np.mean(solved)) if solved else 0.0,
-            "solvable": len(solved) / len(levels),
-        }
+        return maze_level_stats(levels)
 
     def images(self, levels: Sequence[MazeLevel]) -> list[np.ndarray]:
         """The levels drawn as MiniGrid draws them."""

@@ -238,36 +238,52 @@ def build_runner(config: UEDRunConfig, logger: Logger) -> UEDRunner:
 
 # ---------------------------------------------------------------------------- evaluation
 def zero_shot(
-    model: Any, config: UEDRunConfig, names: list[str] | None = None, *, episodes: int | None = None
+    model: Any,
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    names: list[str],
+    *,
+    episodes: int,
+    seed: int,
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """Held-out evaluation of a student: ``{"stochastic"|"deterministic": {maze: stats}}``.
+    """Zero-shot evaluation of a policy: ``{"stochastic"|"deterministic": {level: stats}}``.
 
-    Mazes play the named held-out mazes; other envs play their standard level (``default``).
+    For a maze env, ``names`` are held-out mazes, played ``episodes`` seeded episodes each on the
+    batched maze; any other env plays its standard level (``default``).
     """
-    episodes = episodes or config.train.eval_episodes
-    seed = config.train.seed + EVAL_SEED_OFFSET
     out: dict[str, dict[str, dict[str, float]]] = {}
+    maze_kwargs = batched_kwargs(env_id, env_kwargs)
     for mode, deterministic in (("stochastic", False), ("deterministic", True)):
-        maze_kwargs = batched_kwargs(config.env.id, config.env.kwargs)
         if maze_kwargs is not None:
-            view = int(maze_kwargs.get("agent_view_size", 5))
             stats = evaluate_heldout(
                 model,
-                names if names is not None else config.train.eval_levels,
+                names,
                 episodes=episodes,
                 seed=seed,
                 deterministic=deterministic,
-                agent_view_size=view,
+                agent_view_size=int(maze_kwargs.get("agent_view_size", 5)),
             )
             out[mode] = {name: s.as_dict() for name, s in stats.items()}
         else:
-            env = make_env(config.env.id, config.env.kwargs)
+            env = make_env(env_id, env_kwargs)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
                 s = evaluate(env, sb3_policy(model, deterministic), episodes, seed)
             env.close()
             out[mode] = {"default": s.as_dict()}
     return out
+
+
+def run_zero_shot(model: Any, config: UEDRunConfig) -> dict[str, dict[str, dict[str, float]]]:
+    """:func:`zero_shot` with a UED run's evaluation settings."""
+    return zero_shot(
+        model,
+        config.env.id,
+        config.env.kwargs,
+        config.train.eval_levels,
+        episodes=config.train.eval_episodes,
+        seed=config.train.seed + EVAL_SEED_OFFSET,
+    )
 
 
 def log_zero_shot(logger: Logger, results: dict[str, dict[str, dict[str, float]]]) -> None:
@@ -378,7 +394,7 @@ def train_ued(config: UEDRunConfig, resume: str | Path | None = None) -> dict[st
     is_maze = isinstance(runner.family, MazeFamily)
 
     def evaluate_now(r: UEDRunner) -> None:
-        log_zero_shot(r.logger, zero_shot(r.protagonist.model, config))
+        log_zero_shot(r.logger, run_zero_shot(r.protagonist.model, config))
 
     hooks = [
         Every(config.train.eval_every, evaluate_now, done),
@@ -394,7 +410,7 @@ def train_ued(config: UEDRunConfig, resume: str | Path | None = None) -> dict[st
     elapsed = time.perf_counter() - start
     save_runner(runner, run.checkpoint_path(runner.num_timesteps))
     runner.protagonist.model.save(run.path / "protagonist.zip")
-    results = zero_shot(runner.protagonist.model, config)
+    results = run_zero_shot(runner.protagonist.model, config)
     rows = results_table(results)
     write_table(rows, run.path / ("heldout.csv" if is_maze else "eval.csv"))
     steps = {role: int(m.num_timesteps) for role, m in runner.agents().items()}
