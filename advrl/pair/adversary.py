@@ -11,7 +11,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
-from advrl.pair.students import PrefixLogger
+from advrl.pair.students import start_manual_rollouts
 
 
 class DesignCollector(BaseCallback):
@@ -67,10 +67,7 @@ class Adversary:
 
     def start(self, total_timesteps: int, logger: Logger) -> None:
         """Prepare SB3's state for manual rollouts; log under ``<name>/``."""
-        self.model.set_logger(PrefixLogger(logger, f"{self.name}/"))
-        self.model._setup_learn(total_timesteps, reset_num_timesteps=False)
-        self.model._total_timesteps = int(total_timesteps)
-        self.collector.init_callback(self.model)
+        start_manual_rollouts(self.model, total_timesteps, logger, f"{self.name}/", self.collector)
 
     def design(self) -> list[Any]:
         """Build one level per slot (a full rollout of the designer)."""

@@ -65,6 +65,23 @@ class PrefixLogger(Logger):
         """Nothing: the inner logger's owner dumps."""
 
 
+def start_manual_rollouts(
+    model: OnPolicyAlgorithm,
+    total_timesteps: int,
+    logger: Logger,
+    prefix: str,
+    callback: BaseCallback,
+) -> None:
+    """Prepare SB3's state so the runner can call ``collect_rollouts``/``train`` itself.
+
+    The model logs into ``logger`` under ``prefix``; ``callback`` is bound to the model.
+    """
+    model.set_logger(PrefixLogger(logger, prefix))
+    model._setup_learn(total_timesteps, reset_num_timesteps=False)
+    model._total_timesteps = int(total_timesteps)
+    callback.init_callback(model)
+
+
 class EpisodeTracker(BaseCallback):
     """Collects, per slot, the return, length and success of every episode that ends in a rollout."""
 
@@ -165,11 +182,7 @@ class Student:
 
     def start(self, total_timesteps: int, logger: Logger) -> None:
         """Prepare SB3's state for manual rollouts; log under ``<name>/`` in ``logger``."""
-        model = self.model
-        model.set_logger(PrefixLogger(logger, f"{self.name}/"))
-        model._setup_learn(total_timesteps, reset_num_timesteps=False)
-        model._total_timesteps = int(total_timesteps)
-        self.tracker.init_callback(model)
+        start_manual_rollouts(self.model, total_timesteps, logger, f"{self.name}/", self.tracker)
 
     def play(self, levels: Sequence[Any], *, learn: bool = True) -> RolloutResult:
         """Play ``levels`` (one per slot, replayed within the rollout) for ``n_steps``; then update.
