@@ -215,8 +215,12 @@ TEACHERS: dict[str, TeacherBuilder] = {
 """Method name -> builder of its teacher."""
 
 
-def build_runner(config: UEDRunConfig, logger: Logger) -> UEDRunner:
-    """Every agent and the teacher a config describes, in one runner."""
+def build_runner(config: UEDRunConfig, logger: Logger | None = None) -> UEDRunner:
+    """Every agent and the teacher a config describes, in one runner.
+
+    Raises:
+        ConfigError: the env, a kwarg or a setting does not work (before anything is written).
+    """
     family = make_family(config)
     seed = config.train.seed
     teacher = TEACHERS[config.method](config, family, seed + 2)
@@ -231,7 +235,7 @@ def build_runner(config: UEDRunConfig, logger: Logger) -> UEDRunner:
         protagonist=protagonist,
         antagonist=antagonist,
         family=family,
-        logger=logger,
+        logger=logger if logger is not None else configure(None, []),
         image_every=config.train.image_every,
     )
 
@@ -374,9 +378,7 @@ class Every:
 
 def train_ued(config: UEDRunConfig, resume: str | Path | None = None) -> dict[str, Any]:
     """Train (or resume) a UED run; returns the summary also written to ``summary.json``."""
-    family = make_family(config)  # fails early on a bad env
-    if config.method in ("paired", "minimax"):
-        make_adversary(config, family, 0).model.env.close()  # type: ignore[union-attr]
+    runner = build_runner(config)  # a bad config fails here, before the run folder exists
     if resume is None:
         name = config.name or RunDir.default_name(config.env.id, config.method, config.train.seed)
         run = RunDir.create(config.out_dir, name)
@@ -384,7 +386,7 @@ def train_ued(config: UEDRunConfig, resume: str | Path | None = None) -> dict[st
     else:
         run = RunDir.open(resume)
     logger = configure(str(run.tb), ["tensorboard", "csv"])
-    runner = build_runner(config, logger)
+    runner.logger = logger
     total = config.train.total_timesteps
     runner.start(total)
     checkpoint = run.latest_checkpoint() if resume is not None else None
