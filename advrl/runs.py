@@ -8,6 +8,7 @@ Files are written to a temporary name and renamed, so a killed run never leaves 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -91,31 +92,52 @@ class RunDir:
         atomic_write_bytes(self.summary_file, (json.dumps(summary, indent=2) + "\n").encode())
 
 
-def save_checkpoint(path: Path, model: BaseAlgorithm) -> None:
-    """Save the model's networks, optimizer, step counters and torch RNG state (tensors only)."""
-    import io
-
-    state = {
-        "params": model.get_parameters(),
-        "num_timesteps": int(model.num_timesteps),
-        "n_updates": int(getattr(model, "_n_updates", 0)),
-        "torch_rng": torch.get_rng_state(),
-    }
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    """``torch.save`` a state of tensors, numbers and strings, atomically."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def load_checkpoint(path: Path, model: BaseAlgorithm) -> None:
-    """Load a checkpoint written by :func:`save_checkpoint` into ``model`` (safe: weights only)."""
+def read_state(path: Path, required: str, map_location: Any = "cpu") -> dict[str, Any]:
+    """Load a state written by :func:`write_state` (safe: ``weights_only=True``).
+
+    Raises:
+        ValueError: the file is truncated or foreign, or lacks the key ``required``.
+    """
     try:
-        state = torch.load(path, map_location=model.device, weights_only=True)
+        state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # a truncated or foreign file
         raise ValueError(f"cannot read checkpoint {str(path)!r}: {err}") from None
-    if not isinstance(state, dict) or "params" not in state:
+    if not isinstance(state, dict) or required not in state:
         raise ValueError(f"{str(path)!r} is not an advrl checkpoint")
+    return state
+
+
+def model_state(model: BaseAlgorithm) -> dict[str, Any]:
+    """An SB3 model's networks, optimizer and step counters (tensors and numbers)."""
+    return {
+        "params": model.get_parameters(),
+        "num_timesteps": int(model.num_timesteps),
+        "n_updates": int(getattr(model, "_n_updates", 0)),
+    }
+
+
+def load_model_state(model: BaseAlgorithm, state: dict[str, Any]) -> None:
+    """Restore :func:`model_state` into ``model``."""
     model.set_parameters(state["params"], exact_match=True, device=model.device)
     model.num_timesteps = int(state["num_timesteps"])
     model._n_updates = int(state.get("n_updates", 0))
+
+
+def save_checkpoint(path: Path, model: BaseAlgorithm) -> None:
+    """Save the model's networks, optimizer, step counters and torch RNG state (tensors only)."""
+    write_state(path, {**model_state(model), "torch_rng": torch.get_rng_state()})
+
+
+def load_checkpoint(path: Path, model: BaseAlgorithm) -> None:
+    """Load a checkpoint written by :func:`save_checkpoint` into ``model`` (safe: weights only)."""
+    state = read_state(path, "params", map_location=model.device)
+    load_model_state(model, state)
     if "torch_rng" in state:
         torch.set_rng_state(state["torch_rng"])

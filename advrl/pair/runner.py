@@ -30,6 +30,7 @@ from advrl.logging import NOT_TEXT, tile_images
 from advrl.pair.levels import LevelFamily
 from advrl.pair.students import RolloutResult, Student
 from advrl.pair.teachers import Teacher
+from advrl.runs import load_model_state, model_state
 
 
 # ---------------------------------------------------------------------------- random states
@@ -79,20 +80,13 @@ def set_global_rng_state(state: dict[str, Any]) -> None:
 def agent_state(model: OnPolicyAlgorithm) -> dict[str, Any]:
     """An SB3 agent's networks, optimizer and counters, and its env's random state."""
     assert model.env is not None
-    return {
-        "params": model.get_parameters(),
-        "num_timesteps": int(model.num_timesteps),
-        "n_updates": int(getattr(model, "_n_updates", 0)),
-        "env_rng": env_rng_state(model.env),
-    }
+    return {**model_state(model), "env_rng": env_rng_state(model.env)}
 
 
 def load_agent_state(model: OnPolicyAlgorithm, state: dict[str, Any]) -> None:
     """Restore :func:`agent_state`."""
     assert model.env is not None
-    model.set_parameters(state["params"], exact_match=True, device=model.device)
-    model.num_timesteps = int(state["num_timesteps"])
-    model._n_updates = int(state["n_updates"])
+    load_model_state(model, state)
     set_env_rng_state(model.env, state["env_rng"])
 
 

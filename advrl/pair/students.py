@@ -18,6 +18,8 @@ from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
+from advrl.pair.scores import mean_and_max
+
 
 def assign_levels(venv: VecEnv, levels: Sequence[Any]) -> None:
     """Give slot ``i`` of ``venv`` level ``levels[i]`` (from its next reset on).
@@ -133,12 +135,12 @@ class RolloutResult:
     @property
     def mean_return(self) -> np.ndarray:
         """Per level: mean finished-episode return (0 where none finished)."""
-        return np.array([float(np.mean(r)) if r else 0.0 for r in self.returns])
+        return mean_and_max(self.returns)[0]
 
     @property
     def max_return(self) -> np.ndarray:
         """Per level: best finished-episode return (0 where none finished)."""
-        return np.array([float(np.max(r)) if r else 0.0 for r in self.returns])
+        return mean_and_max(self.returns)[1]
 
     @property
     def solved(self) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -88,24 +89,51 @@ def batched_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any] | 
     return {k: v for k, v in kwargs.items() if k in BATCHED_KWARGS}
 
 
-def make_training_env(env_cfg: EnvConfig, seed: int) -> VecEnv:
-    """The training VecEnv: BatchedMaze (``batched``/``auto``) or Gymnasium envs under SB3."""
-    kwargs = batched_kwargs(env_cfg.id, env_cfg.kwargs) if env_cfg.backend != "gymnasium" else None
-    if env_cfg.backend == "batched" and kwargs is None:
+def make_vec(
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    n_envs: int,
+    *,
+    backend: str,
+    device: str,
+    seed: int,
+    factory: Callable[..., gym.Env] = make_env,
+    vec_env_cls: type[DummyVecEnv] | type[SubprocVecEnv] = DummyVecEnv,
+) -> VecEnv:
+    """``n_envs`` copies of an env: BatchedMaze where it applies (``batched``/``auto``), else
+    ``factory(env_id, kwargs)`` under ``vec_env_cls``.
+
+    Raises:
+        ConfigError: ``backend`` is ``batched`` and the env is not a maze BatchedMaze can stand in for.
+    """
+    kwargs = batched_kwargs(env_id, env_kwargs) if backend != "gymnasium" else None
+    if backend == "batched" and kwargs is None:
         raise ConfigError(
-            f"env.backend=batched needs a domain-randomized advrl maze (e.g. advrl/Maze-v0) with "
-            f"only {', '.join(BATCHED_KWARGS)} as kwargs; {env_cfg.id!r} with {env_cfg.kwargs} is "
-            "not one: set env.backend=gymnasium"
+            f"env.backend=batched needs an advrl maze (e.g. advrl/Maze-v0) with only "
+            f"{', '.join(BATCHED_KWARGS)} as kwargs; {env_id!r} with {env_kwargs} is not one: "
+            "set env.backend=gymnasium"
         )
     if kwargs is not None:
-        return BatchedMaze(env_cfg.n_envs, device=env_cfg.device, seed=seed, **kwargs)
-    vec_cls = SubprocVecEnv if env_cfg.vec_env == "subproc" else DummyVecEnv
+        return BatchedMaze(n_envs, device=device, seed=seed, **kwargs)
     return make_vec_env(
-        make_env,
-        n_envs=env_cfg.n_envs,
+        factory,
+        n_envs=n_envs,
         seed=seed,
-        env_kwargs={"env_id": env_cfg.id, "kwargs": env_cfg.kwargs},
-        vec_env_cls=vec_cls,
+        env_kwargs={"env_id": env_id, "kwargs": env_kwargs},
+        vec_env_cls=vec_env_cls,
+    )
+
+
+def make_training_env(env_cfg: EnvConfig, seed: int) -> VecEnv:
+    """The training VecEnv: BatchedMaze (``batched``/``auto``) or Gymnasium envs under SB3."""
+    return make_vec(
+        env_cfg.id,
+        env_cfg.kwargs,
+        env_cfg.n_envs,
+        backend=env_cfg.backend,
+        device=env_cfg.device,
+        seed=seed,
+        vec_env_cls=SubprocVecEnv if env_cfg.vec_env == "subproc" else DummyVecEnv,
     )
 
 

@@ -31,7 +31,6 @@ from advrl.config import (
     UEDRunConfig,
     save_config,
 )
-from advrl.envs.batched import BatchedMaze
 from advrl.envs.batched_designer import BatchedMazeDesigner
 from advrl.envs.physics import ParamDesignerEnv
 from advrl.envs.wrappers import FixedLevel
@@ -52,8 +51,8 @@ from advrl.pair import (
     UEDRunner,
     family_for,
 )
-from advrl.runners.ppo import EVAL_SEED_OFFSET, batched_kwargs, make_env
-from advrl.runs import RunDir, atomic_write_bytes
+from advrl.runners.ppo import EVAL_SEED_OFFSET, batched_kwargs, make_env, make_vec
+from advrl.runs import RunDir, atomic_write_bytes, read_state, write_state
 
 Family = MazeFamily | ParamFamily
 
@@ -79,22 +78,17 @@ def make_family(config: UEDRunConfig) -> Family:
 
 
 def make_student_env(config: UEDRunConfig, seed: int) -> VecEnv:
-    """The students' VecEnv: BatchedMaze for mazes (unless ``backend: gymnasium``), else Gymnasium."""
+    """The students' VecEnv: BatchedMaze for mazes (unless ``backend: gymnasium``), else Gymnasium
+    envs that replay fixed levels."""
     env = config.env
-    kwargs = batched_kwargs(env.id, env.kwargs) if env.backend != "gymnasium" else None
-    if env.backend == "batched" and kwargs is None:
-        raise ConfigError(
-            f"env.backend=batched needs an advrl maze env; {env.id!r} is not one: "
-            "set env.backend=gymnasium"
-        )
-    if kwargs is not None:
-        return BatchedMaze(env.num_levels, device=env.device, seed=seed, **kwargs)
-    return make_vec_env(
-        make_level_env,
-        n_envs=env.num_levels,
+    return make_vec(
+        env.id,
+        env.kwargs,
+        env.num_levels,
+        backend=env.backend,
+        device=env.device,
         seed=seed,
-        env_kwargs={"env_id": env.id, "kwargs": env.kwargs},
-        vec_env_cls=DummyVecEnv,
+        factory=make_level_env,
     )
 
 
@@ -346,20 +340,12 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 # ---------------------------------------------------------------------------- training
 def save_runner(runner: UEDRunner, path: Path) -> None:
     """Write the runner's full state (safe to load with ``weights_only=True``)."""
-    buffer = io.BytesIO()
-    torch.save(runner.state_dict(), buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    write_state(path, runner.state_dict())
 
 
 def load_runner(runner: UEDRunner, path: Path) -> None:
     """Load :func:`save_runner`'s file (tensors, numbers and strings only)."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a truncated or foreign file
-        raise ValueError(f"cannot read checkpoint {str(path)!r}: {err}") from None
-    if not isinstance(state, dict) or "agents" not in state:
-        raise ValueError(f"{str(path)!r} is not an advrl UED checkpoint")
-    runner.load_state_dict(state)
+    runner.load_state_dict(read_state(path, "agents"))
 
 
 class Every:
@@ -451,10 +437,7 @@ def load_protagonist(run_path: str | Path, config: UEDRunConfig) -> OnPolicyAlgo
     checkpoint = run.latest_checkpoint()
     if checkpoint is None:
         raise FileNotFoundError(f"run {str(run_path)!r} has no checkpoint yet")
-    try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(f"cannot read checkpoint {str(checkpoint)!r}: {err}") from None
+    state = read_state(checkpoint, "agents")
     model = make_student(config, config.protagonist, "protagonist", config.train.seed).model
     model.set_parameters(state["agents"]["protagonist"]["params"], exact_match=True)
     return model
