@@ -1,0 +1,198 @@
+"""GAIL (Ho & Ermon, 2016): SB3 PPO as the generator, rewarded by a discriminator.
+
+Each PPO rollout is played under :class:`DiscriminatorReward`; at the end of the rollout (before PPO's
+update) the discriminator takes ``disc_epochs`` passes over the rollout's ``(s, a)`` pairs against as
+many expert pairs, so the next rollout is rewarded by the updated D. PPO itself is SB3's, untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.type_aliases import MaybeCallback
+from stable_baselines3.common.vec_env import VecEnv
+
+from advrl.agents.lipschitz import SingularValueClipping
+from advrl.gail.demos import Demonstrations, Transitions
+from advrl.gail.discriminator import Discriminator, RewardForm, discriminator_loss
+from advrl.gail.reward_env import DiscriminatorReward
+
+
+def _rows(obs: Any, index: np.ndarray) -> Any:
+    if isinstance(obs, dict):
+        return {k: v[index] for k, v in obs.items()}
+    return obs[index]
+
+
+class GAIL:
+    """The GAIL trainer: hands PPO a discriminator reward and trains the discriminator.
+
+    Args:
+        venv: the generator's env, observations as the demonstrations hold them.
+        model: SB3 PPO (or another on-policy SB3 algorithm) built on ``venv``; its env is replaced
+            by the discriminator-rewarded one.
+        discriminator: D.
+        demos: the expert's demonstrations (checked against ``venv``'s spaces).
+        reward: reward form (``"gail"``: ``-log(1 - D)``, ``"logd"``, ``"logit"``).
+        normalize_reward: scale rewards by the running std of the discounted return.
+        disc_lr: Adam learning rate of D.
+        disc_batch_size: generator (and expert) pairs per D step.
+        disc_epochs: passes over each rollout's pairs per round.
+        grad_penalty: weight of the gradient penalty (0: off).
+        svc_bound: singular value clipping bound for D's weights (None: off).
+        svc_every: D steps between clippings.
+        seed: seed of expert sampling and of DiffAugment.
+    """
+
+    def __init__(
+        self,
+        *,
+        venv: VecEnv,
+        model: BaseAlgorithm,
+        discriminator: Discriminator,
+        demos: Demonstrations,
+        reward: RewardForm = "gail",
+        normalize_reward: bool = True,
+        disc_lr: float = 3e-4,
+        disc_batch_size: int = 256,
+        disc_epochs: int = 1,
+        grad_penalty: float = 0.0,
+        svc_bound: float | None = None,
+        svc_every: int = 1,
+        seed: int = 0,
+    ) -> None:
+        demos.check_spaces(venv.observation_space, venv.action_space, "the generator's env")
+        if disc_batch_size < 1 or disc_epochs < 1:
+            raise ValueError("disc_batch_size and disc_epochs must be >= 1")
+        self.model = model
+        self.discriminator = discriminator
+        self.demos = demos
+        self.expert: Transitions = demos.transitions()
+        self.disc_batch_size = disc_batch_size
+        self.disc_epochs = disc_epochs
+        self.grad_penalty = grad_penalty
+        gamma = float(getattr(model, "gamma", 0.99))
+        self.reward_env = DiscriminatorReward(
+            venv, discriminator, form=reward, normalize=normalize_reward, gamma=gamma
+        )
+        model.set_env(self.reward_env)
+        self.optimizer = torch.optim.Adam(discriminator.parameters(), lr=disc_lr)
+        self.svc = SingularValueClipping(discriminator, svc_bound, svc_every) if svc_bound else None
+        self.rng = np.random.default_rng(seed)
+        self.torch_rng = torch.Generator(device=discriminator.device).manual_seed(seed)
+        self.rounds = 0
+
+    def train_discriminator(self) -> dict[str, float]:
+        """One round of D updates on the steps taken since the last round; returns the means logged."""
+        gen_obs, gen_acts, rewards = self.reward_env.take_samples()
+        n = len(gen_acts)
+        batch = min(self.disc_batch_size, n)
+        stats: dict[str, list[float]] = {}
+        self.discriminator.train()
+        for _ in range(self.disc_epochs):
+            order = self.rng.permutation(n)
+            for start in range(0, n - batch + 1, batch):
+                idx = order[start : start + batch]
+                expert_idx = self.rng.integers(0, len(self.expert), size=batch)
+                out = discriminator_loss(
+                    self.discriminator,
+                    _rows(self.expert.obs, expert_idx),
+                    self.expert.acts[expert_idx],
+                    _rows(gen_obs, idx),
+                    gen_acts[idx],
+                    grad_penalty=self.grad_penalty,
+                    generator=self.torch_rng,
+                )
+                self.optimizer.zero_grad()
+                out.loss.backward()
+                self.optimizer.step()
+                sigma = self.svc() if self.svc is not None else None
+                for key, value in (
+                    ("loss", out.bce),
+                    ("grad_penalty", out.penalty),
+                    ("expert_acc", out.expert_acc),
+                    ("generator_acc", out.generator_acc),
+                    ("expert_logit", out.expert_logit),
+                    ("generator_logit", out.generator_logit),
+                ):
+                    stats.setdefault(key, []).append(value)
+                if sigma is not None:
+                    stats.setdefault("max_singular_value", []).append(sigma)
+        self.rounds += 1
+        means = {k: float(np.mean(v)) for k, v in stats.items()}
+        means["reward_mean"] = float(rewards.mean())
+        return means
+
+    def learn(
+        self,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        *,
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> GAIL:
+        """Train the generator (PPO) and the discriminator for ``total_timesteps`` env steps."""
+        callbacks: list[BaseCallback] = [_DiscriminatorRound(self)]
+        if isinstance(callback, list):
+            callbacks += callback
+        elif isinstance(callback, BaseCallback):
+            callbacks.append(callback)
+        elif callback is not None:
+            raise TypeError("callback must be an SB3 BaseCallback or a list of them")
+        self.model.learn(
+            total_timesteps,
+            callback=CallbackList(callbacks),
+            reset_num_timesteps=reset_num_timesteps,
+            progress_bar=progress_bar,
+        )
+        return self
+
+    def state_dict(self) -> dict[str, Any]:
+        """D, its optimizer, the reward normalizer and the round count (tensors and numbers)."""
+        return {
+            "discriminator": self.discriminator.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "reward_norm": self.reward_env.state_dict(),
+            "rounds": self.rounds,
+            "svc_calls": self.svc.calls if self.svc is not None else 0,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.reward_env.load_state_dict(state["reward_norm"])
+        self.rounds = int(state["rounds"])
+        if self.svc is not None:
+            self.svc.calls = int(state.get("svc_calls", 0))
+
+
+class _DiscriminatorRound(BaseCallback):
+    """Trains D at the end of each rollout and logs ``disc/*`` and the normalized score."""
+
+    def __init__(self, trainer: GAIL) -> None:
+        super().__init__()
+        self.trainer = trainer
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        for key, value in self.trainer.train_discriminator().items():
+            self.logger.record(f"disc/{key}", value)
+        log_imitation_score(self.logger, self.model, self.trainer.demos)
+
+
+def log_imitation_score(logger: Any, model: BaseAlgorithm, demos: Demonstrations) -> None:
+    """Log ``imitation/true_return`` and ``imitation/normalized_score`` from SB3's episode buffer."""
+    buffer = getattr(model, "ep_info_buffer", None)
+    if not buffer:
+        return
+    ret = float(np.mean([ep["r"] for ep in buffer]))
+    logger.record("imitation/true_return", ret)
+    if not (np.isnan(demos.expert_return) or np.isnan(demos.random_return)):
+        logger.record("imitation/normalized_score", demos.normalized_score(ret))

@@ -1,0 +1,78 @@
+"""Recording demonstrations: roll out a policy (a trained SB3 model) on a Gymnasium env."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from advrl.eval import evaluate, random_policy
+from advrl.eval.rollouts import Policy
+from advrl.gail.demos import Demonstrations, Obs
+
+
+def _stack(rows: list[Any]) -> Obs:
+    if isinstance(rows[0], dict):
+        return {k: np.stack([np.asarray(r[k]) for r in rows]) for k in rows[0]}
+    return np.stack([np.asarray(r) for r in rows])
+
+
+def record_demos(
+    env: gym.Env,
+    policy: Policy,
+    episodes: int,
+    *,
+    seed: int = 0,
+    env_id: str = "",
+    random_episodes: int | None = None,
+) -> Demonstrations:
+    """Play ``episodes`` episodes of ``policy`` (episode ``i`` from ``reset(seed=seed + i)``).
+
+    The result carries the recorded episodes' mean return as ``expert_return`` and a uniformly random
+    policy's mean return on the same seeds as ``random_return``, for normalized scores.
+
+    Args:
+        env: the env (its observation and action spaces are the demos' spaces).
+        policy: maps one observation to one action (e.g. :func:`advrl.eval.sb3_policy`).
+        episodes: number of episodes K.
+        seed: seed of the first episode.
+        env_id: id stored with the demos.
+        random_episodes: episodes of the random policy (default: ``max(episodes, 20)``).
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    obs_rows: list[Any] = []
+    acts: list[np.ndarray] = []
+    rews: list[float] = []
+    lengths: list[int] = []
+    terminated: list[bool] = []
+    truncated: list[bool] = []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        obs_rows.append(obs)
+        steps, term, trunc = 0, False, False
+        while not (term or trunc):
+            action = policy(obs)
+            obs, reward, term, trunc, _ = env.step(action)
+            obs_rows.append(obs)
+            acts.append(np.asarray(action))
+            rews.append(float(reward))
+            steps += 1
+        lengths.append(steps)
+        terminated.append(bool(term))
+        truncated.append(bool(trunc and not term))
+    n_random = random_episodes if random_episodes is not None else max(episodes, 20)
+    rand = evaluate(env, random_policy(env.action_space, seed), n_random, seed)
+    returns = np.add.reduceat(np.asarray(rews, dtype=np.float64), np.cumsum([0, *lengths[:-1]]))
+    return Demonstrations(
+        obs=_stack(obs_rows),
+        acts=np.stack(acts),
+        rews=np.asarray(rews, dtype=np.float32),
+        lengths=np.asarray(lengths, dtype=np.int64),
+        terminated=np.asarray(terminated),
+        truncated=np.asarray(truncated),
+        env_id=env_id,
+        expert_return=float(returns.mean()),
+        random_return=rand.mean_return,
+    )
