@@ -123,7 +123,7 @@ class Discriminator(nn.Module):
         elif self.kind == "pixels":
             self.conv = _nature_cnn(self.image_shape)
             with torch.no_grad():
-                features = int(self.conv(torch.zeros(1, *self.image_shape)).shape[1])
+                features = int(self.conv(torch.zeros(1, *self.image_shape)).flatten(1).shape[1])
         if self.conv is not None:
             self.conv = nn.Sequential(self.conv, nn.Flatten())
         features += self._flat_obs_dim() + _flat_dim(action_space)

@@ -1,0 +1,236 @@
+"""Demonstrations: validation, the .npz round trip, other formats, recording."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import advrl  # noqa: F401
+from advrl.eval import random_policy
+from advrl.gail import DemoError, Demonstrations, load_demos, record_demos, save_demos
+
+
+def make_demos(lengths: tuple[int, ...] = (3, 2), dict_obs: bool = False) -> Demonstrations:
+    """Episodes whose observation rows count up, so every row is recognizable."""
+    k, n = len(lengths), sum(lengths)
+    rows = np.arange(n + k, dtype=np.float32)
+    obs: np.ndarray | dict[str, np.ndarray] = np.stack([rows, -rows], axis=1)
+    if dict_obs:
+        obs = {
+            "image": np.repeat(rows.astype(np.uint8)[:, None, None, None], 3, axis=3)
+            .repeat(5, 1)
+            .repeat(5, 2),
+            "direction": (np.arange(n + k) % 4).astype(np.int64),
+        }
+    return Demonstrations(
+        obs=obs,
+        acts=(np.arange(n) % 2).astype(np.int64),
+        rews=np.arange(n, dtype=np.float32),
+        lengths=np.array(lengths),
+        terminated=np.array([True] + [False] * (k - 1)),
+        truncated=np.array([False] + [True] * (k - 1)),
+        env_id="Test-v0",
+        expert_return=10.0,
+        random_return=2.0,
+    )
+
+
+def test_episode_views_and_transitions() -> None:
+    demos = make_demos((3, 2))
+    assert demos.num_episodes == 2 and demos.num_transitions == 5
+    np.testing.assert_array_equal(demos.episode_returns(), [0 + 1 + 2, 3 + 4])
+    obs, _, rews = demos.episode(1)
+    np.testing.assert_array_equal(obs[:, 0], [4, 5, 6])  # rows 0-3 are episode 0's T + 1 = 4
+    np.testing.assert_array_equal(rews, [3, 4])
+    steps = demos.transitions()
+    np.testing.assert_array_equal(steps.obs[:, 0], [0, 1, 2, 4, 5])
+    np.testing.assert_array_equal(steps.next_obs[:, 0], [1, 2, 3, 5, 6])
+    np.testing.assert_array_equal(steps.dones, [False, False, True, False, False])  # 2nd: truncated
+    assert demos.normalized_score(10.0) == 1.0 and demos.normalized_score(2.0) == 0.0
+    head = demos.head(1)
+    assert head.num_episodes == 1 and head.num_transitions == 3 and len(head.obs) == 4
+
+
+@pytest.mark.parametrize("dict_obs", [False, True])
+def test_npz_round_trip(tmp_path: Path, dict_obs: bool) -> None:
+    demos = make_demos((4, 1, 2), dict_obs=dict_obs)
+    path = save_demos(demos, tmp_path / "d.npz")
+    back = load_demos(path)
+    assert back.env_id == "Test-v0" and back.expert_return == 10.0 and back.random_return == 2.0
+    np.testing.assert_array_equal(back.lengths, demos.lengths)
+    np.testing.assert_array_equal(back.terminated, demos.terminated)
+    np.testing.assert_array_equal(back.acts, demos.acts)
+    if dict_obs:
+        assert isinstance(back.obs, dict) and isinstance(demos.obs, dict)
+        for key in demos.obs:
+            np.testing.assert_array_equal(back.obs[key], demos.obs[key])
+            assert back.obs[key].dtype == demos.obs[key].dtype
+    else:
+        np.testing.assert_array_equal(back.obs, demos.obs)
+    assert not list(tmp_path.glob(".*tmp"))  # written through a rename
+
+
+def test_imitation_npz_layout(tmp_path: Path) -> None:
+    """imitation's layout: obs back to back (T + 1 each), acts split at ``indices``."""
+    lengths = [3, 2, 4]
+    obs = np.arange(sum(lengths) + 3, dtype=np.float32)[:, None]
+    path = tmp_path / "traj.npz"
+    np.savez(
+        path,
+        obs=obs,
+        acts=np.zeros(9, dtype=np.int64),
+        rews=np.ones(9, dtype=np.float32),
+        terminal=np.array([True, False, True]),
+        indices=np.cumsum(lengths[:-1]),
+    )
+    demos = load_demos(path)
+    np.testing.assert_array_equal(demos.lengths, lengths)
+    np.testing.assert_array_equal(demos.truncated, [False, True, False])
+    obs1, _, _ = demos.episode(1)
+    np.testing.assert_array_equal(obs1[:, 0], [4, 5, 6])
+
+
+def test_pickled_arrays_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "traj.npz"
+    np.savez(
+        path,
+        obs=np.zeros((3, 1)),
+        acts=np.zeros(2, dtype=np.int64),
+        rews=np.array([{}, {}], dtype=object),
+        terminal=np.array([True]),
+        indices=np.array([], dtype=np.int64),
+    )
+    with pytest.raises(DemoError, match="'rews' holds Python objects"):
+        load_demos(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"acts": np.zeros(4, dtype=np.int64)}, "acts has 4 rows, expected 5"),
+        ({"rews": np.zeros((5, 1))}, r"rews must have shape \(5,\)"),
+        ({"obs": np.zeros((6, 2))}, "obs has 6 rows, expected 7"),
+        ({"lengths": np.array([3, 0])}, "lengths must be integers >= 1"),
+        ({"terminated": np.array([1, 0])}, "terminated must be a bool array"),
+    ],
+)
+def test_malformed_demos_name_the_field(change: dict[str, np.ndarray], message: str) -> None:
+    good = make_demos((3, 2))
+    fields = {
+        "obs": good.obs,
+        "acts": good.acts,
+        "rews": good.rews,
+        "lengths": good.lengths,
+        "terminated": good.terminated,
+        "truncated": good.truncated,
+    }
+    with pytest.raises(DemoError, match=message):
+        Demonstrations(**{**fields, **change})
+
+
+def test_space_mismatch_names_field_and_expectation() -> None:
+    demos = make_demos((3, 2))
+    env = gym.make("CartPole-v1")
+    with pytest.raises(DemoError, match=r"obs has shape \(2,\) per step, CartPole expects \(4,\)"):
+        demos.check_spaces(env.observation_space, env.action_space, "CartPole")
+    bad_acts = Demonstrations(
+        obs=np.zeros((7, 4), dtype=np.float32),
+        acts=np.array([0, 1, 2, 0, 1]),
+        rews=np.zeros(5),
+        lengths=np.array([3, 2]),
+        terminated=np.array([True, True]),
+        truncated=np.array([False, False]),
+    )
+    with pytest.raises(
+        DemoError, match=r"acts holds values in \[0, 2\], CartPole expects \[0, 1\]"
+    ):
+        bad_acts.check_spaces(env.observation_space, env.action_space, "CartPole")
+    maze = gym.make("advrl/Maze-Small-v0")
+    with pytest.raises(DemoError, match="Dict observations"):
+        bad_acts.check_spaces(maze.observation_space, maze.action_space)
+
+
+def test_unreadable_and_missing_files(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        load_demos(tmp_path / "nope.npz")
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(DemoError, match=r"not a readable \.npz"):
+        load_demos(junk)
+    with pytest.raises(DemoError, match=r"end in \.npz"):
+        save_demos(make_demos(), tmp_path / "d.npy")
+
+
+def test_record_demos_on_cartpole() -> None:
+    env = gym.make("CartPole-v1")
+    policy = random_policy(env.action_space, seed=3)
+    demos = record_demos(env, policy, 3, seed=5, env_id="CartPole-v1", random_episodes=4)
+    demos.check_spaces(env.observation_space, env.action_space)
+    assert demos.num_episodes == 3 and demos.terminated.all() and not demos.truncated.any()
+    assert demos.expert_return == pytest.approx(demos.episode_returns().mean())
+    assert demos.expert_return == demos.num_transitions / 3  # CartPole: +1 per step
+    assert not math.isnan(demos.random_return)
+    first, _, _ = demos.episode(0)
+    obs0, _ = env.reset(seed=5)
+    np.testing.assert_array_equal(first[0], obs0)
+
+
+def test_record_demos_on_the_maze_keeps_dict_observations(tmp_path: Path) -> None:
+    env = gym.make("advrl/Maze-Small-v0")
+    demos = record_demos(env, random_policy(env.action_space, 0), 2, seed=0, random_episodes=1)
+    assert isinstance(demos.obs, dict) and demos.obs["image"].shape[1:] == (5, 5, 3)
+    back = load_demos(save_demos(demos, tmp_path / "maze.npz"))
+    back.check_spaces(env.observation_space, env.action_space)
+    assert back.obs["image"].dtype == np.uint8  # type: ignore[index]
+
+
+def test_minari_folder(tmp_path: Path) -> None:
+    pytest.importorskip("minari")
+    from minari.data_collector.episode_buffer import EpisodeBuffer
+    from minari.dataset.minari_storage import MinariStorage
+
+    env = gym.make("CartPole-v1")
+    data = tmp_path / "cartpole-test-v0" / "data"
+    data.mkdir(parents=True)
+    storage = MinariStorage.new(
+        data.resolve(),
+        observation_space=env.observation_space,
+        action_space=env.action_space,
+        env_spec=env.spec,
+    )
+    import minari
+
+    storage.update_metadata(
+        {
+            "dataset_id": "cartpole/test-v0",
+            "minari_version": minari.__version__,
+            "ref_min_score": 9.0,
+            "ref_max_score": 500.0,
+        }
+    )
+    episodes = []
+    for t, end in ((4, "terminated"), (2, "truncated")):
+        episodes.append(
+            EpisodeBuffer(
+                observations=np.arange((t + 1) * 4, dtype=np.float32).reshape(t + 1, 4),
+                actions=np.ones(t, dtype=np.int64),
+                rewards=np.ones(t),
+                terminations=np.arange(t) == t - 1 if end == "terminated" else np.zeros(t, bool),
+                truncations=np.arange(t) == t - 1 if end == "truncated" else np.zeros(t, bool),
+                infos={},
+            )
+        )
+    storage.update_episodes(episodes)
+    demos = load_demos(data.parent)
+    np.testing.assert_array_equal(demos.lengths, [4, 2])
+    np.testing.assert_array_equal(demos.terminated, [True, False])
+    np.testing.assert_array_equal(demos.truncated, [False, True])
+    assert demos.env_id == "CartPole-v1"
+    assert (demos.random_return, demos.expert_return) == (9.0, 500.0)
+    demos.check_spaces(env.observation_space, env.action_space)
+    with pytest.raises(DemoError, match="not a Minari dataset folder"):
+        load_demos(tmp_path)
