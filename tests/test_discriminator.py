@@ -54,7 +54,9 @@ def test_gradient_penalty_of_a_linear_discriminator() -> None:
     out = discriminator_loss(
         disc, np.zeros((6, 3)), np.zeros(6, np.int64), np.ones((6, 3)), np.ones(6), grad_penalty=2.0
     )
-    assert float(out.loss.detach()) == pytest.approx(out.bce + 2.0 * (math.sqrt(27) - 1) ** 2, rel=1e-5)
+    assert float(out.loss.detach()) == pytest.approx(
+        out.bce + 2.0 * (math.sqrt(27) - 1) ** 2, rel=1e-5
+    )
     out.loss.backward()  # the penalty is differentiable in D's weights
     assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
 
@@ -84,7 +86,9 @@ def test_spectral_norm_bounds_every_layer() -> None:
     disc.eval()
     for layer in disc.head:
         if isinstance(layer, nn.Linear):
-            assert float(torch.linalg.svdvals(layer.weight.detach()).max()) == pytest.approx(1.0, abs=1e-2)
+            assert float(torch.linalg.svdvals(layer.weight.detach()).max()) == pytest.approx(
+                1.0, abs=1e-2
+            )
 
 
 def test_singular_value_clipping_linear_and_conv() -> None:
