@@ -6,6 +6,10 @@
     advrl levels show NAME [--out FILE.png]      draw a level (held-out name, id, or text file)
     advrl train ppo --config configs/ppo-maze.yaml [--set train.seed=3] [--resume RUN]
     advrl train paired|dr|minimax|plr|accel --config configs/paired-maze.yaml [--resume RUN]
+    advrl train gail|asaf --config configs/gail-cartpole.yaml [--resume RUN]
+    advrl expert train --env CartPole-v1 [--config configs/expert-cartpole.yaml]
+    advrl demos record --model RUN --episodes 10 --out demos.npz
+    advrl demos info demos.npz
     advrl eval RUN [--levels heldout|NAME,NAME] [--episodes N]
 
 User mistakes (a missing file, an unknown config key, a bad value) end with one ``advrl: error:``
@@ -19,13 +23,22 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import yaml
 
-from advrl.config import UED_METHODS, ConfigError, PPORunConfig, UEDRunConfig, load_config
+from advrl.config import (
+    IMITATION_METHODS,
+    UED_METHODS,
+    ConfigError,
+    ImitationRunConfig,
+    PPORunConfig,
+    UEDRunConfig,
+    load_config,
+)
 from advrl.envs.level import LevelError
+from advrl.gail.demos import DemoError
 
 
 class UserError(Exception):
@@ -118,7 +131,10 @@ def cmd_train_ppo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ued_config(args: argparse.Namespace) -> UEDRunConfig:
+C = TypeVar("C", UEDRunConfig, ImitationRunConfig)
+
+
+def _method_config(args: argparse.Namespace, cls: type[C]) -> C:
     """The config of ``advrl train <method>``: from ``--config`` or the run being resumed."""
     path = Path(args.resume) / "config.yaml" if args.resume else args.config
     if args.resume and not Path(path).is_file():
@@ -138,14 +154,14 @@ def _ued_config(args: argparse.Namespace) -> UEDRunConfig:
                 f"{path} is a config for {named!r}; run `advrl train {named}` with it, or "
                 f"change its `method:` to {args.method!r}"
             )
-    return load_config(UEDRunConfig, path, [*args.set, f"method={args.method}"])
+    return load_config(cls, path, [*args.set, f"method={args.method}"])
 
 
 def cmd_train_ued(args: argparse.Namespace) -> int:
     """Train a UED method from a config (or resume a run)."""
     from advrl.runners.ued import train_ued
 
-    config = _ued_config(args)
+    config = _method_config(args, UEDRunConfig)
     summary = train_ued(config, resume=args.resume)
     last = summary["last"]
     extra = ""
@@ -230,6 +246,126 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score(result: dict[str, Any]) -> str:
+    score = result.get("normalized_score")
+    return f", normalized score {score:.2f}" if score is not None else ""
+
+
+def cmd_train_imitation(args: argparse.Namespace) -> int:
+    """Train GAIL or ASAF from a config (or resume a run)."""
+    from advrl.runners.imitation import train_imitation
+
+    config = _method_config(args, ImitationRunConfig)
+    summary = train_imitation(config, resume=args.resume)
+    ev = summary["eval"]
+    print(
+        f"run {summary['run']}: {summary['variant']} on {summary['env']} from "
+        f"{summary['demo_episodes']} expert episodes, {summary['timesteps']} steps in "
+        f"{summary['wall_clock_s']} s; return {ev['policy']['mean_return']:.1f}"
+        f"{_score(ev['policy'])} (greedy {ev['policy_deterministic']['mean_return']:.1f}"
+        f"{_score(ev['policy_deterministic'])}; expert {ev['expert_return']:.1f}, "
+        f"random {ev['random_return']:.1f})"
+    )
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_expert_train(args: argparse.Namespace) -> int:
+    """Train an SB3 PPO expert on any env (``advrl train ppo`` with the env set)."""
+    from advrl.runners import train_ppo
+    from advrl.runs import RunDir
+
+    overrides = list(args.set)
+    if args.env:
+        overrides.insert(0, f"env.id={json.dumps(args.env)}")
+    if args.config:
+        config = load_config(PPORunConfig, args.config, overrides)
+    elif args.env:
+        from advrl.config import apply_override, from_dict
+
+        data: dict[str, Any] = {}
+        for item in overrides:
+            apply_override(data, item)
+        config = from_dict(PPORunConfig, data)
+    else:
+        raise UserError("give --env ID (and optionally --config FILE), e.g. --env CartPole-v1")
+    if config.name is None:
+        config.name = RunDir.default_name(config.env.id, "expert", config.train.seed)
+    summary = train_ppo(config)
+    ev = summary["eval"]
+    print(
+        f"expert {summary['run']}: {summary['timesteps']} steps in {summary['wall_clock_s']} s; "
+        f"return {ev['policy']['mean_return']:.1f} (greedy "
+        f"{ev['policy_deterministic']['mean_return']:.1f}, random {ev['random']['mean_return']:.1f})"
+    )
+    print(
+        f"record demos: advrl demos record --model {summary['run']} --episodes 10 --out demos.npz"
+    )
+    return 0
+
+
+def cmd_demos_record(args: argparse.Namespace) -> int:
+    """Roll out a run's policy and save its episodes."""
+    from advrl.eval import sb3_policy
+    from advrl.gail import record_demos, save_demos
+    from advrl.runners.imitation import load_run_model
+    from advrl.runners.ppo import make_env
+
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise UserError(f"--out must end in .npz, got {args.out!r}")
+    if not out.parent.exists():
+        raise UserError(f"folder {str(out.parent)!r} does not exist")
+    if args.episodes < 1:
+        raise UserError(f"--episodes must be >= 1, got {args.episodes}")
+    model, env_id, env_kwargs = load_run_model(args.model)
+    if args.env and args.env != env_id:
+        env_id, env_kwargs = args.env, {}
+    env = make_env(env_id, env_kwargs)
+    if env.observation_space != model.observation_space or env.action_space != model.action_space:
+        raise UserError(
+            f"the policy of {args.model!r} was trained on spaces {model.observation_space} / "
+            f"{model.action_space}; {env_id} has {env.observation_space} / {env.action_space}"
+        )
+    policy = sb3_policy(model, deterministic=not args.stochastic)
+    demos = record_demos(env, policy, args.episodes, seed=args.seed, env_id=env_id)
+    env.close()
+    save_demos(demos, out)
+    print(
+        f"wrote {out}: {demos.num_episodes} episodes, {demos.num_transitions} steps of {env_id}; "
+        f"expert return {demos.expert_return:.2f}, random {demos.random_return:.2f}"
+    )
+    return 0
+
+
+def cmd_demos_info(args: argparse.Namespace) -> int:
+    """Describe a demonstrations file."""
+    from advrl.gail import load_demos
+
+    demos = load_demos(args.path, args.format)
+    returns = demos.episode_returns()
+    shapes = (
+        {k: v.shape[1:] for k, v in demos.obs.items()}
+        if isinstance(demos.obs, dict)
+        else demos.obs.shape[1:]
+    )
+    print(f"env:          {demos.env_id or '(not recorded)'}")
+    print(f"episodes:     {demos.num_episodes} ({demos.num_transitions} steps)")
+    print(
+        f"lengths:      min {demos.lengths.min()}, mean {demos.lengths.mean():.1f}, max {demos.lengths.max()}"
+    )
+    print(
+        f"ends:         {int(demos.terminated.sum())} terminated, {int(demos.truncated.sum())} truncated"
+    )
+    print(f"return:       {returns.mean():.2f} +- {returns.std():.2f}")
+    print(
+        f"expert/random returns for normalization: {demos.expert_return:.2f} / {demos.random_return:.2f}"
+    )
+    print(f"observations: {shapes}; actions: {demos.acts.shape[1:]} {demos.acts.dtype}")
+    return 0
+
+
 # ------------------------------------------------------------------------------------ parser
 UED_HELP = {
     "paired": "PAIRED (adversary, protagonist, antagonist; regret)",
@@ -237,6 +373,12 @@ UED_HELP = {
     "minimax": "minimax adversary",
     "plr": "robust prioritized level replay (PLR-perp)",
     "accel": "ACCEL (PLR-perp with level edits)",
+}
+
+
+IMITATION_HELP = {
+    "gail": "GAIL (discriminator reward, SB3 PPO generator)",
+    "asaf": "ASAF / ASAF-w / ASAF-1 (the policy is the discriminator)",
 }
 
 
@@ -280,6 +422,45 @@ def build_parser() -> argparse.ArgumentParser:
         p_ued.add_argument("--json", action="store_true", help="print the whole summary as JSON")
         p_ued.set_defaults(func=cmd_train_ued, method=method)
 
+    for method in IMITATION_METHODS:
+        p_im = train_sub.add_parser(method, help=f"imitation: {IMITATION_HELP[method]}")
+        p_im.add_argument("--config", help=f"YAML config (e.g. configs/{method}-cartpole.yaml)")
+        p_im.add_argument("--resume", help="run folder to continue from its latest checkpoint")
+        p_im.add_argument(
+            "--set", action="append", default=[], metavar="KEY=VALUE", help="override a value"
+        )
+        p_im.add_argument("--json", action="store_true", help="print the whole summary as JSON")
+        p_im.set_defaults(func=cmd_train_imitation, method=method)
+
+    p_expert = sub.add_parser("expert", help="train experts to record demonstrations from")
+    expert_sub = p_expert.add_subparsers(dest="expert_command", required=True)
+    p_et = expert_sub.add_parser("train", help="SB3 PPO expert on any Gymnasium env")
+    p_et.add_argument("--env", help="Gymnasium id (e.g. CartPole-v1, advrl/Maze-Small-v0)")
+    p_et.add_argument("--config", help="PPO config (e.g. configs/expert-cartpole.yaml)")
+    p_et.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a value"
+    )
+    p_et.set_defaults(func=cmd_expert_train)
+
+    p_demos = sub.add_parser("demos", help="record and inspect expert demonstrations")
+    demos_sub = p_demos.add_subparsers(dest="demos_command", required=True)
+    p_rec = demos_sub.add_parser("record", help="roll out a run's policy and save episodes")
+    p_rec.add_argument("--model", required=True, help="run folder (PPO expert, GAIL, ASAF, UED)")
+    p_rec.add_argument("--env", help="env id to record on (default: the run's env)")
+    p_rec.add_argument("--episodes", type=int, default=10, help="episodes to record")
+    p_rec.add_argument("--out", required=True, help="the .npz file to write")
+    p_rec.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    p_rec.add_argument(
+        "--stochastic", action="store_true", help="sample actions (default: greedy actions)"
+    )
+    p_rec.set_defaults(func=cmd_demos_record)
+    p_info = demos_sub.add_parser("info", help="describe a demonstrations file")
+    p_info.add_argument("path", help=".npz file or Minari dataset folder")
+    p_info.add_argument(
+        "--format", default="auto", choices=["auto", "advrl", "imitation", "minari"]
+    )
+    p_info.set_defaults(func=cmd_demos_info)
+
     p_eval = sub.add_parser("eval", help="evaluate a run's policy zero-shot on held-out mazes")
     p_eval.add_argument("run", help="run folder")
     p_eval.add_argument(
@@ -303,6 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         UserError,
         ConfigError,
         LevelError,
+        DemoError,
         FileNotFoundError,
         FileExistsError,
     ) as err:

@@ -65,6 +65,10 @@ class PPOConfig:
     ent_coef: float = 0.01
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
+    use_sde: bool = False
+    """Generalized state-dependent exploration (continuous actions)."""
+    sde_sample_freq: int = -1
+    """Steps between gSDE noise draws (-1: once per rollout)."""
     device: str = "cpu"
     """Torch device for the networks (``cpu``, ``cuda``, ``auto``)."""
 
@@ -273,6 +277,149 @@ class UEDRunConfig:
     plr: PLRConfig = field(default_factory=PLRConfig)
     accel: ACCELConfig = field(default_factory=ACCELConfig)
     train: UEDTrainConfig = field(default_factory=UEDTrainConfig)
+    out_dir: str = "runs"
+    """Parent folder of run folders."""
+    name: str | None = None
+    """Run folder name; None: ``<env>-<method>-seed<seed>-<time>``."""
+
+
+IMITATION_METHODS = ("gail", "asaf")
+"""``advrl train <method>`` for the imitation methods."""
+
+
+@dataclass
+class DemosConfig:
+    """The expert's demonstrations."""
+
+    path: str = "demos/cartpole.npz"
+    """An advrl or imitation ``.npz`` file, or a Minari dataset folder."""
+    format: Literal["auto", "advrl", "imitation", "minari"] = "auto"
+    episodes: int | None = None
+    """Use only the first this many episodes (None: all)."""
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "episodes", section="demos")
+
+
+@dataclass
+class DiscriminatorConfig:
+    """GAIL's discriminator D(s, a) and the reward made from it."""
+
+    net_arch: list[int] = field(default_factory=lambda: [64, 64])
+    conv_filters: int = 16
+    """Filters of the maze view's convolution."""
+    learning_rate: float = 3e-4
+    batch_size: int = 256
+    """Generator (and expert) steps per D update."""
+    epochs: int = 1
+    """Passes over each PPO rollout's steps per round."""
+    reward: Literal["gail", "logd", "logit"] = "gail"
+    """``gail``: -log(1 - D); ``logd``: log D; ``logit``: log D - log(1 - D)."""
+    normalize_reward: bool = True
+    """Divide rewards by the running std of the discounted return."""
+    grad_penalty: float = 0.0
+    """Weight of the gradient penalty (0: off)."""
+    spectral_norm: bool = False
+    svc_bound: float | None = None
+    """Singular value clipping bound of D's weight matrices (None: off)."""
+    svc_every: int = 1
+    """D updates between clippings."""
+    augment: str | None = None
+    """DiffAugment policy for image observations, e.g. ``color,translation,cutout`` (None: off)."""
+
+    def __post_init__(self) -> None:
+        _check_positive(
+            self, "learning_rate", "batch_size", "epochs", "svc_bound", "svc_every", "conv_filters"
+        )
+        if self.grad_penalty < 0:
+            raise ConfigError(f"discriminator.grad_penalty must be >= 0, got {self.grad_penalty}")
+        if self.svc_bound is not None and self.spectral_norm:
+            raise ConfigError(
+                "discriminator.svc_bound and discriminator.spectral_norm do not combine; set one"
+            )
+
+
+@dataclass
+class ASAFConfig:
+    """ASAF: the policy is the discriminator."""
+
+    window: int | None = None
+    """Steps per piece: null for whole episodes (ASAF), w for ASAF-w, 1 for ASAF-1."""
+    rollout_episodes: int = 10
+    """Episodes generated per round (whole-episode ASAF)."""
+    rollout_steps: int = 2000
+    """Steps generated per round (ASAF-w, ASAF-1)."""
+    n_epochs: int = 10
+    batch_size: int = 10
+    """Generated (and expert) pieces per gradient step."""
+    learning_rate: float = 1e-3
+    max_grad_norm: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_positive(
+            self,
+            "window",
+            "rollout_episodes",
+            "rollout_steps",
+            "n_epochs",
+            "batch_size",
+            "learning_rate",
+            "max_grad_norm",
+        )
+
+
+@dataclass
+class InitConfig:
+    """Where the policy starts: fresh, from another run (fine-tuning), or behaviour-cloned."""
+
+    from_run: str | None = None
+    """A PPO, GAIL or ASAF run folder whose latest policy to start from (same policy settings)."""
+    bc_epochs: int = 0
+    """Behaviour-clone the policy on the demonstrations for this many epochs first (0: off)."""
+    bc_batch_size: int = 256
+    bc_learning_rate: float = 1e-3
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "bc_batch_size", "bc_learning_rate")
+        if self.bc_epochs < 0:
+            raise ConfigError(f"init.bc_epochs must be >= 0, got {self.bc_epochs}")
+
+
+@dataclass
+class ImitationTrainConfig:
+    """Budget (env steps), seed, and the intervals of evaluation and checkpoints."""
+
+    total_timesteps: int = 200_000
+    seed: int = 0
+    eval_every: int = 20_000
+    """Evaluate on the true reward every this many env steps (0: only at the end)."""
+    eval_episodes: int = 20
+    checkpoint_every: int = 50_000
+    """Write a checkpoint every this many env steps (0: only at the end)."""
+    progress_bar: bool = False
+
+    def __post_init__(self) -> None:
+        _check_positive(self, "total_timesteps", "eval_episodes", section="train")
+        for name in ("eval_every", "checkpoint_every"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+
+
+@dataclass
+class ImitationRunConfig:
+    """``advrl train gail|asaf``: adversarial imitation from demonstrations."""
+
+    method: Literal["gail", "asaf"] = "gail"
+    """Which method (the command's name; a config names the one it was written for)."""
+    env: EnvConfig = field(default_factory=lambda: EnvConfig(id="CartPole-v1", n_envs=8))
+    demos: DemosConfig = field(default_factory=DemosConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    """GAIL's generator (ASAF uses only ``ppo.device``)."""
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    asaf: ASAFConfig = field(default_factory=ASAFConfig)
+    init: InitConfig = field(default_factory=InitConfig)
+    train: ImitationTrainConfig = field(default_factory=ImitationTrainConfig)
     out_dir: str = "runs"
     """Parent folder of run folders."""
     name: str | None = None

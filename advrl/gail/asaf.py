@@ -18,6 +18,7 @@ so a PPO policy trained by GAIL or by behaviour cloning can be fine-tuned with A
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -298,6 +299,15 @@ class ASAF:
                     stats.setdefault(key, []).append(value)
         self.rounds += 1
         return {k: float(np.mean(v)) for k, v in stats.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Round count and batch-sampling RNG (the policy and optimizer live in the model)."""
+        return {"rounds": self.rounds, "rng": json.dumps(self.rng.bit_generator.state)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        self.rounds = int(state["rounds"])
+        self.rng.bit_generator.state = json.loads(state["rng"])
 
     def learn(
         self,

@@ -7,6 +7,7 @@ many expert pairs, so the next rollout is rewarded by the updated D. PPO itself 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -159,6 +160,8 @@ class GAIL:
             "reward_norm": self.reward_env.state_dict(),
             "rounds": self.rounds,
             "svc_calls": self.svc.calls if self.svc is not None else 0,
+            "rng": json.dumps(self.rng.bit_generator.state),
+            "torch_rng": self.torch_rng.get_state(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -169,6 +172,8 @@ class GAIL:
         self.rounds = int(state["rounds"])
         if self.svc is not None:
             self.svc.calls = int(state.get("svc_calls", 0))
+        self.rng.bit_generator.state = json.loads(state["rng"])
+        self.torch_rng.set_state(state["torch_rng"])
 
 
 class _DiscriminatorRound(BaseCallback):
