@@ -1,0 +1,150 @@
+"""Adversarial imitation benchmark: normalized score of GAIL, ASAF, ASAF-w, ASAF-1 and GAIL -> ASAF.
+
+For each task: train (or reuse) a PPO expert from ``configs/expert-<task>.yaml``, record
+``--demo-episodes`` greedy episodes, then train every method from ``configs/<gail|asaf>-<task>.yaml``
+for each seed. Prints one markdown table: final normalized score (0 = random, 1 = expert; stochastic
+policy, ``eval_episodes`` episodes), mean and spread over seeds, env steps and wall-clock, plus the
+score at intermediate evaluations (steps to reach 0.9).
+
+    python bench/bench_imitation.py --tasks cartpole --seeds 0,1,2 --out bench-runs/imitation
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from advrl.config import ImitationRunConfig, PPORunConfig, load_config
+from advrl.eval import sb3_policy
+from advrl.gail import record_demos, save_demos
+from advrl.runners import train_ppo
+from advrl.runners.imitation import load_run_model, train_imitation
+from advrl.runners.ppo import make_env
+
+METHODS: dict[str, tuple[str, list[str]]] = {
+    "gail": ("gail", []),
+    "asaf": ("asaf", ["asaf.window=null"]),
+    "asaf-w": ("asaf", ["asaf.window=32", "asaf.batch_size=50"]),
+    "asaf-1": ("asaf", ["asaf.window=1", "asaf.batch_size=200"]),
+    "gail+asaf": ("asaf", []),  # ASAF fine-tuning of the same seed's GAIL policy
+}
+"""Method name -> (config family, overrides)."""
+
+
+def expert_demos(task: str, out: Path, episodes: int) -> Path:
+    """Train (or reuse) the task's expert and record its demos."""
+    demos = out / f"demos-{task}.npz"
+    if demos.is_file():
+        return demos
+    run = out / f"expert-{task}"
+    if not (run / "summary.json").is_file():
+        config = load_config(
+            PPORunConfig,
+            Path("configs") / f"expert-{task}.yaml",
+            [f"out_dir={out}", f"name=expert-{task}"],
+        )
+        train_ppo(config)
+    model, env_id, kwargs = load_run_model(run)
+    env = make_env(env_id, kwargs)
+    save_demos(
+        record_demos(env, sb3_policy(model, deterministic=True), episodes, env_id=env_id), demos
+    )
+    return demos
+
+
+def eval_curve(run: Path) -> list[tuple[int, float]]:
+    """(env steps, eval/normalized_score) rows of a run's CSV log."""
+    rows = []
+    with open(run / "tb" / "progress.csv") as f:
+        for row in csv.DictReader(f):
+            score = row.get("eval/normalized_score", "")
+            if score:
+                rows.append((int(float(row["time/total_timesteps"])), float(score)))
+    return rows
+
+
+def run_method(
+    task: str, method: str, seed: int, demos: Path, out: Path, steps: int | None, episodes: int
+) -> dict[str, Any]:
+    family, overrides = METHODS[method]
+    name = f"{task}-{method}-seed{seed}"
+    if (out / name / "summary.json").is_file():
+        return json.loads((out / name / "summary.json").read_text())
+    sets = [
+        f"out_dir={out}",
+        f"name={name}",
+        f"train.seed={seed}",
+        f"demos.path={demos}",
+        f"demos.episodes={episodes}",
+        *overrides,
+    ]
+    if steps is not None:
+        sets.append(f"train.total_timesteps={steps}")
+    if method == "gail+asaf":
+        gail = run_method(task, "gail", seed, demos, out, None, episodes)
+        sets.append(f"init.from_run={gail['run']}")
+    config = load_config(ImitationRunConfig, Path("configs") / f"{family}-{task}.yaml", sets)
+    return train_imitation(config)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", default="cartpole")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--demo-episodes", type=int, default=10)
+    parser.add_argument("--asaf-steps", type=int, help="budget of ASAF runs (default: config's)")
+    parser.add_argument("--finetune-steps", type=int, default=50_000)
+    parser.add_argument("--out", default="bench-runs/imitation")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    print(
+        f"# {platform.node()} {platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}"
+    )
+    print(
+        "| task | method | seeds | normalized score (stoch.) | greedy | steps | wall-clock s | "
+        "steps to 0.9 |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for task in args.tasks.split(","):
+        demos = expert_demos(task, out, args.demo_episodes)
+        for method in args.methods.split(","):
+            steps = None
+            if method == "gail+asaf":
+                steps = args.finetune_steps
+            elif method.startswith("asaf"):
+                steps = args.asaf_steps
+            results = [
+                run_method(task, method, s, demos, out, steps, args.demo_episodes) for s in seeds
+            ]
+            scores = [r["eval"]["policy"]["normalized_score"] for r in results]
+            greedy = [r["eval"]["policy_deterministic"]["normalized_score"] for r in results]
+            reach = []
+            for r in results:
+                hits = [step for step, score in eval_curve(Path(r["run"])) if score >= 0.9]
+                reach.append(hits[0] if hits else None)
+            reached = [x for x in reach if x is not None]
+            reach_text = (
+                f"{int(np.median(reached))} ({len(reached)}/{len(reach)})" if reached else "never"
+            )
+            print(
+                f"| {task} | {results[0]['variant']} | {len(seeds)} | "
+                f"{np.mean(scores):.2f} ± {np.std(scores):.2f} | "
+                f"{np.mean(greedy):.2f} ± {np.std(greedy):.2f} | "
+                f"{results[0]['timesteps']} | {np.mean([r['wall_clock_s'] for r in results]):.0f} | "
+                f"{reach_text} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
