@@ -335,6 +335,7 @@ class ASAF:
                 if not (np.isnan(self.demos.expert_return) or np.isnan(self.demos.random_return)):
                     logger.record("imitation/normalized_score", self.demos.normalized_score(ret))
             logger.record("time/rounds", self.rounds)
+            logger.record("time/total_timesteps", self.model.num_timesteps)
             if callback is not None:
                 callback(self, stats)
             logger.dump(self.model.num_timesteps)
