@@ -92,6 +92,18 @@ class RunDir:
         atomic_write_bytes(self.summary_file, (json.dumps(summary, indent=2) + "\n").encode())
 
 
+def run_timing(model: BaseAlgorithm, done: int, resumed: bool, elapsed: float) -> dict[str, Any]:
+    """The summary's step count and speed: ``done`` steps were there before this session began."""
+    return {
+        "timesteps": int(model.num_timesteps),
+        "resumed_from": done if resumed else None,
+        "wall_clock_s": round(elapsed, 2),
+        "env_steps_per_s": round((model.num_timesteps - done) / elapsed, 1)
+        if elapsed > 0
+        else None,
+    }
+
+
 def write_state(path: Path, state: dict[str, Any]) -> None:
     """``torch.save`` a state of tensors, numbers and strings, atomically."""
     buffer = io.BytesIO()

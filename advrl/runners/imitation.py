@@ -17,15 +17,15 @@ import torch
 import yaml
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import configure
+from stable_baselines3.common.vec_env import VecTransposeImage
 
-from advrl.agents import make_ppo
 from advrl.config import (
     IMITATION_METHODS,
     UED_METHODS,
     ConfigError,
     ImitationRunConfig,
     PPORunConfig,
+    TrainConfig,
     UEDRunConfig,
     load_config,
     save_config,
@@ -46,9 +46,15 @@ from advrl.runners.ppo import (
     build_ppo,
     check_env_config,
     make_env,
-    make_training_env,
 )
-from advrl.runs import RunDir, load_model_state, model_state, read_state, write_state
+from advrl.runs import (
+    RunDir,
+    load_model_state,
+    model_state,
+    read_state,
+    run_timing,
+    write_state,
+)
 
 
 def run_demos(config: ImitationRunConfig) -> Demonstrations:
@@ -81,7 +87,12 @@ def run_demos(config: ImitationRunConfig) -> Demonstrations:
 
 def _policy_config(config: ImitationRunConfig) -> PPORunConfig:
     """The PPO settings of the policy's container (GAIL's generator)."""
-    return PPORunConfig(env=config.env, ppo=config.ppo, policy=config.policy)
+    return PPORunConfig(
+        env=config.env,
+        ppo=config.ppo,
+        policy=config.policy,
+        train=TrainConfig(seed=config.train.seed),
+    )
 
 
 def init_policy(model: BaseAlgorithm, config: ImitationRunConfig, demos: Demonstrations) -> None:
@@ -115,19 +126,11 @@ def build_imitation(
 ) -> tuple[GAIL | ASAF, BaseAlgorithm]:
     """The trainer (GAIL or ASAF) and the PPO object holding the policy."""
     seed = config.train.seed
-    venv = make_training_env(config.env, seed)
-    ppo = vars(config.ppo).copy()
-    model = make_ppo(
-        venv,
-        net_arch=config.policy.net_arch,
-        activation=config.policy.activation,
-        conv_filters=config.policy.conv_filters,
-        seed=seed,
-        verbose=0,
-        **ppo,
-    )
-    if tensorboard_dir is not None:
-        model.set_logger(configure(str(tensorboard_dir), ["tensorboard", "csv"]))
+    model = build_ppo(_policy_config(config), tensorboard_dir)
+    venv = model.get_env()
+    assert venv is not None
+    if isinstance(venv, VecTransposeImage):  # GAIL rewards what the demos hold: untransposed
+        venv = venv.venv
     if config.method == "gail":
         d = config.discriminator
         try:
@@ -303,12 +306,7 @@ def train_imitation(config: ImitationRunConfig, resume: str | Path | None = None
         "variant": variant_name(config),
         "seed": t.seed,
         "demo_episodes": demos.num_episodes,
-        "timesteps": int(model.num_timesteps),
-        "resumed_from": done if checkpoint is not None else None,
-        "wall_clock_s": round(elapsed, 2),
-        "env_steps_per_s": round((model.num_timesteps - done) / elapsed, 1)
-        if elapsed > 0
-        else None,
+        **run_timing(model, done, checkpoint is not None, elapsed),
         "eval": result,
     }
     run.write_summary(summary)

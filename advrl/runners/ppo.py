@@ -23,7 +23,7 @@ from advrl.config import ConfigError, EnvConfig, PPORunConfig, save_config
 from advrl.envs.batched import BatchedMaze
 from advrl.eval import evaluate, random_policy, sb3_policy
 from advrl.logging import LevelLogger
-from advrl.runs import RunDir, load_checkpoint, save_checkpoint
+from advrl.runs import RunDir, load_checkpoint, run_timing, save_checkpoint
 
 EVAL_SEED_OFFSET = 1_000_000
 """Evaluation seeds start here, away from the training envs' seeds."""
@@ -229,12 +229,7 @@ def train_ppo(config: PPORunConfig, resume: str | Path | None = None) -> dict[st
         "env": config.env.id,
         "method": "ppo",
         "seed": train_cfg.seed,
-        "timesteps": int(model.num_timesteps),
-        "resumed_from": done if checkpoint is not None else None,
-        "wall_clock_s": round(elapsed, 2),
-        "env_steps_per_s": round((model.num_timesteps - done) / elapsed, 1)
-        if elapsed > 0
-        else None,
+        **run_timing(model, done, checkpoint is not None, elapsed),
         "eval": final_evaluation(model, config),
     }
     run.write_summary(summary)
