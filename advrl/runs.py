@@ -13,11 +13,14 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
+
+from advrl.config import save_config
 
 CHECKPOINT_RE = re.compile(r"step_(\d+)\.pt$")
 
@@ -90,6 +93,40 @@ class RunDir:
     def write_summary(self, summary: dict[str, Any]) -> None:
         """Write ``summary.json``."""
         atomic_write_bytes(self.summary_file, (json.dumps(summary, indent=2) + "\n").encode())
+
+
+def start_run(config: Any, method: str, resume: str | Path | None) -> RunDir:
+    """The run folder of a training command: a new one named by ``config`` (with the resolved
+    config written into it), or the folder ``resume`` being continued."""
+    if resume is not None:
+        return RunDir.open(resume)
+    name = config.name or RunDir.default_name(config.env.id, method, config.train.seed)
+    run = RunDir.create(config.out_dir, name)
+    save_config(config, run.config_file)
+    return run
+
+
+class _Counted(Protocol):
+    @property
+    def num_timesteps(self) -> int: ...
+
+
+T = TypeVar("T", bound=_Counted)
+
+
+class Every(Generic[T]):
+    """Calls ``action(owner)`` each time ``owner.num_timesteps`` passes another ``every`` steps
+    beyond ``start`` (``every=0``: never). ``owner`` is an SB3 model or a UED runner."""
+
+    def __init__(self, every: int, action: Callable[[T], None], start: int) -> None:
+        self.every, self.action = every, action
+        self.next = start + every if every else None
+
+    def __call__(self, owner: T) -> None:
+        if self.next is not None and owner.num_timesteps >= self.next:
+            while self.next <= owner.num_timesteps:
+                self.next += self.every
+            self.action(owner)
 
 
 def run_timing(model: BaseAlgorithm, done: int, resumed: bool, elapsed: float) -> dict[str, Any]:

@@ -8,7 +8,6 @@ an ASAF fine-tuning run (``init.from_run``), and every run's policy is evaluated
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,6 @@ from advrl.config import (
     TrainConfig,
     UEDRunConfig,
     load_config,
-    save_config,
 )
 from advrl.eval import evaluate, sb3_policy
 from advrl.gail import (
@@ -48,11 +46,13 @@ from advrl.runners.ppo import (
     make_env,
 )
 from advrl.runs import (
+    Every,
     RunDir,
     load_model_state,
     model_state,
     read_state,
     run_timing,
+    start_run,
     write_state,
 )
 
@@ -217,23 +217,10 @@ def imitation_eval(
     return out
 
 
-class _Every:
-    """Calls ``fn(num_timesteps)`` when the model's step count passes each multiple of ``every``."""
-
-    def __init__(self, every: int, start: int, fn: Callable[[int], None]) -> None:
-        self.every, self.fn = every, fn
-        self.next = (start // every + 1) * every if every else 0
-
-    def __call__(self, steps: int) -> None:
-        if self.every and steps >= self.next:
-            self.next = (steps // self.every + 1) * self.every
-            self.fn(steps)
-
-
 class _RolloutHook(BaseCallback):
     """Runs the periodic hooks after each of GAIL's PPO rollouts."""
 
-    def __init__(self, hooks: list[_Every]) -> None:
+    def __init__(self, hooks: list[Every[BaseAlgorithm]]) -> None:
         super().__init__()
         self.hooks = hooks
 
@@ -242,7 +229,7 @@ class _RolloutHook(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         for hook in self.hooks:
-            hook(self.num_timesteps)
+            hook(self.model)
 
 
 def train_imitation(config: ImitationRunConfig, resume: str | Path | None = None) -> dict[str, Any]:
@@ -251,12 +238,7 @@ def train_imitation(config: ImitationRunConfig, resume: str | Path | None = None
         raise ConfigError(f"method must be one of {IMITATION_METHODS}, got {config.method!r}")
     check_env_config(_policy_config(config))
     demos = run_demos(config)
-    if resume is None:
-        name = config.name or RunDir.default_name(config.env.id, config.method, config.train.seed)
-        run = RunDir.create(config.out_dir, name)
-        save_config(config, run.config_file)
-    else:
-        run = RunDir.open(resume)
+    run = start_run(config, config.method, resume)
     trainer, model = build_imitation(config, demos, run.tb)
     checkpoint = run.latest_checkpoint() if resume is not None else None
     if checkpoint is not None:
@@ -266,7 +248,7 @@ def train_imitation(config: ImitationRunConfig, resume: str | Path | None = None
     done = int(model.num_timesteps)
     t = config.train
 
-    def log_eval(steps: int) -> None:
+    def log_eval(model: BaseAlgorithm) -> None:
         result = imitation_eval(model, config, demos, t.eval_episodes)
         model.logger.record("eval/mean_return", result["policy"]["mean_return"])
         model.logger.record(
@@ -275,10 +257,13 @@ def train_imitation(config: ImitationRunConfig, resume: str | Path | None = None
         if "normalized_score" in result["policy"]:
             model.logger.record("eval/normalized_score", result["policy"]["normalized_score"])
 
-    def log_checkpoint(steps: int) -> None:
-        save_imitation(run.checkpoint_path(steps), trainer, model)
+    def log_checkpoint(model: BaseAlgorithm) -> None:
+        save_imitation(run.checkpoint_path(model.num_timesteps), trainer, model)
 
-    hooks = [_Every(t.eval_every, done, log_eval), _Every(t.checkpoint_every, done, log_checkpoint)]
+    hooks = [
+        Every[BaseAlgorithm](t.eval_every, log_eval, done),
+        Every[BaseAlgorithm](t.checkpoint_every, log_checkpoint, done),
+    ]
     start = time.perf_counter()
     if t.total_timesteps > done:
         if isinstance(trainer, GAIL):
@@ -292,7 +277,7 @@ def train_imitation(config: ImitationRunConfig, resume: str | Path | None = None
 
             def after_round(asaf: ASAF, stats: dict[str, float]) -> None:
                 for hook in hooks:
-                    hook(asaf.model.num_timesteps)
+                    hook(asaf.model)
 
             trainer.learn(t.total_timesteps, callback=after_round)
     elapsed = time.perf_counter() - start

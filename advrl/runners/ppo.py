@@ -19,11 +19,11 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 import advrl  # noqa: F401  (registers the envs in subprocesses that unpickle make_env)
 from advrl.agents import make_ppo
-from advrl.config import ConfigError, EnvConfig, PPORunConfig, save_config
+from advrl.config import ConfigError, EnvConfig, PPORunConfig
 from advrl.envs.batched import BatchedMaze
 from advrl.eval import evaluate, random_policy, sb3_policy
 from advrl.logging import LevelLogger
-from advrl.runs import RunDir, load_checkpoint, run_timing, save_checkpoint
+from advrl.runs import RunDir, load_checkpoint, run_timing, save_checkpoint, start_run
 
 EVAL_SEED_OFFSET = 1_000_000
 """Evaluation seeds start here, away from the training envs' seeds."""
@@ -181,12 +181,7 @@ def train_ppo(config: PPORunConfig, resume: str | Path | None = None) -> dict[st
         resume: an existing run folder: continue from its latest checkpoint with ``config``.
     """
     check_env_config(config)
-    if resume is None:
-        name = config.name or RunDir.default_name(config.env.id, "ppo", config.train.seed)
-        run = RunDir.create(config.out_dir, name)
-        save_config(config, run.config_file)
-    else:
-        run = RunDir.open(resume)
+    run = start_run(config, "ppo", resume)
     model = build_ppo(config, run.tb)
     checkpoint = run.latest_checkpoint() if resume is not None else None
     if checkpoint is not None:

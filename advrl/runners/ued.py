@@ -29,7 +29,6 @@ from advrl.config import (
     PPOConfig,
     StudentConfig,
     UEDRunConfig,
-    save_config,
 )
 from advrl.envs.batched_designer import BatchedMazeDesigner
 from advrl.envs.physics import ParamDesignerEnv
@@ -52,7 +51,7 @@ from advrl.pair import (
     family_for,
 )
 from advrl.runners.ppo import EVAL_SEED_OFFSET, batched_kwargs, make_env, make_vec
-from advrl.runs import RunDir, atomic_write_bytes, read_state, write_state
+from advrl.runs import Every, RunDir, atomic_write_bytes, read_state, start_run, write_state
 
 Family = MazeFamily | ParamFamily
 
@@ -348,29 +347,10 @@ def load_runner(runner: UEDRunner, path: Path) -> None:
     runner.load_state_dict(read_state(path, "agents"))
 
 
-class Every:
-    """Calls ``action(runner)`` each time the protagonist passes another ``every`` env steps."""
-
-    def __init__(self, every: int, action: Callable[[UEDRunner], None], start: int) -> None:
-        self.every, self.action = every, action
-        self.next = start + every if every else None
-
-    def __call__(self, runner: UEDRunner) -> None:
-        if self.next is not None and runner.num_timesteps >= self.next:
-            while self.next <= runner.num_timesteps:
-                self.next += self.every
-            self.action(runner)
-
-
 def train_ued(config: UEDRunConfig, resume: str | Path | None = None) -> dict[str, Any]:
     """Train (or resume) a UED run; returns the summary also written to ``summary.json``."""
     runner = build_runner(config)  # a bad config fails here, before the run folder exists
-    if resume is None:
-        name = config.name or RunDir.default_name(config.env.id, config.method, config.train.seed)
-        run = RunDir.create(config.out_dir, name)
-        save_config(config, run.config_file)
-    else:
-        run = RunDir.open(resume)
+    run = start_run(config, config.method, resume)
     logger = configure(str(run.tb), ["tensorboard", "csv"])
     runner.logger = logger
     total = config.train.total_timesteps
@@ -385,8 +365,8 @@ def train_ued(config: UEDRunConfig, resume: str | Path | None = None) -> dict[st
         log_zero_shot(r.logger, run_zero_shot(r.protagonist.model, config))
 
     hooks = [
-        Every(config.train.eval_every, evaluate_now, done),
-        Every(
+        Every[UEDRunner](config.train.eval_every, evaluate_now, done),
+        Every[UEDRunner](
             config.train.checkpoint_every,
             lambda r: save_runner(r, run.checkpoint_path(r.num_timesteps)),
             done,
