@@ -32,7 +32,9 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.policies import ActorCriticPolicy
 
-from advrl.gail.demos import Demonstrations, Obs
+from advrl.gail.bc import policy_actions
+from advrl.gail.demos import Demonstrations, Obs, concat_obs, take_rows
+from advrl.gail.gail import log_imitation_score
 
 
 def asaf_logits(
@@ -96,18 +98,6 @@ def cut(lengths: np.ndarray, window: int | None) -> tuple[np.ndarray, np.ndarray
     return np.concatenate(win_starts), np.concatenate(win_lengths)
 
 
-def _take(obs: Obs, rows: np.ndarray) -> Obs:
-    if isinstance(obs, dict):
-        return {k: v[rows] for k, v in obs.items()}
-    return obs[rows]
-
-
-def _concat(parts: list[Any]) -> Obs:
-    if isinstance(parts[0], dict):
-        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    return np.concatenate(parts)
-
-
 class ASAF:
     """The ASAF trainer.
 
@@ -165,8 +155,7 @@ class ASAF:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate
         self.rng = np.random.default_rng(seed)
-        rows = demos.obs_index()
-        self._expert_obs = _take(demos.obs, rows)
+        self._expert_obs = demos.transitions().obs
         self._expert_starts, self._expert_lengths = cut(demos.lengths, window)
         self._last_obs: Any = None
         self.rounds = 0
@@ -181,12 +170,6 @@ class ASAF:
         tensor, _ = self.policy.obs_to_tensor(obs)
         return tensor
 
-    def _act_tensor(self, acts: np.ndarray) -> torch.Tensor:
-        t = torch.as_tensor(acts, device=self.policy.device)
-        if isinstance(self.model.action_space, spaces.Box):
-            return t.float().reshape(len(acts), -1)
-        return t.long().reshape(len(acts), *((-1,) if t.dim() > 1 else ()))
-
     def log_prob(self, obs: Obs, acts: np.ndarray, chunk: int = 8192) -> torch.Tensor:
         """``log pi_theta(a|s)`` per step (with gradient)."""
         n = len(acts)
@@ -194,7 +177,7 @@ class ASAF:
         for start in range(0, n, chunk):
             rows = np.arange(start, min(n, start + chunk))
             _, logp, _ = self.policy.evaluate_actions(
-                self._obs_tensor(_take(obs, rows)), self._act_tensor(acts[rows])
+                self._obs_tensor(take_rows(obs, rows)), policy_actions(self.policy, acts[rows])
             )
             out.append(logp)
         return torch.cat(out)
@@ -244,7 +227,7 @@ class ASAF:
         starts, piece_lengths = cut(lengths, self.window)
         return (
             Pieces(
-                obs=_take(_concat(obs_steps), order),
+                obs=take_rows(concat_obs(obs_steps), order),
                 acts=np.concatenate(act_steps)[order],
                 logp_g=np.concatenate(logp_steps).astype(np.float32)[order],
                 starts=starts,
@@ -267,7 +250,7 @@ class ASAF:
 
     def _piece_logits(self, pieces: Pieces, chosen: np.ndarray) -> torch.Tensor:
         rows, segment = pieces.rows(chosen)
-        logp = self.log_prob(_take(pieces.obs, rows), pieces.acts[rows])
+        logp = self.log_prob(take_rows(pieces.obs, rows), pieces.acts[rows])
         logp_g = torch.as_tensor(pieces.logp_g[rows], device=logp.device)
         seg = torch.as_tensor(segment, device=logp.device)
         return asaf_logits(logp, logp_g, seg, len(chosen))
@@ -328,12 +311,9 @@ class ASAF:
             logger = self.model.logger
             for key, value in stats.items():
                 logger.record(f"asaf/{key}", value)
-            if self.model.ep_info_buffer:
-                ret = float(np.mean([ep["r"] for ep in self.model.ep_info_buffer]))
+            ret = log_imitation_score(logger, self.model, self.demos)
+            if ret is not None:  # SB3's learn() logs this for PPO; ASAF has no learn()
                 logger.record("rollout/ep_rew_mean", ret)
-                logger.record("imitation/true_return", ret)
-                if not (np.isnan(self.demos.expert_return) or np.isnan(self.demos.random_return)):
-                    logger.record("imitation/normalized_score", self.demos.normalized_score(ret))
             logger.record("time/rounds", self.rounds)
             logger.record("time/total_timesteps", self.model.num_timesteps)
             if callback is not None:

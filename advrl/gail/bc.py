@@ -10,7 +10,16 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
 
-from advrl.gail.demos import Demonstrations
+from advrl.gail.demos import Demonstrations, take_rows
+
+
+def policy_actions(policy: ActorCriticPolicy, acts: np.ndarray) -> torch.Tensor:
+    """Actions as the tensor ``policy.evaluate_actions`` takes: ``[N, dim]`` floats for ``Box``
+    spaces, integers otherwise (``[N]``, or ``[N, parts]`` for MultiDiscrete)."""
+    t = torch.as_tensor(acts, device=policy.device)
+    if isinstance(policy.action_space, spaces.Box):
+        return t.float().reshape(len(acts), -1)
+    return t.long().reshape(len(acts), *((-1,) if t.dim() > 1 else ()))
 
 
 def behaviour_clone(
@@ -34,21 +43,14 @@ def behaviour_clone(
     rng = np.random.default_rng(seed)
     optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate)
     policy.set_training_mode(True)
-    box = isinstance(policy.action_space, spaces.Box)
     losses: list[float] = []
     for _ in range(epochs):
         order = rng.permutation(len(steps))
         epoch: list[float] = []
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            obs = (
-                {k: v[idx] for k, v in steps.obs.items()}
-                if isinstance(steps.obs, dict)
-                else steps.obs[idx]
-            )
-            obs_t, _ = policy.obs_to_tensor(obs)
-            acts = torch.as_tensor(steps.acts[idx], device=policy.device)
-            acts = acts.float().reshape(len(idx), -1) if box else acts.long()
+            obs_t, _ = policy.obs_to_tensor(take_rows(steps.obs, idx))
+            acts = policy_actions(policy, steps.acts[idx])
             _, log_prob, entropy = policy.evaluate_actions(obs_t, acts)
             loss = -log_prob.mean()
             if entropy is not None:

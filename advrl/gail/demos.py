@@ -56,10 +56,18 @@ def _rows(obs: Obs) -> int:
     return len(obs)
 
 
-def _take(obs: Obs, index: Any) -> Obs:
+def take_rows(obs: Obs, index: Any) -> Obs:
+    """Rows ``index`` of observations (of every key, for Dict observations)."""
     if isinstance(obs, dict):
         return {k: v[index] for k, v in obs.items()}
     return obs[index]
+
+
+def concat_obs(parts: list[Any]) -> Obs:
+    """Batches of observations (arrays, or dicts of arrays) joined along the first axis."""
+    if isinstance(parts[0], dict):
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return np.concatenate(parts)
 
 
 @dataclass(frozen=True)
@@ -180,7 +188,7 @@ class Demonstrations:
             raise IndexError(f"episode {i} of {self.num_episodes}")
         a, t = int(self._starts[i]), int(self.lengths[i])
         o = a + i
-        return _take(self.obs, slice(o, o + t + 1)), self.acts[a : a + t], self.rews[a : a + t]
+        return take_rows(self.obs, slice(o, o + t + 1)), self.acts[a : a + t], self.rews[a : a + t]
 
     def obs_index(self) -> np.ndarray:
         """For each transition, the row of its observation in ``obs`` (``+1`` gives the next one)."""
@@ -194,9 +202,9 @@ class Demonstrations:
         last = np.zeros(self.num_transitions, dtype=bool)
         last[self._starts + self.lengths - 1] = True
         return Transitions(
-            obs=_take(self.obs, rows),
+            obs=take_rows(self.obs, rows),
             acts=self.acts,
-            next_obs=_take(self.obs, rows + 1),
+            next_obs=take_rows(self.obs, rows + 1),
             dones=last & self.terminated[episode],
             episode=episode,
         )
@@ -208,7 +216,7 @@ class Demonstrations:
         k = min(k, self.num_episodes)
         n = int(self.lengths[:k].sum())
         return Demonstrations(
-            obs=_take(self.obs, slice(0, n + k)),
+            obs=take_rows(self.obs, slice(0, n + k)),
             acts=self.acts[:n],
             rews=self.rews[:n],
             lengths=self.lengths[:k],

@@ -18,15 +18,9 @@ from stable_baselines3.common.type_aliases import MaybeCallback
 from stable_baselines3.common.vec_env import VecEnv
 
 from advrl.agents.lipschitz import SingularValueClipping
-from advrl.gail.demos import Demonstrations, Transitions
+from advrl.gail.demos import Demonstrations, Transitions, take_rows
 from advrl.gail.discriminator import Discriminator, RewardForm, discriminator_loss
 from advrl.gail.reward_env import DiscriminatorReward
-
-
-def _rows(obs: Any, index: np.ndarray) -> Any:
-    if isinstance(obs, dict):
-        return {k: v[index] for k, v in obs.items()}
-    return obs[index]
 
 
 class GAIL:
@@ -101,9 +95,9 @@ class GAIL:
                 expert_idx = self.rng.integers(0, len(self.expert), size=batch)
                 out = discriminator_loss(
                     self.discriminator,
-                    _rows(self.expert.obs, expert_idx),
+                    take_rows(self.expert.obs, expert_idx),
                     self.expert.acts[expert_idx],
-                    _rows(gen_obs, idx),
+                    take_rows(gen_obs, idx),
                     gen_acts[idx],
                     grad_penalty=self.grad_penalty,
                     generator=self.torch_rng,
@@ -192,12 +186,16 @@ class _DiscriminatorRound(BaseCallback):
         log_imitation_score(self.logger, self.model, self.trainer.demos)
 
 
-def log_imitation_score(logger: Any, model: BaseAlgorithm, demos: Demonstrations) -> None:
-    """Log ``imitation/true_return`` and ``imitation/normalized_score`` from SB3's episode buffer."""
+def log_imitation_score(logger: Any, model: BaseAlgorithm, demos: Demonstrations) -> float | None:
+    """Log ``imitation/true_return`` and ``imitation/normalized_score`` from SB3's episode buffer.
+
+    Returns the mean true return logged (None: no episode has ended yet).
+    """
     buffer = getattr(model, "ep_info_buffer", None)
     if not buffer:
-        return
+        return None
     ret = float(np.mean([ep["r"] for ep in buffer]))
     logger.record("imitation/true_return", ret)
     if not (np.isnan(demos.expert_return) or np.isnan(demos.random_return)):
         logger.record("imitation/normalized_score", demos.normalized_score(ret))
+    return ret

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from advrl.gail.demos import DemoError, Demonstrations
+from advrl.gail.demos import DemoError, Demonstrations, concat_obs
 
 
 def _data_folder(path: Path) -> Path:
@@ -20,12 +19,6 @@ def _data_folder(path: Path) -> Path:
         f"{str(path)!r} is not a Minari dataset folder (no data/metadata.json); give the folder "
         "that `minari.load_dataset(...)` keeps under ~/.minari/datasets/<id>"
     )
-
-
-def _stack(parts: list[Any]) -> np.ndarray | dict[str, np.ndarray]:
-    if isinstance(parts[0], dict):
-        return {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in parts[0]}
-    return np.concatenate([np.asarray(p) for p in parts])
 
 
 def read_minari(path: str | Path) -> Demonstrations:
@@ -69,7 +62,7 @@ def read_minari(path: str | Path) -> Demonstrations:
         return float(value) if value is not None else math.nan
 
     return Demonstrations(
-        obs=_stack(obs),
+        obs=concat_obs(obs),
         acts=np.concatenate(acts),
         rews=np.concatenate(rews),
         lengths=np.asarray(lengths, dtype=np.int64),

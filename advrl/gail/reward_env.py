@@ -15,6 +15,7 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
+from advrl.gail.demos import concat_obs
 from advrl.gail.discriminator import Discriminator, RewardForm
 
 
@@ -90,11 +91,7 @@ class DiscriminatorReward(VecEnvWrapper):
         """The ``(obs, actions)`` of every step since the last call, and D's raw rewards; clears them."""
         if not self._samples:
             raise RuntimeError("no steps were taken since the last take_samples()")
-        first = self._samples[0][0]
-        if isinstance(first, dict):
-            obs: Any = {k: np.concatenate([s[0][k] for s in self._samples]) for k in first}
-        else:
-            obs = np.concatenate([s[0] for s in self._samples])
+        obs = concat_obs([s[0] for s in self._samples])
         acts = np.concatenate([s[1] for s in self._samples])
         rewards = np.concatenate(self._rewards)
         self._samples, self._rewards = [], []
