@@ -193,28 +193,15 @@ def _load_policy(run: Path) -> tuple[Any, str, dict[str, Any], int, list[str], i
     Returns the model, env id and kwargs, evaluation episodes, level names and seed.
     """
     from advrl.config import DEFAULT_EVAL_LEVELS
-    from advrl.runners.ppo import EVAL_SEED_OFFSET, build_ppo
-    from advrl.runners.ued import load_protagonist
-    from advrl.runs import RunDir, load_checkpoint
+    from advrl.runners.imitation import load_run_model
+    from advrl.runners.ppo import EVAL_SEED_OFFSET
 
-    config_file = run / "config.yaml"
-    if not config_file.is_file():
-        raise UserError(f"{str(run)!r} is not a run folder (no config.yaml)")
-    raw = yaml.safe_load(config_file.read_text()) or {}
-    if raw.get("method") in UED_METHODS:
-        ued = load_config(UEDRunConfig, config_file)
-        protagonist = load_protagonist(run, ued)
-        t = ued.train
-        seed = t.seed + EVAL_SEED_OFFSET
-        return protagonist, ued.env.id, ued.env.kwargs, t.eval_episodes, t.eval_levels, seed
-    ppo = load_config(PPORunConfig, config_file)
-    checkpoint = RunDir.open(run).latest_checkpoint()
-    if checkpoint is None:
-        raise UserError(f"run {str(run)!r} has no checkpoint yet")
-    model = build_ppo(ppo)
-    load_checkpoint(checkpoint, model)
-    seed = ppo.train.seed + EVAL_SEED_OFFSET
-    return model, ppo.env.id, ppo.env.kwargs, 10, list(DEFAULT_EVAL_LEVELS), seed
+    model, config = load_run_model(run)
+    seed = config.train.seed + EVAL_SEED_OFFSET
+    episodes, levels = 10, list(DEFAULT_EVAL_LEVELS)
+    if isinstance(config, UEDRunConfig):
+        episodes, levels = config.train.eval_episodes, config.train.eval_levels
+    return model, config.env.id, config.env.kwargs, episodes, levels, seed
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -319,7 +306,8 @@ def cmd_demos_record(args: argparse.Namespace) -> int:
         raise UserError(f"folder {str(out.parent)!r} does not exist")
     if args.episodes < 1:
         raise UserError(f"--episodes must be >= 1, got {args.episodes}")
-    model, env_id, env_kwargs = load_run_model(args.model)
+    model, config = load_run_model(args.model)
+    env_id, env_kwargs = config.env.id, config.env.kwargs
     if args.env and args.env != env_id:
         env_id, env_kwargs = args.env, {}
     env = make_env(env_id, env_kwargs)

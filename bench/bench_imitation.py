@@ -51,8 +51,9 @@ def expert_demos(task: str, out: Path, episodes: int) -> Path:
             [f"out_dir={out}", f"name=expert-{task}"],
         )
         train_ppo(config)
-    model, env_id, kwargs = load_run_model(run)
-    env = make_env(env_id, kwargs)
+    model, config = load_run_model(run)
+    env_id = config.env.id
+    env = make_env(env_id, config.env.kwargs)
     save_demos(
         record_demos(env, sb3_policy(model, deterministic=True), episodes, env_id=env_id), demos
     )

@@ -318,8 +318,11 @@ def variant_name(config: ImitationRunConfig) -> str:
     return name
 
 
-def load_run_model(run: str | Path) -> tuple[BaseAlgorithm, str, dict[str, Any]]:
-    """A run's policy from its latest checkpoint, with the run's env id and kwargs.
+RunConfig = PPORunConfig | UEDRunConfig | ImitationRunConfig
+
+
+def load_run_model(run: str | Path) -> tuple[BaseAlgorithm, RunConfig]:
+    """A run's policy from its latest checkpoint, with the run's config.
 
     PPO runs (experts), GAIL and ASAF runs give their policy; UED runs their protagonist.
 
@@ -336,15 +339,16 @@ def load_run_model(run: str | Path) -> tuple[BaseAlgorithm, str, dict[str, Any]]
     method = raw.get("method") if isinstance(raw, dict) else None
     if method in UED_METHODS:
         ued = load_config(UEDRunConfig, config_file)
-        return load_protagonist(path, ued), ued.env.id, ued.env.kwargs
+        return load_protagonist(path, ued), ued
     checkpoint = RunDir.open(path).latest_checkpoint()
     if checkpoint is None:
         raise ConfigError(f"run {str(path)!r} has no checkpoint yet")
+    config: RunConfig
     if method in IMITATION_METHODS:
         config = load_config(ImitationRunConfig, config_file)
         ppo_config = _policy_config(config)
     else:
-        ppo_config = load_config(PPORunConfig, config_file)
+        config = ppo_config = load_config(PPORunConfig, config_file)
     model = build_ppo(ppo_config)
     load_model_state(model, read_state(checkpoint, "params", map_location=model.device))
-    return model, ppo_config.env.id, ppo_config.env.kwargs
+    return model, config
