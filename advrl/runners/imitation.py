@@ -28,7 +28,6 @@ from advrl.config import (
     UEDRunConfig,
     load_config,
 )
-from advrl.eval import evaluate, sb3_policy
 from advrl.gail import (
     ASAF,
     GAIL,
@@ -44,6 +43,7 @@ from advrl.runners.ppo import (
     build_ppo,
     check_env_config,
     make_env,
+    policy_evaluation,
 )
 from advrl.runs import (
     Every,
@@ -198,19 +198,9 @@ def imitation_eval(
     model: BaseAlgorithm, config: ImitationRunConfig, demos: Demonstrations, episodes: int
 ) -> dict[str, Any]:
     """The policy (stochastic and greedy) on the true reward, with normalized scores."""
-    env = make_env(config.env.id, config.env.kwargs)
     seed = config.train.seed + EVAL_SEED_OFFSET
-    try:
-        out: dict[str, Any] = {
-            "policy": evaluate(env, sb3_policy(model), episodes, seed).as_dict(),
-            "policy_deterministic": evaluate(
-                env, sb3_policy(model, deterministic=True), episodes, seed
-            ).as_dict(),
-            "expert_return": demos.expert_return,
-            "random_return": demos.random_return,
-        }
-    finally:
-        env.close()
+    out = policy_evaluation(model, config.env.id, config.env.kwargs, episodes, seed)
+    out.update(expert_return=demos.expert_return, random_return=demos.random_return)
     if not (np.isnan(demos.expert_return) or np.isnan(demos.random_return)):
         for key in ("policy", "policy_deterministic"):
             out[key]["normalized_score"] = demos.normalized_score(out[key]["mean_return"])

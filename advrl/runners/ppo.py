@@ -155,22 +155,31 @@ def build_ppo(config: PPORunConfig, tensorboard_dir: Path | None = None) -> Base
     return model
 
 
-def final_evaluation(model: BaseAlgorithm, config: PPORunConfig) -> dict[str, Any]:
-    """The trained policy (stochastic and greedy) and a random policy on the same seeded levels."""
-    env = make_env(config.env.id, config.env.kwargs)
-    episodes, seed = config.train.eval_episodes, config.train.seed + EVAL_SEED_OFFSET
+def policy_evaluation(
+    model: BaseAlgorithm,
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    episodes: int,
+    seed: int,
+    with_random: bool = False,
+) -> dict[str, Any]:
+    """The policy, stochastic and greedy (and a random policy), on the same seeded episodes."""
+    env = make_env(env_id, env_kwargs)
+    policies = {"policy": sb3_policy(model), "policy_deterministic": sb3_policy(model, True)}
+    if with_random:
+        policies["random"] = random_policy(env.action_space, seed)
     try:
-        return {
-            "policy": evaluate(env, sb3_policy(model), episodes, seed).as_dict(),
-            "policy_deterministic": evaluate(
-                env, sb3_policy(model, deterministic=True), episodes, seed
-            ).as_dict(),
-            "random": evaluate(
-                env, random_policy(env.action_space, seed), episodes, seed
-            ).as_dict(),
-        }
+        return {k: evaluate(env, p, episodes, seed).as_dict() for k, p in policies.items()}
     finally:
         env.close()
+
+
+def final_evaluation(model: BaseAlgorithm, config: PPORunConfig) -> dict[str, Any]:
+    """The trained policy (stochastic and greedy) and a random policy on the same seeded levels."""
+    seed = config.train.seed + EVAL_SEED_OFFSET
+    return policy_evaluation(
+        model, config.env.id, config.env.kwargs, config.train.eval_episodes, seed, with_random=True
+    )
 
 
 def train_ppo(config: PPORunConfig, resume: str | Path | None = None) -> dict[str, Any]:
