@@ -1,5 +1,6 @@
-"""Agents: SB3 PPO construction, policy networks, observation attacks."""
+"""Agents: SB3 PPO construction, policy networks, observation attacks, adversarial training."""
 
+from advrl.agents.adversarial_training import AT_METHODS, AdversarialTraining, RobustPPO
 from advrl.agents.attacks import (
     AttackedVecEnv,
     ObservationAttack,
@@ -13,9 +14,12 @@ from advrl.agents.networks import GridFeaturesExtractor
 from advrl.agents.ppo import is_grid_space, make_ppo, policy_for
 
 __all__ = [
+    "AT_METHODS",
+    "AdversarialTraining",
     "AttackedVecEnv",
     "GridFeaturesExtractor",
     "ObservationAttack",
+    "RobustPPO",
     "attacked_policy",
     "fgsm",
     "is_grid_space",

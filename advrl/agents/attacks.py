@@ -38,7 +38,8 @@ Norm = Literal["linf", "l2"]
 Method = Literal["random", "fgsm", "pgd"]
 
 
-def _bounds(policy: ActorCriticPolicy) -> tuple[torch.Tensor, torch.Tensor]:
+def observation_bounds(policy: ActorCriticPolicy) -> tuple[torch.Tensor, torch.Tensor]:
+    """The policy's ``Box`` observation bounds as tensors on its device (infinite where unbounded)."""
     space = policy.observation_space
     if not isinstance(space, spaces.Box):
         raise ValueError(
@@ -61,7 +62,7 @@ def objective_fn(
         # every call: keep the clean torch distribution itself, which is never mutated.
         clean_dist = clean.distribution
     if objective == "kl":
-        return lambda obs: _kl(clean_dist, policy.get_distribution(obs).distribution)
+        return lambda obs: distribution_kl(clean_dist, policy.get_distribution(obs).distribution)
     if objective == "ce":
         return lambda obs: -policy.get_distribution(obs).log_prob(chosen)
     if objective == "value":
@@ -69,13 +70,14 @@ def objective_fn(
     raise ValueError(f"objective must be 'kl', 'ce' or 'value', got {objective!r}")
 
 
-def _kl(
+def distribution_kl(
     p: torch.distributions.Distribution | list[torch.distributions.Distribution],
     q: torch.distributions.Distribution | list[torch.distributions.Distribution],
 ) -> torch.Tensor:
-    """Per-sample KL(p || q), summed over action dimensions and over the parts of MultiDiscrete."""
+    """Per-sample KL(p || q) of torch distributions, summed over action dimensions and over the
+    parts of MultiDiscrete."""
     if isinstance(p, list) and isinstance(q, list):
-        return torch.stack([_kl(a, b) for a, b in zip(p, q, strict=True)]).sum(0)
+        return torch.stack([distribution_kl(a, b) for a, b in zip(p, q, strict=True)]).sum(0)
     assert not isinstance(p, list) and not isinstance(q, list)
     kl = torch.distributions.kl_divergence(p, q)
     return kl.flatten(1).sum(1) if kl.dim() > 1 else kl
@@ -122,7 +124,7 @@ def _random_point(
     return clean + direction * (eps * radius).view(-1, *([1] * (clean.dim() - 1)))
 
 
-def _random_start(
+def random_start_point(
     clean: torch.Tensor,
     eps: float,
     norm: Norm,
@@ -130,7 +132,7 @@ def _random_start(
     high: torch.Tensor,
     generator: torch.Generator | None,
 ) -> torch.Tensor:
-    """A uniformly random point of the ball, inside the observation bounds."""
+    """A uniformly random point of the ``eps`` ball around ``clean``, inside ``[low, high]``."""
     return project(_random_point(clean, eps, norm, generator), clean, eps, norm, low, high)
 
 
@@ -143,14 +145,16 @@ def _fgsm_point(
     high: torch.Tensor,
     random_start: bool,
     generator: torch.Generator | None,
+    step: float | None = None,
 ) -> torch.Tensor:
-    """One ascent step of size ``eps`` on ``f`` from ``obs`` (or a random point of the ball)."""
-    start = _random_start(obs, eps, norm, low, high, generator) if random_start else obs
-    adv = start + _ascent_step(_gradient(f, start), eps, norm)
+    """One ascent step (of size ``step``, default ``eps``) on ``f`` from ``obs`` (or a random point
+    of the ball), projected back into the ball."""
+    start = random_start_point(obs, eps, norm, low, high, generator) if random_start else obs
+    adv = start + _ascent_step(input_gradient(f, start), eps if step is None else step, norm)
     return project(adv, obs, eps, norm, low, high).detach()
 
 
-def _gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+def input_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """Gradient of ``sum(f(x))`` in ``x``; works inside callers' ``torch.no_grad()`` too."""
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
@@ -167,8 +171,8 @@ def random_noise(
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Uniform noise in the ``eps`` ball (the baseline every attack should beat)."""
-    low, high = _bounds(policy)
-    return _random_start(obs, eps, norm, low, high, generator)
+    low, high = observation_bounds(policy)
+    return random_start_point(obs, eps, norm, low, high, generator)
 
 
 def fgsm(
@@ -179,6 +183,7 @@ def fgsm(
     objective: Objective = "ce",
     norm: Norm = "linf",
     random_start: bool | None = None,
+    step: float | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """One gradient-sign step of size ``eps`` (L2: one normalized-gradient step).
@@ -186,11 +191,13 @@ def fgsm(
     Args:
         random_start: start from a random point of the ball (FGSM-RS); None: only for ``"kl"``,
             whose gradient vanishes at the clean point.
+        step: size of the step (default ``eps``; fast adversarial training uses ``1.25 * eps``
+            from a random start). The result is projected back into the ball.
     """
-    low, high = _bounds(policy)
+    low, high = observation_bounds(policy)
     f = objective_fn(policy, obs, objective)
     rs = random_start if random_start is not None else objective == "kl"
-    return _fgsm_point(f, obs, eps, norm, low, high, rs, generator)
+    return _fgsm_point(f, obs, eps, norm, low, high, rs, generator, step)
 
 
 def pgd(
@@ -218,7 +225,7 @@ def pgd(
     """
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
-    low, high = _bounds(policy)
+    low, high = observation_bounds(policy)
     f = objective_fn(policy, obs, objective)
     alpha = 2.5 * eps / steps if step_size is None else step_size
     # FGSM's point (with its default start) from the same objective: no second clean pass.
@@ -226,11 +233,11 @@ def pgd(
     with torch.no_grad():
         best_value = f(best)
     if random_start:
-        x = _random_start(obs, eps, norm, low, high, generator)
+        x = random_start_point(obs, eps, norm, low, high, generator)
     else:
         x = project(obs, obs, eps, norm, low, high)
     for _ in range(steps):
-        x = project(x + _ascent_step(_gradient(f, x), alpha, norm), obs, eps, norm, low, high)
+        x = project(x + _ascent_step(input_gradient(f, x), alpha, norm), obs, eps, norm, low, high)
         x = x.detach()
         if trace is not None:
             trace.append(x)

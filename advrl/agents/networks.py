@@ -9,6 +9,7 @@ from gymnasium import spaces
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
+from advrl.agents.advprop import DualBatchNorm
 from advrl.envs.maze import MAX_CODE
 
 
@@ -26,6 +27,7 @@ class GridFeaturesExtractor(BaseFeaturesExtractor):
         conv_filters: output channels of the convolution.
         kernel_size: convolution kernel side.
         scalar_embed: units of each scalar input's embedding.
+        dual_bn: put AdvProp's :class:`~advrl.agents.advprop.DualBatchNorm` after the convolution.
     """
 
     def __init__(
@@ -34,6 +36,7 @@ class GridFeaturesExtractor(BaseFeaturesExtractor):
         conv_filters: int = 16,
         kernel_size: int = 3,
         scalar_embed: int = 5,
+        dual_bn: bool = False,
     ) -> None:
         if (
             not isinstance(observation_space, spaces.Dict)
@@ -58,8 +61,9 @@ class GridFeaturesExtractor(BaseFeaturesExtractor):
         scalar_dims = {k: _flat_dim(observation_space[k]) for k in scalar_keys}
         super().__init__(observation_space, conv_out + scalar_embed * len(scalar_keys))
         self.num_types = MAX_CODE + 1
+        norm: list[nn.Module] = [DualBatchNorm(conv_filters, dims=2)] if dual_bn else []
         self.conv = nn.Sequential(
-            nn.Conv2d(self.num_types, conv_filters, kernel_size), nn.ReLU(), nn.Flatten()
+            nn.Conv2d(self.num_types, conv_filters, kernel_size), *norm, nn.ReLU(), nn.Flatten()
         )
         self.scalars = nn.ModuleDict(
             {

@@ -10,6 +10,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv
 from torch import nn
 
+from advrl.agents.advprop import DualBNMlpExtractor
 from advrl.agents.networks import GridFeaturesExtractor
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
@@ -30,12 +31,16 @@ def policy_for(
     activation: str = "relu",
     conv_filters: int = 16,
     scalar_embed: int = 5,
+    dual_bn: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """SB3 policy name and ``policy_kwargs`` for an observation space.
 
     Grid observations get :class:`GridFeaturesExtractor` with separate policy and value heads of
     ``net_arch`` (PAIRED's student: one hidden layer of 32); vector observations get an MLP
     (``net_arch`` default ``[64, 64]``).
+
+    ``dual_bn`` (AdvProp) adds a main and an auxiliary batch norm: after the grid convolution, or
+    in every hidden layer of a shared vector trunk (:class:`DualBNMlpExtractor`, empty heads).
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
@@ -44,11 +49,24 @@ def policy_for(
         arch = [32] if net_arch is None else list(net_arch)
         kwargs.update(
             features_extractor_class=GridFeaturesExtractor,
-            features_extractor_kwargs={"conv_filters": conv_filters, "scalar_embed": scalar_embed},
+            features_extractor_kwargs={
+                "conv_filters": conv_filters,
+                "scalar_embed": scalar_embed,
+                "dual_bn": dual_bn,
+            },
             net_arch={"pi": arch, "vf": arch},
         )
         return "MultiInputPolicy", kwargs
     arch = [64, 64] if net_arch is None else list(net_arch)
+    if dual_bn:
+        if not isinstance(space, spaces.Box):
+            raise ValueError(f"dual_bn needs Box or maze grid observations, got {space}")
+        kwargs.update(
+            features_extractor_class=DualBNMlpExtractor,
+            features_extractor_kwargs={"hidden": arch, "activation": ACTIVATIONS[activation]},
+            net_arch={"pi": [], "vf": []},
+        )
+        return "MlpPolicy", kwargs
     kwargs["net_arch"] = {"pi": arch, "vf": arch}
     name = "MultiInputPolicy" if isinstance(space, spaces.Dict) else "MlpPolicy"
     return name, kwargs
@@ -60,8 +78,10 @@ def make_ppo(
     net_arch: list[int] | None = None,
     activation: str = "relu",
     conv_filters: int = 16,
+    dual_bn: bool = False,
     seed: int | None = None,
     tensorboard_log: str | None = None,
+    algorithm: type[PPO] = PPO,
     **ppo_kwargs: Any,
 ) -> PPO:
     """An SB3 PPO agent whose policy fits ``env``'s observations (see :func:`policy_for`).
@@ -71,14 +91,20 @@ def make_ppo(
         net_arch: hidden layers of the policy and value heads.
         activation: ``"relu"`` or ``"tanh"``.
         conv_filters: filters of the grid convolution (grid observations only).
+        dual_bn: AdvProp's main and auxiliary batch norms in the trunk (see :func:`policy_for`).
         seed: seed of PPO (network init, sampling).
         tensorboard_log: folder for SB3's TensorBoard output (None: off).
+        algorithm: ``PPO`` or a subclass (e.g. :class:`~advrl.agents.RobustPPO`).
         ppo_kwargs: further ``PPO`` arguments (``learning_rate``, ``n_steps``, ...).
     """
     policy, policy_kwargs = policy_for(
-        env.observation_space, net_arch=net_arch, activation=activation, conv_filters=conv_filters
+        env.observation_space,
+        net_arch=net_arch,
+        activation=activation,
+        conv_filters=conv_filters,
+        dual_bn=dual_bn,
     )
-    return PPO(
+    return algorithm(
         policy,
         env,
         policy_kwargs=policy_kwargs,

@@ -1,0 +1,378 @@
+"""Adversarial training inside SB3 PPO's update: PGD-AT, FGSM-RS, Fast-BAT, SA-PPO, AdvProp, SimAug.
+
+:class:`RobustPPO` is SB3's ``PPO`` with one change: each minibatch's loss can use perturbed
+observations. Rollouts, advantages, value targets, clipping, logging and saving are SB3's. The attack
+only changes what the policy sees inside the update; the critic is always fitted on the clean
+observations (values are not used for acting, and the returns were computed from clean states).
+
+Methods (``AdversarialTraining.method``), each on top of PPO's clipped surrogate ``L(s)``:
+
+- ``none``: plain PPO (the same updates as SB3's ``PPO``, checked by a test);
+- ``pgd_at``: ``(1 - w) L(s) + w L(s + delta)``, ``delta`` from PGD on the attack objective;
+- ``fgsm_rs``: the same with "fast AT"'s perturbation, a random start plus one signed step of
+  ``fgsm_step * eps`` (Wong et al., 2020);
+- ``fast_bat``: the same with Fast-BAT's closed-form perturbation, the implicit gradient included
+  (see :mod:`advrl.agents.fast_bat`);
+- ``sa``: ``L(s) + kappa * KL(pi(s) || pi(s + delta))``, ``delta`` from PGD maximizing that KL: the
+  state-adversarial regularizer of SA-PPO (Zhang et al., NeurIPS 2020);
+- ``advprop``: ``L(s) + L_aux(s + delta)``, the adversarial term through the auxiliary batch norms
+  (the policy must be built with ``dual_bn``); acting and evaluation use the main ones;
+- ``simaug``: ``L(mixup(s + delta, hardest view of s))``: several views of each state, the one with the
+  largest loss kept, mixed with the adversarial view (see :mod:`advrl.agents.simaug`).
+
+Perturbations are computed with the network in evaluation mode (batch-norm statistics untouched) from
+torch's global generator (saved in run checkpoints). ``svc_bound`` adds singular value clipping of the
+actor's weight matrices to any method. ``eps_warmup`` ramps ``eps`` up from 0, as SA-PPO does.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from gymnasium import spaces
+from stable_baselines3 import PPO
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.utils import explained_variance
+from torch import nn
+
+from advrl.agents.advprop import auxiliary_bn, dual_batch_norms
+from advrl.agents.attacks import (
+    Norm,
+    Objective,
+    distribution_kl,
+    fgsm,
+    objective_fn,
+    observation_bounds,
+    pgd,
+    random_start_point,
+)
+from advrl.agents.fast_bat import fast_bat_point, linearization_point
+from advrl.agents.lipschitz import SingularValueClipping
+from advrl.agents.simaug import View, hardest_view, make_view, mixup
+
+AT_METHODS = ("none", "pgd_at", "fgsm_rs", "fast_bat", "sa", "advprop", "simaug")
+"""Adversarial training methods of :class:`RobustPPO`."""
+
+
+@dataclass(frozen=True)
+class AdversarialTraining:
+    """How :class:`RobustPPO` perturbs its updates.
+
+    Args:
+        method: one of :data:`AT_METHODS`.
+        eps: radius of the perturbation ball, in the policy's observation units.
+        norm: ``"linf"`` or ``"l2"``.
+        objective: what the attacker maximizes (``"kl"``, ``"ce"``, ``"value"``; see
+            :mod:`advrl.agents.attacks`). ``sa`` always uses ``"kl"``.
+        steps: PGD steps (``pgd_at``, ``sa``, ``advprop``, ``simaug``).
+        step_size: PGD step size (default ``2.5 * eps / steps``).
+        eps_warmup: fraction of training over which ``eps`` grows linearly from 0 (0: none).
+        adv_weight: ``w``, the weight of the perturbed term in ``pgd_at``, ``fgsm_rs``, ``fast_bat``.
+        fgsm_step: FGSM-RS's step in units of ``eps``.
+        lmbda: Fast-BAT's proximal weight; None: per sample, the input gradient's norm over ``eps``.
+        sa_coef: ``kappa``, the weight of SA-PPO's regularizer.
+        views: SimAug's views (``"kind:size"``, see :data:`advrl.agents.simaug.VIEW_KINDS`); the
+            clean observation is always one of the candidates.
+        mixup_alpha: SimAug's ``Beta(alpha, alpha)`` mixing weight.
+        svc_bound: clip the actor's singular values at this bound (None: off).
+        svc_every: gradient steps between clippings.
+    """
+
+    method: str = "none"
+    eps: float = 0.05
+    norm: Norm = "linf"
+    objective: Objective = "kl"
+    steps: int = 10
+    step_size: float | None = None
+    eps_warmup: float = 0.0
+    adv_weight: float = 1.0
+    fgsm_step: float = 1.25
+    lmbda: float | None = None
+    sa_coef: float = 0.1
+    views: tuple[str, ...] = ("gaussian:0.05", "scale:0.1", "dropout:0.1")
+    mixup_alpha: float = 1.0
+    svc_bound: float | None = None
+    svc_every: int = 1
+
+    def __post_init__(self) -> None:
+        if self.method not in AT_METHODS:
+            raise ValueError(f"method must be one of {', '.join(AT_METHODS)}; got {self.method!r}")
+        if self.eps < 0 or self.steps < 1 or not 0 <= self.eps_warmup <= 1:
+            raise ValueError(
+                f"need eps >= 0, steps >= 1 and eps_warmup in [0, 1]; got eps={self.eps}, "
+                f"steps={self.steps}, eps_warmup={self.eps_warmup}"
+            )
+        if self.norm not in ("linf", "l2"):
+            raise ValueError(f"norm must be 'linf' or 'l2', got {self.norm!r}")
+        if self.objective not in ("kl", "ce", "value"):
+            raise ValueError(f"objective must be 'kl', 'ce' or 'value', got {self.objective!r}")
+        if not 0 <= self.adv_weight <= 1:
+            raise ValueError(f"adv_weight must be in [0, 1], got {self.adv_weight}")
+        if self.lmbda is not None and self.lmbda <= 0:
+            raise ValueError(f"lmbda must be positive (or None), got {self.lmbda}")
+        if self.svc_bound is not None and self.svc_bound <= 0:
+            raise ValueError(f"svc_bound must be positive (or None), got {self.svc_bound}")
+        for view in self.views:
+            make_view(view)  # raises on a bad spec
+
+
+def actor_modules(policy: ActorCriticPolicy) -> nn.ModuleList:
+    """The layers that map an observation to the action distribution (features, actor, head)."""
+    return nn.ModuleList(
+        [policy.pi_features_extractor, policy.mlp_extractor.policy_net, policy.action_net]
+    )
+
+
+def _surrogate(
+    log_prob: torch.Tensor, old_log_prob: torch.Tensor, advantages: torch.Tensor, clip: float
+) -> torch.Tensor:
+    """PPO's clipped surrogate loss per sample: ``-min(r A, clip(r, 1 +- clip) A)``."""
+    ratio = torch.exp(log_prob - old_log_prob)
+    return -torch.min(advantages * ratio, advantages * torch.clamp(ratio, 1 - clip, 1 + clip))
+
+
+class RobustPPO(PPO):
+    """SB3 ``PPO`` whose update can train on adversarially perturbed observations.
+
+    Takes every ``PPO`` argument, plus ``adversarial`` (default: plain PPO). Needs ``Box``
+    observations for any method but ``none``.
+    """
+
+    def __init__(self, *args: Any, adversarial: AdversarialTraining | None = None, **kwargs: Any):
+        self.adversarial = adversarial if adversarial is not None else AdversarialTraining()
+        super().__init__(*args, **kwargs)
+
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        at = self.adversarial
+        if at.method != "none":
+            observation_bounds(self.policy)  # raises for non-Box observations
+        if at.method == "advprop" and not dual_batch_norms(self.policy):
+            raise ValueError(
+                "advprop needs a policy with auxiliary batch norms: build it with dual_bn "
+                "(config: policy.dual_bn: true)"
+            )
+        self._svc = (
+            SingularValueClipping(actor_modules(self.policy), at.svc_bound, at.svc_every)
+            if at.svc_bound is not None
+            else None
+        )
+        self._views: list[View] = [make_view(v) for v in at.views]
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "_svc", "_views"]
+
+    # ------------------------------------------------------------------------- perturbations
+    def current_eps(self) -> float:
+        """``eps`` at the current training progress (after ``eps_warmup``)."""
+        at = self.adversarial
+        if at.eps_warmup == 0:
+            return at.eps
+        done = 1.0 - self._current_progress_remaining
+        return at.eps * min(1.0, done / at.eps_warmup)
+
+    def _attack(
+        self, obs: torch.Tensor, eps: float, objective: Objective | None = None
+    ) -> torch.Tensor:
+        """PGD (or, for ``fgsm_rs``, FGSM-RS) around ``obs``, with the network in eval mode."""
+        at = self.adversarial
+        objective = objective or at.objective
+        self.policy.set_training_mode(False)
+        try:
+            if at.method == "fgsm_rs":
+                return fgsm(
+                    self.policy,
+                    obs,
+                    eps,
+                    objective=objective,
+                    norm=at.norm,
+                    random_start=True,
+                    step=at.fgsm_step * eps,
+                )
+            return pgd(
+                self.policy,
+                obs,
+                eps,
+                objective=objective,
+                norm=at.norm,
+                steps=at.steps,
+                step_size=at.step_size,
+            )
+        finally:
+            self.policy.set_training_mode(True)
+
+    def _fast_bat(self, obs: torch.Tensor, eps: float) -> torch.Tensor:
+        """Fast-BAT's ``x*(theta)``, differentiable in the policy's parameters."""
+        at = self.adversarial
+        low, high = observation_bounds(self.policy)
+        self.policy.set_training_mode(False)
+        try:
+            objective = objective_fn(self.policy, obs, at.objective)
+
+            def attack_loss(x: torch.Tensor) -> torch.Tensor:
+                return -objective(x)
+
+            start = random_start_point(obs, eps, at.norm, low, high, None)
+            z = linearization_point(attack_loss, obs, start, eps, at.norm, low, high, at.lmbda)
+            return fast_bat_point(attack_loss, obs, z, eps, at.norm, low, high, at.lmbda)
+        finally:
+            self.policy.set_training_mode(True)
+
+    def _log_prob_entropy(
+        self, obs: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        dist = self.policy.get_distribution(obs)
+        return dist.log_prob(actions), dist.entropy()
+
+    def _policy_terms(
+        self,
+        obs: torch.Tensor,
+        actions: torch.Tensor,
+        clean_log_prob: torch.Tensor,
+        clean_entropy: torch.Tensor | None,
+        surrogate: Callable[[torch.Tensor], torch.Tensor],
+        eps: float,
+        stats: dict[str, list[float]],
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """(policy loss, entropy for the entropy bonus, extra loss) of one minibatch."""
+        at = self.adversarial
+        clean_loss = surrogate(clean_log_prob).mean()
+        zero = torch.zeros((), device=obs.device)
+        if at.method == "none" or eps == 0:
+            return clean_loss, clean_entropy, zero
+        if at.method in ("pgd_at", "fgsm_rs", "fast_bat"):
+            adv = self._fast_bat(obs, eps) if at.method == "fast_bat" else self._attack(obs, eps)
+            log_prob, entropy = self._log_prob_entropy(adv, actions)
+            adv_loss = surrogate(log_prob).mean()
+            stats["robust/adv_policy_loss"].append(adv_loss.item())
+            w = at.adv_weight
+            mixed_entropy = None
+            if entropy is not None and clean_entropy is not None:
+                mixed_entropy = (1 - w) * clean_entropy + w * entropy
+            return (1 - w) * clean_loss + w * adv_loss, mixed_entropy, zero
+        if at.method == "sa":
+            adv = self._attack(obs, eps, objective="kl")
+            clean_dist = self.policy.get_distribution(obs).distribution
+            adv_dist = self.policy.get_distribution(adv).distribution
+            kl = distribution_kl(clean_dist, adv_dist).mean()
+            stats["robust/sa_kl"].append(kl.item())
+            return clean_loss, clean_entropy, at.sa_coef * kl
+        if at.method == "advprop":
+            with auxiliary_bn(self.policy):
+                adv = self._attack(obs, eps)
+                log_prob, _ = self._log_prob_entropy(adv, actions)
+            adv_loss = surrogate(log_prob).mean()
+            stats["robust/adv_policy_loss"].append(adv_loss.item())
+            return clean_loss, clean_entropy, adv_loss
+        assert at.method == "simaug", at.method
+        low, high = observation_bounds(self.policy)
+        with torch.no_grad():
+            views = torch.stack(
+                [obs, *(torch.max(torch.min(v(obs), high), low) for v in self._views)]
+            )
+            losses = torch.stack([surrogate(self._log_prob_entropy(v, actions)[0]) for v in views])
+        hard = hardest_view(views, losses)
+        stats["robust/simaug_clean_hardest"].append(float((losses.argmax(0) == 0).float().mean()))
+        mixed = mixup(self._attack(obs, eps), hard, at.mixup_alpha)
+        log_prob, entropy = self._log_prob_entropy(mixed, actions)
+        return surrogate(log_prob).mean(), entropy, zero
+
+    # -------------------------------------------------------------------------------- update
+    def train(self) -> None:
+        """PPO's update (as SB3's ``PPO.train``), with the configured adversarial terms."""
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+        clip_range = self.clip_range(self._current_progress_remaining)  # type: ignore[operator]
+        clip_range_vf = None
+        if self.clip_range_vf is not None:
+            clip_range_vf = self.clip_range_vf(self._current_progress_remaining)  # type: ignore[operator]
+        eps = self.current_eps()
+        stats: dict[str, list[float]] = defaultdict(list)
+        continue_training = True
+        approx_kl_divs: list[float] = []
+        loss = torch.zeros(())
+        for _ in range(self.n_epochs):
+            approx_kl_divs = []
+            for data in self.rollout_buffer.get(self.batch_size):
+                actions = data.actions
+                if isinstance(self.action_space, spaces.Discrete):
+                    actions = data.actions.long().flatten()
+                values, log_prob, entropy = self.policy.evaluate_actions(data.observations, actions)
+                values = values.flatten()
+                advantages = data.advantages
+                if self.normalize_advantage and len(advantages) > 1:
+                    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+                surrogate = functools.partial(
+                    _surrogate,
+                    old_log_prob=data.old_log_prob,
+                    advantages=advantages,
+                    clip=clip_range,
+                )
+                policy_loss, bonus_entropy, extra = self._policy_terms(
+                    data.observations, actions, log_prob, entropy, surrogate, eps, stats
+                )
+                ratio = torch.exp(log_prob - data.old_log_prob)
+                stats["train/policy_gradient_loss"].append(policy_loss.item())
+                stats["train/clip_fraction"].append(
+                    torch.mean((torch.abs(ratio - 1) > clip_range).float()).item()
+                )
+                values_pred = values
+                if clip_range_vf is not None:
+                    values_pred = data.old_values + torch.clamp(
+                        values - data.old_values, -clip_range_vf, clip_range_vf
+                    )
+                value_loss = F.mse_loss(data.returns, values_pred)
+                stats["train/value_loss"].append(value_loss.item())
+                if bonus_entropy is None:
+                    entropy_loss = -torch.mean(-log_prob)
+                else:
+                    entropy_loss = -torch.mean(bonus_entropy)
+                stats["train/entropy_loss"].append(entropy_loss.item())
+                loss = (
+                    policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss + extra
+                )
+
+                with torch.no_grad():
+                    log_ratio = log_prob - data.old_log_prob
+                    approx_kl_div = torch.mean((torch.exp(log_ratio) - 1) - log_ratio).cpu().numpy()
+                    approx_kl_divs.append(float(approx_kl_div))
+                if self.target_kl is not None and approx_kl_div > 1.5 * self.target_kl:
+                    continue_training = False
+                    break
+
+                self.policy.optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+                self.policy.optimizer.step()
+                if self._svc is not None:
+                    largest = self._svc()
+                    if largest is not None:
+                        stats["robust/svc_max_singular_value"].append(largest)
+            self._n_updates += 1
+            if not continue_training:
+                break
+
+        explained_var = explained_variance(
+            self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten()
+        )
+        for key, values_list in stats.items():
+            self.logger.record(key, np.mean(values_list))
+        self.logger.record("train/approx_kl", np.mean(approx_kl_divs))
+        self.logger.record("train/loss", loss.item())
+        self.logger.record("train/explained_variance", explained_var)
+        if hasattr(self.policy, "log_std"):
+            self.logger.record("train/std", torch.exp(self.policy.log_std).mean().item())
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/clip_range", clip_range)
+        if clip_range_vf is not None:
+            self.logger.record("train/clip_range_vf", clip_range_vf)
+        if self.adversarial.method != "none":
+            self.logger.record("robust/eps", eps)

@@ -1,0 +1,88 @@
+"""SimAug (Liang et al., ECCV 2020) adapted to policies: hardest view, adversarial view, mixup.
+
+SimAug trains on several simulated views of one situation: it scores each view by the training loss,
+keeps the hardest, perturbs the original view adversarially, and trains on a random convex combination
+(mixup) of the two. Here a *view* is an observation transform that keeps the situation (the state) and
+changes what is seen of it: sensor noise, per-feature gain, dropped features. The PPO targets (action,
+advantage) are the same for every view of a state, so the mixup mixes observations only.
+
+Views are written as ``"kind:size"`` strings (``gaussian:0.05``, ``scale:0.1``, ``dropout:0.1``) so
+configs can list them; :func:`make_view` turns one into a function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+View = Callable[[torch.Tensor], torch.Tensor]
+"""An observation transform: a batch in, a batch of the same shape out (random draws from torch's
+global generator, which run checkpoints save)."""
+
+
+def _gaussian(size: float) -> View:
+    return lambda obs: obs + size * torch.randn_like(obs)
+
+
+def _scale(size: float) -> View:
+    def view(obs: torch.Tensor) -> torch.Tensor:
+        gain = 1 + size * (2 * torch.rand(obs.shape[1:], device=obs.device) - 1)
+        return obs * gain
+
+    return view
+
+
+def _dropout(size: float) -> View:
+    if not 0 <= size < 1:
+        raise ValueError(f"dropout view needs a probability in [0, 1), got {size}")
+    return lambda obs: obs * (torch.rand_like(obs) >= size)
+
+
+VIEW_KINDS: dict[str, Callable[[float], View]] = {
+    "gaussian": _gaussian,
+    "scale": _scale,
+    "dropout": _dropout,
+}
+"""View kinds: additive Gaussian noise of std ``size``; one random per-feature gain in
+``[1 - size, 1 + size]`` for the whole batch (a recalibrated sensor); each feature zeroed with
+probability ``size``."""
+
+
+def make_view(spec: str) -> View:
+    """A view from its ``"kind:size"`` spec (see :data:`VIEW_KINDS`)."""
+    kind, _, size = spec.partition(":")
+    if kind not in VIEW_KINDS:
+        raise ValueError(f"unknown view {spec!r}: kinds are {sorted(VIEW_KINDS)} as 'kind:size'")
+    try:
+        value = float(size)
+    except ValueError:
+        raise ValueError(f"view {spec!r} needs a number after ':', e.g. '{kind}:0.1'") from None
+    if value < 0:
+        raise ValueError(f"view {spec!r}: the size must be >= 0")
+    return VIEW_KINDS[kind](value)
+
+
+def hardest_view(views: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
+    """Per sample, the view with the largest loss.
+
+    Args:
+        views: ``[V, N, ...]``: V views of N observations.
+        losses: ``[V, N]``: each view's per-sample loss.
+
+    Returns:
+        ``[N, ...]``.
+    """
+    if losses.shape != views.shape[:2]:
+        raise ValueError(f"losses {tuple(losses.shape)} must be views' [V, N] {views.shape[:2]}")
+    pick = losses.argmax(0)  # [N]
+    return views[pick, torch.arange(views.shape[1], device=views.device)]
+
+
+def mixup(a: torch.Tensor, b: torch.Tensor, alpha: float) -> torch.Tensor:
+    """``lam * a + (1 - lam) * b`` with one ``lam ~ Beta(alpha, alpha)`` per sample."""
+    if alpha <= 0:
+        raise ValueError(f"mixup alpha must be positive, got {alpha}")
+    beta = torch.distributions.Beta(torch.tensor(float(alpha)), torch.tensor(float(alpha)))
+    lam = beta.sample((a.shape[0],)).to(a.device).view(-1, *([1] * (a.dim() - 1)))
+    return lam * a + (1 - lam) * b

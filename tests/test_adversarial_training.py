@@ -1,0 +1,178 @@
+"""RobustPPO: plain PPO when off, each adversarial method trains, AdvProp's BN, SimAug, SVC."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+import torch
+from stable_baselines3 import PPO
+
+from advrl.agents import AdversarialTraining, RobustPPO, make_ppo
+from advrl.agents.adversarial_training import AT_METHODS, actor_modules
+from advrl.agents.advprop import DualBatchNorm, auxiliary_bn, dual_batch_norms
+from advrl.agents.attacks import fgsm
+from advrl.agents.lipschitz import max_singular_value
+from advrl.agents.simaug import hardest_view, make_view, mixup
+
+TINY = {"n_steps": 64, "batch_size": 32, "n_epochs": 2, "net_arch": [16]}
+
+
+def robust(env_id: str, method: str = "none", seed: int = 0, **kwargs) -> RobustPPO:
+    at = kwargs.pop("adversarial", AdversarialTraining(method=method, eps=0.05, steps=3))
+    model = make_ppo(
+        gym.make(env_id), seed=seed, algorithm=RobustPPO, adversarial=at, **{**TINY, **kwargs}
+    )
+    assert isinstance(model, RobustPPO)
+    return model
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
+def test_without_adversary_the_update_is_sb3_ppo(env_id: str) -> None:
+    plain = make_ppo(gym.make(env_id), seed=3, **TINY)
+    plain.learn(128)  # seeding reseeds the global generators: build each model just before use
+    ours = robust(env_id, seed=3)
+    ours.learn(128)
+    for name, value in plain.policy.state_dict().items():
+        torch.testing.assert_close(ours.policy.state_dict()[name], value, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("method", [m for m in AT_METHODS if m not in ("none", "advprop")])
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
+def test_each_method_trains_and_logs(env_id: str, method: str) -> None:
+    model = robust(env_id, method)
+    before = [p.detach().clone() for p in model.policy.parameters()]
+    model.learn(64)
+    logged = model.logger.name_to_value
+    assert logged["robust/eps"] == pytest.approx(0.05)
+    after = list(model.policy.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    assert all(torch.isfinite(p).all() for p in after)
+
+
+def test_perturbed_term_is_what_changes_the_update() -> None:
+    """pgd_at with weight 1 and with weight 0 start alike and end apart: the perturbed loss counts."""
+    ends = []
+    for w in (0.0, 1.0):
+        at = AdversarialTraining(method="pgd_at", eps=0.2, steps=3, adv_weight=w)
+        model = robust("CartPole-v1", adversarial=at, seed=1)
+        model.learn(64)
+        ends.append(torch.cat([p.flatten() for p in actor_modules(model.policy).parameters()]))
+    assert not torch.allclose(ends[0], ends[1])
+
+
+def test_eps_warmup_ramps_linearly() -> None:
+    at = AdversarialTraining(method="pgd_at", eps=0.1, eps_warmup=0.5)
+    model = robust("CartPole-v1", adversarial=at)
+    for remaining, expected in [(1.0, 0.0), (0.75, 0.05), (0.5, 0.1), (0.1, 0.1)]:
+        model._current_progress_remaining = remaining
+        assert model.current_eps() == pytest.approx(expected)
+
+
+def test_fgsm_rs_step_lands_in_the_ball() -> None:
+    model = robust("CartPole-v1")
+    obs = torch.zeros(16, 4)
+    adv = fgsm(model.policy, obs, 0.1, objective="kl", random_start=True, step=0.125)
+    assert (adv.abs() <= 0.1 + 1e-7).all() and (adv != 0).any()
+
+
+# ----------------------------------------------------------------------------------- AdvProp
+def test_dual_bn_moves_only_the_side_in_use() -> None:
+    bn = DualBatchNorm(3).train()
+    main0, aux0 = bn.main.running_mean.clone(), bn.aux.running_mean.clone()
+    bn(torch.randn(8, 3) + 5)
+    assert not torch.equal(bn.main.running_mean, main0)
+    assert torch.equal(bn.aux.running_mean, aux0)
+    main1 = bn.main.running_mean.clone()
+    with auxiliary_bn(bn):
+        bn(torch.randn(8, 3) - 5)
+    assert torch.equal(bn.main.running_mean, main1)
+    assert not torch.equal(bn.aux.running_mean, aux0)
+    assert not bn.use_aux
+
+
+def _aux_means(model: RobustPPO) -> list[torch.Tensor]:
+    return [n.aux.running_mean.clone() for n in dual_batch_norms(model.policy)]
+
+
+def test_advprop_aux_statistics_move_only_on_adversarial_batches() -> None:
+    plain = robust("CartPole-v1", "none", dual_bn=True)
+    start = _aux_means(plain)
+    plain.learn(64)  # clean rollouts and clean updates only
+    assert all(torch.equal(a, b) for a, b in zip(start, _aux_means(plain), strict=True))
+
+    adv = robust("CartPole-v1", "advprop", dual_bn=True)
+    obs = torch.randn(32, 4) * 0.1
+    start = _aux_means(adv)
+    with auxiliary_bn(adv.policy):
+        adv._attack(obs, 0.05)  # crafting the attack (eval mode) moves nothing
+    assert all(torch.equal(a, b) for a, b in zip(start, _aux_means(adv), strict=True))
+    adv.learn(64)  # the adversarial term trains through the auxiliary side
+    assert all(not torch.equal(a, b) for a, b in zip(start, _aux_means(adv), strict=True))
+    assert not any(n.use_aux for n in dual_batch_norms(adv.policy))  # acting uses the main side
+
+
+def test_advprop_needs_dual_bn() -> None:
+    with pytest.raises(ValueError, match="dual_bn"):
+        robust("CartPole-v1", "advprop")
+
+
+# ------------------------------------------------------------------------------------ SimAug
+def test_simaug_picks_the_maximum_loss_view() -> None:
+    views = torch.arange(3 * 4 * 2, dtype=torch.float32).view(3, 4, 2)  # 3 views, 4 samples
+    losses = torch.tensor([[0.1, 5.0, 0.3, 0.0], [0.2, 1.0, 0.9, -1.0], [0.05, 2.0, 0.1, -2.0]])
+    picked = hardest_view(views, losses)
+    expected = torch.stack([views[1, 0], views[0, 1], views[1, 2], views[0, 3]])
+    torch.testing.assert_close(picked, expected)
+
+
+def test_mixup_stays_between_its_endpoints() -> None:
+    torch.manual_seed(0)
+    a, b = torch.zeros(100, 3), torch.ones(100, 3)
+    mixed = mixup(a, b, 0.4)
+    assert ((mixed >= 0) & (mixed <= 1)).all()
+    assert torch.allclose(mixed, mixed[:, :1].expand(-1, 3))  # one weight per sample
+    assert mixed.std() > 0.1
+
+
+def test_views_parse_and_reject_bad_specs() -> None:
+    obs = torch.ones(5, 4)
+    assert torch.equal(make_view("gaussian:0")(obs), obs)
+    assert make_view("scale:0.5")(obs).shape == obs.shape
+    for bad, match in [
+        ("blur:1", "unknown view"),
+        ("gaussian:x", "needs a number"),
+        ("dropout:1.5", "probability"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            make_view(bad)
+
+
+# --------------------------------------------------------------------------------- SVC, errors
+def test_singular_value_clipping_bounds_the_actor() -> None:
+    at = AdversarialTraining(svc_bound=0.5, svc_every=1)
+    model = robust("CartPole-v1", adversarial=at)
+    model.learn(64)
+    assert max_singular_value(actor_modules(model.policy)) <= 0.5 + 1e-5
+    assert model.logger.name_to_value["robust/svc_max_singular_value"] > 0.5
+
+
+def test_bad_settings_are_named() -> None:
+    with pytest.raises(ValueError, match="method must be one of"):
+        AdversarialTraining(method="trades")
+    with pytest.raises(ValueError, match="adv_weight"):
+        AdversarialTraining(adv_weight=2.0)
+    with pytest.raises(ValueError, match="Box observation"):
+        robust("advrl/Maze-Small-v0", "pgd_at")
+
+
+def test_saved_robust_model_loads_as_ppo(tmp_path) -> None:
+    model = robust("CartPole-v1", "pgd_at")
+    model.save(tmp_path / "m.zip")
+    loaded = PPO.load(tmp_path / "m.zip")
+    obs = torch.zeros(1, 4)
+    torch.testing.assert_close(
+        loaded.policy.get_distribution(obs).distribution.logits,
+        model.policy.get_distribution(obs).distribution.logits,
+    )
+    again = RobustPPO.load(tmp_path / "m.zip")
+    assert again.adversarial.method == "pgd_at"
