@@ -11,6 +11,7 @@
     advrl demos record --model RUN --episodes 10 --out demos.npz
     advrl demos info demos.npz
     advrl eval RUN [--levels heldout|NAME,NAME] [--episodes N]
+    advrl eval RUN [RUN...] --attack pgd --eps 0,0.05,0.1 [--objective kl] [--norm linf]
 
 User mistakes (a missing file, an unknown config key, a bad value) end with one ``advrl: error:``
 line and exit status 2; anything else is a bug and keeps its traceback.
@@ -205,11 +206,15 @@ def _load_policy(run: Path) -> tuple[Any, str, dict[str, Any], int, list[str], i
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Zero-shot evaluation of a run's policy on held-out levels."""
+    """Zero-shot evaluation of a run's policy on held-out levels, or runs' robustness curves."""
     from advrl.envs import all_heldout_names
     from advrl.runners.ued import format_table, results_table, write_table, zero_shot
 
-    run = Path(args.run)
+    if args.attack:
+        return cmd_eval_attack(args)
+    if len(args.run) > 1:
+        raise UserError("several runs are compared under --attack only; give one run folder")
+    run = Path(args.run[0])
     model, env_id, env_kwargs, episodes, names, seed = _load_policy(run)
     if args.all:
         names = list(all_heldout_names())
@@ -230,6 +235,65 @@ def cmd_eval(args: argparse.Namespace) -> int:
     out = run / f"eval-{'all' if args.all else args.levels.replace(',', '_')}.csv"
     write_table(rows, out)
     print(f"wrote {out}")
+    return 0
+
+
+def _floats(text: str, what: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"{what} must be comma-separated numbers, got {text!r}") from None
+
+
+def cmd_eval_attack(args: argparse.Namespace) -> int:
+    """Robustness curves of runs under an observation attack, with their ARA."""
+    from advrl.agents import ObservationAttack
+    from advrl.runners.robustness import evaluate_robustness
+
+    eps = _floats(args.eps, "--eps")
+    eps_range = None
+    if args.eps_range:
+        bounds = _floats(args.eps_range, "--eps-range")
+        if len(bounds) != 2:
+            raise UserError(f"--eps-range needs LOW,HIGH, got {args.eps_range!r}")
+        eps_range = (bounds[0], bounds[1])
+    try:
+        attack = ObservationAttack(
+            method=args.attack,
+            eps=max(eps),
+            norm=args.norm,
+            objective=args.objective,
+            steps=args.steps,
+        )
+        result = evaluate_robustness(
+            [Path(r) for r in args.run],
+            attack,
+            eps,
+            episodes=args.episodes or 20,
+            deterministic=not args.stochastic,
+            reference=args.reference,
+            eps_range=eps_range,
+            out=Path(args.out) if args.out else None,
+            plot=not args.no_plot,
+        )
+    except (ValueError, ImportError) as err:
+        if isinstance(err, ConfigError):
+            raise
+        raise UserError(str(err)) from None
+    print(
+        f"{result['env']}: {args.attack} ({args.objective}, {args.norm}), "
+        f"{result['episodes']} episodes per eps; random policy {result['baseline']:.1f}"
+    )
+    header = ["run", *(f"eps={e:g}" for e in eps), "ARA", "normalized ARA"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for name, r in result["runs"].items():
+        cells = [f"{p['mean_return']:.1f} ± {1.96 * p['sem']:.1f}" for p in r["curve"]]
+        norm = r["normalized_ara"]
+        cells += [f"{r['ara']:.3g}", "n/a" if norm is None else f"{norm:.3f}"]
+        print("| " + " | ".join([name, *cells]) + " |")
+    for f in result["files"]:
+        print(f"wrote {f}")
     return 0
 
 
@@ -449,15 +513,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_info.set_defaults(func=cmd_demos_info)
 
-    p_eval = sub.add_parser("eval", help="evaluate a run's policy zero-shot on held-out mazes")
-    p_eval.add_argument("run", help="run folder")
+    p_eval = sub.add_parser(
+        "eval",
+        help="evaluate a run's policy zero-shot on held-out mazes, or runs' policies under attack",
+    )
+    p_eval.add_argument("run", nargs="+", help="run folder (several with --attack)")
     p_eval.add_argument(
         "--levels",
         default="heldout",
         help="'heldout' (the run's eval_levels) or comma-separated held-out maze names",
     )
     p_eval.add_argument("--all", action="store_true", help="every held-out maze")
-    p_eval.add_argument("--episodes", type=int, help="episodes per maze (default: the run's)")
+    p_eval.add_argument(
+        "--episodes", type=int, help="episodes per maze or per eps (default: the run's / 20)"
+    )
+    attack = p_eval.add_argument_group("observation attacks (robustness curves and ARA)")
+    attack.add_argument("--attack", choices=["random", "fgsm", "pgd"], help="attack the policy")
+    attack.add_argument("--eps", default="0,0.02,0.05,0.1,0.2", help="comma-separated sizes")
+    attack.add_argument("--objective", default="kl", choices=["kl", "ce", "value"])
+    attack.add_argument("--norm", default="linf", choices=["linf", "l2"])
+    attack.add_argument("--steps", type=int, default=10, help="PGD steps")
+    attack.add_argument(
+        "--stochastic", action="store_true", help="sample actions (default: greedy)"
+    )
+    attack.add_argument(
+        "--reference", type=float, help="return scaled to 1 in the normalized ARA (default: clean)"
+    )
+    attack.add_argument("--eps-range", help="LOW,HIGH of the normalized ARA (default: all)")
+    attack.add_argument("--out", help="folder for the CSV, JSON and PNG (default: first run)")
+    attack.add_argument("--no-plot", action="store_true", help="skip the PNG (no matplotlib)")
     p_eval.set_defaults(func=cmd_eval)
     return parser
 

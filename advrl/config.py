@@ -88,6 +88,9 @@ class PolicyConfig:
     activation: Literal["relu", "tanh"] = "relu"
     conv_filters: int = 16
     """Filters of the 3x3 convolution on grid observations."""
+    dual_bn: bool = False
+    """AdvProp's main and auxiliary batch norms in the trunk (needed by ``adversarial.method:
+    advprop``)."""
 
 
 @dataclass
@@ -114,12 +117,55 @@ class TrainConfig:
 
 
 @dataclass
+class AdversarialConfig:
+    """Adversarial training inside PPO's update (see ``advrl.agents.adversarial_training``)."""
+
+    method: Literal["none", "pgd_at", "fgsm_rs", "fast_bat", "sa", "advprop", "simaug"] = "none"
+    """``none`` (plain PPO), ``pgd_at``, ``fgsm_rs`` (fast AT), ``fast_bat``, ``sa`` (SA-PPO's
+    regularizer), ``advprop`` (needs ``policy.dual_bn``), ``simaug``."""
+    eps: float = 0.05
+    """Radius of the perturbation ball, in the policy's observation units."""
+    norm: Literal["linf", "l2"] = "linf"
+    objective: Literal["kl", "ce", "value"] = "kl"
+    """What the attacker maximizes: KL from the clean action distribution, the clean action's
+    negative log-probability, or the negative value."""
+    steps: int = 10
+    """PGD steps (pgd_at, sa, advprop, simaug)."""
+    step_size: float | None = None
+    """PGD step size (null: 2.5 * eps / steps)."""
+    eps_warmup: float = 0.0
+    """Fraction of training over which eps grows linearly from 0."""
+    adv_weight: float = 1.0
+    """Weight of the perturbed loss in pgd_at, fgsm_rs, fast_bat (the rest: clean loss)."""
+    fgsm_step: float = 1.25
+    """FGSM-RS's step, in units of eps."""
+    lmbda: float | None = None
+    """Fast-BAT's proximal weight (null: per sample, the input gradient's norm over eps)."""
+    sa_coef: float = 0.1
+    """Weight of SA-PPO's KL regularizer."""
+    views: list[str] = field(default_factory=lambda: ["gaussian:0.05", "scale:0.1", "dropout:0.1"])
+    """SimAug's views, ``kind:size`` with kind gaussian, scale or dropout."""
+    mixup_alpha: float = 1.0
+    """SimAug's Beta(alpha, alpha) mixing weight."""
+    svc_bound: float | None = None
+    """Singular value clipping of the actor's weight matrices (null: off)."""
+    svc_every: int = 1
+    """Gradient steps between clippings."""
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the update differs from plain PPO's."""
+        return self.method != "none" or self.svc_bound is not None
+
+
+@dataclass
 class PPORunConfig:
     """``advrl train ppo``: SB3 PPO on one env."""
 
     env: EnvConfig = field(default_factory=EnvConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     out_dir: str = "runs"
     """Parent folder of run folders."""

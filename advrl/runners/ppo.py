@@ -18,8 +18,8 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 import advrl  # noqa: F401  (registers the envs in subprocesses that unpickle make_env)
-from advrl.agents import make_ppo
-from advrl.config import ConfigError, EnvConfig, PPORunConfig
+from advrl.agents import AdversarialTraining, RobustPPO, make_ppo
+from advrl.config import AdversarialConfig, ConfigError, EnvConfig, PPORunConfig
 from advrl.envs.batched import BatchedMaze
 from advrl.eval import evaluate, random_policy, sb3_policy
 from advrl.logging import LevelLogger
@@ -137,15 +137,44 @@ def make_training_env(env_cfg: EnvConfig, seed: int) -> VecEnv:
     )
 
 
+def adversarial_training(config: AdversarialConfig) -> AdversarialTraining:
+    """The ``adversarial`` section as :class:`AdversarialTraining` (ConfigError if invalid)."""
+    settings = {**vars(config), "views": tuple(config.views)}
+    try:
+        return AdversarialTraining(**settings)
+    except ValueError as err:
+        raise ConfigError(f"adversarial: {err}") from None
+
+
+def check_adversarial_config(config: PPORunConfig) -> None:
+    """Fail before anything is written if adversarial training cannot run on the env and policy."""
+    at = adversarial_training(config.adversarial)
+    if at.method == "advprop" and not config.policy.dual_bn:
+        raise ConfigError("adversarial.method=advprop needs policy.dual_bn=true")
+    if at.method != "none":
+        env = make_env(config.env.id, config.env.kwargs)
+        space = env.observation_space
+        env.close()
+        if not isinstance(space, gym.spaces.Box):
+            raise ConfigError(
+                f"adversarial.method={at.method} perturbs Box observations; {config.env.id} has "
+                f"{type(space).__name__} observations"
+            )
+
+
 def build_ppo(config: PPORunConfig, tensorboard_dir: Path | None = None) -> BaseAlgorithm:
-    """The vectorized env and PPO agent a config describes."""
+    """The vectorized env and PPO agent a config describes (:class:`RobustPPO` when the
+    ``adversarial`` section asks for adversarial training)."""
     venv = make_training_env(config.env, config.train.seed)
-    ppo = vars(config.ppo).copy()
+    ppo: dict[str, Any] = vars(config.ppo).copy()
+    if config.adversarial.enabled:
+        ppo.update(algorithm=RobustPPO, adversarial=adversarial_training(config.adversarial))
     model = make_ppo(
         venv,
         net_arch=config.policy.net_arch,
         activation=config.policy.activation,
         conv_filters=config.policy.conv_filters,
+        dual_bn=config.policy.dual_bn,
         seed=config.train.seed,
         verbose=0,
         **ppo,
@@ -190,6 +219,7 @@ def train_ppo(config: PPORunConfig, resume: str | Path | None = None) -> dict[st
         resume: an existing run folder: continue from its latest checkpoint with ``config``.
     """
     check_env_config(config)
+    check_adversarial_config(config)
     run = start_run(config, "ppo", resume)
     model = build_ppo(config, run.tb)
     checkpoint = run.latest_checkpoint() if resume is not None else None

@@ -101,6 +101,7 @@ def _ppo(
         net_arch=policy.net_arch,
         activation=policy.activation,
         conv_filters=policy.conv_filters,
+        dual_bn=policy.dual_bn,
         seed=seed,
         verbose=0,
         **settings,

@@ -1,0 +1,234 @@
+"""Robustness curves: a policy's return under observation attacks of growing size, and their ARA.
+
+:func:`robustness_curve` plays the same seeded episodes at every ``eps`` (episode ``i`` resets with
+``seed + i``, as :func:`advrl.eval.evaluate` does), all episodes of one ``eps`` side by side so the
+attack perturbs a whole batch of observations per step. The attack acts on the observations the
+policy takes (advrl's runs do not normalize observations; under ``VecNormalize`` attack the normalized
+ones). :func:`curve_report` adds the ARA (:mod:`advrl.eval.ara`); :func:`write_curves_csv` and
+:func:`plot_curves` save several runs' curves together.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.policies import ActorCriticPolicy
+
+from advrl.agents.attacks import ObservationAttack
+from advrl.eval.ara import ara, normalized_ara
+
+Z95 = 1.959964
+"""Two-sided 95% normal quantile: confidence intervals are ``mean +- Z95 * sem``."""
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """The return at one attack size."""
+
+    eps: float
+    mean_return: float
+    sem: float
+    episodes: int
+
+    @property
+    def ci95(self) -> tuple[float, float]:
+        """95% confidence interval of the mean return (normal approximation)."""
+        half = Z95 * self.sem
+        return self.mean_return - half, self.mean_return + half
+
+
+def _sem(returns: np.ndarray) -> float:
+    return float(returns.std(ddof=1) / math.sqrt(len(returns))) if len(returns) > 1 else 0.0
+
+
+def play_batch(
+    make_env: Callable[[], gym.Env],
+    act: Callable[[np.ndarray], np.ndarray],
+    episodes: int,
+    seed: int,
+) -> np.ndarray:
+    """Returns of ``episodes`` episodes (episode ``i`` from ``reset(seed=seed + i)``), stepped together.
+
+    Args:
+        make_env: builds one env.
+        act: a batch of observations of the running episodes -> their actions.
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    envs = [make_env() for _ in range(episodes)]
+    try:
+        obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
+        returns = np.zeros(episodes)
+        running = list(range(episodes))
+        while running:
+            actions = act(np.stack([obs[i] for i in running]))
+            still = []
+            for i, action in zip(running, actions, strict=True):
+                obs[i], reward, terminated, truncated, _ = envs[i].step(action)
+                returns[i] += float(reward)
+                if not (terminated or truncated):
+                    still.append(i)
+            running = still
+        return returns
+    finally:
+        for env in envs:
+            env.close()
+
+
+def attacked_actions(
+    model: BaseAlgorithm,
+    attack: ObservationAttack,
+    deterministic: bool,
+    generator: torch.Generator,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """A batch policy that acts on ``attack``'s perturbation of the observations it is given."""
+    policy = model.policy
+    if not isinstance(policy, ActorCriticPolicy):
+        raise ValueError(f"attacks need an actor-critic policy, got {type(policy).__name__}")
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        clean = torch.as_tensor(obs, dtype=torch.float32, device=policy.device)
+        adv = attack.perturb(policy, clean, generator=generator).cpu().numpy()
+        actions, _ = model.predict(adv.astype(obs.dtype, copy=False), deterministic=deterministic)
+        return np.asarray(actions)
+
+    return act
+
+
+def robustness_curve(
+    model: BaseAlgorithm,
+    make_env: Callable[[], gym.Env],
+    attack: ObservationAttack,
+    eps_values: Sequence[float],
+    *,
+    episodes: int,
+    seed: int,
+    deterministic: bool = True,
+) -> list[CurvePoint]:
+    """The policy's mean return under ``attack`` at each ``eps`` (its own ``eps`` is replaced).
+
+    Every ``eps`` plays the same seeded episodes; the attack's random draws are seeded too.
+    """
+    values = [float(e) for e in eps_values]
+    if not values or any(e < 0 for e in values) or any(np.diff(values) <= 0):
+        raise ValueError(f"eps values must be >= 0 and strictly increasing, got {values}")
+    points = []
+    for eps in values:
+        generator = torch.Generator(device=model.policy.device).manual_seed(seed)
+        act = attacked_actions(model, replace(attack, eps=eps), deterministic, generator)
+        returns = play_batch(make_env, act, episodes, seed)
+        points.append(CurvePoint(eps, float(returns.mean()), _sem(returns), episodes))
+    return points
+
+
+def random_return(make_env: Callable[[], gym.Env], episodes: int, seed: int) -> float:
+    """Mean return of uniformly random actions on the same seeded episodes (ARA's baseline)."""
+    space = make_env().action_space
+    space.seed(seed)
+    return float(
+        play_batch(
+            make_env, lambda obs: np.stack([space.sample() for _ in obs]), episodes, seed
+        ).mean()
+    )
+
+
+def curve_report(
+    points: Sequence[CurvePoint],
+    *,
+    baseline: float,
+    reference: float | None = None,
+    eps_range: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    """ARA of a curve: in return x eps units, and normalized (baseline 0, ``reference`` 1).
+
+    Args:
+        baseline: the random policy's return.
+        reference: the return scaled to 1 (default: this curve's clean return, its first point).
+        eps_range: the range of the normalized ARA (default: the measured one).
+    """
+    eps = [p.eps for p in points]
+    perf = [p.mean_return for p in points]
+    ref = perf[0] if reference is None else reference
+    report: dict[str, Any] = {
+        "baseline": baseline,
+        "reference": ref,
+        "ara": ara(eps, perf, baseline),
+        "normalized_ara": None,
+        "eps_range": list(eps_range) if eps_range else [eps[0], eps[-1]],
+    }
+    if ref > baseline:
+        report["normalized_ara"] = normalized_ara(
+            eps, perf, baseline=baseline, reference=ref, eps_range=eps_range
+        )
+    return report
+
+
+CSV_FIELDS = ("run", "attack", "eps", "mean_return", "sem", "ci95_low", "ci95_high", "episodes")
+
+
+def write_curves_csv(curves: Mapping[str, Sequence[CurvePoint]], attack: str, path: Path) -> None:
+    """One CSV row per (run, eps); written whole or not at all."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for run, points in curves.items():
+            for p in points:
+                low, high = p.ci95
+                row = {
+                    **asdict(p),
+                    "run": run,
+                    "attack": attack,
+                    "ci95_low": low,
+                    "ci95_high": high,
+                }
+                writer.writerow(row)
+    tmp.replace(path)
+
+
+def plot_curves(
+    curves: Mapping[str, Sequence[CurvePoint]],
+    path: Path,
+    *,
+    baseline: float | None = None,
+    title: str = "",
+) -> None:
+    """A PNG of return against eps for several runs (95% bands), with the baseline's line.
+
+    Needs matplotlib (``pip install 'advrl[plot]'``).
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError(
+            "plotting robustness curves needs matplotlib: pip install 'advrl[plot]'"
+        ) from None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for run, points in curves.items():
+        x = [p.eps for p in points]
+        y = np.array([p.mean_return for p in points])
+        half = np.array([Z95 * p.sem for p in points])
+        ax.plot(x, y, marker="o", label=run)
+        ax.fill_between(x, y - half, y + half, alpha=0.2)
+    if baseline is not None:
+        ax.axhline(baseline, color="grey", linestyle="--", label="random policy")
+    ax.set_xlabel("eps")
+    ax.set_ylabel("mean return")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,133 @@
+"""``advrl eval RUN... --attack``: robustness curves of runs' policies, their ARA, CSV, PNG, TensorBoard."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gymnasium import spaces
+from stable_baselines3.common.logger import configure
+
+from advrl.agents.attacks import ObservationAttack
+from advrl.config import ConfigError
+from advrl.eval.robustness import (
+    CurvePoint,
+    curve_report,
+    plot_curves,
+    random_return,
+    robustness_curve,
+    write_curves_csv,
+)
+from advrl.runners.imitation import load_run_model
+from advrl.runners.ppo import EVAL_SEED_OFFSET, make_env
+
+
+def _tag(eps: float) -> str:
+    return f"{eps:g}"
+
+
+def log_curve(
+    run: Path, attack: str, points: Sequence[CurvePoint], report: dict[str, Any], step: int
+) -> None:
+    """The curve and its ARA as TensorBoard scalars in the run's ``tb`` folder, at ``step``."""
+    logger = configure(str(run / "tb"), ["tensorboard"])
+    for p in points:
+        logger.record(f"robustness/{attack}/return_eps_{_tag(p.eps)}", p.mean_return)
+    logger.record(f"robustness/{attack}/ara", report["ara"])
+    if report["normalized_ara"] is not None:
+        logger.record(f"robustness/{attack}/normalized_ara", report["normalized_ara"])
+    logger.dump(step)
+    logger.close()
+
+
+def evaluate_robustness(
+    runs: Sequence[Path],
+    attack: ObservationAttack,
+    eps_values: Sequence[float],
+    *,
+    episodes: int,
+    deterministic: bool = True,
+    reference: float | None = None,
+    eps_range: tuple[float, float] | None = None,
+    out: Path | None = None,
+    plot: bool = True,
+) -> dict[str, Any]:
+    """Robustness curves of several runs on their env, on the same seeded episodes.
+
+    Every run is played on the first run's env and seeds; runs on different envs are refused.
+    Writes ``robustness-<attack>.csv``, ``.json`` and ``.png`` (if ``plot``) into ``out`` (default:
+    the first run's folder) and each run's curve to its TensorBoard folder.
+
+    Returns:
+        ``{"attack": ..., "baseline": random return, "runs": {name: {"curve": [...], **report}}}``.
+    """
+    if not runs:
+        raise ConfigError("give at least one run folder")
+    loaded = [(run, *load_run_model(run)) for run in runs]
+    _, _, first = loaded[0]
+    env_id, env_kwargs = first.env.id, first.env.kwargs
+    for run, _, config in loaded[1:]:
+        if (config.env.id, config.env.kwargs) != (env_id, env_kwargs):
+            raise ConfigError(
+                f"{run} trained on {config.env.id} {config.env.kwargs}, the first run on {env_id} "
+                f"{env_kwargs}: compare runs of one env"
+            )
+    factory = functools.partial(make_env, env_id, env_kwargs)
+    probe = factory()
+    space = probe.observation_space
+    probe.close()
+    if not isinstance(space, spaces.Box):
+        raise ConfigError(
+            f"observation attacks need Box observations; {env_id} has {type(space).__name__} ones"
+        )
+    seed = first.train.seed + EVAL_SEED_OFFSET
+    baseline = random_return(factory, episodes, seed)
+    curves: dict[str, list[CurvePoint]] = {}
+    result: dict[str, Any] = {
+        "env": env_id,
+        "attack": {**vars(attack), "deterministic_policy": deterministic},
+        "episodes": episodes,
+        "seed": seed,
+        "baseline": baseline,
+        "runs": {},
+    }
+    for run, model, _ in loaded:
+        points = robustness_curve(
+            model,
+            factory,
+            attack,
+            eps_values,
+            episodes=episodes,
+            seed=seed,
+            deterministic=deterministic,
+        )
+        report = curve_report(points, baseline=baseline, reference=reference, eps_range=eps_range)
+        name = run.name
+        if name in curves:
+            name = str(run)
+        curves[name] = points
+        result["runs"][name] = {
+            "run": str(run),
+            "curve": [{"eps": p.eps, "mean_return": p.mean_return, "sem": p.sem} for p in points],
+            **report,
+        }
+        log_curve(run, attack.method, points, report, int(model.num_timesteps))
+    folder = Path(out) if out is not None else runs[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / f"robustness-{attack.method}"
+    write_curves_csv(curves, attack.method, stem.with_suffix(".csv"))
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=2))
+    if plot:
+        plot_curves(
+            curves,
+            stem.with_suffix(".png"),
+            baseline=baseline,
+            title=f"{env_id}: {attack.method} ({attack.objective}, {attack.norm})",
+        )
+    result["files"] = [
+        str(stem.with_suffix(s)) for s in (".csv", ".json", ".png")[: 3 if plot else 2]
+    ]
+    return result
