@@ -262,6 +262,7 @@ def train_ppo(config: PPORunConfig, resume: str | Path | None = None) -> dict[st
         "run": str(run.path),
         "env": config.env.id,
         "method": "ppo",
+        "adversarial": config.adversarial.method,
         "seed": train_cfg.seed,
         **run_timing(model, done, checkpoint is not None, elapsed),
         "eval": final_evaluation(model, config),
