@@ -12,6 +12,7 @@ from advrl.agents.adversarial_training import AT_METHODS, actor_modules
 from advrl.agents.advprop import DualBatchNorm, auxiliary_bn, dual_batch_norms
 from advrl.agents.attacks import fgsm
 from advrl.agents.lipschitz import max_singular_value
+from advrl.agents.policy_inputs import PolicyInput
 from advrl.agents.simaug import hardest_view, make_view, mixup
 
 TINY = {"n_steps": 64, "batch_size": 32, "n_epochs": 2, "net_arch": [16]}
@@ -104,7 +105,9 @@ def test_advprop_aux_statistics_move_only_on_adversarial_batches() -> None:
     obs = torch.randn(32, 4) * 0.1
     start = _aux_means(adv)
     with auxiliary_bn(adv.policy):
-        adv._attack(obs, 0.05)  # crafting the attack (eval mode) moves nothing
+        adv._attack(
+            PolicyInput(adv.policy, obs), 0.05
+        )  # crafting the attack (eval mode) moves nothing
     assert all(torch.equal(a, b) for a, b in zip(start, _aux_means(adv), strict=True))
     adv.learn(64)  # the adversarial term trains through the auxiliary side
     assert all(not torch.equal(a, b) for a, b in zip(start, _aux_means(adv), strict=True))
@@ -161,8 +164,8 @@ def test_bad_settings_are_named() -> None:
         AdversarialTraining(method="trades")
     with pytest.raises(ValueError, match="adv_weight"):
         AdversarialTraining(adv_weight=2.0)
-    with pytest.raises(ValueError, match="Box observation"):
-        robust("advrl/Maze-Small-v0", "pgd_at")
+    with pytest.raises(ValueError, match="Box observations or the maze"):
+        robust("FrozenLake-v1", "pgd_at")
 
 
 def test_saved_robust_model_loads_as_ppo(tmp_path) -> None:

@@ -29,13 +29,15 @@ TINY = [
 ]
 
 
+TRAIN = ["train", "ppo", "--config", "configs/robust-cartpole.yaml"]
+
+
 def sets(*items: str) -> list[str]:
     return [arg for item in items for arg in ("--set", item)]
 
 
 def train(out: Path, name: str, *extra: str) -> Path:
-    args = ["train", "ppo", "--config", "configs/robust-cartpole.yaml"]
-    assert main(args + sets(*TINY, f"out_dir={out}", f"name={name}", *extra)) == 0
+    assert main(TRAIN + sets(*TINY, f"out_dir={out}", f"name={name}", *extra)) == 0
     return out / name
 
 
@@ -95,18 +97,15 @@ def test_user_errors_are_one_line(
         (["eval", str(runs[0]), "--attack", "pgd", "--eps", "0.1,0"], "strictly increasing"),
         (["eval", str(runs[0]), str(runs[1])], "under --attack only"),
         (
-            ["train", "ppo", "--config", "configs/robust-cartpole.yaml"]
-            + sets(*TINY, f"out_dir={tmp_path}", "adversarial.method=advprop"),
+            [*TRAIN, *sets(*TINY, f"out_dir={tmp_path}", "adversarial.method=advprop")],
             "policy.dual_bn",
         ),
         (
-            ["train", "ppo", "--config", "configs/robust-cartpole.yaml"]
-            + sets(*TINY, f"out_dir={tmp_path}", "adversarial.method=trades"),
+            [*TRAIN, *sets(*TINY, f"out_dir={tmp_path}", "adversarial.method=trades")],
             "adversarial.method",
         ),
         (
-            ["train", "ppo", "--config", "configs/robust-cartpole.yaml"]
-            + sets(*TINY, f"out_dir={tmp_path}", "env.id=advrl/Maze-Small-v0"),
+            [*TRAIN, *sets(*TINY, f"out_dir={tmp_path}", "env.id=FrozenLake-v1")],
             "Box observations",
         ),
     ]

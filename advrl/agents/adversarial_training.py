@@ -55,6 +55,7 @@ from advrl.agents.attacks import (
 )
 from advrl.agents.fast_bat import fast_bat_point, linearization_point
 from advrl.agents.lipschitz import SingularValueClipping
+from advrl.agents.policy_inputs import Observation, PolicyInput, supports_attacks
 from advrl.agents.simaug import View, hardest_view, make_view, mixup
 
 AT_METHODS = ("none", "pgd_at", "fgsm_rs", "fast_bat", "sa", "advprop", "simaug")
@@ -141,8 +142,9 @@ def _surrogate(
 class RobustPPO(PPO):
     """SB3 ``PPO`` whose update can train on adversarially perturbed observations.
 
-    Takes every ``PPO`` argument, plus ``adversarial`` (default: plain PPO). Needs ``Box``
-    observations for any method but ``none``.
+    Takes every ``PPO`` argument, plus ``adversarial`` (default: plain PPO). Any method but ``none``
+    needs ``Box`` observations or the maze's grid view (attacked in its one-hot features, see
+    :mod:`advrl.agents.policy_inputs`).
     """
 
     def __init__(self, *args: Any, adversarial: AdversarialTraining | None = None, **kwargs: Any):
@@ -152,8 +154,12 @@ class RobustPPO(PPO):
     def _setup_model(self) -> None:
         super()._setup_model()
         at = self.adversarial
-        if at.method != "none":
-            observation_bounds(self.policy)  # raises for non-Box observations
+        if at.method != "none" and not supports_attacks(self.policy):
+            raise ValueError(
+                f"adversarial training perturbs Box observations or the maze's one-hot view; "
+                f"this policy takes {type(self.policy.observation_space).__name__} observations "
+                f"through a {type(self.policy.features_extractor).__name__}"
+            )
         if at.method == "advprop" and not dual_batch_norms(self.policy):
             raise ValueError(
                 "advprop needs a policy with auxiliary batch norms: build it with dual_bn "
@@ -179,17 +185,17 @@ class RobustPPO(PPO):
         return at.eps * min(1.0, done / at.eps_warmup)
 
     def _attack(
-        self, obs: torch.Tensor, eps: float, objective: Objective | None = None
+        self, target: PolicyInput, eps: float, objective: Objective | None = None
     ) -> torch.Tensor:
-        """PGD (or, for ``fgsm_rs``, FGSM-RS) around ``obs``, with the network in eval mode."""
+        """PGD (or, for ``fgsm_rs``, FGSM-RS) around ``target.x``, with the network in eval mode."""
         at = self.adversarial
         objective = objective or at.objective
         self.policy.set_training_mode(False)
         try:
             if at.method == "fgsm_rs":
                 return fgsm(
-                    self.policy,
-                    obs,
+                    target,
+                    target.x,
                     eps,
                     objective=objective,
                     norm=at.norm,
@@ -197,8 +203,8 @@ class RobustPPO(PPO):
                     step=at.fgsm_step * eps,
                 )
             return pgd(
-                self.policy,
-                obs,
+                target,
+                target.x,
                 eps,
                 objective=objective,
                 norm=at.norm,
@@ -208,13 +214,14 @@ class RobustPPO(PPO):
         finally:
             self.policy.set_training_mode(True)
 
-    def _fast_bat(self, obs: torch.Tensor, eps: float) -> torch.Tensor:
+    def _fast_bat(self, target: PolicyInput, eps: float) -> torch.Tensor:
         """Fast-BAT's ``x*(theta)``, differentiable in the policy's parameters."""
         at = self.adversarial
-        low, high = observation_bounds(self.policy)
+        low, high = observation_bounds(target)
+        obs = target.x
         self.policy.set_training_mode(False)
         try:
-            objective = objective_fn(self.policy, obs, at.objective)
+            objective = objective_fn(target, obs, at.objective)
 
             def attack_loss(x: torch.Tensor) -> torch.Tensor:
                 return -objective(x)
@@ -225,15 +232,16 @@ class RobustPPO(PPO):
         finally:
             self.policy.set_training_mode(True)
 
+    @staticmethod
     def _log_prob_entropy(
-        self, obs: torch.Tensor, actions: torch.Tensor
+        target: PolicyInput, x: torch.Tensor, actions: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        dist = self.policy.get_distribution(obs)
+        dist = target.get_distribution(x)
         return dist.log_prob(actions), dist.entropy()
 
     def _policy_terms(
         self,
-        obs: torch.Tensor,
+        obs: Observation,
         actions: torch.Tensor,
         clean_log_prob: torch.Tensor,
         clean_entropy: torch.Tensor | None,
@@ -244,12 +252,16 @@ class RobustPPO(PPO):
         """(policy loss, entropy for the entropy bonus, extra loss) of one minibatch."""
         at = self.adversarial
         clean_loss = surrogate(clean_log_prob).mean()
-        zero = torch.zeros((), device=obs.device)
+        zero = torch.zeros((), device=clean_log_prob.device)
         if at.method == "none" or eps == 0:
             return clean_loss, clean_entropy, zero
+        target = PolicyInput(self.policy, obs)
         if at.method in ("pgd_at", "fgsm_rs", "fast_bat"):
-            adv = self._fast_bat(obs, eps) if at.method == "fast_bat" else self._attack(obs, eps)
-            log_prob, entropy = self._log_prob_entropy(adv, actions)
+            if at.method == "fast_bat":
+                adv = self._fast_bat(target, eps)
+            else:
+                adv = self._attack(target, eps)
+            log_prob, entropy = self._log_prob_entropy(target, adv, actions)
             adv_loss = surrogate(log_prob).mean()
             stats["robust/adv_policy_loss"].append(adv_loss.item())
             w = at.adv_weight
@@ -258,30 +270,31 @@ class RobustPPO(PPO):
                 mixed_entropy = (1 - w) * clean_entropy + w * entropy
             return (1 - w) * clean_loss + w * adv_loss, mixed_entropy, zero
         if at.method == "sa":
-            adv = self._attack(obs, eps, objective="kl")
-            clean_dist = self.policy.get_distribution(obs).distribution
-            adv_dist = self.policy.get_distribution(adv).distribution
+            adv = self._attack(target, eps, objective="kl")
+            clean_dist = target.get_distribution(target.x).distribution
+            adv_dist = target.get_distribution(adv).distribution
             kl = distribution_kl(clean_dist, adv_dist).mean()
             stats["robust/sa_kl"].append(kl.item())
             return clean_loss, clean_entropy, at.sa_coef * kl
         if at.method == "advprop":
             with auxiliary_bn(self.policy):
-                adv = self._attack(obs, eps)
-                log_prob, _ = self._log_prob_entropy(adv, actions)
+                adv = self._attack(target, eps)
+                log_prob, _ = self._log_prob_entropy(target, adv, actions)
             adv_loss = surrogate(log_prob).mean()
             stats["robust/adv_policy_loss"].append(adv_loss.item())
             return clean_loss, clean_entropy, adv_loss
         assert at.method == "simaug", at.method
-        low, high = observation_bounds(self.policy)
+        low, high = observation_bounds(target)
+        x = target.x
         with torch.no_grad():
-            views = torch.stack(
-                [obs, *(torch.max(torch.min(v(obs), high), low) for v in self._views)]
+            views = torch.stack([x, *(torch.max(torch.min(v(x), high), low) for v in self._views)])
+            losses = torch.stack(
+                [surrogate(self._log_prob_entropy(target, v, actions)[0]) for v in views]
             )
-            losses = torch.stack([surrogate(self._log_prob_entropy(v, actions)[0]) for v in views])
         hard = hardest_view(views, losses)
         stats["robust/simaug_clean_hardest"].append(float((losses.argmax(0) == 0).float().mean()))
-        mixed = mixup(self._attack(obs, eps), hard, at.mixup_alpha)
-        log_prob, entropy = self._log_prob_entropy(mixed, actions)
+        mixed = mixup(self._attack(target, eps), hard, at.mixup_alpha)
+        log_prob, entropy = self._log_prob_entropy(target, mixed, actions)
         return surrogate(log_prob).mean(), entropy, zero
 
     # -------------------------------------------------------------------------------- update

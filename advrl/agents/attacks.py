@@ -16,29 +16,49 @@ The KL objective has a zero gradient at ``delta = 0``, so FGSM on it starts from
 point in the ball (FGSM-RS); PGD starts at random by default for every objective.
 
 Supported: ``Box`` observations (vector or image tensors the policy takes directly), discrete and
-continuous actions.
+continuous actions. The maze's integer view is attacked through its one-hot features: pass a
+:class:`~advrl.agents.policy_inputs.PolicyInput` where a policy is expected. :class:`AttackedVecEnv`
+and :func:`attacked_policy` produce observations, so they take ``Box`` observations only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.distributions import Distribution
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
+
+
+class AttackTarget(Protocol):
+    """What an attack uses of a policy: an SB3 ``ActorCriticPolicy`` (Box observations), or a
+    :class:`~advrl.agents.policy_inputs.PolicyInput` (the maze's one-hot view)."""
+
+    @property
+    def observation_space(self) -> gym.Space: ...
+
+    @property
+    def device(self) -> torch.device: ...
+
+    def get_distribution(self, obs: Any) -> Distribution: ...
+
+    def predict_values(self, obs: Any) -> torch.Tensor: ...
+
 
 Objective = Literal["kl", "ce", "value"]
 Norm = Literal["linf", "l2"]
 Method = Literal["random", "fgsm", "pgd"]
 
 
-def observation_bounds(policy: ActorCriticPolicy) -> tuple[torch.Tensor, torch.Tensor]:
+def observation_bounds(policy: AttackTarget) -> tuple[torch.Tensor, torch.Tensor]:
     """The policy's ``Box`` observation bounds as tensors on its device (infinite where unbounded)."""
     space = policy.observation_space
     if not isinstance(space, spaces.Box):
@@ -52,7 +72,7 @@ def observation_bounds(policy: ActorCriticPolicy) -> tuple[torch.Tensor, torch.T
 
 
 def objective_fn(
-    policy: ActorCriticPolicy, clean_obs: torch.Tensor, objective: Objective
+    policy: AttackTarget, clean_obs: torch.Tensor, objective: Objective
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """The per-sample objective ``f(obs) -> [batch]`` the attacker maximizes around ``clean_obs``."""
     with torch.no_grad():
@@ -163,7 +183,7 @@ def input_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -
 
 
 def random_noise(
-    policy: ActorCriticPolicy,
+    policy: AttackTarget,
     obs: torch.Tensor,
     eps: float,
     *,
@@ -176,7 +196,7 @@ def random_noise(
 
 
 def fgsm(
-    policy: ActorCriticPolicy,
+    policy: AttackTarget,
     obs: torch.Tensor,
     eps: float,
     *,
@@ -201,7 +221,7 @@ def fgsm(
 
 
 def pgd(
-    policy: ActorCriticPolicy,
+    policy: AttackTarget,
     obs: torch.Tensor,
     eps: float,
     *,
@@ -281,7 +301,7 @@ class ObservationAttack:
 
     def perturb(
         self,
-        policy: ActorCriticPolicy,
+        policy: AttackTarget,
         obs: torch.Tensor,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import gymnasium as gym
 import torch
 import torch.nn.functional as F
@@ -72,6 +75,18 @@ class GridFeaturesExtractor(BaseFeaturesExtractor):
             }
         )
 
+        self._relaxed: torch.Tensor | None = None
+
+    @contextmanager
+    def relaxed_image(self, one_hot: torch.Tensor) -> Iterator[None]:
+        """Inside the block, use ``one_hot`` (``[N, num_types, W, H]`` floats, e.g. an attack's
+        perturbation of :meth:`one_hot_image`) in place of the observation's one-hot image."""
+        self._relaxed = one_hot
+        try:
+            yield
+        finally:
+            self._relaxed = None
+
     def one_hot_image(self, image: torch.Tensor) -> torch.Tensor:
         """``[N, W, H, 3]`` cell codes -> ``[N, num_types, W, H]`` float one-hot of the object type."""
         types = image[..., 0].round().long().clamp(0, self.num_types - 1)
@@ -79,7 +94,16 @@ class GridFeaturesExtractor(BaseFeaturesExtractor):
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         """Concatenated conv features and scalar embeddings."""
-        parts = [self.conv(self.one_hot_image(observations["image"]))]
+        image = observations["image"]
+        if self._relaxed is not None:
+            if self._relaxed.shape[0] != image.shape[0]:
+                raise ValueError(
+                    f"relaxed image batch {self._relaxed.shape[0]} != observation batch "
+                    f"{image.shape[0]}"
+                )
+            parts = [self.conv(self._relaxed)]
+        else:
+            parts = [self.conv(self.one_hot_image(image))]
         for key, layer in self.scalars.items():
             parts.append(layer(observations[key].float().flatten(1)))
         return torch.cat(parts, dim=1)

@@ -24,6 +24,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 from advrl.agents.attacks import ObservationAttack
+from advrl.agents.policy_inputs import PolicyInput
 from advrl.eval.ara import ara, normalized_ara
 
 Z95 = 1.959964
@@ -50,9 +51,15 @@ def _sem(returns: np.ndarray) -> float:
     return float(returns.std(ddof=1) / math.sqrt(len(returns))) if len(returns) > 1 else 0.0
 
 
+def _stack(observations: list[Any]) -> Any:
+    if isinstance(observations[0], dict):
+        return {k: np.stack([o[k] for o in observations]) for k in observations[0]}
+    return np.stack(observations)
+
+
 def play_batch(
     make_env: Callable[[], gym.Env],
-    act: Callable[[np.ndarray], np.ndarray],
+    act: Callable[[Any], np.ndarray],
     episodes: int,
     seed: int,
 ) -> np.ndarray:
@@ -70,7 +77,7 @@ def play_batch(
         returns = np.zeros(episodes)
         running = list(range(episodes))
         while running:
-            actions = act(np.stack([obs[i] for i in running]))
+            actions = act(_stack([obs[i] for i in running]))
             still = []
             for i, action in zip(running, actions, strict=True):
                 obs[i], reward, terminated, truncated, _ = envs[i].step(action)
@@ -89,17 +96,36 @@ def attacked_actions(
     attack: ObservationAttack,
     deterministic: bool,
     generator: torch.Generator,
-) -> Callable[[np.ndarray], np.ndarray]:
-    """A batch policy that acts on ``attack``'s perturbation of the observations it is given."""
+    discrete: bool = False,
+) -> Callable[[Any], np.ndarray]:
+    """A batch policy that acts on ``attack``'s perturbation of the observations it is given.
+
+    ``Box`` observations are perturbed directly. The maze's view is perturbed in its one-hot features
+    (:class:`~advrl.agents.policy_inputs.PolicyInput`); the policy then acts on the relaxed features,
+    or, with ``discrete``, on the real observation where each cell takes its largest type.
+    """
     policy = model.policy
     if not isinstance(policy, ActorCriticPolicy):
         raise ValueError(f"attacks need an actor-critic policy, got {type(policy).__name__}")
 
-    def act(obs: np.ndarray) -> np.ndarray:
-        clean = torch.as_tensor(obs, dtype=torch.float32, device=policy.device)
-        adv = attack.perturb(policy, clean, generator=generator).cpu().numpy()
-        actions, _ = model.predict(adv.astype(obs.dtype, copy=False), deterministic=deterministic)
-        return np.asarray(actions)
+    def act(obs: Any) -> np.ndarray:
+        tensors, _ = policy.obs_to_tensor(obs)
+        target = PolicyInput(policy, tensors)
+        adv = attack.perturb(target, target.x, generator=generator)
+        if not target.is_grid:
+            adv_obs = adv.cpu().numpy().astype(obs.dtype, copy=False)
+            actions, _ = model.predict(adv_obs, deterministic=deterministic)
+            return np.asarray(actions)
+        if discrete:
+            flipped = target.to_observation(adv)
+            assert isinstance(flipped, dict)
+            actions, _ = model.predict(
+                {k: v.cpu().numpy() for k, v in flipped.items()}, deterministic=deterministic
+            )
+            return np.asarray(actions)
+        with torch.no_grad():
+            chosen = target.get_distribution(adv).get_actions(deterministic=deterministic)
+        return chosen.cpu().numpy()
 
     return act
 
@@ -113,10 +139,13 @@ def robustness_curve(
     episodes: int,
     seed: int,
     deterministic: bool = True,
+    discrete: bool = False,
 ) -> list[CurvePoint]:
     """The policy's mean return under ``attack`` at each ``eps`` (its own ``eps`` is replaced).
 
     Every ``eps`` plays the same seeded episodes; the attack's random draws are seeded too.
+    ``discrete``: for the maze, act on cell flips rather than relaxed features (see
+    :func:`attacked_actions`).
     """
     values = [float(e) for e in eps_values]
     if not values or any(e < 0 for e in values) or any(np.diff(values) <= 0):
@@ -124,7 +153,7 @@ def robustness_curve(
     points = []
     for eps in values:
         generator = torch.Generator(device=model.policy.device).manual_seed(seed)
-        act = attacked_actions(model, replace(attack, eps=eps), deterministic, generator)
+        act = attacked_actions(model, replace(attack, eps=eps), deterministic, generator, discrete)
         returns = play_batch(make_env, act, episodes, seed)
         points.append(CurvePoint(eps, float(returns.mean()), _sem(returns), episodes))
     return points

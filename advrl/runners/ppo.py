@@ -18,7 +18,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 import advrl  # noqa: F401  (registers the envs in subprocesses that unpickle make_env)
-from advrl.agents import AdversarialTraining, RobustPPO, make_ppo
+from advrl.agents import AdversarialTraining, RobustPPO, is_grid_space, make_ppo
 from advrl.config import AdversarialConfig, ConfigError, EnvConfig, PPORunConfig
 from advrl.envs.batched import BatchedMaze
 from advrl.eval import evaluate, random_policy, sb3_policy
@@ -155,10 +155,10 @@ def check_adversarial_config(config: PPORunConfig) -> None:
         env = make_env(config.env.id, config.env.kwargs)
         space = env.observation_space
         env.close()
-        if not isinstance(space, gym.spaces.Box):
+        if not (isinstance(space, gym.spaces.Box) or is_grid_space(space)):
             raise ConfigError(
-                f"adversarial.method={at.method} perturbs Box observations; {config.env.id} has "
-                f"{type(space).__name__} observations"
+                f"adversarial.method={at.method} perturbs Box observations or the maze's view; "
+                f"{config.env.id} has {type(space).__name__} observations"
             )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from gymnasium import spaces
 from stable_baselines3.common.logger import configure
 
+from advrl.agents import is_grid_space
 from advrl.agents.attacks import ObservationAttack
 from advrl.config import ConfigError
 from advrl.eval.robustness import (
@@ -79,9 +80,10 @@ def evaluate_robustness(
     probe = factory()
     space = probe.observation_space
     probe.close()
-    if not isinstance(space, spaces.Box):
+    if not (isinstance(space, spaces.Box) or is_grid_space(space)):
         raise ConfigError(
-            f"observation attacks need Box observations; {env_id} has {type(space).__name__} ones"
+            f"observation attacks need Box observations or the maze's view; {env_id} has "
+            f"{type(space).__name__} ones"
         )
     seed = first.train.seed + EVAL_SEED_OFFSET
     baseline = random_return(factory, episodes, seed)

@@ -1,0 +1,97 @@
+"""What an attack perturbs: a policy's float inputs, and the policy as a function of them.
+
+For ``Box`` observations the float inputs are the observations themselves. The maze's observation is
+integer cell codes, where an epsilon ball means nothing; its policy one-hot encodes the view's object
+types (:class:`~advrl.agents.networks.GridFeaturesExtractor`), and that one-hot tensor
+``[N, types, W, H]`` in ``[0, 1]`` is what is attacked (the other keys, e.g. the direction, stay as
+observed). :meth:`PolicyInput.to_observation` turns perturbed features back into a real observation
+(each cell takes its largest type): the discrete attack that flips cells.
+
+A :class:`PolicyInput` has what the attacks in :mod:`advrl.agents.attacks` use of a policy
+(``observation_space`` for the bounds, ``device``, ``get_distribution``, ``predict_values``), so
+attacks run on it unchanged.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any
+
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.distributions import Distribution
+from stable_baselines3.common.policies import ActorCriticPolicy
+
+from advrl.agents.networks import GridFeaturesExtractor
+
+Observation = torch.Tensor | dict[str, torch.Tensor]
+
+
+class PolicyInput:
+    """A batch's attackable features ``x`` and the policy's outputs as functions of them.
+
+    Args:
+        policy: the victim.
+        obs: a batch of the policy's observations (tensors, as SB3's rollout buffer holds them).
+    """
+
+    def __init__(self, policy: ActorCriticPolicy, obs: Observation) -> None:
+        self.policy = policy
+        self.obs = obs
+        space = policy.observation_space
+        self.extractors = [m for m in policy.modules() if isinstance(m, GridFeaturesExtractor)]
+        if isinstance(space, spaces.Box):
+            assert isinstance(obs, torch.Tensor)
+            self.x = obs.to(policy.device, torch.float32)
+            self.observation_space: spaces.Box = space
+        elif isinstance(obs, dict) and self.extractors:
+            self.x = self.extractors[0].one_hot_image(obs["image"].to(policy.device))
+            self.observation_space = spaces.Box(0.0, 1.0, self.x.shape[1:])
+        else:
+            raise ValueError(
+                f"observation attacks need Box observations or the maze's grid view, got "
+                f"{type(space).__name__} observations with a "
+                f"{type(policy.features_extractor).__name__}"
+            )
+
+    @property
+    def device(self) -> torch.device:
+        """The policy's device."""
+        return self.policy.device
+
+    @property
+    def is_grid(self) -> bool:
+        """Whether ``x`` is a relaxed one-hot view rather than the observation itself."""
+        return not isinstance(self.policy.observation_space, spaces.Box)
+
+    def _call(self, fn: Any, x: torch.Tensor) -> Any:
+        if not self.is_grid:
+            return fn(x)
+        with ExitStack() as stack:
+            for extractor in self.extractors:
+                stack.enter_context(extractor.relaxed_image(x))
+            return fn(self.obs)
+
+    def get_distribution(self, x: torch.Tensor) -> Distribution:
+        """The action distribution at features ``x``."""
+        return self._call(self.policy.get_distribution, x)
+
+    def predict_values(self, x: torch.Tensor) -> torch.Tensor:
+        """The critic's values at features ``x``."""
+        return self._call(self.policy.predict_values, x)
+
+    def to_observation(self, x: torch.Tensor) -> Observation:
+        """A real observation from features: the input itself (Box), or each cell's largest type."""
+        if not self.is_grid:
+            return x
+        assert isinstance(self.obs, dict)
+        image = self.obs["image"].clone()
+        image[..., 0] = x.argmax(1).to(image.dtype)
+        return {**self.obs, "image": image}
+
+
+def supports_attacks(policy: ActorCriticPolicy) -> bool:
+    """Whether :class:`PolicyInput` can attack this policy's observations."""
+    if isinstance(policy.observation_space, spaces.Box):
+        return True
+    return any(isinstance(m, GridFeaturesExtractor) for m in policy.modules())

@@ -1,0 +1,123 @@
+"""Robust agents benchmark: clean return, return under PGD, ARA and training cost per method.
+
+Trains PPO from ``configs/robust-<task>.yaml`` with each adversarial training method and seed (runs
+with a ``summary.json`` are reused), then plays every policy greedily under a PGD attack at each eps
+on the same seeded episodes. Prints one markdown table: mean ± std over seeds of the clean return,
+the return under PGD at two budgets, the ARA (return x eps) and the normalized ARA (random policy 0,
+``--reference`` 1, over the measured eps range), and training wall-clock relative to plain PPO.
+
+    python bench/bench_robust.py --seeds 0,1,2 --out bench-runs/robust
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from advrl.agents import ObservationAttack
+from advrl.config import PPORunConfig, load_config
+from advrl.eval.robustness import curve_report, random_return, robustness_curve
+from advrl.runners import train_ppo
+from advrl.runners.imitation import load_run_model
+from advrl.runners.ppo import EVAL_SEED_OFFSET, make_env
+
+METHODS: dict[str, list[str]] = {
+    "ppo": ["adversarial.method=none"],
+    "pgd_at": ["adversarial.method=pgd_at"],
+    "sa": ["adversarial.method=sa"],
+    "fgsm_rs": ["adversarial.method=fgsm_rs"],
+    "fast_bat": ["adversarial.method=fast_bat"],
+    "advprop": ["adversarial.method=advprop", "policy.dual_bn=true"],
+    "simaug": ["adversarial.method=simaug"],
+    "svc": ["adversarial.method=none", "adversarial.svc_bound=2.0"],
+}
+"""Method name -> config overrides."""
+
+
+def train(task: str, method: str, seed: int, out: Path, extra: list[str]) -> dict[str, Any]:
+    name = f"{task}-{method}-seed{seed}"
+    if (out / name / "summary.json").is_file():
+        return json.loads((out / name / "summary.json").read_text())
+    sets = [f"out_dir={out}", f"name={name}", f"train.seed={seed}", *METHODS[method], *extra]
+    return train_ppo(load_config(PPORunConfig, Path("configs") / f"robust-{task}.yaml", sets))
+
+
+def cell(rows: list[dict[Any, float]], key: Any, fmt: str = ".1f") -> str:
+    """``mean ± std`` over seeds."""
+    values = np.array([r[key] for r in rows])
+    return f"{values.mean():{fmt}} ± {values.std():{fmt}}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--task", default="cartpole")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--eps", default="0,0.02,0.05,0.1,0.15,0.2", help="attack sizes")
+    parser.add_argument("--budgets", default="0.05,0.1", help="two eps shown as columns")
+    parser.add_argument("--objective", default="kl", choices=["kl", "ce", "value"])
+    parser.add_argument("--steps", type=int, default=10, help="PGD steps of the evaluation")
+    parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--reference", type=float, default=500.0, help="return scaled to 1")
+    parser.add_argument("--set", action="append", default=[], help="extra config override")
+    parser.add_argument("--out", default="bench-runs/robust")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    eps = [float(e) for e in args.eps.split(",")]
+    budgets = [float(b) for b in args.budgets.split(",")]
+    attack = ObservationAttack(
+        method="pgd", eps=max(eps), objective=args.objective, steps=args.steps
+    )
+    print(
+        f"# {platform.node()} {platform.processor() or platform.machine()}, "
+        f"{time.strftime('%Y-%m-%d')}; PGD-{args.steps} ({args.objective}, linf), "
+        f"{args.episodes} greedy episodes per eps"
+    )
+    header = ["method", "seeds", "clean", *(f"PGD eps={b:g}" for b in budgets)]
+    header += ["ARA", "normalized ARA", "train s", "x PPO"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header), flush=True)
+    base_time = None
+    for method in args.methods.split(","):
+        rows = []
+        for seed in seeds:
+            summary = train(args.task, method, seed, out, args.set)
+            model, config = load_run_model(Path(summary["run"]))
+            factory = functools.partial(make_env, config.env.id, config.env.kwargs)
+            eval_seed = seed + EVAL_SEED_OFFSET
+            points = robustness_curve(
+                model, factory, attack, eps, episodes=args.episodes, seed=eval_seed
+            )
+            baseline = random_return(factory, args.episodes, eval_seed)
+            report = curve_report(points, baseline=baseline, reference=args.reference)
+            at = {p.eps: p.mean_return for p in points}
+            rows.append(
+                {
+                    "clean": at[eps[0]],
+                    **{b: at[b] for b in budgets},
+                    "ara": report["ara"],
+                    "nara": report["normalized_ara"] or 0.0,
+                    "time": summary["wall_clock_s"],
+                }
+            )
+
+        mean_time = float(np.mean([r["time"] for r in rows]))
+        if method == "ppo" or base_time is None:
+            base_time = base_time or mean_time
+        cells = [method, str(len(seeds)), cell(rows, "clean"), *(cell(rows, b) for b in budgets)]
+        cells += [cell(rows, "ara", ".2f"), cell(rows, "nara", ".3f"), f"{mean_time:.0f}"]
+        cells.append(f"{mean_time / base_time:.2f}")
+        print("| " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Attacks and adversarial training on the maze: its one-hot view is what gets perturbed."""
+
+from __future__ import annotations
+
+import functools
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from advrl.agents import AdversarialTraining, RobustPPO, make_ppo
+from advrl.agents.adversarial_training import AT_METHODS
+from advrl.agents.attacks import ObservationAttack, fgsm, objective_fn, pgd
+from advrl.agents.policy_inputs import PolicyInput
+from advrl.eval import evaluate, sb3_policy
+from advrl.eval.robustness import robustness_curve
+
+MAZE = "advrl/Maze-Small-v0"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return make_ppo(gym.make(MAZE), seed=0, n_steps=32, batch_size=32, net_arch=[16])
+
+
+def batch(n: int = 8) -> dict[str, np.ndarray]:
+    env = gym.make(MAZE)
+    obs = [env.reset(seed=i)[0] for i in range(n)]
+    return {k: np.stack([o[k] for o in obs]) for k in obs[0]}
+
+
+def test_features_reproduce_the_policy_exactly(model) -> None:
+    obs, _ = model.policy.obs_to_tensor(batch())
+    target = PolicyInput(model.policy, obs)
+    assert target.is_grid and target.x.shape[1:] == target.observation_space.shape
+    with torch.no_grad():
+        ours = target.get_distribution(target.x).distribution.logits
+        theirs = model.policy.get_distribution(obs).distribution.logits
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=0)
+        torch.testing.assert_close(
+            target.predict_values(target.x), model.policy.predict_values(obs)
+        )
+    back = target.to_observation(target.x)
+    assert isinstance(back, dict) and torch.equal(back["image"], obs["image"])
+
+
+@pytest.mark.parametrize("objective", ["kl", "ce", "value"])
+def test_pgd_on_the_view_stays_in_the_ball_and_beats_fgsm(model, objective: str) -> None:
+    obs, _ = model.policy.obs_to_tensor(batch())
+    target = PolicyInput(model.policy, obs)
+    gen = torch.Generator().manual_seed(0)
+    eps = 0.3
+    adv = pgd(target, target.x, eps, objective=objective, steps=5, generator=gen)
+    assert ((adv - target.x).abs() <= eps + 1e-6).all()
+    assert ((adv >= 0) & (adv <= 1)).all()
+    f = objective_fn(target, target.x, objective)
+    gen = torch.Generator().manual_seed(0)
+    one = fgsm(target, target.x, eps, objective=objective, generator=gen)
+    with torch.no_grad():
+        assert (f(adv) >= f(one) - 1e-6).all()
+
+
+def test_discrete_projection_flips_cells_only(model) -> None:
+    obs, _ = model.policy.obs_to_tensor(batch())
+    target = PolicyInput(model.policy, obs)
+    x = target.x.clone()
+    x[0, :, 0, 0] = 0
+    x[0, 2, 0, 0] = 1  # cell (0, 0) of the first view becomes a wall (type 2)
+    flipped = target.to_observation(x)
+    assert isinstance(flipped, dict)
+    diff = flipped["image"] != obs["image"]
+    assert flipped["image"][0, 0, 0, 0] == 2
+    assert int(diff.sum()) <= 1 and torch.equal(flipped["direction"], obs["direction"])
+
+
+@pytest.mark.parametrize("method", [m for m in AT_METHODS if m != "none"])
+def test_robust_training_runs_on_the_maze(method: str) -> None:
+    at = AdversarialTraining(method=method, eps=0.2, steps=2)
+    model = make_ppo(
+        gym.make(MAZE),
+        seed=0,
+        n_steps=32,
+        batch_size=32,
+        n_epochs=1,
+        net_arch=[16],
+        algorithm=RobustPPO,
+        adversarial=at,
+        dual_bn=method == "advprop",
+    )
+    before = [p.detach().clone() for p in model.policy.parameters()]
+    model.learn(64)
+    after = list(model.policy.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    assert all(torch.isfinite(p).all() for p in after)
+
+
+@pytest.mark.parametrize("discrete", [False, True])
+def test_robustness_curve_on_the_maze(model, discrete: bool) -> None:
+    factory = functools.partial(gym.make, MAZE)
+    attack = ObservationAttack(method="pgd", steps=2)
+    points = robustness_curve(
+        model, factory, attack, [0.0, 0.5], episodes=3, seed=7, discrete=discrete
+    )
+    clean = evaluate(factory(), sb3_policy(model, deterministic=True), 3, seed=7)
+    assert points[0].mean_return == pytest.approx(clean.mean_return)
+    assert len(points) == 2 and np.isfinite(points[1].mean_return)
