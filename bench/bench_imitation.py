@@ -34,8 +34,13 @@ METHODS: dict[str, tuple[str, list[str]]] = {
     "asaf-w": ("asaf", ["asaf.window=32", "asaf.batch_size=50"]),
     "asaf-1": ("asaf", ["asaf.window=1", "asaf.batch_size=200"]),
     "gail+asaf": ("asaf", []),  # ASAF fine-tuning of the same seed's GAIL policy
+    "gail+diffaug": ("gail", ["discriminator.augment=translation,cutout"]),
 }
 """Method name -> (config family, overrides)."""
+
+
+STOCHASTIC_DEMOS = {"maze-small"}
+"""Tasks whose expert is recorded with sampled actions (a greedy maze policy can loop forever)."""
 
 
 def expert_demos(task: str, out: Path, episodes: int) -> Path:
@@ -55,7 +60,13 @@ def expert_demos(task: str, out: Path, episodes: int) -> Path:
     env_id = config.env.id
     env = make_env(env_id, config.env.kwargs)
     save_demos(
-        record_demos(env, sb3_policy(model, deterministic=True), episodes, env_id=env_id), demos
+        record_demos(
+            env,
+            sb3_policy(model, deterministic=task not in STOCHASTIC_DEMOS),
+            episodes,
+            env_id=env_id,
+        ),
+        demos,
     )
     return demos
 
