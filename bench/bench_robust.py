@@ -65,7 +65,12 @@ def main() -> None:
     parser.add_argument("--objective", default="kl", choices=["kl", "ce", "value"])
     parser.add_argument("--steps", type=int, default=10, help="PGD steps of the evaluation")
     parser.add_argument("--episodes", type=int, default=20)
-    parser.add_argument("--reference", type=float, default=500.0, help="return scaled to 1")
+    parser.add_argument(
+        "--reference", type=float, help="return scaled to 1 (default: the first method's clean)"
+    )
+    parser.add_argument(
+        "--discrete", action="store_true", help="maze: act on cell flips, not relaxed features"
+    )
     parser.add_argument("--set", action="append", default=[], help="extra config override")
     parser.add_argument("--out", default="bench-runs/robust")
     args = parser.parse_args()
@@ -86,37 +91,52 @@ def main() -> None:
     header += ["ARA", "normalized ARA", "train s", "x PPO"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header), flush=True)
-    base_time = None
+    measured: dict[str, list[dict[str, Any]]] = {}
     for method in args.methods.split(","):
-        rows = []
+        measured[method] = []
         for seed in seeds:
             summary = train(args.task, method, seed, out, args.set)
             model, config = load_run_model(Path(summary["run"]))
             factory = functools.partial(make_env, config.env.id, config.env.kwargs)
             eval_seed = seed + EVAL_SEED_OFFSET
             points = robustness_curve(
-                model, factory, attack, eps, episodes=args.episodes, seed=eval_seed
+                model,
+                factory,
+                attack,
+                eps,
+                episodes=args.episodes,
+                seed=eval_seed,
+                discrete=args.discrete,
             )
             baseline = random_return(factory, args.episodes, eval_seed)
-            report = curve_report(points, baseline=baseline, reference=args.reference)
-            at = {p.eps: p.mean_return for p in points}
+            measured[method].append(
+                {"points": points, "baseline": baseline, "time": summary["wall_clock_s"]}
+            )
+    first = next(iter(measured.values()))
+    reference = args.reference
+    if reference is None:  # the first method's (plain PPO's) mean clean return
+        reference = float(np.mean([m["points"][0].mean_return for m in first]))
+    base_time = float(np.mean([m["time"] for m in first]))
+    for method, runs in measured.items():
+        rows: list[dict[Any, float]] = []
+        for m in runs:
+            report = curve_report(m["points"], baseline=m["baseline"], reference=reference)
+            at = {p.eps: p.mean_return for p in m["points"]}
             rows.append(
                 {
                     "clean": at[eps[0]],
                     **{b: at[b] for b in budgets},
                     "ara": report["ara"],
                     "nara": report["normalized_ara"] or 0.0,
-                    "time": summary["wall_clock_s"],
+                    "time": m["time"],
                 }
             )
-
         mean_time = float(np.mean([r["time"] for r in rows]))
-        if method == "ppo" or base_time is None:
-            base_time = base_time or mean_time
         cells = [method, str(len(seeds)), cell(rows, "clean"), *(cell(rows, b) for b in budgets)]
         cells += [cell(rows, "ara", ".2f"), cell(rows, "nara", ".3f"), f"{mean_time:.0f}"]
         cells.append(f"{mean_time / base_time:.2f}")
         print("| " + " | ".join(cells) + " |", flush=True)
+    print(f"\nnormalized ARA: random = 0, {reference:.3g} = 1, over eps {eps[0]:g}..{eps[-1]:g}")
 
 
 if __name__ == "__main__":
