@@ -179,3 +179,9 @@ def test_saved_robust_model_loads_as_ppo(tmp_path) -> None:
     )
     again = RobustPPO.load(tmp_path / "m.zip")
     assert again.adversarial.method == "pgd_at"
+
+
+def test_every_method_has_its_terms() -> None:
+    from advrl.agents.adversarial_training import METHOD_TERMS
+
+    assert {*METHOD_TERMS, "none"} == set(AT_METHODS)

@@ -31,7 +31,7 @@ import functools
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -137,6 +137,24 @@ def _surrogate(
     """PPO's clipped surrogate loss per sample: ``-min(r A, clip(r, 1 +- clip) A)``."""
     ratio = torch.exp(log_prob - old_log_prob)
     return -torch.min(advantages * ratio, advantages * torch.clamp(ratio, 1 - clip, 1 + clip))
+
+
+class Terms(NamedTuple):
+    """The policy's part of a minibatch loss: surrogate loss, the entropy that the entropy bonus
+    uses (None: estimated from log-probabilities, as SB3 does), and any extra loss term."""
+
+    policy_loss: torch.Tensor
+    entropy: torch.Tensor | None
+    extra: torch.Tensor
+
+
+@dataclass
+class _Minibatch:
+    target: PolicyInput
+    actions: torch.Tensor
+    surrogate: Callable[[torch.Tensor], torch.Tensor]
+    eps: float
+    stats: dict[str, list[float]]
 
 
 class RobustPPO(PPO):
@@ -248,54 +266,67 @@ class RobustPPO(PPO):
         surrogate: Callable[[torch.Tensor], torch.Tensor],
         eps: float,
         stats: dict[str, list[float]],
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """(policy loss, entropy for the entropy bonus, extra loss) of one minibatch."""
+    ) -> Terms:
+        """The policy's part of one minibatch's loss under the configured method."""
+        clean = Terms(
+            surrogate(clean_log_prob).mean(),
+            clean_entropy,
+            torch.zeros((), device=clean_log_prob.device),
+        )
+        method = self.adversarial.method
+        if method == "none" or eps == 0:
+            return clean
+        batch = _Minibatch(PolicyInput(self.policy, obs), actions, surrogate, eps, stats)
+        return METHOD_TERMS[method](self, batch, clean)
+
+    def _terms_perturbed(self, b: _Minibatch, clean: Terms) -> Terms:
+        """pgd_at, fgsm_rs, fast_bat: ``(1 - w) L(s) + w L(s + delta)``."""
         at = self.adversarial
-        clean_loss = surrogate(clean_log_prob).mean()
-        zero = torch.zeros((), device=clean_log_prob.device)
-        if at.method == "none" or eps == 0:
-            return clean_loss, clean_entropy, zero
-        target = PolicyInput(self.policy, obs)
-        if at.method in ("pgd_at", "fgsm_rs", "fast_bat"):
-            if at.method == "fast_bat":
-                adv = self._fast_bat(target, eps)
-            else:
-                adv = self._attack(target, eps)
-            log_prob, entropy = self._log_prob_entropy(target, adv, actions)
-            adv_loss = surrogate(log_prob).mean()
-            stats["robust/adv_policy_loss"].append(adv_loss.item())
-            w = at.adv_weight
-            mixed_entropy = None
-            if entropy is not None and clean_entropy is not None:
-                mixed_entropy = (1 - w) * clean_entropy + w * entropy
-            return (1 - w) * clean_loss + w * adv_loss, mixed_entropy, zero
-        if at.method == "sa":
-            adv = self._attack(target, eps, objective="kl")
-            clean_dist = target.get_distribution(target.x).distribution
-            adv_dist = target.get_distribution(adv).distribution
-            kl = distribution_kl(clean_dist, adv_dist).mean()
-            stats["robust/sa_kl"].append(kl.item())
-            return clean_loss, clean_entropy, at.sa_coef * kl
-        if at.method == "advprop":
-            with auxiliary_bn(self.policy):
-                adv = self._attack(target, eps)
-                log_prob, _ = self._log_prob_entropy(target, adv, actions)
-            adv_loss = surrogate(log_prob).mean()
-            stats["robust/adv_policy_loss"].append(adv_loss.item())
-            return clean_loss, clean_entropy, adv_loss
-        assert at.method == "simaug", at.method
-        low, high = observation_bounds(target)
-        x = target.x
+        if at.method == "fast_bat":
+            adv = self._fast_bat(b.target, b.eps)
+        else:
+            adv = self._attack(b.target, b.eps)
+        log_prob, entropy = self._log_prob_entropy(b.target, adv, b.actions)
+        adv_loss = b.surrogate(log_prob).mean()
+        b.stats["robust/adv_policy_loss"].append(adv_loss.item())
+        w = at.adv_weight
+        mixed_entropy = None
+        if entropy is not None and clean.entropy is not None:
+            mixed_entropy = (1 - w) * clean.entropy + w * entropy
+        return Terms((1 - w) * clean.policy_loss + w * adv_loss, mixed_entropy, clean.extra)
+
+    def _terms_sa(self, b: _Minibatch, clean: Terms) -> Terms:
+        """SA-PPO: ``L(s) + kappa KL(pi(s) || pi(s + delta))``, delta maximizing the KL."""
+        adv = self._attack(b.target, b.eps, objective="kl")
+        clean_dist = b.target.get_distribution(b.target.x).distribution
+        adv_dist = b.target.get_distribution(adv).distribution
+        kl = distribution_kl(clean_dist, adv_dist).mean()
+        b.stats["robust/sa_kl"].append(kl.item())
+        return Terms(clean.policy_loss, clean.entropy, self.adversarial.sa_coef * kl)
+
+    def _terms_advprop(self, b: _Minibatch, clean: Terms) -> Terms:
+        """AdvProp: ``L(s) + L_aux(s + delta)``, the second through the auxiliary batch norms."""
+        with auxiliary_bn(self.policy):
+            adv = self._attack(b.target, b.eps)
+            log_prob, _ = self._log_prob_entropy(b.target, adv, b.actions)
+        adv_loss = b.surrogate(log_prob).mean()
+        b.stats["robust/adv_policy_loss"].append(adv_loss.item())
+        return Terms(clean.policy_loss, clean.entropy, adv_loss)
+
+    def _terms_simaug(self, b: _Minibatch, clean: Terms) -> Terms:
+        """SimAug: ``L(mixup(s + delta, hardest view of s))``."""
+        low, high = observation_bounds(b.target)
+        x = b.target.x
         with torch.no_grad():
             views = torch.stack([x, *(torch.max(torch.min(v(x), high), low) for v in self._views)])
             losses = torch.stack(
-                [surrogate(self._log_prob_entropy(target, v, actions)[0]) for v in views]
+                [b.surrogate(self._log_prob_entropy(b.target, v, b.actions)[0]) for v in views]
             )
         hard = hardest_view(views, losses)
-        stats["robust/simaug_clean_hardest"].append(float((losses.argmax(0) == 0).float().mean()))
-        mixed = mixup(self._attack(target, eps), hard, at.mixup_alpha)
-        log_prob, entropy = self._log_prob_entropy(target, mixed, actions)
-        return surrogate(log_prob).mean(), entropy, zero
+        b.stats["robust/simaug_clean_hardest"].append(float((losses.argmax(0) == 0).float().mean()))
+        mixed = mixup(self._attack(b.target, b.eps), hard, self.adversarial.mixup_alpha)
+        log_prob, entropy = self._log_prob_entropy(b.target, mixed, b.actions)
+        return Terms(b.surrogate(log_prob).mean(), entropy, clean.extra)
 
     # -------------------------------------------------------------------------------- update
     def train(self) -> None:
@@ -389,3 +420,14 @@ class RobustPPO(PPO):
             self.logger.record("train/clip_range_vf", clip_range_vf)
         if self.adversarial.method != "none":
             self.logger.record("robust/eps", eps)
+
+
+METHOD_TERMS: dict[str, Callable[[RobustPPO, _Minibatch, Terms], Terms]] = {
+    "pgd_at": RobustPPO._terms_perturbed,
+    "fgsm_rs": RobustPPO._terms_perturbed,
+    "fast_bat": RobustPPO._terms_perturbed,
+    "sa": RobustPPO._terms_sa,
+    "advprop": RobustPPO._terms_advprop,
+    "simaug": RobustPPO._terms_simaug,
+}
+"""Each adversarial method's minibatch terms."""
