@@ -330,17 +330,9 @@ def cmd_expert_train(args: argparse.Namespace) -> int:
     overrides = list(args.set)
     if args.env:
         overrides.insert(0, f"env.id={json.dumps(args.env)}")
-    if args.config:
-        config = load_config(PPORunConfig, args.config, overrides)
-    elif args.env:
-        from advrl.config import apply_override, from_dict
-
-        data: dict[str, Any] = {}
-        for item in overrides:
-            apply_override(data, item)
-        config = from_dict(PPORunConfig, data)
-    else:
+    if not (args.config or args.env):
         raise UserError("give --env ID (and optionally --config FILE), e.g. --env CartPole-v1")
+    config = load_config(PPORunConfig, args.config, overrides)
     if config.name is None:
         config.name = RunDir.default_name(config.env.id, "expert", config.train.seed)
     summary = train_ppo(config)

@@ -564,27 +564,31 @@ def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def load_config(cls: type[C], path: str | Path, overrides: list[str] | None = None) -> C:
+def load_config(cls: type[C], path: str | Path | None, overrides: list[str] | None = None) -> C:
     """Read a YAML config file into ``cls``, applying ``key.sub=value`` overrides (values in YAML).
+
+    ``path`` None starts from ``cls``'s defaults (the overrides still apply).
 
     Raises:
         ConfigError: the file is missing, not YAML, not a mapping, or has a bad key or value.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} not found")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must hold a mapping of settings, got {type(data).__name__}")
+    data: Any = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} not found")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path} is not valid YAML: {err}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} must hold a mapping of settings, got {type(data).__name__}")
     for item in overrides or []:
         apply_override(data, item)
     try:
         return from_dict(cls, data)
     except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
+        raise ConfigError(f"{path}: {err}" if path is not None else str(err)) from None
 
 
 def apply_override(data: dict[str, Any], item: str) -> None:
