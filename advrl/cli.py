@@ -248,9 +248,11 @@ def _floats(text: str, what: str) -> list[float]:
 def cmd_eval_attack(args: argparse.Namespace) -> int:
     """Robustness curves of runs under an observation attack, with their ARA."""
     from advrl.agents import ObservationAttack
+    from advrl.agents.attacks import Objective
     from advrl.runners.robustness import evaluate_robustness
 
     eps = _floats(args.eps, "--eps")
+    objective: Objective = args.objective or ("ce" if args.attack == "flip" else "kl")
     eps_range = None
     if args.eps_range:
         bounds = _floats(args.eps_range, "--eps-range")
@@ -262,7 +264,7 @@ def cmd_eval_attack(args: argparse.Namespace) -> int:
             method=args.attack,
             eps=max(eps),
             norm=args.norm,
-            objective=args.objective,
+            objective=objective,
             steps=args.steps,
         )
         result = evaluate_robustness(
@@ -281,7 +283,7 @@ def cmd_eval_attack(args: argparse.Namespace) -> int:
             raise
         raise UserError(str(err)) from None
     print(
-        f"{result['env']}: {args.attack} ({args.objective}, {args.norm}), "
+        f"{result['env']}: {args.attack} ({objective}, {args.norm}), "
         f"{result['episodes']} episodes per eps; random policy {result['baseline']:.1f}"
     )
     header = ["run", *(f"eps={e:g}" for e in eps), "ARA", "normalized ARA"]
@@ -520,9 +522,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--episodes", type=int, help="episodes per maze or per eps (default: the run's / 20)"
     )
     attack = p_eval.add_argument_group("observation attacks (robustness curves and ARA)")
-    attack.add_argument("--attack", choices=["random", "fgsm", "pgd"], help="attack the policy")
+    attack.add_argument(
+        "--attack",
+        choices=["random", "fgsm", "pgd", "flip"],
+        help="attack the policy (flip: the maze, eps = cells changed)",
+    )
     attack.add_argument("--eps", default="0,0.02,0.05,0.1,0.2", help="comma-separated sizes")
-    attack.add_argument("--objective", default="kl", choices=["kl", "ce", "value"])
+    attack.add_argument("--objective", choices=["kl", "ce", "value"], help="default: kl (flip: ce)")
     attack.add_argument("--norm", default="linf", choices=["linf", "l2"])
     attack.add_argument("--steps", type=int, default=10, help="PGD steps")
     attack.add_argument(

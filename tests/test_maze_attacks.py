@@ -11,7 +11,7 @@ import torch
 
 from advrl.agents import AdversarialTraining, RobustPPO, make_ppo
 from advrl.agents.adversarial_training import AT_METHODS
-from advrl.agents.attacks import ObservationAttack, fgsm, objective_fn, pgd
+from advrl.agents.attacks import FLIP_TYPES, ObservationAttack, cell_flips, fgsm, objective_fn, pgd
 from advrl.agents.policy_inputs import PolicyInput
 from advrl.eval import evaluate, sb3_policy
 from advrl.eval.robustness import robustness_curve
@@ -105,3 +105,33 @@ def test_robustness_curve_on_the_maze(model, discrete: bool) -> None:
     clean = evaluate(factory(), sb3_policy(model, deterministic=True), 3, seed=7)
     assert points[0].mean_return == pytest.approx(clean.mean_return)
     assert len(points) == 2 and np.isfinite(points[1].mean_return)
+
+
+@pytest.mark.parametrize("cells", [1, 3])
+def test_cell_flips_change_at_most_k_cells_and_never_lower_the_objective(model, cells: int) -> None:
+    obs, _ = model.policy.obs_to_tensor(batch(16))
+    target = PolicyInput(model.policy, obs)
+    adv = cell_flips(target, target.x, cells, objective="ce")
+    changed = (adv != target.x).any(1)  # [N, W, H]
+    assert (changed.flatten(1).sum(1) <= cells).all() and changed.any()
+    assert not changed[:, 2, 4].any()  # the agent's own cell
+    assert ((adv == 0) | (adv == 1)).all() and (adv.sum(1) == 1).all()  # still one-hot
+    types = adv.argmax(1)[changed]
+    assert set(types.tolist()) <= set(FLIP_TYPES)
+    f = objective_fn(target, target.x, "ce")
+    with torch.no_grad():
+        assert (f(adv) >= f(target.x)).all()
+        assert (f(adv) > f(target.x)).any()
+
+
+def test_flip_attack_through_observation_attack(model) -> None:
+    obs, _ = model.policy.obs_to_tensor(batch(4))
+    target = PolicyInput(model.policy, obs)
+    attack = ObservationAttack(method="flip", eps=2, objective="ce")
+    flipped = target.to_observation(attack.perturb(target, target.x))
+    assert isinstance(flipped, dict)
+    assert ((flipped["image"] != obs["image"]).any(-1).flatten(1).sum(1) <= 2).all()
+    with pytest.raises(ValueError, match="number of cells"):
+        ObservationAttack(method="flip", eps=1.5).perturb(target, target.x)
+    with pytest.raises(ValueError, match="one-hot view"):
+        ObservationAttack(method="flip", eps=1).perturb(target, target.x * 0.5)

@@ -114,3 +114,13 @@ def test_user_errors_are_one_line(
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
     assert not any(tmp_path.iterdir())  # nothing written by the refused runs
+
+
+def test_maze_run_under_cell_flips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    maze = [s.replace("CartPole-v1", "advrl/Maze-Small-v0") for s in TINY]
+    run = train(tmp_path, "maze", *maze, "adversarial.method=pgd_at", "adversarial.eps=0.3")
+    args = ["eval", str(run), "--attack", "flip", "--eps", "0,1,2", "--episodes", "2"]
+    assert main([*args, "--no-plot"]) == 0
+    assert "flip (ce, linf)" in capsys.readouterr().out
+    result = json.loads((run / "robustness-flip.json").read_text())
+    assert [p["eps"] for p in result["runs"]["maze"]["curve"]] == [0.0, 1.0, 2.0]

@@ -102,7 +102,8 @@ def attacked_actions(
 
     ``Box`` observations are perturbed directly. The maze's view is perturbed in its one-hot features
     (:class:`~advrl.agents.policy_inputs.PolicyInput`); the policy then acts on the relaxed features,
-    or, with ``discrete``, on the real observation where each cell takes its largest type.
+    or, with ``discrete``, on the real observation where each cell takes its largest type. A
+    ``"flip"`` attack changes whole cells, so its observations are always real ones.
     """
     policy = model.policy
     if not isinstance(policy, ActorCriticPolicy):
@@ -116,7 +117,7 @@ def attacked_actions(
             adv_obs = adv.cpu().numpy().astype(obs.dtype, copy=False)
             actions, _ = model.predict(adv_obs, deterministic=deterministic)
             return np.asarray(actions)
-        if discrete:
+        if discrete or attack.method == "flip":
             flipped = target.to_observation(adv)
             assert isinstance(flipped, dict)
             actions, _ = model.predict(
