@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--eps", default="0,0.02,0.05,0.1,0.15,0.2", help="attack sizes")
     parser.add_argument("--budgets", default="0.05,0.1", help="two eps shown as columns")
+    parser.add_argument("--attack", default="pgd", choices=["pgd", "flip"], help="flip: maze")
     parser.add_argument("--objective", default="kl", choices=["kl", "ce", "value"])
     parser.add_argument("--steps", type=int, default=10, help="PGD steps of the evaluation")
     parser.add_argument("--episodes", type=int, default=20)
@@ -80,14 +81,14 @@ def main() -> None:
     eps = [float(e) for e in args.eps.split(",")]
     budgets = [float(b) for b in args.budgets.split(",")]
     attack = ObservationAttack(
-        method="pgd", eps=max(eps), objective=args.objective, steps=args.steps
+        method=args.attack, eps=max(eps), objective=args.objective, steps=args.steps
     )
     print(
         f"# {platform.node()} {platform.processor() or platform.machine()}, "
-        f"{time.strftime('%Y-%m-%d')}; PGD-{args.steps} ({args.objective}, linf), "
+        f"{time.strftime('%Y-%m-%d')}; {args.attack} ({args.objective}, steps {args.steps}), "
         f"{args.episodes} greedy episodes per eps"
     )
-    header = ["method", "seeds", "clean", *(f"PGD eps={b:g}" for b in budgets)]
+    header = ["method", "seeds", "clean", *(f"{args.attack} eps={b:g}" for b in budgets)]
     header += ["ARA", "normalized ARA", "train s", "x PPO"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header), flush=True)
