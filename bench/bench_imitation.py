@@ -149,7 +149,7 @@ def main() -> None:
                 f"{int(np.median(reached))} ({len(reached)}/{len(reach)})" if reached else "never"
             )
             print(
-                f"| {task} | {results[0]['variant']} | {len(seeds)} | "
+                f"| {task} | {method} | {len(seeds)} | "
                 f"{np.mean(scores):.2f} ± {np.std(scores):.2f} | "
                 f"{np.mean(greedy):.2f} ± {np.std(greedy):.2f} | "
                 f"{results[0]['timesteps']} | {np.mean([r['wall_clock_s'] for r in results]):.0f} | "

@@ -292,9 +292,10 @@ def train_imitation(config: ImitationRunConfig, resume: str | Path | None = None
 
 
 def variant_name(config: ImitationRunConfig) -> str:
-    """``GAIL``, ``ASAF``, ``ASAF-w`` (window w) or ``ASAF-1``, with ``+BC``/``+init`` for starts."""
+    """``GAIL`` (``+DiffAugment``), ``ASAF``, ``ASAF-w`` (window w) or ``ASAF-1``, with
+    `` (fine-tuned)`` or `` +BC`` for the start."""
     if config.method == "gail":
-        name = "GAIL"
+        name = "GAIL +DiffAugment" if config.discriminator.augment else "GAIL"
     elif config.asaf.window is None:
         name = "ASAF"
     elif config.asaf.window == 1:
