@@ -277,6 +277,7 @@ def cmd_eval_attack(args: argparse.Namespace) -> int:
             eps_range=eps_range,
             out=Path(args.out) if args.out else None,
             plot=not args.no_plot,
+            discrete=args.discrete,
         )
     except (ValueError, ImportError) as err:
         if isinstance(err, ConfigError):
@@ -540,6 +541,11 @@ def build_parser() -> argparse.ArgumentParser:
     attack.add_argument("--eps-range", help="LOW,HIGH of the normalized ARA (default: all)")
     attack.add_argument("--out", help="folder for the CSV, JSON and PNG (default: first run)")
     attack.add_argument("--no-plot", action="store_true", help="skip the PNG (no matplotlib)")
+    attack.add_argument(
+        "--discrete",
+        action="store_true",
+        help="maze: act on real observations (cells take their largest type), not relaxed features",
+    )
     p_eval.set_defaults(func=cmd_eval)
     return parser
 

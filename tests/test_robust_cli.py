@@ -96,6 +96,7 @@ def test_user_errors_are_one_line(
         (["eval", str(runs[0]), "--attack", "pgd", "--eps", "0,x"], "comma-separated numbers"),
         (["eval", str(runs[0]), "--attack", "pgd", "--eps", "0.1,0"], "strictly increasing"),
         (["eval", str(runs[0]), str(runs[1])], "under --attack only"),
+        (["eval", str(runs[0]), "--attack", "pgd", "--discrete"], "maze's view only"),
         (
             [*TRAIN, *sets(*TINY, f"out_dir={tmp_path}", "adversarial.method=advprop")],
             "policy.dual_bn",
@@ -124,3 +125,7 @@ def test_maze_run_under_cell_flips(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "flip (ce, linf)" in capsys.readouterr().out
     result = json.loads((run / "robustness-flip.json").read_text())
     assert [p["eps"] for p in result["runs"]["maze"]["curve"]] == [0.0, 1.0, 2.0]
+    args = ["eval", str(run), "--attack", "pgd", "--eps", "0,0.6", "--steps", "2", "--discrete"]
+    assert main([*args, "--episodes", "2", "--no-plot"]) == 0
+    result = json.loads((run / "robustness-pgd-discrete.json").read_text())
+    assert result["attack"]["discrete"] is True

@@ -225,6 +225,16 @@ def write_curves_csv(curves: Mapping[str, Sequence[CurvePoint]], attack: str, pa
     tmp.replace(path)
 
 
+def check_plotting() -> None:
+    """Raise an ImportError naming the extra to install if matplotlib is missing."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "plotting robustness curves needs matplotlib: pip install 'advrl[plot]' (or --no-plot)"
+        ) from None
+
+
 def plot_curves(
     curves: Mapping[str, Sequence[CurvePoint]],
     path: Path,
@@ -236,15 +246,12 @@ def plot_curves(
 
     Needs matplotlib (``pip install 'advrl[plot]'``).
     """
-    try:
-        import matplotlib
+    check_plotting()
+    import matplotlib
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError(
-            "plotting robustness curves needs matplotlib: pip install 'advrl[plot]'"
-        ) from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 4))
     for run, points in curves.items():
         x = [p.eps for p in points]

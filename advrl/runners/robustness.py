@@ -16,6 +16,7 @@ from advrl.agents.attacks import ObservationAttack
 from advrl.config import ConfigError
 from advrl.eval.robustness import (
     CurvePoint,
+    check_plotting,
     curve_report,
     plot_curves,
     random_return,
@@ -55,18 +56,23 @@ def evaluate_robustness(
     eps_range: tuple[float, float] | None = None,
     out: Path | None = None,
     plot: bool = True,
+    discrete: bool = False,
 ) -> dict[str, Any]:
     """Robustness curves of several runs on their env, on the same seeded episodes.
 
     Every run is played on the first run's env and seeds; runs on different envs are refused.
     Writes ``robustness-<attack>.csv``, ``.json`` and ``.png`` (if ``plot``) into ``out`` (default:
-    the first run's folder) and each run's curve to its TensorBoard folder.
+    the first run's folder) and each run's curve to its TensorBoard folder. ``discrete``: on the
+    maze, act on real observations (cells take their largest type) rather than relaxed features;
+    the files and tags are then named ``<attack>-discrete``.
 
     Returns:
         ``{"attack": ..., "baseline": random return, "runs": {name: {"curve": [...], **report}}}``.
     """
     if not runs:
         raise ConfigError("give at least one run folder")
+    if plot:
+        check_plotting()  # before anything is written
     loaded = [(run, *load_run_model(run)) for run in runs]
     _, _, first = loaded[0]
     env_id, env_kwargs = first.env.id, first.env.kwargs
@@ -85,12 +91,16 @@ def evaluate_robustness(
             f"observation attacks need Box observations or the maze's view; {env_id} has "
             f"{type(space).__name__} ones"
         )
+    is_grid = is_grid_space(space)
+    if discrete and not is_grid:
+        raise ConfigError("--discrete applies to the maze's view only")
+    label = f"{attack.method}-discrete" if discrete and attack.method != "flip" else attack.method
     seed = first.train.seed + EVAL_SEED_OFFSET
     baseline = random_return(factory, episodes, seed)
     curves: dict[str, list[CurvePoint]] = {}
     result: dict[str, Any] = {
         "env": env_id,
-        "attack": {**vars(attack), "deterministic_policy": deterministic},
+        "attack": {**vars(attack), "deterministic_policy": deterministic, "discrete": discrete},
         "episodes": episodes,
         "seed": seed,
         "baseline": baseline,
@@ -105,6 +115,7 @@ def evaluate_robustness(
             episodes=episodes,
             seed=seed,
             deterministic=deterministic,
+            discrete=discrete,
         )
         report = curve_report(points, baseline=baseline, reference=reference, eps_range=eps_range)
         name = run.name
@@ -116,18 +127,18 @@ def evaluate_robustness(
             "curve": [{"eps": p.eps, "mean_return": p.mean_return, "sem": p.sem} for p in points],
             **report,
         }
-        log_curve(run, attack.method, points, report, int(model.num_timesteps))
+        log_curve(run, label, points, report, int(model.num_timesteps))
     folder = Path(out) if out is not None else runs[0]
     folder.mkdir(parents=True, exist_ok=True)
-    stem = folder / f"robustness-{attack.method}"
-    write_curves_csv(curves, attack.method, stem.with_suffix(".csv"))
+    stem = folder / f"robustness-{label}"
+    write_curves_csv(curves, label, stem.with_suffix(".csv"))
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2))
     if plot:
         plot_curves(
             curves,
             stem.with_suffix(".png"),
             baseline=baseline,
-            title=f"{env_id}: {attack.method} ({attack.objective}, {attack.norm})",
+            title=f"{env_id}: {label} ({attack.objective}, {attack.norm})",
         )
     result["files"] = [
         str(stem.with_suffix(s)) for s in (".csv", ".json", ".png")[: 3 if plot else 2]
