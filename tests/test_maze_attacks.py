@@ -14,7 +14,7 @@ from advrl.agents.adversarial_training import AT_METHODS
 from advrl.agents.attacks import FLIP_TYPES, ObservationAttack, cell_flips, fgsm, objective_fn, pgd
 from advrl.agents.policy_inputs import PolicyInput
 from advrl.eval import evaluate, sb3_policy
-from advrl.eval.robustness import robustness_curve
+from advrl.eval.robustness import random_return, robustness_curve
 
 MAZE = "advrl/Maze-Small-v0"
 
@@ -104,6 +104,8 @@ def test_robustness_curve_on_the_maze(model, discrete: bool) -> None:
     )
     clean = evaluate(factory(), sb3_policy(model, deterministic=True), 3, seed=7)
     assert points[0].mean_return == pytest.approx(clean.mean_return)
+    baseline = random_return(factory, 3, 7)  # random actions on the same seeded mazes
+    assert 0.0 <= baseline <= 1.0 and baseline == random_return(factory, 3, 7)
     assert len(points) == 2 and np.isfinite(points[1].mean_return)
 
 

@@ -57,6 +57,11 @@ def _stack(observations: list[Any]) -> Any:
     return np.stack(observations)
 
 
+def _size(batch: Any) -> int:
+    """Rows of a batch of observations (an array or a dict of arrays)."""
+    return len(next(iter(batch.values()))) if isinstance(batch, dict) else len(batch)
+
+
 def play_batch(
     make_env: Callable[[], gym.Env],
     act: Callable[[Any], np.ndarray],
@@ -166,7 +171,10 @@ def random_return(make_env: Callable[[], gym.Env], episodes: int, seed: int) -> 
     space.seed(seed)
     return float(
         play_batch(
-            make_env, lambda obs: np.stack([space.sample() for _ in obs]), episodes, seed
+            make_env,
+            lambda obs: np.stack([space.sample() for _ in range(_size(obs))]),
+            episodes,
+            seed,
         ).mean()
     )
 
