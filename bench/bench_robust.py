@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--eps", default="0,0.02,0.05,0.1,0.15,0.2", help="attack sizes")
     parser.add_argument("--budgets", default="0.05,0.1", help="two eps shown as columns")
+    parser.add_argument("--digits", type=int, default=1, help="decimals of returns (maze: 3)")
     parser.add_argument("--attack", default="pgd", choices=["pgd", "flip"], help="flip: maze")
     parser.add_argument("--objective", default="kl", choices=["kl", "ce", "value"])
     parser.add_argument("--steps", type=int, default=10, help="PGD steps of the evaluation")
@@ -133,8 +134,14 @@ def main() -> None:
                 }
             )
         mean_time = float(np.mean([r["time"] for r in rows]))
-        cells = [method, str(len(seeds)), cell(rows, "clean"), *(cell(rows, b) for b in budgets)]
-        cells += [cell(rows, "ara", ".2f"), cell(rows, "nara", ".3f"), f"{mean_time:.0f}"]
+        fmt = f".{args.digits}f"
+        cells = [method, str(len(seeds)), cell(rows, "clean", fmt)]
+        cells += [cell(rows, b, fmt) for b in budgets]
+        cells += [
+            cell(rows, "ara", f".{args.digits + 1}f"),
+            cell(rows, "nara", ".3f"),
+            f"{mean_time:.0f}",
+        ]
         cells.append(f"{mean_time / base_time:.2f}")
         print("| " + " | ".join(cells) + " |", flush=True)
     print(f"\nnormalized ARA: random = 0, {reference:.3g} = 1, over eps {eps[0]:g}..{eps[-1]:g}")
