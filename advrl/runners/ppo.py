@@ -19,7 +19,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 import advrl  # noqa: F401  (registers the envs in subprocesses that unpickle make_env)
 from advrl.agents import AdversarialTraining, RobustPPO, is_grid_space, make_ppo
-from advrl.config import AdversarialConfig, ConfigError, EnvConfig, PPORunConfig
+from advrl.config import AdversarialConfig, ConfigError, EnvConfig, PolicyConfig, PPORunConfig
 from advrl.envs.batched import BatchedMaze
 from advrl.eval import evaluate, random_policy, sb3_policy
 from advrl.logging import LevelLogger
@@ -137,6 +137,16 @@ def make_training_env(env_cfg: EnvConfig, seed: int) -> VecEnv:
     )
 
 
+def policy_settings(policy: PolicyConfig) -> dict[str, Any]:
+    """The ``policy`` section as :func:`~advrl.agents.make_ppo` keyword arguments."""
+    return {
+        "net_arch": policy.net_arch,
+        "activation": policy.activation,
+        "conv_filters": policy.conv_filters,
+        "dual_bn": policy.dual_bn,
+    }
+
+
 def adversarial_training(config: AdversarialConfig) -> AdversarialTraining:
     """The ``adversarial`` section as :class:`AdversarialTraining` (ConfigError if invalid)."""
     settings = {**vars(config), "views": tuple(config.views)}
@@ -170,14 +180,7 @@ def build_ppo(config: PPORunConfig, tensorboard_dir: Path | None = None) -> Base
     if config.adversarial.enabled:
         ppo.update(algorithm=RobustPPO, adversarial=adversarial_training(config.adversarial))
     model = make_ppo(
-        venv,
-        net_arch=config.policy.net_arch,
-        activation=config.policy.activation,
-        conv_filters=config.policy.conv_filters,
-        dual_bn=config.policy.dual_bn,
-        seed=config.train.seed,
-        verbose=0,
-        **ppo,
+        venv, **policy_settings(config.policy), seed=config.train.seed, verbose=0, **ppo
     )
     if tensorboard_dir is not None:
         model.set_logger(configure(str(tensorboard_dir), ["tensorboard", "csv"]))

@@ -50,7 +50,13 @@ from advrl.pair import (
     UEDRunner,
     family_for,
 )
-from advrl.runners.ppo import EVAL_SEED_OFFSET, batched_kwargs, make_env, make_vec
+from advrl.runners.ppo import (
+    EVAL_SEED_OFFSET,
+    batched_kwargs,
+    make_env,
+    make_vec,
+    policy_settings,
+)
 from advrl.runs import Every, RunDir, atomic_write_bytes, read_state, start_run, write_state
 
 Family = MazeFamily | ParamFamily
@@ -96,16 +102,7 @@ def _ppo(
 ) -> OnPolicyAlgorithm:
     settings = {**vars(ppo), **override}
     settings["batch_size"] = min(settings["batch_size"], settings["n_steps"] * venv.num_envs)
-    return make_ppo(
-        venv,
-        net_arch=policy.net_arch,
-        activation=policy.activation,
-        conv_filters=policy.conv_filters,
-        dual_bn=policy.dual_bn,
-        seed=seed,
-        verbose=0,
-        **settings,
-    )
+    return make_ppo(venv, **policy_settings(policy), seed=seed, verbose=0, **settings)
 
 
 def make_student(config: UEDRunConfig, student: StudentConfig, name: str, seed: int) -> Student:
