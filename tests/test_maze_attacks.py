@@ -11,10 +11,11 @@ import torch
 
 from advrl.agents import AdversarialTraining, RobustPPO, make_ppo
 from advrl.agents.adversarial_training import AT_METHODS
+from advrl.agents.advprop import dual_batch_norms
 from advrl.agents.attacks import FLIP_TYPES, ObservationAttack, cell_flips, fgsm, objective_fn, pgd
 from advrl.agents.policy_inputs import PolicyInput
 from advrl.eval import evaluate, sb3_policy
-from advrl.eval.robustness import random_return, robustness_curve
+from advrl.eval.robustness import attacked_actions, random_return, robustness_curve
 
 MAZE = "advrl/Maze-Small-v0"
 
@@ -137,3 +138,17 @@ def test_flip_attack_through_observation_attack(model) -> None:
         ObservationAttack(method="flip", eps=1.5).perturb(target, target.x)
     with pytest.raises(ValueError, match="one-hot view"):
         ObservationAttack(method="flip", eps=1).perturb(target, target.x * 0.5)
+
+
+def test_attacked_actions_use_running_batch_norm_statistics() -> None:
+    """A dual-BN policy left in training mode is attacked and played as deployed (eval mode)."""
+    model = make_ppo(gym.make(MAZE), seed=0, n_steps=32, batch_size=32, net_arch=[16], dual_bn=True)
+    model.learn(64)
+    for norm in dual_batch_norms(model.policy):  # running statistics far from any batch's
+        norm.main.running_mean.fill_(3.0)
+        norm.main.running_var.fill_(0.01)
+    obs = batch(32)
+    expected, _ = model.predict(obs, deterministic=True)
+    model.policy.set_training_mode(True)
+    act = attacked_actions(model, ObservationAttack(eps=0.0), True, torch.Generator())
+    np.testing.assert_array_equal(act(obs), expected)

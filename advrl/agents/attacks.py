@@ -434,6 +434,7 @@ class AttackedVecEnv(VecEnvWrapper):
         self.generator = torch.Generator(device=policy.device).manual_seed(seed)
 
     def _perturb(self, obs: np.ndarray) -> np.ndarray:
+        self.policy.set_training_mode(False)  # batch norms on their running statistics
         return _perturb_array(self.policy, self.attack, obs, self.generator)
 
     def reset(self) -> np.ndarray:
@@ -456,6 +457,7 @@ def attacked_policy(
     generator = torch.Generator(device=policy.device).manual_seed(seed)
 
     def act(obs: Any) -> Any:
+        policy.set_training_mode(False)  # batch norms on their running statistics, as in predict
         adv = _perturb_array(policy, attack, np.asarray(obs)[None], generator)[0]
         action, _ = model.predict(adv, deterministic=deterministic)
         return action

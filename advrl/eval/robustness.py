@@ -115,6 +115,7 @@ def attacked_actions(
         raise ValueError(f"attacks need an actor-critic policy, got {type(policy).__name__}")
 
     def act(obs: Any) -> np.ndarray:
+        policy.set_training_mode(False)  # batch norms on their running statistics, as in predict
         tensors, _ = policy.obs_to_tensor(obs)
         target = PolicyInput(policy, tensors)
         adv = attack.perturb(target, target.x, generator=generator)
