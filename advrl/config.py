@@ -141,6 +141,9 @@ class AdversarialConfig:
     """FGSM-RS's step, in units of eps."""
     lmbda: float | None = None
     """Fast-BAT's proximal weight (null: per sample, the input gradient's norm over eps)."""
+    fast_bat_z: Literal["step", "random"] = "step"
+    """Fast-BAT's linearization point: one gradient step from a random start, or the random start
+    (cheaper)."""
     sa_coef: float = 0.1
     """Weight of SA-PPO's KL regularizer."""
     views: list[str] = field(default_factory=lambda: ["gaussian:0.05", "scale:0.1", "dropout:0.1"])

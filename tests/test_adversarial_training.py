@@ -185,3 +185,12 @@ def test_every_method_has_its_terms() -> None:
     from advrl.agents.adversarial_training import METHOD_TERMS
 
     assert {*METHOD_TERMS, "none"} == set(AT_METHODS)
+
+
+def test_fast_bat_from_the_random_start_trains() -> None:
+    at = AdversarialTraining(method="fast_bat", eps=0.05, fast_bat_z="random")
+    model = robust("CartPole-v1", adversarial=at)
+    model.learn(64)
+    assert all(torch.isfinite(p).all() for p in model.policy.parameters())
+    with pytest.raises(ValueError, match="fast_bat_z"):
+        AdversarialTraining(fast_bat_z="fgsm")  # type: ignore[arg-type]

@@ -31,7 +31,7 @@ import functools
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -78,6 +78,9 @@ class AdversarialTraining:
         adv_weight: ``w``, the weight of the perturbed term in ``pgd_at``, ``fgsm_rs``, ``fast_bat``.
         fgsm_step: FGSM-RS's step in units of ``eps``.
         lmbda: Fast-BAT's proximal weight; None: per sample, the input gradient's norm over ``eps``.
+        fast_bat_z: Fast-BAT's linearization point: ``"step"``, one plain gradient step from a
+            random start (as its reference training does), or ``"random"``, the random start
+            itself (one input-gradient pass fewer per minibatch).
         sa_coef: ``kappa``, the weight of SA-PPO's regularizer.
         views: SimAug's views (``"kind:size"``, see :data:`advrl.agents.simaug.VIEW_KINDS`); the
             clean observation is always one of the candidates.
@@ -96,6 +99,7 @@ class AdversarialTraining:
     adv_weight: float = 1.0
     fgsm_step: float = 1.25
     lmbda: float | None = None
+    fast_bat_z: Literal["step", "random"] = "step"
     sa_coef: float = 0.1
     views: tuple[str, ...] = ("gaussian:0.05", "scale:0.1", "dropout:0.1")
     mixup_alpha: float = 1.0
@@ -116,6 +120,8 @@ class AdversarialTraining:
             raise ValueError(f"objective must be 'kl', 'ce' or 'value', got {self.objective!r}")
         if not 0 <= self.adv_weight <= 1:
             raise ValueError(f"adv_weight must be in [0, 1], got {self.adv_weight}")
+        if self.fast_bat_z not in ("step", "random"):
+            raise ValueError(f"fast_bat_z must be 'step' or 'random', got {self.fast_bat_z!r}")
         if self.lmbda is not None and self.lmbda <= 0:
             raise ValueError(f"lmbda must be positive (or None), got {self.lmbda}")
         if self.svc_bound is not None and self.svc_bound <= 0:
@@ -245,7 +251,9 @@ class RobustPPO(PPO):
                 return -objective(x)
 
             start = random_start_point(obs, eps, at.norm, low, high, None)
-            z = linearization_point(attack_loss, obs, start, eps, at.norm, low, high, at.lmbda)
+            z = start
+            if at.fast_bat_z == "step":
+                z = linearization_point(attack_loss, obs, start, eps, at.norm, low, high, at.lmbda)
             return fast_bat_point(attack_loss, obs, z, eps, at.norm, low, high, at.lmbda)
         finally:
             self.policy.set_training_mode(True)
