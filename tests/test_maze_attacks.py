@@ -12,10 +12,18 @@ import torch
 from advrl.agents import AdversarialTraining, RobustPPO, make_ppo
 from advrl.agents.adversarial_training import AT_METHODS
 from advrl.agents.advprop import dual_batch_norms
-from advrl.agents.attacks import FLIP_TYPES, ObservationAttack, cell_flips, fgsm, objective_fn, pgd
+from advrl.agents.attacks import (
+    FLIP_TYPES,
+    ObservationAttack,
+    attacked_actions,
+    cell_flips,
+    fgsm,
+    objective_fn,
+    pgd,
+)
 from advrl.agents.policy_inputs import PolicyInput
 from advrl.eval import evaluate, sb3_policy
-from advrl.eval.robustness import attacked_actions, random_return, robustness_curve
+from advrl.eval.robustness import random_return, robustness_curve
 
 MAZE = "advrl/Maze-Small-v0"
 

@@ -17,8 +17,9 @@ point in the ball (FGSM-RS); PGD starts at random by default for every objective
 
 Supported: ``Box`` observations (vector or image tensors the policy takes directly), discrete and
 continuous actions. The maze's integer view is attacked through its one-hot features: pass a
-:class:`~advrl.agents.policy_inputs.PolicyInput` where a policy is expected. :class:`AttackedVecEnv`
-and :func:`attacked_policy` produce observations, so they take ``Box`` observations only.
+:class:`~advrl.agents.policy_inputs.PolicyInput` where a policy is expected (as
+:func:`attacked_actions` and :func:`attacked_policy` do). :class:`AttackedVecEnv` produces
+observations, so it takes ``Box`` observations only.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from stable_baselines3.common.distributions import Distribution
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
+
+from advrl.agents.policy_inputs import PolicyInput
 
 
 class AttackTarget(Protocol):
@@ -447,19 +450,58 @@ class AttackedVecEnv(VecEnvWrapper):
         return self._perturb(np.asarray(obs)), rewards, dones, infos
 
 
-def attacked_policy(
-    model: BaseAlgorithm, attack: ObservationAttack, deterministic: bool = False, seed: int = 0
-) -> Callable[[Any], Any]:
-    """A one-observation policy (for :func:`advrl.eval.evaluate`) that acts on perturbed inputs."""
+def attacked_actions(
+    model: BaseAlgorithm,
+    attack: ObservationAttack,
+    deterministic: bool,
+    generator: torch.Generator,
+    discrete: bool = False,
+) -> Callable[[Any], np.ndarray]:
+    """A batch policy that acts on ``attack``'s perturbation of the observations it is given.
+
+    ``Box`` observations are perturbed directly. The maze's view is perturbed in its one-hot features
+    (:class:`~advrl.agents.policy_inputs.PolicyInput`); the policy then acts on the relaxed features,
+    or, with ``discrete``, on the real observation where each cell takes its largest type. A
+    ``"flip"`` attack changes whole cells, so its observations are always real ones.
+    """
     policy = model.policy
     if not isinstance(policy, ActorCriticPolicy):
         raise ValueError(f"attacks need an actor-critic policy, got {type(policy).__name__}")
-    generator = torch.Generator(device=policy.device).manual_seed(seed)
+
+    def act(obs: Any) -> np.ndarray:
+        policy.set_training_mode(False)  # batch norms on their running statistics, as in predict
+        tensors, _ = policy.obs_to_tensor(obs)
+        target = PolicyInput(policy, tensors)
+        adv = attack.perturb(target, target.x, generator=generator)
+        if not target.is_grid:
+            adv_obs = adv.cpu().numpy().astype(obs.dtype, copy=False)
+            actions, _ = model.predict(adv_obs, deterministic=deterministic)
+            return np.asarray(actions)
+        if discrete or attack.method == "flip":
+            flipped = target.to_observation(adv)
+            assert isinstance(flipped, dict)
+            actions, _ = model.predict(
+                {k: v.cpu().numpy() for k, v in flipped.items()}, deterministic=deterministic
+            )
+            return np.asarray(actions)
+        with torch.no_grad():
+            chosen = target.get_distribution(adv).get_actions(deterministic=deterministic)
+        return chosen.cpu().numpy()
+
+    return act
+
+
+def attacked_policy(
+    model: BaseAlgorithm, attack: ObservationAttack, deterministic: bool = False, seed: int = 0
+) -> Callable[[Any], Any]:
+    """A one-observation policy (for :func:`advrl.eval.evaluate`) that acts on perturbed inputs:
+    :func:`attacked_actions` on a batch of one."""
+    generator = torch.Generator(device=model.policy.device).manual_seed(seed)
+    act_batch = attacked_actions(model, attack, deterministic, generator)
 
     def act(obs: Any) -> Any:
-        policy.set_training_mode(False)  # batch norms on their running statistics, as in predict
-        adv = _perturb_array(policy, attack, np.asarray(obs)[None], generator)[0]
-        action, _ = model.predict(adv, deterministic=deterministic)
-        return action
+        if isinstance(obs, dict):
+            return act_batch({k: np.asarray(v)[None] for k, v in obs.items()})[0]
+        return act_batch(np.asarray(obs)[None])[0]
 
     return act

@@ -21,10 +21,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.policies import ActorCriticPolicy
 
-from advrl.agents.attacks import ObservationAttack
-from advrl.agents.policy_inputs import PolicyInput
+from advrl.agents.attacks import ObservationAttack, attacked_actions
 from advrl.eval.ara import ara, normalized_ara
 
 Z95 = 1.959964
@@ -94,47 +92,6 @@ def play_batch(
     finally:
         for env in envs:
             env.close()
-
-
-def attacked_actions(
-    model: BaseAlgorithm,
-    attack: ObservationAttack,
-    deterministic: bool,
-    generator: torch.Generator,
-    discrete: bool = False,
-) -> Callable[[Any], np.ndarray]:
-    """A batch policy that acts on ``attack``'s perturbation of the observations it is given.
-
-    ``Box`` observations are perturbed directly. The maze's view is perturbed in its one-hot features
-    (:class:`~advrl.agents.policy_inputs.PolicyInput`); the policy then acts on the relaxed features,
-    or, with ``discrete``, on the real observation where each cell takes its largest type. A
-    ``"flip"`` attack changes whole cells, so its observations are always real ones.
-    """
-    policy = model.policy
-    if not isinstance(policy, ActorCriticPolicy):
-        raise ValueError(f"attacks need an actor-critic policy, got {type(policy).__name__}")
-
-    def act(obs: Any) -> np.ndarray:
-        policy.set_training_mode(False)  # batch norms on their running statistics, as in predict
-        tensors, _ = policy.obs_to_tensor(obs)
-        target = PolicyInput(policy, tensors)
-        adv = attack.perturb(target, target.x, generator=generator)
-        if not target.is_grid:
-            adv_obs = adv.cpu().numpy().astype(obs.dtype, copy=False)
-            actions, _ = model.predict(adv_obs, deterministic=deterministic)
-            return np.asarray(actions)
-        if discrete or attack.method == "flip":
-            flipped = target.to_observation(adv)
-            assert isinstance(flipped, dict)
-            actions, _ = model.predict(
-                {k: v.cpu().numpy() for k, v in flipped.items()}, deterministic=deterministic
-            )
-            return np.asarray(actions)
-        with torch.no_grad():
-            chosen = target.get_distribution(adv).get_actions(deterministic=deterministic)
-        return chosen.cpu().numpy()
-
-    return act
 
 
 def robustness_curve(
