@@ -34,16 +34,22 @@ def make_env(env_id: str, kwargs: dict[str, Any] | None = None) -> gym.Env:
     return gym.make(env_id, **(kwargs or {}))
 
 
-def check_env_config(config: PPORunConfig) -> None:
-    """Make the configured envs once, so a bad id or kwarg fails before anything is written."""
+def check_env_config(config: PPORunConfig) -> gym.Space:
+    """Make the configured envs once, so a bad id or kwarg fails before anything is written.
+
+    Returns:
+        The env's observation space.
+    """
     try:
         env = make_env(config.env.id, config.env.kwargs)
+        space = env.observation_space
         env.close()
         make_training_env(replace(config.env, n_envs=1, vec_env="dummy"), 0).close()
     except (gym.error.Error, ValueError, TypeError, RuntimeError) as err:
         if isinstance(err, ConfigError):
             raise
         raise ConfigError(f"env {config.env.id!r} with kwargs {config.env.kwargs}: {err}") from None
+    return space
 
 
 class PeriodicCheckpoint(BaseCallback):
@@ -156,20 +162,17 @@ def adversarial_training(config: AdversarialConfig) -> AdversarialTraining:
         raise ConfigError(f"adversarial: {err}") from None
 
 
-def check_adversarial_config(config: PPORunConfig) -> None:
-    """Fail before anything is written if adversarial training cannot run on the env and policy."""
+def check_adversarial_config(config: PPORunConfig, space: gym.Space) -> None:
+    """Fail before anything is written if adversarial training cannot run on the env (observation
+    ``space``) and policy."""
     at = adversarial_training(config.adversarial)
     if at.method == "advprop" and not config.policy.dual_bn:
         raise ConfigError("adversarial.method=advprop needs policy.dual_bn=true")
-    if at.method != "none":
-        env = make_env(config.env.id, config.env.kwargs)
-        space = env.observation_space
-        env.close()
-        if not (isinstance(space, gym.spaces.Box) or is_grid_space(space)):
-            raise ConfigError(
-                f"adversarial.method={at.method} perturbs Box observations or the maze's view; "
-                f"{config.env.id} has {type(space).__name__} observations"
-            )
+    if at.method != "none" and not (isinstance(space, gym.spaces.Box) or is_grid_space(space)):
+        raise ConfigError(
+            f"adversarial.method={at.method} perturbs Box observations or the maze's view; "
+            f"{config.env.id} has {type(space).__name__} observations"
+        )
 
 
 def build_ppo(config: PPORunConfig, tensorboard_dir: Path | None = None) -> BaseAlgorithm:
@@ -221,8 +224,7 @@ def train_ppo(config: PPORunConfig, resume: str | Path | None = None) -> dict[st
         config: the run's settings.
         resume: an existing run folder: continue from its latest checkpoint with ``config``.
     """
-    check_env_config(config)
-    check_adversarial_config(config)
+    check_adversarial_config(config, check_env_config(config))
     run = start_run(config, "ppo", resume)
     model = build_ppo(config, run.tb)
     checkpoint = run.latest_checkpoint() if resume is not None else None
