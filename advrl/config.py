@@ -129,6 +129,9 @@ class AdversarialConfig:
     objective: Literal["kl", "ce", "value"] = "kl"
     """What the attacker maximizes: KL from the clean action distribution, the clean action's
     negative log-probability, or the negative value."""
+    attack: Literal["pgd", "flip"] = "pgd"
+    """How pgd_at, sa, advprop and simaug perturb: PGD in the eps ball, or (maze) flips of up to
+    round(eps) whole cells of the view."""
     steps: int = 10
     """PGD steps (pgd_at, sa, advprop, simaug)."""
     step_size: float | None = None
@@ -141,9 +144,10 @@ class AdversarialConfig:
     """FGSM-RS's step, in units of eps."""
     lmbda: float | None = None
     """Fast-BAT's proximal weight (null: per sample, the input gradient's norm over eps)."""
-    fast_bat_z: Literal["step", "random"] = "step"
-    """Fast-BAT's linearization point: one gradient step from a random start, or the random start
-    (cheaper)."""
+    fast_bat_z: Literal["step", "carry", "random"] = "step"
+    """Fast-BAT's linearization point: ``step``, one gradient step from a random start; ``carry``,
+    that step in a rollout's first epoch, then each sample's previous perturbation (cheaper);
+    ``random``, the random start (cheapest, weaker)."""
     sa_coef: float = 0.1
     """Weight of SA-PPO's KL regularizer."""
     views: list[str] = field(default_factory=lambda: ["gaussian:0.05", "scale:0.1", "dropout:0.1"])

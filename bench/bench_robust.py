@@ -34,6 +34,7 @@ METHODS: dict[str, list[str]] = {
     "sa": ["adversarial.method=sa"],
     "fgsm_rs": ["adversarial.method=fgsm_rs"],
     "fast_bat": ["adversarial.method=fast_bat"],
+    "fast_bat_carry": ["adversarial.method=fast_bat", "adversarial.fast_bat_z=carry"],
     "fast_bat_random": ["adversarial.method=fast_bat", "adversarial.fast_bat_z=random"],
     "advprop": ["adversarial.method=advprop", "policy.dual_bn=true"],
     "simaug": ["adversarial.method=simaug"],

@@ -6,11 +6,14 @@ import gymnasium as gym
 import pytest
 import torch
 from stable_baselines3 import PPO
+from torch.distributions import Categorical, kl_divergence
 
 from advrl.agents import AdversarialTraining, RobustPPO, make_ppo
 from advrl.agents.adversarial_training import AT_METHODS, actor_modules
 from advrl.agents.advprop import DualBatchNorm, auxiliary_bn, dual_batch_norms
-from advrl.agents.attacks import fgsm
+from advrl.agents.attacks import distribution_kl, fgsm
+from advrl.agents.fast_bat import LinearizationPoints
+from advrl.agents.indexed_buffers import IndexedRolloutBuffer
 from advrl.agents.lipschitz import max_singular_value
 from advrl.agents.policy_inputs import PolicyInput
 from advrl.agents.simaug import hardest_view, make_view, mixup
@@ -194,3 +197,74 @@ def test_fast_bat_from_the_random_start_trains() -> None:
     assert all(torch.isfinite(p).all() for p in model.policy.parameters())
     with pytest.raises(ValueError, match="fast_bat_z"):
         AdversarialTraining(fast_bat_z="fgsm")  # type: ignore[arg-type]
+
+
+def test_indexed_buffer_names_the_samples_it_hands_out() -> None:
+    model = robust("CartPole-v1")
+    model.learn(64)
+    buffer = model.rollout_buffer
+    assert isinstance(buffer, IndexedRolloutBuffer)
+    for batch in buffer.get(16):
+        assert buffer.last_indices is not None and len(buffer.last_indices) == 16
+        flat = torch.as_tensor(buffer.observations[buffer.last_indices])
+        torch.testing.assert_close(batch.observations, flat, rtol=0, atol=0)
+
+
+def test_linearization_points_carry_what_was_put() -> None:
+    points = LinearizationPoints.empty(4, torch.zeros(1, 2))
+    calls = []
+
+    def fresh() -> torch.Tensor:
+        calls.append(1)
+        return torch.full((2, 2), 7.0)
+
+    rows = torch.tensor([1, 3])
+    assert torch.equal(points.get(rows, fresh), torch.full((2, 2), 7.0))
+    points.put(torch.tensor([3]), torch.tensor([[1.0, 2.0]]))
+    mixed = points.get(rows, fresh)  # row 1 fresh, row 3 carried
+    assert torch.equal(mixed, torch.tensor([[7.0, 7.0], [1.0, 2.0]]))
+    assert len(calls) == 2
+    assert torch.equal(points.get(torch.tensor([3]), fresh), torch.tensor([[1.0, 2.0]]))
+    assert len(calls) == 2  # every row carried: no fresh points computed
+
+
+def test_carried_fast_bat_steps_to_z_only_in_the_first_epoch(monkeypatch) -> None:
+    from advrl.agents import adversarial_training as module
+
+    calls = []
+    step = module.linearization_point
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(module, "linearization_point", counted)
+    at = AdversarialTraining(method="fast_bat", eps=0.05, fast_bat_z="carry")
+    model = robust("CartPole-v1", adversarial=at, n_epochs=3)
+    model.learn(64)  # one rollout of 64 samples: 2 minibatches per epoch, 3 epochs
+    assert len(calls) == 2
+    assert model._points is not None and bool(model._points.seen.all())
+    calls.clear()
+    at = AdversarialTraining(method="fast_bat", eps=0.05, fast_bat_z="step")
+    robust("CartPole-v1", adversarial=at, n_epochs=3).learn(64)
+    assert len(calls) == 6
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
+def test_fast_bat_reusing_the_clean_forward_gives_the_same_update(env_id: str) -> None:
+    """Fast-BAT takes the clean distribution from the training forward when train and eval mode
+    agree; the update must equal the one that recomputes it."""
+    ends = []
+    for reuse in (True, False):
+        at = AdversarialTraining(method="fast_bat", eps=0.05)
+        model = robust(env_id, adversarial=at, seed=2)
+        model._modes_agree = reuse
+        model.learn(64)
+        ends.append(torch.cat([p.detach().flatten() for p in model.policy.parameters()]))
+    torch.testing.assert_close(ends[0], ends[1])
+
+
+def test_categorical_kl_matches_torch() -> None:
+    p = Categorical(logits=torch.randn(5, 3))
+    q = Categorical(logits=torch.randn(5, 3))
+    torch.testing.assert_close(distribution_kl(p, q), kl_divergence(p, q))

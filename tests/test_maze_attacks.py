@@ -160,3 +160,60 @@ def test_attacked_actions_use_running_batch_norm_statistics() -> None:
     model.policy.set_training_mode(True)
     act = attacked_actions(model, ObservationAttack(eps=0.0), True, torch.Generator())
     np.testing.assert_array_equal(act(obs), expected)
+
+
+def robust_maze(at: AdversarialTraining) -> RobustPPO:
+    model = make_ppo(
+        gym.make(MAZE),
+        seed=0,
+        n_steps=32,
+        batch_size=32,
+        n_epochs=2,
+        net_arch=[16],
+        algorithm=RobustPPO,
+        adversarial=at,
+        dual_bn=at.method == "advprop",
+    )
+    assert isinstance(model, RobustPPO)
+    return model
+
+
+@pytest.mark.parametrize("method", ["pgd_at", "sa", "advprop", "simaug"])
+def test_training_on_cell_flips_changes_at_most_round_eps_cells(method: str, monkeypatch) -> None:
+    model = robust_maze(AdversarialTraining(method=method, eps=1.4, attack="flip"))
+    seen = []
+    attack = RobustPPO._attack
+
+    def spy(self, target, eps, objective=None):
+        adv = attack(self, target, eps, objective)
+        seen.append((target.x, adv))
+        return adv
+
+    monkeypatch.setattr(RobustPPO, "_attack", spy)
+    before = [p.detach().clone() for p in model.policy.parameters()]
+    model.learn(32)
+    assert seen
+    for clean, adv in seen:
+        assert ((adv == 0) | (adv == 1)).all() and (adv.sum(1) == 1).all()
+        changed = (adv != clean).any(1).flatten(1).sum(1)
+        assert (changed <= 1).all() and (changed == 1).any()
+    after = list(model.policy.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+def test_cell_flips_need_the_maze_and_a_search_method() -> None:
+    with pytest.raises(ValueError, match="attack='flip' works with"):
+        AdversarialTraining(method="fast_bat", attack="flip")
+    with pytest.raises(ValueError, match="changes cells of the maze"):
+        make_ppo(
+            gym.make("CartPole-v1"),
+            algorithm=RobustPPO,
+            adversarial=AdversarialTraining(method="pgd_at", attack="flip"),
+        )
+
+
+def test_carried_fast_bat_trains_on_the_maze() -> None:
+    model = robust_maze(AdversarialTraining(method="fast_bat", eps=0.2, fast_bat_z="carry"))
+    model.learn(32)
+    assert model._points is not None and bool(model._points.seen.all())
+    assert all(torch.isfinite(p).all() for p in model.policy.parameters())

@@ -27,6 +27,7 @@ actor's weight matrices to any method. ``eps_warmup`` ramps ``eps`` up from 0, a
 
 from __future__ import annotations
 
+import copy as copy_module
 import functools
 from collections import defaultdict
 from collections.abc import Callable
@@ -38,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from gymnasium import spaces
 from stable_baselines3 import PPO
+from stable_baselines3.common.distributions import Distribution
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.utils import explained_variance
 from torch import nn
@@ -46,6 +48,7 @@ from advrl.agents.advprop import auxiliary_bn, dual_batch_norms
 from advrl.agents.attacks import (
     Norm,
     Objective,
+    cell_flips,
     distribution_kl,
     fgsm,
     objective_fn,
@@ -53,7 +56,12 @@ from advrl.agents.attacks import (
     pgd,
     random_start_point,
 )
-from advrl.agents.fast_bat import fast_bat_point, linearization_point
+from advrl.agents.fast_bat import LinearizationPoints, fast_bat_point, linearization_point
+from advrl.agents.indexed_buffers import (
+    IndexedDictRolloutBuffer,
+    IndexedRolloutBuffer,
+    SampleIndices,
+)
 from advrl.agents.lipschitz import SingularValueClipping
 from advrl.agents.policy_inputs import Observation, PolicyInput, supports_attacks
 from advrl.agents.simaug import View, hardest_view, make_view, mixup
@@ -72,15 +80,19 @@ class AdversarialTraining:
         norm: ``"linf"`` or ``"l2"``.
         objective: what the attacker maximizes (``"kl"``, ``"ce"``, ``"value"``; see
             :mod:`advrl.agents.attacks`). ``sa`` always uses ``"kl"``.
-        steps: PGD steps (``pgd_at``, ``sa``, ``advprop``, ``simaug``).
+        attack: how ``pgd_at``, ``sa``, ``advprop`` and ``simaug`` perturb: ``"pgd"`` in the
+            ``eps`` ball, or ``"flip"``, the maze's discrete attack that changes up to
+            ``round(eps)`` whole cells of the view (:func:`advrl.agents.attacks.cell_flips`).
+        steps: PGD steps.
         step_size: PGD step size (default ``2.5 * eps / steps``).
         eps_warmup: fraction of training over which ``eps`` grows linearly from 0 (0: none).
         adv_weight: ``w``, the weight of the perturbed term in ``pgd_at``, ``fgsm_rs``, ``fast_bat``.
         fgsm_step: FGSM-RS's step in units of ``eps``.
         lmbda: Fast-BAT's proximal weight; None: per sample, the input gradient's norm over ``eps``.
         fast_bat_z: Fast-BAT's linearization point: ``"step"``, one plain gradient step from a
-            random start (as its reference training does), or ``"random"``, the random start
-            itself (one input-gradient pass fewer per minibatch).
+            random start (as its reference training does); ``"carry"``, the same in a rollout's
+            first epoch, then the sample's ``x*`` from its previous epoch (one input-gradient pass
+            fewer per minibatch after the first epoch); or ``"random"``, the random start itself.
         sa_coef: ``kappa``, the weight of SA-PPO's regularizer.
         views: SimAug's views (``"kind:size"``, see :data:`advrl.agents.simaug.VIEW_KINDS`); the
             clean observation is always one of the candidates.
@@ -93,13 +105,14 @@ class AdversarialTraining:
     eps: float = 0.05
     norm: Norm = "linf"
     objective: Objective = "kl"
+    attack: Literal["pgd", "flip"] = "pgd"
     steps: int = 10
     step_size: float | None = None
     eps_warmup: float = 0.0
     adv_weight: float = 1.0
     fgsm_step: float = 1.25
     lmbda: float | None = None
-    fast_bat_z: Literal["step", "random"] = "step"
+    fast_bat_z: Literal["step", "carry", "random"] = "step"
     sa_coef: float = 0.1
     views: tuple[str, ...] = ("gaussian:0.05", "scale:0.1", "dropout:0.1")
     mixup_alpha: float = 1.0
@@ -118,16 +131,29 @@ class AdversarialTraining:
             raise ValueError(f"norm must be 'linf' or 'l2', got {self.norm!r}")
         if self.objective not in ("kl", "ce", "value"):
             raise ValueError(f"objective must be 'kl', 'ce' or 'value', got {self.objective!r}")
+        if self.attack not in ("pgd", "flip"):
+            raise ValueError(f"attack must be 'pgd' or 'flip', got {self.attack!r}")
+        if self.attack == "flip" and self.method in ("fgsm_rs", "fast_bat"):
+            raise ValueError(
+                f"{self.method} builds its own perturbation in the eps ball; attack='flip' works "
+                "with pgd_at, sa, advprop and simaug"
+            )
         if not 0 <= self.adv_weight <= 1:
             raise ValueError(f"adv_weight must be in [0, 1], got {self.adv_weight}")
-        if self.fast_bat_z not in ("step", "random"):
-            raise ValueError(f"fast_bat_z must be 'step' or 'random', got {self.fast_bat_z!r}")
+        if self.fast_bat_z not in ("step", "carry", "random"):
+            raise ValueError(
+                f"fast_bat_z must be 'step', 'carry' or 'random', got {self.fast_bat_z!r}"
+            )
         if self.lmbda is not None and self.lmbda <= 0:
             raise ValueError(f"lmbda must be positive (or None), got {self.lmbda}")
         if self.svc_bound is not None and self.svc_bound <= 0:
             raise ValueError(f"svc_bound must be positive (or None), got {self.svc_bound}")
         for view in self.views:
             make_view(view)  # raises on a bad spec
+
+
+def _is_grid_policy(policy: ActorCriticPolicy) -> bool:
+    return supports_attacks(policy) and not isinstance(policy.observation_space, spaces.Box)
 
 
 def actor_modules(policy: ActorCriticPolicy) -> nn.ModuleList:
@@ -156,11 +182,56 @@ class Terms(NamedTuple):
 
 @dataclass
 class _Minibatch:
-    target: PolicyInput
+    """One minibatch of PPO's update, as the adversarial terms see it."""
+
+    policy: ActorCriticPolicy
+    obs: Observation
     actions: torch.Tensor
-    surrogate: Callable[[torch.Tensor], torch.Tensor]
+    old_log_prob: torch.Tensor
+    advantages: torch.Tensor
+    clip: float
     eps: float
     stats: dict[str, list[float]]
+    indices: np.ndarray | None = None
+    """The samples' indices in the rollout buffer (None: unknown)."""
+    clean: Distribution | None = None
+    """The action distribution at the clean observations, detached (None: not computed)."""
+
+    @functools.cached_property
+    def target(self) -> PolicyInput:
+        """The minibatch's attackable features."""
+        return PolicyInput(self.policy, self.obs)
+
+    def surrogate(self, log_prob: torch.Tensor) -> torch.Tensor:
+        """PPO's clipped surrogate loss per sample at these log-probabilities."""
+        return _surrogate(log_prob, self.old_log_prob, self.advantages, self.clip)
+
+
+_MODE_DEPENDENT = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)
+
+
+def _detached(dist: Distribution) -> Distribution | None:
+    """A copy of an SB3 distribution whose torch distribution is detached from the graph (None for
+    torch distributions other than Categorical, Bernoulli and Normal)."""
+
+    def detach(d: Any) -> Any:
+        if isinstance(d, list):
+            parts = [detach(part) for part in d]
+            return None if any(part is None for part in parts) else parts
+        if isinstance(d, torch.distributions.Categorical):
+            return torch.distributions.Categorical(logits=d.logits.detach(), validate_args=False)
+        if isinstance(d, torch.distributions.Bernoulli):
+            return torch.distributions.Bernoulli(logits=d.logits.detach(), validate_args=False)
+        if isinstance(d, torch.distributions.Normal):
+            return torch.distributions.Normal(d.loc.detach(), d.scale.detach(), validate_args=False)
+        return None
+
+    torch_dist = detach(getattr(dist, "distribution", None))
+    if torch_dist is None:
+        return None
+    copy = copy_module.copy(dist)
+    copy.distribution = torch_dist
+    return copy
 
 
 class RobustPPO(PPO):
@@ -176,13 +247,29 @@ class RobustPPO(PPO):
         super().__init__(*args, **kwargs)
 
     def _setup_model(self) -> None:
+        if self.rollout_buffer_class is None:
+            dict_obs = isinstance(self.observation_space, spaces.Dict)
+            self.rollout_buffer_class = (
+                IndexedDictRolloutBuffer if dict_obs else IndexedRolloutBuffer
+            )
         super()._setup_model()
         at = self.adversarial
+        if at.fast_bat_z == "carry" and not isinstance(self.rollout_buffer, SampleIndices):
+            raise ValueError(
+                "fast_bat_z='carry' needs a rollout buffer that records minibatch indices: leave "
+                "rollout_buffer_class unset, or derive it from advrl.agents.indexed_buffers."
+                "SampleIndices"
+            )
         if at.method != "none" and not supports_attacks(self.policy):
             raise ValueError(
                 f"adversarial training perturbs Box observations or the maze's one-hot view; "
                 f"this policy takes {type(self.policy.observation_space).__name__} observations "
                 f"through a {type(self.policy.features_extractor).__name__}"
+            )
+        if at.attack == "flip" and at.method != "none" and not _is_grid_policy(self.policy):
+            raise ValueError(
+                "attack='flip' changes cells of the maze's view; this policy takes "
+                f"{type(self.policy.observation_space).__name__} observations"
             )
         if at.method == "advprop" and not dual_batch_norms(self.policy):
             raise ValueError(
@@ -195,9 +282,13 @@ class RobustPPO(PPO):
             else None
         )
         self._views: list[View] = [make_view(v) for v in at.views]
+        # Without batch norm or dropout the training-mode forward equals the evaluation-mode one
+        # the attacks use, so Fast-BAT can take the clean action distribution from it.
+        self._modes_agree = not any(isinstance(m, _MODE_DEPENDENT) for m in self.policy.modules())
+        self._points: LinearizationPoints | None = None
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_svc", "_views"]
+        return [*super()._excluded_save_params(), "_svc", "_views", "_points"]
 
     # ------------------------------------------------------------------------- perturbations
     def current_eps(self) -> float:
@@ -211,11 +302,14 @@ class RobustPPO(PPO):
     def _attack(
         self, target: PolicyInput, eps: float, objective: Objective | None = None
     ) -> torch.Tensor:
-        """PGD (or, for ``fgsm_rs``, FGSM-RS) around ``target.x``, with the network in eval mode."""
+        """PGD, cell flips or (for ``fgsm_rs``) FGSM-RS around ``target.x``, with the network in
+        eval mode."""
         at = self.adversarial
         objective = objective or at.objective
         self.policy.set_training_mode(False)
         try:
+            if at.attack == "flip":
+                return cell_flips(target, target.x, round(eps), objective=objective)
             if at.method == "fgsm_rs":
                 return fgsm(
                     target,
@@ -238,23 +332,39 @@ class RobustPPO(PPO):
         finally:
             self.policy.set_training_mode(True)
 
-    def _fast_bat(self, target: PolicyInput, eps: float) -> torch.Tensor:
+    def _fast_bat(self, b: _Minibatch) -> torch.Tensor:
         """Fast-BAT's ``x*(theta)``, differentiable in the policy's parameters."""
         at = self.adversarial
+        target, eps = b.target, b.eps
         low, high = observation_bounds(target)
         obs = target.x
         self.policy.set_training_mode(False)
         try:
-            objective = objective_fn(target, obs, at.objective)
+            objective = objective_fn(target, obs, at.objective, clean=b.clean)
 
             def attack_loss(x: torch.Tensor) -> torch.Tensor:
                 return -objective(x)
 
-            start = random_start_point(obs, eps, at.norm, low, high, None)
-            z = start
-            if at.fast_bat_z == "step":
-                z = linearization_point(attack_loss, obs, start, eps, at.norm, low, high, at.lmbda)
-            return fast_bat_point(attack_loss, obs, z, eps, at.norm, low, high, at.lmbda)
+            def fresh() -> torch.Tensor:
+                start = random_start_point(obs, eps, at.norm, low, high, None)
+                if at.fast_bat_z == "random":
+                    return start
+                return linearization_point(
+                    attack_loss, obs, start, eps, at.norm, low, high, at.lmbda
+                )
+
+            if at.fast_bat_z != "carry":
+                return fast_bat_point(attack_loss, obs, fresh(), eps, at.norm, low, high, at.lmbda)
+            assert b.indices is not None
+            if self._points is None:
+                self._points = LinearizationPoints.empty(
+                    self.rollout_buffer.buffer_size * self.n_envs, obs
+                )
+            rows = torch.as_tensor(b.indices, device=obs.device)
+            z = self._points.get(rows, fresh)
+            point = fast_bat_point(attack_loss, obs, z, eps, at.norm, low, high, at.lmbda)
+            self._points.put(rows, point)
+            return point
         finally:
             self.policy.set_training_mode(True)
 
@@ -266,32 +376,24 @@ class RobustPPO(PPO):
         return dist.log_prob(actions), dist.entropy()
 
     def _policy_terms(
-        self,
-        obs: Observation,
-        actions: torch.Tensor,
-        clean_log_prob: torch.Tensor,
-        clean_entropy: torch.Tensor | None,
-        surrogate: Callable[[torch.Tensor], torch.Tensor],
-        eps: float,
-        stats: dict[str, list[float]],
+        self, b: _Minibatch, clean_log_prob: torch.Tensor, clean_entropy: torch.Tensor | None
     ) -> Terms:
         """The policy's part of one minibatch's loss under the configured method."""
         clean = Terms(
-            surrogate(clean_log_prob).mean(),
+            b.surrogate(clean_log_prob).mean(),
             clean_entropy,
             torch.zeros((), device=clean_log_prob.device),
         )
         method = self.adversarial.method
-        if method == "none" or eps == 0:
+        if method == "none" or b.eps == 0:
             return clean
-        batch = _Minibatch(PolicyInput(self.policy, obs), actions, surrogate, eps, stats)
-        return METHOD_TERMS[method](self, batch, clean)
+        return METHOD_TERMS[method](self, b, clean)
 
     def _terms_perturbed(self, b: _Minibatch, clean: Terms) -> Terms:
         """pgd_at, fgsm_rs, fast_bat: ``(1 - w) L(s) + w L(s + delta)``."""
         at = self.adversarial
         if at.method == "fast_bat":
-            adv = self._fast_bat(b.target, b.eps)
+            adv = self._fast_bat(b)
         else:
             adv = self._attack(b.target, b.eps)
         log_prob, entropy = self._log_prob_entropy(b.target, adv, b.actions)
@@ -300,7 +402,7 @@ class RobustPPO(PPO):
         w = at.adv_weight
         mixed_entropy = None
         if entropy is not None and clean.entropy is not None:
-            mixed_entropy = (1 - w) * clean.entropy + w * entropy
+            mixed_entropy = (1 - w) * clean.entropy.mean() + w * entropy.mean()
         return Terms((1 - w) * clean.policy_loss + w * adv_loss, mixed_entropy, clean.extra)
 
     def _terms_sa(self, b: _Minibatch, clean: Terms) -> Terms:
@@ -346,6 +448,8 @@ class RobustPPO(PPO):
         if self.clip_range_vf is not None:
             clip_range_vf = self.clip_range_vf(self._current_progress_remaining)  # type: ignore[operator]
         eps = self.current_eps()
+        self._points = None  # Fast-BAT's carried points belong to one rollout
+        reuse_clean = self.adversarial.method == "fast_bat" and self._modes_agree
         stats: dict[str, list[float]] = defaultdict(list)
         continue_training = True
         approx_kl_divs: list[float] = []
@@ -362,15 +466,19 @@ class RobustPPO(PPO):
                 if self.normalize_advantage and len(advantages) > 1:
                     advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
-                surrogate = functools.partial(
-                    _surrogate,
-                    old_log_prob=data.old_log_prob,
-                    advantages=advantages,
-                    clip=clip_range,
+                batch = _Minibatch(
+                    self.policy,
+                    data.observations,
+                    actions,
+                    data.old_log_prob,
+                    advantages,
+                    clip_range,
+                    eps,
+                    stats,
+                    indices=getattr(self.rollout_buffer, "last_indices", None),
+                    clean=_detached(self.policy.action_dist) if reuse_clean else None,
                 )
-                policy_loss, bonus_entropy, extra = self._policy_terms(
-                    data.observations, actions, log_prob, entropy, surrogate, eps, stats
-                )
+                policy_loss, bonus_entropy, extra = self._policy_terms(batch, log_prob, entropy)
                 ratio = torch.exp(log_prob - data.old_log_prob)
                 stats["train/policy_gradient_loss"].append(policy_loss.item())
                 stats["train/clip_fraction"].append(

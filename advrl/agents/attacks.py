@@ -38,6 +38,7 @@ from stable_baselines3.common.distributions import Distribution
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
+from torch.distributions import Categorical
 
 from advrl.agents.policy_inputs import PolicyInput
 
@@ -76,15 +77,24 @@ def observation_bounds(policy: AttackTarget) -> tuple[torch.Tensor, torch.Tensor
 
 
 def objective_fn(
-    policy: AttackTarget, clean_obs: torch.Tensor, objective: Objective
+    policy: AttackTarget,
+    clean_obs: torch.Tensor,
+    objective: Objective,
+    clean: Distribution | None = None,
 ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The per-sample objective ``f(obs) -> [batch]`` the attacker maximizes around ``clean_obs``."""
+    """The per-sample objective ``f(obs) -> [batch]`` the attacker maximizes around ``clean_obs``.
+
+    ``clean``: the policy's action distribution at ``clean_obs``, detached, if the caller already
+    has it (saves a forward pass); None: computed here.
+    """
+    if clean is None:
+        with torch.no_grad():
+            clean = policy.get_distribution(clean_obs)
     with torch.no_grad():
-        clean = policy.get_distribution(clean_obs)
         chosen = clean.mode()
-        # SB3 reuses one Distribution object per policy and replaces its torch distribution on
-        # every call: keep the clean torch distribution itself, which is never mutated.
-        clean_dist = clean.distribution
+    # SB3 reuses one Distribution object per policy and replaces its torch distribution on every
+    # call: keep the clean torch distribution itself, which is never mutated.
+    clean_dist = clean.distribution
     if objective == "kl":
         return lambda obs: distribution_kl(clean_dist, policy.get_distribution(obs).distribution)
     if objective == "ce":
@@ -103,6 +113,10 @@ def distribution_kl(
     if isinstance(p, list) and isinstance(q, list):
         return torch.stack([distribution_kl(a, b) for a, b in zip(p, q, strict=True)]).sum(0)
     assert not isinstance(p, list) and not isinstance(q, list)
+    if isinstance(p, Categorical) and isinstance(q, Categorical):
+        # torch's categorical KL masks zero probabilities with in-place writes, which make its
+        # backward (and an attack's double backward) slower; SB3's logits are finite.
+        return (p.probs * (p.logits - q.logits)).sum(-1)
     kl = torch.distributions.kl_divergence(p, q)
     return kl.flatten(1).sum(1) if kl.dim() > 1 else kl
 

@@ -16,11 +16,18 @@ is ``dx*/dtheta = -(1/lambda) H_C d^2 l_atk / (dx dtheta)`` with ``H_C`` the pro
 :func:`fast_bat_point` builds ``x*(theta)`` with its dependence on ``theta`` kept in the autograd graph
 (``z`` and ``lambda`` are constants): back-propagating ``l_tr`` through it yields exactly both terms,
 the implicit one as a Hessian-vector product computed by double back-propagation.
+
+The linearization point: Fast-BAT's reference training takes one plain gradient step from a random
+point of the ball (:func:`linearization_point`). PPO revisits every sample in each of its epochs, so
+:class:`LinearizationPoints` can carry each sample's ``x*`` over to its next visit as that visit's
+``z`` (a warm start across epochs, as ATTA (Zheng et al., CVPR 2020) carries perturbations across
+training epochs): the gradient step is then paid once per rollout, in the first epoch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -90,3 +97,39 @@ def linearization_point(
         (grad,) = torch.autograd.grad(attack_loss(point).sum(), point)
     scale = adaptive_lambda(grad, eps, norm) if lmbda is None else lmbda
     return project(start - grad / scale, clean, eps, norm, low, high).detach()
+
+
+@dataclass
+class LinearizationPoints:
+    """Each sample's last ``x*`` in one update, to serve as its next linearization point.
+
+    Args:
+        z: ``[samples, *features]``, the carried points.
+        seen: ``[samples]``, which samples have one.
+    """
+
+    z: torch.Tensor
+    seen: torch.Tensor
+
+    @classmethod
+    def empty(cls, samples: int, like: torch.Tensor) -> LinearizationPoints:
+        """No points yet for ``samples`` samples shaped like the rows of ``like``."""
+        return cls(
+            torch.zeros((samples, *like.shape[1:]), dtype=like.dtype, device=like.device),
+            torch.zeros(samples, dtype=torch.bool, device=like.device),
+        )
+
+    def get(self, indices: torch.Tensor, fresh: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """The points of ``indices``; ``fresh()`` (a whole minibatch of new points) is called only
+        when some of them have none yet, and fills those."""
+        seen = self.seen[indices]
+        carried = self.z[indices]
+        if bool(seen.all()):
+            return carried
+        mask = seen.view(-1, *([1] * (carried.dim() - 1)))
+        return torch.where(mask, carried, fresh())
+
+    def put(self, indices: torch.Tensor, points: torch.Tensor) -> None:
+        """Remember ``points`` (detached) for ``indices``."""
+        self.z[indices] = points.detach()
+        self.seen[indices] = True

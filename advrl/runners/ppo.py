@@ -173,6 +173,11 @@ def check_adversarial_config(config: PPORunConfig, space: gym.Space) -> None:
             f"adversarial.method={at.method} perturbs Box observations or the maze's view; "
             f"{config.env.id} has {type(space).__name__} observations"
         )
+    if at.method != "none" and at.attack == "flip" and not is_grid_space(space):
+        raise ConfigError(
+            f"adversarial.attack=flip changes cells of the maze's view; {config.env.id} has "
+            f"{type(space).__name__} observations (use attack: pgd)"
+        )
 
 
 def build_ppo(config: PPORunConfig, tensorboard_dir: Path | None = None) -> BaseAlgorithm:
