@@ -91,6 +91,9 @@ class PolicyConfig:
     dual_bn: bool = False
     """AdvProp's main and auxiliary batch norms in the trunk (needed by ``adversarial.method:
     advprop``)."""
+    lstm_hidden: int | None = None
+    """A recurrent policy: LSTMs of this size after the features, trained by sb3-contrib's
+    RecurrentPPO (PPO runs and UED students; null: feed-forward)."""
 
 
 @dataclass

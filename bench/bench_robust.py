@@ -39,15 +39,24 @@ METHODS: dict[str, list[str]] = {
     "advprop": ["adversarial.method=advprop", "policy.dual_bn=true"],
     "simaug": ["adversarial.method=simaug"],
     "svc": ["adversarial.method=none", "adversarial.svc_bound=2.0"],
+    # The maze's discrete attack as the training attack: one whole cell of the view.
+    "pgd_at_flip": ["adversarial.method=pgd_at", "adversarial.attack=flip", "adversarial.eps=1"],
+    "sa_flip": ["adversarial.method=sa", "adversarial.attack=flip", "adversarial.eps=1"],
+    "advprop_flip": [
+        "adversarial.method=advprop",
+        "policy.dual_bn=true",
+        "adversarial.attack=flip",
+        "adversarial.eps=1",
+    ],
 }
-"""Method name -> config overrides."""
+"""Method name -> config overrides (applied after ``--set``)."""
 
 
 def train(task: str, method: str, seed: int, out: Path, extra: list[str]) -> dict[str, Any]:
     name = f"{task}-{method}-seed{seed}"
     if (out / name / "summary.json").is_file():
         return json.loads((out / name / "summary.json").read_text())
-    sets = [f"out_dir={out}", f"name={name}", f"train.seed={seed}", *METHODS[method], *extra]
+    sets = [f"out_dir={out}", f"name={name}", f"train.seed={seed}", *extra, *METHODS[method]]
     return train_ppo(load_config(PPORunConfig, Path("configs") / f"robust-{task}.yaml", sets))
 
 

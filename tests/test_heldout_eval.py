@@ -26,7 +26,13 @@ class HashPolicy:
     def __init__(self) -> None:
         self.t = 0
 
-    def predict(self, obs: dict[str, Any], deterministic: bool = True) -> tuple[Any, None]:
+    def predict(
+        self,
+        obs: dict[str, Any],
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = True,
+    ) -> tuple[Any, None]:
         actions = hashed_action(np.asarray(obs["image"]), np.asarray(obs["direction"]), self.t)
         self.t += 1
         return actions, None

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 from gymnasium import spaces
+from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 from stable_baselines3.common.distributions import Distribution
 from stable_baselines3.common.policies import ActorCriticPolicy
 
@@ -92,6 +93,8 @@ class PolicyInput:
 
 def supports_attacks(policy: ActorCriticPolicy) -> bool:
     """Whether :class:`PolicyInput` can attack this policy's observations."""
+    if isinstance(policy, RecurrentActorCriticPolicy):
+        return False  # its actions depend on a hidden state as well
     if isinstance(policy.observation_space, spaces.Box):
         return True
     return any(isinstance(m, GridFeaturesExtractor) for m in policy.modules())

@@ -1,4 +1,10 @@
-"""Building SB3 PPO agents for advrl's envs with the right policy network."""
+"""Building SB3 PPO agents for advrl's envs with the right policy network.
+
+Feed-forward policies are SB3's ``PPO``. With ``lstm_hidden`` the agent is sb3-contrib's
+``RecurrentPPO`` (an LSTM after the same features extractor, one for the actor and one for the
+critic): PAIRED's and the UED papers' students are recurrent, because a 5x5 view of a maze leaves
+the agent to remember where it has been.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,9 @@ from typing import Any
 
 import gymnasium as gym
 from gymnasium import spaces
+from sb3_contrib import RecurrentPPO
 from stable_baselines3 import PPO
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 from torch import nn
 
@@ -32,6 +40,7 @@ def policy_for(
     conv_filters: int = 16,
     scalar_embed: int = 5,
     dual_bn: bool = False,
+    lstm_hidden: int | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """SB3 policy name and ``policy_kwargs`` for an observation space.
 
@@ -41,7 +50,36 @@ def policy_for(
 
     ``dual_bn`` (AdvProp) adds a main and an auxiliary batch norm: after the grid convolution, or
     in every hidden layer of a shared vector trunk (:class:`DualBNMlpExtractor`, empty heads).
+
+    ``lstm_hidden``: sb3-contrib's recurrent policy of the same name (``MlpLstmPolicy``,
+    ``MultiInputLstmPolicy``) with LSTMs of this size between the features and the heads.
     """
+    name, kwargs = _feed_forward_policy(
+        space,
+        net_arch=net_arch,
+        activation=activation,
+        conv_filters=conv_filters,
+        scalar_embed=scalar_embed,
+        dual_bn=dual_bn,
+    )
+    if lstm_hidden is None:
+        return name, kwargs
+    if lstm_hidden < 1:
+        raise ValueError(f"lstm_hidden must be >= 1 (or None), got {lstm_hidden}")
+    if dual_bn:
+        raise ValueError("dual_bn (AdvProp) is for feed-forward policies; drop lstm_hidden")
+    return name.replace("Policy", "LstmPolicy"), {**kwargs, "lstm_hidden_size": lstm_hidden}
+
+
+def _feed_forward_policy(
+    space: gym.Space,
+    *,
+    net_arch: list[int] | None,
+    activation: str,
+    conv_filters: int,
+    scalar_embed: int,
+    dual_bn: bool,
+) -> tuple[str, dict[str, Any]]:
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     kwargs: dict[str, Any] = {"activation_fn": ACTIVATIONS[activation]}
@@ -79,11 +117,12 @@ def make_ppo(
     activation: str = "relu",
     conv_filters: int = 16,
     dual_bn: bool = False,
+    lstm_hidden: int | None = None,
     seed: int | None = None,
     tensorboard_log: str | None = None,
     algorithm: type[PPO] = PPO,
     **ppo_kwargs: Any,
-) -> PPO:
+) -> OnPolicyAlgorithm:
     """An SB3 PPO agent whose policy fits ``env``'s observations (see :func:`policy_for`).
 
     Args:
@@ -92,6 +131,7 @@ def make_ppo(
         activation: ``"relu"`` or ``"tanh"``.
         conv_filters: filters of the grid convolution (grid observations only).
         dual_bn: AdvProp's main and auxiliary batch norms in the trunk (see :func:`policy_for`).
+        lstm_hidden: a recurrent policy with LSTMs of this size: sb3-contrib's ``RecurrentPPO``.
         seed: seed of PPO (network init, sampling).
         tensorboard_log: folder for SB3's TensorBoard output (None: off).
         algorithm: ``PPO`` or a subclass (e.g. :class:`~advrl.agents.RobustPPO`).
@@ -103,8 +143,17 @@ def make_ppo(
         activation=activation,
         conv_filters=conv_filters,
         dual_bn=dual_bn,
+        lstm_hidden=lstm_hidden,
     )
-    return algorithm(
+    agent: type[OnPolicyAlgorithm] = algorithm
+    if lstm_hidden is not None:
+        if algorithm is not PPO:
+            raise ValueError(
+                f"{algorithm.__name__} trains feed-forward policies; a recurrent policy "
+                "(lstm_hidden) trains with RecurrentPPO only"
+            )
+        agent = RecurrentPPO
+    return agent(
         policy,
         env,
         policy_kwargs=policy_kwargs,

@@ -63,9 +63,14 @@ def play_levels(
     running = torch.ones(n, dtype=torch.bool)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
+        state: Any = None  # a recurrent policy's hidden state
+        start = np.ones(n, dtype=bool)
         while bool(running.any()):
             obs = {k: v.cpu().numpy() for k, v in env.observe().items()}
-            actions, _ = model.predict(obs, deterministic=deterministic)
+            actions, state = model.predict(
+                obs, state=state, episode_start=start, deterministic=deterministic
+            )
+            start = np.zeros(n, dtype=bool)
             reward, terminated, truncated = env.step_tensors(torch.as_tensor(actions))
             reward, terminated, truncated = reward.cpu(), terminated.cpu(), truncated.cpu()
             returns += torch.where(running, reward.double(), 0.0)

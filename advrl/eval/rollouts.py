@@ -10,7 +10,8 @@ import gymnasium as gym
 import numpy as np
 
 Policy = Callable[[Any], Any]
-"""Maps one observation to one action."""
+"""Maps one observation to one action. A policy with memory also has a ``reset()`` method, which
+:func:`evaluate` calls before each episode."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ def evaluate(env: gym.Env, policy: Policy, episodes: int, seed: int = 0) -> Epis
     returns, lengths, successes = [], [], []
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
+        reset = getattr(policy, "reset", None)
+        if reset is not None:
+            reset()
         total, steps, done = 0.0, 0, False
         info: dict[str, Any] = {}
         while not done:
@@ -68,14 +72,31 @@ def evaluate(env: gym.Env, policy: Policy, episodes: int, seed: int = 0) -> Epis
     return EpisodeStats(np.array(returns), np.array(lengths), np.array(successes))
 
 
-def sb3_policy(model: Any, deterministic: bool = False) -> Policy:
-    """Wrap an SB3 model's ``predict`` as a one-observation policy."""
+class SB3Policy:
+    """An SB3 model's ``predict`` as a one-observation policy; a recurrent model's hidden state is
+    carried from step to step and cleared by :meth:`reset` (feed-forward models have none)."""
 
-    def act(obs: Any) -> Any:
-        action, _ = model.predict(obs, deterministic=deterministic)
+    def __init__(self, model: Any, deterministic: bool = False) -> None:
+        self.model = model
+        self.deterministic = deterministic
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new episode."""
+        self._state: Any = None
+        self._start = np.ones(1, dtype=bool)
+
+    def __call__(self, obs: Any) -> Any:
+        action, self._state = self.model.predict(
+            obs, state=self._state, episode_start=self._start, deterministic=self.deterministic
+        )
+        self._start = np.zeros(1, dtype=bool)
         return action
 
-    return act
+
+def sb3_policy(model: Any, deterministic: bool = False) -> Policy:
+    """Wrap an SB3 model's ``predict`` as a one-observation policy (see :class:`SB3Policy`)."""
+    return SB3Policy(model, deterministic)
 
 
 def random_policy(action_space: gym.Space, seed: int = 0) -> Policy:

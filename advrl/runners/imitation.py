@@ -226,6 +226,8 @@ def train_imitation(config: ImitationRunConfig, resume: str | Path | None = None
     """Train (or resume) a GAIL or ASAF run; returns the summary also written to ``summary.json``."""
     if config.method not in IMITATION_METHODS:
         raise ConfigError(f"method must be one of {IMITATION_METHODS}, got {config.method!r}")
+    if config.policy.lstm_hidden is not None:
+        raise ConfigError(f"{config.method} trains feed-forward policies; drop policy.lstm_hidden")
     check_env_config(_policy_config(config))
     demos = run_demos(config)
     run = start_run(config, config.method, resume)

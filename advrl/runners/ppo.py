@@ -150,6 +150,7 @@ def policy_settings(policy: PolicyConfig) -> dict[str, Any]:
         "activation": policy.activation,
         "conv_filters": policy.conv_filters,
         "dual_bn": policy.dual_bn,
+        "lstm_hidden": policy.lstm_hidden,
     }
 
 
@@ -166,6 +167,11 @@ def check_adversarial_config(config: PPORunConfig, space: gym.Space) -> None:
     """Fail before anything is written if adversarial training cannot run on the env (observation
     ``space``) and policy."""
     at = adversarial_training(config.adversarial)
+    if config.adversarial.enabled and config.policy.lstm_hidden is not None:
+        raise ConfigError(
+            "adversarial training runs on feed-forward policies; drop policy.lstm_hidden or the "
+            "adversarial section"
+        )
     if at.method == "advprop" and not config.policy.dual_bn:
         raise ConfigError("adversarial.method=advprop needs policy.dual_bn=true")
     if at.method != "none" and not (isinstance(space, gym.spaces.Box) or is_grid_space(space)):

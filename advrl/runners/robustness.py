@@ -10,9 +10,11 @@ from typing import Any
 
 from gymnasium import spaces
 from stable_baselines3.common.logger import configure
+from stable_baselines3.common.policies import ActorCriticPolicy
 
 from advrl.agents import is_grid_space
 from advrl.agents.attacks import ObservationAttack
+from advrl.agents.policy_inputs import supports_attacks
 from advrl.config import ConfigError
 from advrl.eval.robustness import (
     CurvePoint,
@@ -91,6 +93,12 @@ def evaluate_robustness(
             f"observation attacks need Box observations or the maze's view; {env_id} has "
             f"{type(space).__name__} ones"
         )
+    for run, model, _ in loaded:
+        if not isinstance(model.policy, ActorCriticPolicy) or not supports_attacks(model.policy):
+            raise ConfigError(
+                f"{run}: observation attacks need a feed-forward policy on Box observations or "
+                "the maze's view"
+            )
     is_grid = is_grid_space(space)
     if discrete and not is_grid:
         raise ConfigError("--discrete applies to the maze's view only")
