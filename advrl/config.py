@@ -154,7 +154,7 @@ class AdversarialConfig:
     sa_coef: float = 0.1
     """Weight of SA-PPO's KL regularizer."""
     views: list[str] = field(default_factory=lambda: ["gaussian:0.05", "scale:0.1", "dropout:0.1"])
-    """SimAug's views, ``kind:size`` with kind gaussian, scale or dropout."""
+    """SimAug's views, ``kind:size`` with kind gaussian, scale, dropout or (maze) walls."""
     mixup_alpha: float = 1.0
     """SimAug's Beta(alpha, alpha) mixing weight."""
     svc_bound: float | None = None

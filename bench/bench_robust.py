@@ -42,6 +42,7 @@ METHODS: dict[str, list[str]] = {
     # The maze's discrete attack as the training attack: one whole cell of the view.
     "pgd_at_flip": ["adversarial.method=pgd_at", "adversarial.attack=flip", "adversarial.eps=1"],
     "sa_flip": ["adversarial.method=sa", "adversarial.attack=flip", "adversarial.eps=1"],
+    "simaug_walls": ["adversarial.method=simaug", "adversarial.views=[walls:0.05, walls:0.1]"],
     "advprop_flip": [
         "adversarial.method=advprop",
         "policy.dual_bn=true",

@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from minigrid.core.constants import OBJECT_TO_IDX
 
 from advrl.agents import AdversarialTraining, RobustPPO, make_ppo
 from advrl.agents.adversarial_training import AT_METHODS
@@ -22,6 +23,7 @@ from advrl.agents.attacks import (
     pgd,
 )
 from advrl.agents.policy_inputs import PolicyInput
+from advrl.agents.simaug import make_view
 from advrl.eval import evaluate, sb3_policy
 from advrl.eval.robustness import random_return, robustness_curve
 
@@ -216,4 +218,33 @@ def test_carried_fast_bat_trains_on_the_maze() -> None:
     model = robust_maze(AdversarialTraining(method="fast_bat", eps=0.2, fast_bat_z="carry"))
     model.learn(32)
     assert model._points is not None and bool(model._points.seen.all())
+    assert all(torch.isfinite(p).all() for p in model.policy.parameters())
+
+
+def test_walls_view_redraws_floor_and_wall_only(model) -> None:
+    obs, _ = model.policy.obs_to_tensor(batch(16))
+    x = PolicyInput(model.policy, obs).x
+    torch.manual_seed(0)
+    view = make_view("walls:0.5")(x)
+    assert ((view == 0) | (view == 1)).all() and (view.sum(1) == 1).all()
+    changed = (view != x).any(1)  # [N, W, H]
+    assert changed.any()
+    was = x.argmax(1)[changed]
+    now = view.argmax(1)[changed]
+    floor_wall = {OBJECT_TO_IDX["empty"], OBJECT_TO_IDX["wall"]}
+    assert set(was.tolist()) <= floor_wall and set(now.tolist()) <= floor_wall
+    assert not changed[:, x.shape[2] // 2, x.shape[3] - 1].any()  # never the agent's cell
+    assert torch.equal(make_view("walls:0")(x), x)
+    with pytest.raises(ValueError, match="walls"):
+        make_ppo(
+            gym.make("CartPole-v1"),
+            algorithm=RobustPPO,
+            adversarial=AdversarialTraining(method="simaug", views=("walls:0.1",)),
+        )
+
+
+def test_simaug_with_walls_views_trains_on_the_maze() -> None:
+    at = AdversarialTraining(method="simaug", eps=0.1, steps=2, views=("walls:0.1", "walls:0.2"))
+    model = robust_maze(at)
+    model.learn(32)
     assert all(torch.isfinite(p).all() for p in model.policy.parameters())

@@ -94,8 +94,9 @@ class AdversarialTraining:
             first epoch, then the sample's ``x*`` from its previous epoch (one input-gradient pass
             fewer per minibatch after the first epoch); or ``"random"``, the random start itself.
         sa_coef: ``kappa``, the weight of SA-PPO's regularizer.
-        views: SimAug's views (``"kind:size"``, see :data:`advrl.agents.simaug.VIEW_KINDS`); the
-            clean observation is always one of the candidates.
+        views: SimAug's views (``"kind:size"``, see :data:`advrl.agents.simaug.VIEW_KINDS`; on the
+            maze ``walls:p``, the same situation with other walls); the clean observation is
+            always one of the candidates.
         mixup_alpha: SimAug's ``Beta(alpha, alpha)`` mixing weight.
         svc_bound: clip the actor's singular values at this bound (None: off).
         svc_every: gradient steps between clippings.
@@ -282,6 +283,13 @@ class RobustPPO(PPO):
             else None
         )
         self._views: list[View] = [make_view(v) for v in at.views]
+        if at.method == "simaug" and not _is_grid_policy(self.policy):
+            maze_only = [v for v in at.views if v.partition(":")[0] == "walls"]
+            if maze_only:
+                raise ValueError(
+                    f"SimAug views {maze_only} redraw the maze's walls; this policy takes "
+                    f"{type(self.policy.observation_space).__name__} observations"
+                )
         # Without batch norm or dropout the training-mode forward equals the evaluation-mode one
         # the attacks use, so Fast-BAT can take the clean action distribution from it.
         self._modes_agree = not any(isinstance(m, _MODE_DEPENDENT) for m in self.policy.modules())

@@ -3,8 +3,10 @@
 SimAug trains on several simulated views of one situation: it scores each view by the training loss,
 keeps the hardest, perturbs the original view adversarially, and trains on a random convex combination
 (mixup) of the two. Here a *view* is an observation transform that keeps the situation (the state) and
-changes what is seen of it: sensor noise, per-feature gain, dropped features. The PPO targets (action,
-advantage) are the same for every view of a state, so the mixup mixes observations only.
+changes what is seen of it: sensor noise, per-feature gain, dropped features, or, on the maze, the
+same situation in another level: the agent, its heading and the goal where they are, the walls around
+them redrawn (``walls``). The PPO targets (action, advantage) are the same for every view of a state,
+so the mixup mixes observations only.
 
 Views are written as ``"kind:size"`` strings (``gaussian:0.05``, ``scale:0.1``, ``dropout:0.1``) so
 configs can list them; :func:`make_view` turns one into a function.
@@ -15,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from minigrid.core.constants import OBJECT_TO_IDX
 
 View = Callable[[torch.Tensor], torch.Tensor]
 """An observation transform: a batch in, a batch of the same shape out (random draws from torch's
@@ -39,14 +42,40 @@ def _dropout(size: float) -> View:
     return lambda obs: obs * (torch.rand_like(obs) >= size)
 
 
+_EMPTY, _WALL = OBJECT_TO_IDX["empty"], OBJECT_TO_IDX["wall"]
+
+
+def _walls(size: float) -> View:
+    if not 0 <= size <= 1:
+        raise ValueError(f"walls view needs a probability in [0, 1], got {size}")
+
+    def view(x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] <= _WALL:
+            raise ValueError(
+                "the walls view redraws cells of the maze's one-hot view [N, types, W, H]"
+            )
+        out = x.clone()
+        width, height = x.shape[2], x.shape[3]
+        mutable = (x[:, _EMPTY] > 0.5) | (x[:, _WALL] > 0.5)  # floor or wall: not goal, not unseen
+        mutable[:, width // 2, height - 1] = False  # the agent's own cell
+        flip = mutable & (torch.rand(mutable.shape, device=x.device) < size)
+        out[:, _EMPTY] = torch.where(flip, x[:, _WALL], x[:, _EMPTY])
+        out[:, _WALL] = torch.where(flip, x[:, _EMPTY], x[:, _WALL])
+        return out
+
+    return view
+
+
 VIEW_KINDS: dict[str, Callable[[float], View]] = {
     "gaussian": _gaussian,
     "scale": _scale,
     "dropout": _dropout,
+    "walls": _walls,
 }
 """View kinds: additive Gaussian noise of std ``size``; one random per-feature gain in
 ``[1 - size, 1 + size]`` for the whole batch (a recalibrated sensor); each feature zeroed with
-probability ``size``."""
+probability ``size``; (maze) each floor or wall cell of the view but the agent's own turned into the
+other with probability ``size``: the same agent and goal in a level with other walls."""
 
 
 def make_view(spec: str) -> View:
