@@ -156,3 +156,26 @@ def test_recurrent_policies_are_refused_where_unsupported(
     assert main(["train", "gail", "--config", str(configs / "gail-cartpole.yaml"), *out]) == 2
     assert "drop policy.lstm_hidden" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_attacks_refuse_a_recurrent_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = Path(__file__).resolve().parents[1] / "configs" / "expert-cartpole.yaml"
+    tiny = [
+        "policy.lstm_hidden=4",
+        "env.n_envs=2",
+        "ppo.n_steps=16",
+        "ppo.batch_size=32",
+        "train.total_timesteps=32",
+        "train.eval_every=0",
+        "train.eval_episodes=1",
+        "train.progress_bar=false",
+        f"out_dir={tmp_path}",
+        "name=lstm",
+    ]
+    sets = [x for t in tiny for x in ("--set", t)]
+    assert main(["train", "ppo", "--config", str(config), *sets]) == 0
+    capsys.readouterr()
+    run = str(tmp_path / "lstm")
+    assert main(["eval", run, "--attack", "pgd", "--eps", "0,0.1", "--no-plot"]) == 2
+    assert "feed-forward policy" in capsys.readouterr().err
+    assert main(["eval", run, "--episodes", "2"]) == 0  # plain evaluation carries the state
