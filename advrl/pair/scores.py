@@ -68,6 +68,10 @@ def minimax_score(protagonist: Sequence[Sequence[float]]) -> np.ndarray:
 def positive_value_loss(advantages: np.ndarray) -> np.ndarray:
     """PLR's positive value loss: the mean over a level's steps of ``max(GAE advantage, 0)``.
 
+    The mean runs over every step of the rollout, so the episodes that finished on the level in it
+    count by their length. (The dcd code scores each episode and keeps the last one's score, merged
+    with the part of it played in the previous rollout: an estimate from fewer steps.)
+
     Args:
         advantages: ``[steps, levels]`` GAE advantages of a rollout in which column ``j`` played
             level ``j`` throughout.
