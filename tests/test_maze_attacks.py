@@ -85,20 +85,26 @@ def test_discrete_projection_flips_cells_only(model) -> None:
     assert int(diff.sum()) <= 1 and torch.equal(flipped["direction"], obs["direction"])
 
 
-@pytest.mark.parametrize("method", [m for m in AT_METHODS if m != "none"])
-def test_robust_training_runs_on_the_maze(method: str) -> None:
-    at = AdversarialTraining(method=method, eps=0.2, steps=2)
+def robust_maze(at: AdversarialTraining, n_epochs: int = 2) -> RobustPPO:
+    """RobustPPO on the small maze with a tiny network and rollout."""
     model = make_ppo(
         gym.make(MAZE),
         seed=0,
         n_steps=32,
         batch_size=32,
-        n_epochs=1,
+        n_epochs=n_epochs,
         net_arch=[16],
         algorithm=RobustPPO,
         adversarial=at,
-        dual_bn=method == "advprop",
+        dual_bn=at.method == "advprop",
     )
+    assert isinstance(model, RobustPPO)
+    return model
+
+
+@pytest.mark.parametrize("method", [m for m in AT_METHODS if m != "none"])
+def test_robust_training_runs_on_the_maze(method: str) -> None:
+    model = robust_maze(AdversarialTraining(method=method, eps=0.2, steps=2), n_epochs=1)
     before = [p.detach().clone() for p in model.policy.parameters()]
     model.learn(64)
     after = list(model.policy.parameters())
@@ -162,22 +168,6 @@ def test_attacked_actions_use_running_batch_norm_statistics() -> None:
     model.policy.set_training_mode(True)
     act = attacked_actions(model, ObservationAttack(eps=0.0), True, torch.Generator())
     np.testing.assert_array_equal(act(obs), expected)
-
-
-def robust_maze(at: AdversarialTraining) -> RobustPPO:
-    model = make_ppo(
-        gym.make(MAZE),
-        seed=0,
-        n_steps=32,
-        batch_size=32,
-        n_epochs=2,
-        net_arch=[16],
-        algorithm=RobustPPO,
-        adversarial=at,
-        dual_bn=at.method == "advprop",
-    )
-    assert isinstance(model, RobustPPO)
-    return model
 
 
 @pytest.mark.parametrize("method", ["pgd_at", "sa", "advprop", "simaug"])
