@@ -179,3 +179,21 @@ def test_attacks_refuse_a_recurrent_run(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["eval", run, "--attack", "pgd", "--eps", "0,0.1", "--no-plot"]) == 2
     assert "feed-forward policy" in capsys.readouterr().err
     assert main(["eval", run, "--episodes", "2"]) == 0  # plain evaluation carries the state
+
+
+def test_recording_demos_starts_each_episode_afresh() -> None:
+    from advrl.gail.record import record_demos
+
+    class Counting:
+        def __init__(self) -> None:
+            self.resets = 0
+
+        def reset(self) -> None:
+            self.resets += 1
+
+        def __call__(self, obs: Any) -> int:
+            return 0
+
+    policy = Counting()
+    record_demos(gym.make("CartPole-v1"), policy, 3, random_episodes=1)
+    assert policy.resets == 3

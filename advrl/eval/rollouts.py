@@ -45,6 +45,13 @@ class EpisodeStats:
         }
 
 
+def start_episode(policy: Policy) -> None:
+    """Tell a policy with memory (one with a ``reset()`` method) that a new episode begins."""
+    reset = getattr(policy, "reset", None)
+    if reset is not None:
+        reset()
+
+
 def evaluate(env: gym.Env, policy: Policy, episodes: int, seed: int = 0) -> EpisodeStats:
     """Play ``episodes`` episodes; episode ``i`` starts from ``env.reset(seed=seed + i)``.
 
@@ -56,9 +63,7 @@ def evaluate(env: gym.Env, policy: Policy, episodes: int, seed: int = 0) -> Epis
     returns, lengths, successes = [], [], []
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
-        reset = getattr(policy, "reset", None)
-        if reset is not None:
-            reset()
+        start_episode(policy)
         total, steps, done = 0.0, 0, False
         info: dict[str, Any] = {}
         while not done:

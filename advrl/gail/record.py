@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 
 from advrl.eval import evaluate, random_policy
-from advrl.eval.rollouts import Policy
+from advrl.eval.rollouts import Policy, start_episode
 from advrl.gail.demos import Demonstrations, Obs
 
 
@@ -50,6 +50,7 @@ def record_demos(
     truncated: list[bool] = []
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
+        start_episode(policy)
         obs_rows.append(obs)
         steps, term, trunc = 0, False, False
         while not (term or trunc):
