@@ -109,6 +109,18 @@ def test_user_errors_are_one_line(
             [*TRAIN, *sets(*TINY, f"out_dir={tmp_path}", "env.id=FrozenLake-v1")],
             "Box observations",
         ),
+        (
+            [
+                *TRAIN,
+                *sets(
+                    *TINY,
+                    f"out_dir={tmp_path}",
+                    "adversarial.method=simaug",
+                    "adversarial.views=[walls:0.1]",
+                ),
+            ],
+            "redraw the maze's walls",
+        ),
     ]
     for args, message in cases:
         assert main(args) == 2, args

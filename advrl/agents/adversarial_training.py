@@ -64,7 +64,7 @@ from advrl.agents.indexed_buffers import (
 )
 from advrl.agents.lipschitz import SingularValueClipping
 from advrl.agents.policy_inputs import Observation, PolicyInput, supports_attacks
-from advrl.agents.simaug import View, hardest_view, make_view, mixup
+from advrl.agents.simaug import View, hardest_view, make_view, maze_only_views, mixup
 
 AT_METHODS = ("none", "pgd_at", "fgsm_rs", "fast_bat", "sa", "advprop", "simaug")
 """Adversarial training methods of :class:`RobustPPO`."""
@@ -284,7 +284,7 @@ class RobustPPO(PPO):
         )
         self._views: list[View] = [make_view(v) for v in at.views]
         if at.method == "simaug" and not _is_grid_policy(self.policy):
-            maze_only = [v for v in at.views if v.partition(":")[0] == "walls"]
+            maze_only = maze_only_views(at.views)
             if maze_only:
                 raise ValueError(
                     f"SimAug views {maze_only} redraw the maze's walls; this policy takes "

@@ -78,6 +78,15 @@ probability ``size``; (maze) each floor or wall cell of the view but the agent's
 other with probability ``size``: the same agent and goal in a level with other walls."""
 
 
+MAZE_VIEW_KINDS = ("walls",)
+"""View kinds that work on the maze's one-hot view only."""
+
+
+def maze_only_views(specs: tuple[str, ...] | list[str]) -> list[str]:
+    """The view specs among ``specs`` that need the maze's one-hot view."""
+    return [spec for spec in specs if spec.partition(":")[0] in MAZE_VIEW_KINDS]
+
+
 def make_view(spec: str) -> View:
     """A view from its ``"kind:size"`` spec (see :data:`VIEW_KINDS`)."""
     kind, _, size = spec.partition(":")

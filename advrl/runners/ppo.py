@@ -19,6 +19,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 import advrl  # noqa: F401  (registers the envs in subprocesses that unpickle make_env)
 from advrl.agents import AdversarialTraining, RobustPPO, is_grid_space, make_ppo
+from advrl.agents.simaug import maze_only_views
 from advrl.config import AdversarialConfig, ConfigError, EnvConfig, PolicyConfig, PPORunConfig
 from advrl.envs.batched import BatchedMaze
 from advrl.eval import evaluate, random_policy, sb3_policy
@@ -183,6 +184,12 @@ def check_adversarial_config(config: PPORunConfig, space: gym.Space) -> None:
         raise ConfigError(
             f"adversarial.attack=flip changes cells of the maze's view; {config.env.id} has "
             f"{type(space).__name__} observations (use attack: pgd)"
+        )
+    maze_only = maze_only_views(at.views)
+    if at.method == "simaug" and maze_only and not is_grid_space(space):
+        raise ConfigError(
+            f"adversarial.views {maze_only} redraw the maze's walls; {config.env.id} has "
+            f"{type(space).__name__} observations (use gaussian, scale or dropout views)"
         )
 
 
