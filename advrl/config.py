@@ -95,6 +95,13 @@ class PolicyConfig:
     """A recurrent policy: LSTMs of this size after the features, trained by sb3-contrib's
     RecurrentPPO (PPO runs and UED students; null: feed-forward)."""
 
+    def __post_init__(self) -> None:
+        _check_positive(self, "conv_filters", "lstm_hidden")
+        if self.dual_bn and self.lstm_hidden is not None:
+            raise ConfigError(
+                "policy.dual_bn (AdvProp) is for feed-forward policies; drop policy.lstm_hidden"
+            )
+
 
 @dataclass
 class TrainConfig:

@@ -155,6 +155,12 @@ def test_recurrent_policies_are_refused_where_unsupported(
     assert "feed-forward policies" in capsys.readouterr().err
     assert main(["train", "gail", "--config", str(configs / "gail-cartpole.yaml"), *out]) == 2
     assert "drop policy.lstm_hidden" in capsys.readouterr().err
+    expert = ["train", "ppo", "--config", str(configs / "expert-cartpole.yaml")]
+    bad = [*expert, "--set", f"out_dir={tmp_path}", "--set", "policy.lstm_hidden=0"]
+    assert main(bad) == 2
+    assert "policy.lstm_hidden must be positive" in capsys.readouterr().err
+    assert main([*expert, *out, "--set", "policy.dual_bn=true"]) == 2
+    assert "policy.dual_bn (AdvProp) is for feed-forward policies" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
 
 
