@@ -56,6 +56,40 @@ def test_features_reproduce_the_policy_exactly(model) -> None:
     assert isinstance(back, dict) and torch.equal(back["image"], obs["image"])
 
 
+@pytest.mark.parametrize("objective", ["kl", "ce"])
+def test_log_prob_objectives_equal_the_distribution_ones(model, objective: str) -> None:
+    """The categorical fast path (log-probability tensors) computes the same objective, and the
+    same input gradient, as the objective built on SB3's distribution objects."""
+    obs, _ = model.policy.obs_to_tensor(batch())
+    target = PolicyInput(model.policy, obs)
+    assert target.categorical
+    x = target.x + 0.1 * torch.rand(target.x.shape, generator=torch.Generator().manual_seed(0))
+    lean = objective_fn(target, target.x, objective)
+
+    class Generic:  # the same policy, seen only through get_distribution
+        observation_space = target.observation_space
+        device = target.device
+        get_distribution = target.get_distribution
+        predict_values = target.predict_values
+
+    generic = objective_fn(Generic(), target.x, objective)
+    grads = []
+    for f in (lean, generic):
+        point = x.clone().requires_grad_(True)
+        value = f(point)
+        (grad,) = torch.autograd.grad(value.sum(), point)
+        grads.append((value.detach(), grad))
+    torch.testing.assert_close(grads[0][0], grads[1][0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grads[0][1], grads[1][1], rtol=1e-5, atol=1e-6)
+    log_probs = target.action_log_probs(x)
+    dist = target.get_distribution(x)
+    actions = torch.arange(len(x)) % log_probs.shape[1]
+    torch.testing.assert_close(log_probs.gather(1, actions[:, None])[:, 0], dist.log_prob(actions))
+    log_prob, entropy = RobustPPO._log_prob_entropy(target, x, actions)
+    torch.testing.assert_close(log_prob, dist.log_prob(actions))
+    torch.testing.assert_close(entropy, dist.entropy())
+
+
 @pytest.mark.parametrize("objective", ["kl", "ce", "value"])
 def test_pgd_on_the_view_stays_in_the_ball_and_beats_fgsm(model, objective: str) -> None:
     obs, _ = model.policy.obs_to_tensor(batch())

@@ -27,10 +27,11 @@ actor's weight matrices to any method. ``eps_warmup`` ramps ``eps`` up from 0, a
 
 from __future__ import annotations
 
+import contextlib
 import copy as copy_module
 import functools
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -307,6 +308,19 @@ class RobustPPO(PPO):
         done = 1.0 - self._current_progress_remaining
         return at.eps * min(1.0, done / at.eps_warmup)
 
+    @contextlib.contextmanager
+    def _eval_mode(self) -> Iterator[None]:
+        """The network in evaluation mode (batch norms on running statistics, no dropout), as the
+        attacks see it; nothing to switch when the two modes compute the same."""
+        if self._modes_agree:
+            yield
+            return
+        self.policy.set_training_mode(False)
+        try:
+            yield
+        finally:
+            self.policy.set_training_mode(True)
+
     def _attack(
         self, target: PolicyInput, eps: float, objective: Objective | None = None
     ) -> torch.Tensor:
@@ -314,8 +328,7 @@ class RobustPPO(PPO):
         eval mode."""
         at = self.adversarial
         objective = objective or at.objective
-        self.policy.set_training_mode(False)
-        try:
+        with self._eval_mode():
             if at.attack == "flip":
                 return cell_flips(target, target.x, round(eps), objective=objective)
             if at.method == "fgsm_rs":
@@ -337,8 +350,6 @@ class RobustPPO(PPO):
                 steps=at.steps,
                 step_size=at.step_size,
             )
-        finally:
-            self.policy.set_training_mode(True)
 
     def _fast_bat(self, b: _Minibatch) -> torch.Tensor:
         """Fast-BAT's ``x*(theta)``, differentiable in the policy's parameters."""
@@ -346,8 +357,7 @@ class RobustPPO(PPO):
         target, eps = b.target, b.eps
         low, high = observation_bounds(target)
         obs = target.x
-        self.policy.set_training_mode(False)
-        try:
+        with self._eval_mode():
             objective = objective_fn(target, obs, at.objective, clean=b.clean)
 
             def attack_loss(x: torch.Tensor) -> torch.Tensor:
@@ -373,13 +383,15 @@ class RobustPPO(PPO):
             point = fast_bat_point(attack_loss, obs, z, eps, at.norm, low, high, at.lmbda)
             self._points.put(rows, point)
             return point
-        finally:
-            self.policy.set_training_mode(True)
 
     @staticmethod
     def _log_prob_entropy(
         target: PolicyInput, x: torch.Tensor, actions: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if target.categorical:
+            log_probs = target.action_log_probs(x)
+            chosen = log_probs.gather(-1, actions.long().view(-1, 1)).squeeze(-1)
+            return chosen, -(log_probs.exp() * log_probs).sum(-1)
         dist = target.get_distribution(x)
         return dist.log_prob(actions), dist.entropy()
 

@@ -87,6 +87,8 @@ def objective_fn(
     ``clean``: the policy's action distribution at ``clean_obs``, detached, if the caller already
     has it (saves a forward pass); None: computed here.
     """
+    if isinstance(policy, PolicyInput) and policy.categorical and objective in ("kl", "ce"):
+        return _categorical_objective(policy, clean_obs, objective, clean)
     if clean is None:
         with torch.no_grad():
             clean = policy.get_distribution(clean_obs)
@@ -102,6 +104,26 @@ def objective_fn(
     if objective == "value":
         return lambda obs: -policy.predict_values(obs).flatten()
     raise ValueError(f"objective must be 'kl', 'ce' or 'value', got {objective!r}")
+
+
+def _categorical_objective(
+    target: PolicyInput,
+    clean_obs: torch.Tensor,
+    objective: Objective,
+    clean: Distribution | None,
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """:func:`objective_fn`'s KL and CE on log-probability tensors (a categorical policy): the
+    same values, with fewer operations to differentiate, twice over in Fast-BAT."""
+    if clean is not None and isinstance(clean.distribution, Categorical):
+        clean_log_probs = clean.distribution.logits.detach()  # torch keeps them normalized
+    else:
+        with torch.no_grad():
+            clean_log_probs = target.action_log_probs(clean_obs)
+    if objective == "kl":
+        clean_probs = clean_log_probs.exp()
+        return lambda obs: (clean_probs * (clean_log_probs - target.action_log_probs(obs))).sum(-1)
+    chosen = clean_log_probs.argmax(-1, keepdim=True)
+    return lambda obs: -target.action_log_probs(obs).gather(-1, chosen).squeeze(-1)
 
 
 def distribution_kl(

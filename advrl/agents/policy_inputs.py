@@ -9,23 +9,44 @@ observed). :meth:`PolicyInput.to_observation` turns perturbed features back into
 
 A :class:`PolicyInput` has what the attacks in :mod:`advrl.agents.attacks` use of a policy
 (``observation_space`` for the bounds, ``device``, ``get_distribution``, ``predict_values``), so
-attacks run on it unchanged.
+attacks run on it unchanged. For a policy over one ``Discrete`` action it also gives the actions'
+log-probabilities as a plain tensor (:meth:`PolicyInput.action_log_probs`): the same layers as
+``get_distribution`` without building a distribution object, which attacks and adversarial
+training evaluate several times per minibatch.
 """
 
 from __future__ import annotations
 
+import functools
+import weakref
 from contextlib import ExitStack
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from gymnasium import spaces
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
-from stable_baselines3.common.distributions import Distribution
-from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.distributions import CategoricalDistribution, Distribution
+from stable_baselines3.common.policies import ActorCriticPolicy, BaseModel
 
 from advrl.agents.networks import GridFeaturesExtractor
 
 Observation = torch.Tensor | dict[str, torch.Tensor]
+
+
+_EXTRACTORS: weakref.WeakKeyDictionary[ActorCriticPolicy, list[GridFeaturesExtractor]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _grid_extractors(policy: ActorCriticPolicy) -> list[GridFeaturesExtractor]:
+    """The policy's grid features extractors (looked up once per policy: a PolicyInput is made for
+    every minibatch)."""
+    found = _EXTRACTORS.get(policy)
+    if found is None:
+        found = [m for m in policy.modules() if isinstance(m, GridFeaturesExtractor)]
+        _EXTRACTORS[policy] = found
+    return found
 
 
 class PolicyInput:
@@ -40,7 +61,7 @@ class PolicyInput:
         self.policy = policy
         self.obs = obs
         space = policy.observation_space
-        self.extractors = [m for m in policy.modules() if isinstance(m, GridFeaturesExtractor)]
+        self.extractors = _grid_extractors(policy)
         if isinstance(space, spaces.Box):
             assert isinstance(obs, torch.Tensor)
             self.x = obs.to(policy.device, torch.float32)
@@ -55,7 +76,7 @@ class PolicyInput:
                 f"{type(policy.features_extractor).__name__}"
             )
 
-    @property
+    @functools.cached_property
     def device(self) -> torch.device:
         """The policy's device."""
         return self.policy.device
@@ -76,6 +97,37 @@ class PolicyInput:
     def get_distribution(self, x: torch.Tensor) -> Distribution:
         """The action distribution at features ``x``."""
         return self._call(self.policy.get_distribution, x)
+
+    @functools.cached_property
+    def categorical(self) -> bool:
+        """Whether :meth:`action_log_probs` applies: one ``Discrete`` action, drawn through SB3's
+        own actor path (features, actor network, action head; not overridden)."""
+        policy = type(self.policy)
+        return (
+            isinstance(self.policy.action_dist, CategoricalDistribution)
+            and policy.get_distribution is ActorCriticPolicy.get_distribution
+            and policy._get_action_dist_from_latent
+            is ActorCriticPolicy._get_action_dist_from_latent
+        )
+
+    def action_log_probs(self, x: torch.Tensor) -> torch.Tensor:
+        """``[batch, actions]``: the log-probability of every action at features ``x``.
+
+        The same layers as :meth:`get_distribution` (whose categorical normalizes the same logits);
+        only for a :attr:`categorical` policy.
+        """
+        if not self.categorical:
+            raise ValueError(
+                "action_log_probs needs a policy over one Discrete action with SB3's actor path, "
+                f"got a {type(self.policy).__name__} with {type(self.policy.action_dist).__name__}"
+            )
+        return self._call(self._log_probs, x)
+
+    def _log_probs(self, obs: Observation) -> torch.Tensor:
+        policy = self.policy
+        features = BaseModel.extract_features(policy, obs, policy.pi_features_extractor)
+        logits = policy.action_net(policy.mlp_extractor.forward_actor(features))
+        return F.log_softmax(logits, dim=-1)
 
     def predict_values(self, x: torch.Tensor) -> torch.Tensor:
         """The critic's values at features ``x``."""
