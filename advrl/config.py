@@ -150,6 +150,9 @@ class AdversarialConfig:
     """Fraction of training over which eps grows linearly from 0."""
     adv_weight: float = 1.0
     """Weight of the perturbed loss in pgd_at, fgsm_rs, fast_bat (the rest: clean loss)."""
+    adv_every: int = 1
+    """The adversarial term on every k-th minibatch only, scaled by k (expected loss unchanged,
+    adversarial cost / k); adv_every * adv_weight <= 1; not for simaug."""
     fgsm_step: float = 1.25
     """FGSM-RS's step, in units of eps."""
     lmbda: float | None = None

@@ -36,6 +36,9 @@ METHODS: dict[str, list[str]] = {
     "fast_bat": ["adversarial.method=fast_bat"],
     "fast_bat_carry": ["adversarial.method=fast_bat", "adversarial.fast_bat_z=carry"],
     "fast_bat_random": ["adversarial.method=fast_bat", "adversarial.fast_bat_z=random"],
+    # The adversarial term on every other minibatch at twice the weight (adv_weight 0.5 -> 1).
+    "fast_bat_every2": ["adversarial.method=fast_bat", "adversarial.adv_every=2"],
+    "pgd_at_every2": ["adversarial.method=pgd_at", "adversarial.adv_every=2"],
     "advprop": ["adversarial.method=advprop", "policy.dual_bn=true"],
     "simaug": ["adversarial.method=simaug"],
     "svc": ["adversarial.method=none", "adversarial.svc_bound=2.0"],

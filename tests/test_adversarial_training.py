@@ -268,3 +268,46 @@ def test_categorical_kl_matches_torch() -> None:
     p = Categorical(logits=torch.randn(5, 3))
     q = Categorical(logits=torch.randn(5, 3))
     torch.testing.assert_close(distribution_kl(p, q), kl_divergence(p, q))
+
+
+@pytest.mark.parametrize("method", ["pgd_at", "fast_bat", "sa"])
+def test_adv_every_alternates_and_scales_the_adversarial_term(method: str) -> None:
+    """adv_every=2: the adversarial term on every other minibatch, at twice its weight (so that
+    two minibatches' expected loss is the method's); the others are plain PPO's."""
+    seen = []
+
+    class Spy(RobustPPO):
+        def _policy_terms(self, b, clean_log_prob, clean_entropy):
+            terms = super()._policy_terms(b, clean_log_prob, clean_entropy)
+            clean = b.surrogate(clean_log_prob).mean()
+            seen.append((b.scale, terms, clean, {k: v[-1] for k, v in b.stats.items()}))
+            return terms
+
+    w = 0.25
+    at = AdversarialTraining(method=method, eps=0.05, steps=3, adv_weight=w, adv_every=2)
+    model = make_ppo(gym.make("CartPole-v1"), seed=0, algorithm=Spy, adversarial=at, **TINY)
+    model.learn(64)  # 2 minibatches per epoch, 2 epochs
+    assert [scale for scale, *_ in seen] == [2.0, 0.0, 2.0, 0.0]
+    for scale, terms, clean, stats in seen:
+        if scale == 0:
+            torch.testing.assert_close(terms.policy_loss, clean)
+            assert float(terms.extra.detach()) == 0.0
+        elif method == "sa":
+            torch.testing.assert_close(terms.policy_loss, clean)
+            assert float(terms.extra.detach()) == pytest.approx(
+                2 * at.sa_coef * stats["robust/sa_kl"]
+            )
+        else:
+            adv = stats["robust/adv_policy_loss"]
+            expected = (1 - 2 * w) * clean.item() + 2 * w * adv
+            assert terms.policy_loss.item() == pytest.approx(expected, rel=1e-5, abs=1e-7)
+
+
+def test_adv_every_is_checked() -> None:
+    with pytest.raises(ValueError, match="adv_every must be >= 1"):
+        AdversarialTraining(method="pgd_at", adv_every=0)
+    with pytest.raises(ValueError, match=r"adv_every \* adv_weight must be <= 1"):
+        AdversarialTraining(method="fast_bat", adv_weight=0.5, adv_every=3)
+    with pytest.raises(ValueError, match="simaug's loss has no clean part"):
+        AdversarialTraining(method="simaug", adv_every=2)
+    AdversarialTraining(method="sa", adv_every=4)  # kappa scales freely

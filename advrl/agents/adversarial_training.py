@@ -20,6 +20,11 @@ Methods (``AdversarialTraining.method``), each on top of PPO's clipped surrogate
 - ``simaug``: ``L(mixup(s + delta, hardest view of s))``: several views of each state, the one with the
   largest loss kept, mixed with the adversarial view (see :mod:`advrl.agents.simaug`).
 
+``adv_every = k`` computes the adversarial term on every k-th minibatch only, scaled by ``k`` there
+(``pgd_at``, ``fgsm_rs``, ``fast_bat``: weight ``k w`` on the perturbed loss, ``1 - k w`` on the clean
+one; ``sa``: ``k kappa``; ``advprop``: ``k L_aux``), so each minibatch costs plain PPO's update but one
+in ``k``, and the expected loss over ``k`` minibatches is the method's own.
+
 Perturbations are computed with the network in evaluation mode (batch-norm statistics untouched) from
 torch's global generator (saved in run checkpoints). ``svc_bound`` adds singular value clipping of the
 actor's weight matrices to any method. ``eps_warmup`` ramps ``eps`` up from 0, as SA-PPO does.
@@ -68,6 +73,8 @@ from advrl.agents.policy_inputs import Observation, PolicyInput, supports_attack
 from advrl.agents.simaug import View, hardest_view, make_view, maze_only_views, mixup
 
 AT_METHODS = ("none", "pgd_at", "fgsm_rs", "fast_bat", "sa", "advprop", "simaug")
+PERTURBED_METHODS = ("pgd_at", "fgsm_rs", "fast_bat")
+"""The methods whose loss mixes the clean and the perturbed surrogate, ``(1 - w) L(s) + w L(s + delta)``."""
 """Adversarial training methods of :class:`RobustPPO`."""
 
 
@@ -88,6 +95,9 @@ class AdversarialTraining:
         step_size: PGD step size (default ``2.5 * eps / steps``).
         eps_warmup: fraction of training over which ``eps`` grows linearly from 0 (0: none).
         adv_weight: ``w``, the weight of the perturbed term in ``pgd_at``, ``fgsm_rs``, ``fast_bat``.
+        adv_every: ``k``: the adversarial term on every k-th minibatch of an update, scaled by ``k``
+            (the expected loss unchanged, the adversarial cost divided by ``k``); ``k w <= 1``.
+            Not for ``simaug``, whose loss has no clean part to alternate with.
         fgsm_step: FGSM-RS's step in units of ``eps``.
         lmbda: Fast-BAT's proximal weight; None: per sample, the input gradient's norm over ``eps``.
         fast_bat_z: Fast-BAT's linearization point: ``"step"``, one plain gradient step from a
@@ -112,6 +122,7 @@ class AdversarialTraining:
     step_size: float | None = None
     eps_warmup: float = 0.0
     adv_weight: float = 1.0
+    adv_every: int = 1
     fgsm_step: float = 1.25
     lmbda: float | None = None
     fast_bat_z: Literal["step", "carry", "random"] = "step"
@@ -142,6 +153,18 @@ class AdversarialTraining:
             )
         if not 0 <= self.adv_weight <= 1:
             raise ValueError(f"adv_weight must be in [0, 1], got {self.adv_weight}")
+        if self.adv_every < 1:
+            raise ValueError(f"adv_every must be >= 1, got {self.adv_every}")
+        if self.adv_every > 1 and self.method == "simaug":
+            raise ValueError(
+                "adv_every > 1 alternates the adversarial term with the clean loss; simaug's loss "
+                "has no clean part: use adv_every: 1"
+            )
+        if self.adv_every * self.adv_weight > 1 and self.method in PERTURBED_METHODS:
+            raise ValueError(
+                f"adv_every * adv_weight must be <= 1 (the scaled perturbed term's weight; the "
+                f"clean one gets the rest), got {self.adv_every} * {self.adv_weight}: lower one"
+            )
         if self.fast_bat_z not in ("step", "carry", "random"):
             raise ValueError(
                 f"fast_bat_z must be 'step', 'carry' or 'random', got {self.fast_bat_z!r}"
@@ -198,6 +221,8 @@ class _Minibatch:
     """The samples' indices in the rollout buffer (None: unknown)."""
     clean: Distribution | None = None
     """The action distribution at the clean observations, detached (None: not computed)."""
+    scale: float = 1.0
+    """The adversarial term's scale on this minibatch (0: none; ``adv_every`` where computed)."""
 
     @functools.cached_property
     def target(self) -> PolicyInput:
@@ -405,7 +430,7 @@ class RobustPPO(PPO):
             torch.zeros((), device=clean_log_prob.device),
         )
         method = self.adversarial.method
-        if method == "none" or b.eps == 0:
+        if method == "none" or b.eps == 0 or b.scale == 0:
             return clean
         return METHOD_TERMS[method](self, b, clean)
 
@@ -419,7 +444,7 @@ class RobustPPO(PPO):
         log_prob, entropy = self._log_prob_entropy(b.target, adv, b.actions)
         adv_loss = b.surrogate(log_prob).mean()
         b.stats["robust/adv_policy_loss"].append(adv_loss.item())
-        w = at.adv_weight
+        w = at.adv_weight * b.scale
         mixed_entropy = None
         if entropy is not None and clean.entropy is not None:
             mixed_entropy = (1 - w) * clean.entropy.mean() + w * entropy.mean()
@@ -432,7 +457,7 @@ class RobustPPO(PPO):
         adv_dist = b.target.get_distribution(adv).distribution
         kl = distribution_kl(clean_dist, adv_dist).mean()
         b.stats["robust/sa_kl"].append(kl.item())
-        return Terms(clean.policy_loss, clean.entropy, self.adversarial.sa_coef * kl)
+        return Terms(clean.policy_loss, clean.entropy, b.scale * self.adversarial.sa_coef * kl)
 
     def _terms_advprop(self, b: _Minibatch, clean: Terms) -> Terms:
         """AdvProp: ``L(s) + L_aux(s + delta)``, the second through the auxiliary batch norms."""
@@ -441,7 +466,7 @@ class RobustPPO(PPO):
             log_prob, _ = self._log_prob_entropy(b.target, adv, b.actions)
         adv_loss = b.surrogate(log_prob).mean()
         b.stats["robust/adv_policy_loss"].append(adv_loss.item())
-        return Terms(clean.policy_loss, clean.entropy, adv_loss)
+        return Terms(clean.policy_loss, clean.entropy, b.scale * adv_loss)
 
     def _terms_simaug(self, b: _Minibatch, clean: Terms) -> Terms:
         """SimAug: ``L(mixup(s + delta, hardest view of s))``."""
@@ -470,6 +495,8 @@ class RobustPPO(PPO):
         eps = self.current_eps()
         self._points = None  # Fast-BAT's carried points belong to one rollout
         reuse_clean = self.adversarial.method == "fast_bat" and self._modes_agree
+        every = self.adversarial.adv_every
+        minibatch = 0
         stats: dict[str, list[float]] = defaultdict(list)
         continue_training = True
         approx_kl_divs: list[float] = []
@@ -497,7 +524,9 @@ class RobustPPO(PPO):
                     stats,
                     indices=getattr(self.rollout_buffer, "last_indices", None),
                     clean=_detached(self.policy.action_dist) if reuse_clean else None,
+                    scale=float(every) if minibatch % every == 0 else 0.0,
                 )
+                minibatch += 1
                 policy_loss, bonus_entropy, extra = self._policy_terms(batch, log_prob, entropy)
                 ratio = torch.exp(log_prob - data.old_log_prob)
                 stats["train/policy_gradient_loss"].append(policy_loss.item())
