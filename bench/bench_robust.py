@@ -5,6 +5,8 @@ with a ``summary.json`` are reused), then plays every policy greedily under a PG
 on the same seeded episodes. Prints one markdown table: mean ± std over seeds of the clean return,
 the return under PGD at two budgets, the ARA (return x eps) and the normalized ARA (random policy 0,
 ``--reference`` 1, over the measured eps range), and training wall-clock relative to plain PPO.
+Each run's evaluation is kept in its folder (``bench-eval-<settings>.json``) and reused by a later
+call with the same evaluation settings, so adding seeds evaluates only the new runs.
 
     python bench/bench_robust.py --seeds 0,1,2 --out bench-runs/robust
 """
@@ -12,7 +14,9 @@ the return under PGD at two budgets, the ARA (return x eps) and the normalized A
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
+import hashlib
 import json
 import platform
 import time
@@ -23,7 +27,7 @@ import numpy as np
 
 from advrl.agents import ObservationAttack
 from advrl.config import PPORunConfig, load_config
-from advrl.eval.robustness import curve_report, random_return, robustness_curve
+from advrl.eval.robustness import CurvePoint, curve_report, random_return, robustness_curve
 from advrl.runners import train_ppo
 from advrl.runners.imitation import load_run_model
 from advrl.runners.ppo import EVAL_SEED_OFFSET, make_env
@@ -39,6 +43,17 @@ METHODS: dict[str, list[str]] = {
     # The adversarial term on every other minibatch at twice the weight (adv_weight 0.5 -> 1).
     "fast_bat_every2": ["adversarial.method=fast_bat", "adversarial.adv_every=2"],
     "pgd_at_every2": ["adversarial.method=pgd_at", "adversarial.adv_every=2"],
+    # Every third / fourth minibatch, each all perturbed (adv_weight 1/k: the largest k w <= 1).
+    "fast_bat_every3": [
+        "adversarial.method=fast_bat",
+        "adversarial.adv_every=3",
+        "adversarial.adv_weight=0.3333333333333333",
+    ],
+    "fast_bat_every4": [
+        "adversarial.method=fast_bat",
+        "adversarial.adv_every=4",
+        "adversarial.adv_weight=0.25",
+    ],
     "advprop": ["adversarial.method=advprop", "policy.dual_bn=true"],
     "simaug": ["adversarial.method=simaug"],
     "svc": ["adversarial.method=none", "adversarial.svc_bound=2.0"],
@@ -62,6 +77,34 @@ def train(task: str, method: str, seed: int, out: Path, extra: list[str]) -> dic
         return json.loads((out / name / "summary.json").read_text())
     sets = [f"out_dir={out}", f"name={name}", f"train.seed={seed}", *extra, *METHODS[method]]
     return train_ppo(load_config(PPORunConfig, Path("configs") / f"robust-{task}.yaml", sets))
+
+
+def evaluate_run(
+    summary: dict[str, Any],
+    seed: int,
+    attack: ObservationAttack,
+    eps: list[float],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """The run's curve under ``attack`` and the random policy's return (cached in the run folder)."""
+    run = Path(summary["run"])
+    settings = [dataclasses.asdict(attack), eps, args.episodes, args.discrete]
+    key = hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:12]
+    cache = run / f"bench-eval-{key}.json"
+    if cache.is_file():
+        saved = json.loads(cache.read_text())
+        points = [CurvePoint(**p) for p in saved["points"]]
+        return {"points": points, "baseline": saved["baseline"], "time": summary["wall_clock_s"]}
+    model, config = load_run_model(run)
+    factory = functools.partial(make_env, config.env.id, config.env.kwargs)
+    eval_seed = seed + EVAL_SEED_OFFSET
+    points = robustness_curve(
+        model, factory, attack, eps, episodes=args.episodes, seed=eval_seed, discrete=args.discrete
+    )
+    baseline = random_return(factory, args.episodes, eval_seed)
+    saved = {"settings": settings, "points": [dataclasses.asdict(p) for p in points]}
+    cache.write_text(json.dumps({**saved, "baseline": baseline}))
+    return {"points": points, "baseline": baseline, "time": summary["wall_clock_s"]}
 
 
 def cell(rows: list[dict[Any, float]], key: Any, fmt: str = ".1f") -> str:
@@ -113,22 +156,7 @@ def main() -> None:
         measured[method] = []
         for seed in seeds:
             summary = train(args.task, method, seed, out, args.set)
-            model, config = load_run_model(Path(summary["run"]))
-            factory = functools.partial(make_env, config.env.id, config.env.kwargs)
-            eval_seed = seed + EVAL_SEED_OFFSET
-            points = robustness_curve(
-                model,
-                factory,
-                attack,
-                eps,
-                episodes=args.episodes,
-                seed=eval_seed,
-                discrete=args.discrete,
-            )
-            baseline = random_return(factory, args.episodes, eval_seed)
-            measured[method].append(
-                {"points": points, "baseline": baseline, "time": summary["wall_clock_s"]}
-            )
+            measured[method].append(evaluate_run(summary, seed, attack, eps, args))
     first = next(iter(measured.values()))
     reference = args.reference
     if reference is None:  # the first method's (plain PPO's) mean clean return
