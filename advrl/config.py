@@ -50,11 +50,25 @@ class EnvConfig:
         _check_positive(self, "n_envs")
 
 
+@dataclass(frozen=True)
+class LinearDecay:
+    """A schedule for SB3: ``start`` at the beginning of training, falling linearly to 0."""
+
+    start: float
+
+    def __call__(self, progress_remaining: float) -> float:
+        """The value when ``progress_remaining`` (1 to 0) of training is left."""
+        return self.start * progress_remaining
+
+
 @dataclass
 class PPOConfig:
     """SB3 PPO hyperparameters (see ``stable_baselines3.PPO``)."""
 
     learning_rate: float = 3e-4
+    lr_schedule: Literal["constant", "linear"] = "constant"
+    """``linear``: the learning rate falls linearly from ``learning_rate`` to 0 over training (as
+    the RL Zoo's ``lin_`` schedules)."""
     n_steps: int = 128
     """Steps per env per rollout."""
     batch_size: int = 512
@@ -71,6 +85,13 @@ class PPOConfig:
     """Steps between gSDE noise draws (-1: once per rollout)."""
     device: str = "cpu"
     """Torch device for the networks (``cpu``, ``cuda``, ``auto``)."""
+
+    def sb3_kwargs(self) -> dict[str, Any]:
+        """SB3 ``PPO``'s arguments: these settings, the learning rate as a schedule if asked."""
+        kwargs = vars(self).copy()
+        if kwargs.pop("lr_schedule") == "linear":
+            kwargs["learning_rate"] = LinearDecay(self.learning_rate)
+        return kwargs
 
     def __post_init__(self) -> None:
         _check_positive(self, "learning_rate", "n_steps", "batch_size", "n_epochs", "clip_range")

@@ -41,6 +41,7 @@ def test_defaults_and_partial_sections() -> None:
         ({"ppo": {"gamma": 1.5}}, "ppo.gamma must be in \\[0, 1\\]"),
         ({"train": {"eval_every": -1}}, "train.eval_every must be >= 0"),
         ({"env": 3}, "env must be a mapping"),
+        ({"ppo": {"lr_schedule": "cosine"}}, "ppo.lr_schedule must be 'constant' or 'linear'"),
     ],
 )
 def test_bad_values_are_named(data: dict, problem: str) -> None:
@@ -83,3 +84,19 @@ def test_every_shipped_config_loads(path: Path, tmp_path: Path) -> None:
         assert config.method == family
     save_config(config, tmp_path / "c.yaml")
     assert load_config(cls, tmp_path / "c.yaml") == config
+
+
+def test_linear_learning_rate_schedule_reaches_ppo() -> None:
+    from advrl.runners.ppo import build_ppo
+
+    config = from_dict(
+        PPORunConfig,
+        {
+            "env": {"id": "CartPole-v1", "n_envs": 1},
+            "ppo": {"learning_rate": 0.01, "batch_size": 64},
+        },
+    )
+    assert build_ppo(config).lr_schedule(0.5) == pytest.approx(0.01)
+    config.ppo.lr_schedule = "linear"
+    model = build_ppo(config)
+    assert [model.lr_schedule(p) for p in (1.0, 0.5, 0.0)] == pytest.approx([0.01, 0.005, 0.0])

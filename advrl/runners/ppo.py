@@ -197,7 +197,7 @@ def build_ppo(config: PPORunConfig, tensorboard_dir: Path | None = None) -> Base
     """The vectorized env and PPO agent a config describes (:class:`RobustPPO` when the
     ``adversarial`` section asks for adversarial training)."""
     venv = make_training_env(config.env, config.train.seed)
-    ppo: dict[str, Any] = vars(config.ppo).copy()
+    ppo: dict[str, Any] = config.ppo.sb3_kwargs()
     if config.adversarial.enabled:
         ppo.update(algorithm=RobustPPO, adversarial=adversarial_training(config.adversarial))
     model = make_ppo(

@@ -100,7 +100,7 @@ def make_student_env(config: UEDRunConfig, seed: int) -> VecEnv:
 def _ppo(
     venv: VecEnv, ppo: PPOConfig, policy: PolicyConfig, seed: int, **override: Any
 ) -> OnPolicyAlgorithm:
-    settings = {**vars(ppo), **override}
+    settings = {**ppo.sb3_kwargs(), **override}
     settings["batch_size"] = min(settings["batch_size"], settings["n_steps"] * venv.num_envs)
     return make_ppo(venv, **policy_settings(policy), seed=seed, verbose=0, **settings)
 
