@@ -73,9 +73,10 @@ from advrl.agents.policy_inputs import Observation, PolicyInput, supports_attack
 from advrl.agents.simaug import View, hardest_view, make_view, maze_only_views, mixup
 
 AT_METHODS = ("none", "pgd_at", "fgsm_rs", "fast_bat", "sa", "advprop", "simaug")
-PERTURBED_METHODS = ("pgd_at", "fgsm_rs", "fast_bat")
-"""The methods whose loss mixes the clean and the perturbed surrogate, ``(1 - w) L(s) + w L(s + delta)``."""
 """Adversarial training methods of :class:`RobustPPO`."""
+PERTURBED_METHODS = ("pgd_at", "fgsm_rs", "fast_bat")
+"""The methods whose loss mixes the clean and the perturbed surrogate,
+``(1 - w) L(s) + w L(s + delta)``."""
 
 
 @dataclass(frozen=True)
@@ -513,6 +514,8 @@ class RobustPPO(PPO):
                 if self.normalize_advantage and len(advantages) > 1:
                     advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
+                scale = float(every) if minibatch % every == 0 else 0.0
+                minibatch += 1
                 batch = _Minibatch(
                     self.policy,
                     data.observations,
@@ -523,10 +526,9 @@ class RobustPPO(PPO):
                     eps,
                     stats,
                     indices=getattr(self.rollout_buffer, "last_indices", None),
-                    clean=_detached(self.policy.action_dist) if reuse_clean else None,
-                    scale=float(every) if minibatch % every == 0 else 0.0,
+                    clean=_detached(self.policy.action_dist) if reuse_clean and scale else None,
+                    scale=scale,
                 )
-                minibatch += 1
                 policy_loss, bonus_entropy, extra = self._policy_terms(batch, log_prob, entropy)
                 ratio = torch.exp(log_prob - data.old_log_prob)
                 stats["train/policy_gradient_loss"].append(policy_loss.item())
