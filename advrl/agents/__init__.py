@@ -11,6 +11,7 @@ from advrl.agents.attacks import (
     random_noise,
 )
 from advrl.agents.networks import GridFeaturesExtractor
+from advrl.agents.obs_normalization import ObservationNormalizer
 from advrl.agents.ppo import is_grid_space, make_ppo, policy_for
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "AttackedVecEnv",
     "GridFeaturesExtractor",
     "ObservationAttack",
+    "ObservationNormalizer",
     "RobustPPO",
     "attacked_policy",
     "fgsm",

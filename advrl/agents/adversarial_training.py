@@ -69,6 +69,7 @@ from advrl.agents.indexed_buffers import (
     SampleIndices,
 )
 from advrl.agents.lipschitz import SingularValueClipping
+from advrl.agents.obs_normalization import ObservationNormalizer
 from advrl.agents.policy_inputs import Observation, PolicyInput, supports_attacks
 from advrl.agents.simaug import View, hardest_view, make_view, maze_only_views, mixup
 
@@ -85,7 +86,9 @@ class AdversarialTraining:
 
     Args:
         method: one of :data:`AT_METHODS`.
-        eps: radius of the perturbation ball, in the policy's observation units.
+        eps: radius of the perturbation ball, in the env's observation units (under
+            ``VecNormalize``, the raw observations are perturbed and the policy takes their
+            normalization at the statistics of the rollout's end).
         norm: ``"linf"`` or ``"l2"``.
         objective: what the attacker maximizes (``"kl"``, ``"ce"``, ``"value"``; see
             :mod:`advrl.agents.attacks`). ``sa`` always uses ``"kl"``.
@@ -224,11 +227,16 @@ class _Minibatch:
     """The action distribution at the clean observations, detached (None: not computed)."""
     scale: float = 1.0
     """The adversarial term's scale on this minibatch (0: none; ``adv_every`` where computed)."""
+    normalizer: ObservationNormalizer | None = None
+    """The env's ``VecNormalize`` observation normalization (``obs`` are normalized; None: none)."""
 
     @functools.cached_property
     def target(self) -> PolicyInput:
-        """The minibatch's attackable features."""
-        return PolicyInput(self.policy, self.obs)
+        """The minibatch's attackable features (under ``VecNormalize``: the raw observations)."""
+        if self.normalizer is None:
+            return PolicyInput(self.policy, self.obs)
+        assert isinstance(self.obs, torch.Tensor)
+        return PolicyInput(self.policy, self.normalizer.unnormalize(self.obs), self.normalizer)
 
     def surrogate(self, log_prob: torch.Tensor) -> torch.Tensor:
         """PPO's clipped surrogate loss per sample at these log-probabilities."""
@@ -321,6 +329,15 @@ class RobustPPO(PPO):
         # the attacks use, so Fast-BAT can take the clean action distribution from it.
         self._modes_agree = not any(isinstance(m, _MODE_DEPENDENT) for m in self.policy.modules())
         self._points: LinearizationPoints | None = None
+        if at.method != "none":
+            self._normalizer()  # refuses a VecNormalize it cannot attack through
+
+    def _normalizer(self) -> ObservationNormalizer | None:
+        """The env's ``VecNormalize`` observation normalization at its current statistics."""
+        vec_normalize = self.get_vec_normalize_env()
+        if vec_normalize is None:
+            return None
+        return ObservationNormalizer.from_vec_normalize(vec_normalize, self.device)
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_svc", "_views", "_points"]
@@ -495,6 +512,7 @@ class RobustPPO(PPO):
             clip_range_vf = self.clip_range_vf(self._current_progress_remaining)  # type: ignore[operator]
         eps = self.current_eps()
         self._points = None  # Fast-BAT's carried points belong to one rollout
+        normalizer = self._normalizer() if self.adversarial.method != "none" else None
         reuse_clean = self.adversarial.method == "fast_bat" and self._modes_agree
         every = self.adversarial.adv_every
         minibatch = 0
@@ -528,6 +546,7 @@ class RobustPPO(PPO):
                     indices=getattr(self.rollout_buffer, "last_indices", None),
                     clean=_detached(self.policy.action_dist) if reuse_clean and scale else None,
                     scale=scale,
+                    normalizer=normalizer,
                 )
                 policy_loss, bonus_entropy, extra = self._policy_terms(batch, log_prob, entropy)
                 ratio = torch.exp(log_prob - data.old_log_prob)

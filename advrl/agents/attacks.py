@@ -2,9 +2,11 @@
 
 An attack maps (policy, observations) to perturbed observations inside an epsilon ball around them
 (L-inf by default, or L2), clipped to the observation space's finite bounds. It never touches an
-environment: it changes what the policy sees. Observations are the policy's own inputs: under
-``VecNormalize`` attack the normalized observations (as SA-PPO does), i.e. apply the attack after
-normalization.
+environment: it changes what the policy sees. Under SB3's ``VecNormalize`` the attacks perturb the
+env's raw observation, in the env's units and bounds, and the policy takes its normalization
+(:class:`~advrl.agents.obs_normalization.ObservationNormalizer`, through
+:class:`~advrl.agents.policy_inputs.PolicyInput`): :class:`AttackedVecEnv` directly above the
+``VecNormalize``, or ``normalizer`` in :func:`attacked_actions`.
 
 Objectives, each maximized by the attacker:
 
@@ -36,10 +38,16 @@ from minigrid.core.constants import OBJECT_TO_IDX
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.distributions import Distribution
 from stable_baselines3.common.policies import ActorCriticPolicy
-from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env import (
+    VecEnv,
+    VecEnvWrapper,
+    VecNormalize,
+    unwrap_vec_normalize,
+)
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 from torch.distributions import Categorical
 
+from advrl.agents.obs_normalization import ObservationNormalizer
 from advrl.agents.policy_inputs import PolicyInput
 
 
@@ -434,24 +442,14 @@ class ObservationAttack:
         )
 
 
-def _perturb_array(
-    policy: ActorCriticPolicy,
-    attack: ObservationAttack,
-    obs: np.ndarray,
-    generator: torch.Generator,
-) -> np.ndarray:
-    """Perturb a numpy batch of observations; the result keeps the input's dtype."""
-    clean = torch.as_tensor(obs, dtype=torch.float32, device=policy.device)
-    adv = attack.perturb(policy, clean, generator=generator)
-    return adv.cpu().numpy().astype(obs.dtype, copy=False)
-
-
 class AttackedVecEnv(VecEnvWrapper):
     """A VecEnv wrapper whose observations are perturbed by an attack on ``policy``.
 
-    The environments' states are never touched: only what the policy sees changes. Put it outermost
-    (above ``VecNormalize``) so the attack acts on the observations the policy takes. The terminal
-    observations in ``infos`` stay clean (they feed value bootstrapping, not acting).
+    The environments' states are never touched: only what the policy sees changes. Put it
+    outermost. Directly above a ``VecNormalize`` it perturbs the raw observations (``eps`` in the
+    env's units, the env's bounds) and returns their normalization, the gradient taken through it
+    at the ``VecNormalize``'s current statistics. The terminal observations in ``infos`` stay clean
+    (they feed value bootstrapping, not acting).
 
     Args:
         venv: the env to wrap (Box observations).
@@ -467,6 +465,12 @@ class AttackedVecEnv(VecEnvWrapper):
         attack: ObservationAttack,
         seed: int = 0,
     ) -> None:
+        inner = unwrap_vec_normalize(venv)
+        if inner is not None and inner is not venv:
+            raise ValueError(
+                f"AttackedVecEnv wraps a {type(venv).__name__} with a VecNormalize further down: "
+                "put it directly above the VecNormalize, whose raw observations it perturbs"
+            )
         super().__init__(venv)
         self.policy = policy
         self.attack = attack
@@ -474,7 +478,21 @@ class AttackedVecEnv(VecEnvWrapper):
 
     def _perturb(self, obs: np.ndarray) -> np.ndarray:
         self.policy.set_training_mode(False)  # batch norms on their running statistics
-        return _perturb_array(self.policy, self.attack, obs, self.generator)
+        venv = self.venv
+        normalizer = None
+        if isinstance(venv, VecNormalize):
+            normalizer = ObservationNormalizer.from_vec_normalize(venv, self.policy.device)
+        if normalizer is not None:
+            assert isinstance(venv, VecNormalize)
+            raw = torch.as_tensor(
+                np.asarray(venv.get_original_obs()), dtype=torch.float32, device=self.policy.device
+            )
+            target = PolicyInput(self.policy, raw, normalizer)
+            seen = normalizer(self.attack.perturb(target, target.x, generator=self.generator))
+        else:
+            clean = torch.as_tensor(obs, dtype=torch.float32, device=self.policy.device)
+            seen = self.attack.perturb(self.policy, clean, generator=self.generator)
+        return seen.cpu().numpy().astype(obs.dtype, copy=False)
 
     def reset(self) -> np.ndarray:
         """Reset, then perturb."""
@@ -492,6 +510,7 @@ def attacked_actions(
     deterministic: bool,
     generator: torch.Generator,
     discrete: bool = False,
+    normalizer: ObservationNormalizer | None = None,
 ) -> Callable[[Any], np.ndarray]:
     """A batch policy that acts on ``attack``'s perturbation of the observations it is given.
 
@@ -499,6 +518,12 @@ def attacked_actions(
     (:class:`~advrl.agents.policy_inputs.PolicyInput`); the policy then acts on the relaxed features,
     or, with ``discrete``, on the real observation where each cell takes its largest type. A
     ``"flip"`` attack changes whole cells, so its observations are always real ones.
+
+    Args:
+        normalizer: for a policy trained under ``VecNormalize``
+            (:meth:`~advrl.agents.obs_normalization.ObservationNormalizer.from_vec_normalize`): the
+            observations given are the env's raw ones; they are perturbed in the env's units and
+            the policy acts on their normalization.
     """
     policy = model.policy
     if not isinstance(policy, ActorCriticPolicy):
@@ -507,10 +532,11 @@ def attacked_actions(
     def act(obs: Any) -> np.ndarray:
         policy.set_training_mode(False)  # batch norms on their running statistics, as in predict
         tensors, _ = policy.obs_to_tensor(obs)
-        target = PolicyInput(policy, tensors)
+        target = PolicyInput(policy, tensors, normalizer)
         adv = attack.perturb(target, target.x, generator=generator)
         if not target.is_grid:
-            adv_obs = adv.cpu().numpy().astype(obs.dtype, copy=False)
+            dtype = obs.dtype if normalizer is None else np.float32
+            adv_obs = target.policy_input(adv).cpu().numpy().astype(dtype, copy=False)
             actions, _ = model.predict(adv_obs, deterministic=deterministic)
             return np.asarray(actions)
         if discrete or attack.method == "flip":
@@ -528,12 +554,16 @@ def attacked_actions(
 
 
 def attacked_policy(
-    model: BaseAlgorithm, attack: ObservationAttack, deterministic: bool = False, seed: int = 0
+    model: BaseAlgorithm,
+    attack: ObservationAttack,
+    deterministic: bool = False,
+    seed: int = 0,
+    normalizer: ObservationNormalizer | None = None,
 ) -> Callable[[Any], Any]:
     """A one-observation policy (for :func:`advrl.eval.evaluate`) that acts on perturbed inputs:
-    :func:`attacked_actions` on a batch of one."""
+    :func:`attacked_actions` on a batch of one (``normalizer``: as there)."""
     generator = torch.Generator(device=model.policy.device).manual_seed(seed)
-    act_batch = attacked_actions(model, attack, deterministic, generator)
+    act_batch = attacked_actions(model, attack, deterministic, generator, normalizer=normalizer)
 
     def act(obs: Any) -> Any:
         if isinstance(obs, dict):

@@ -13,6 +13,10 @@ attacks run on it unchanged. For a policy over one ``Discrete`` action it also g
 log-probabilities as a plain tensor (:meth:`PolicyInput.action_log_probs`): the same layers as
 ``get_distribution`` without building a distribution object, which attacks and adversarial
 training evaluate several times per minibatch.
+
+Under SB3's ``VecNormalize``, give a :class:`~advrl.agents.obs_normalization.ObservationNormalizer`:
+``x`` is then the env's raw observation (``eps`` in the env's units, the env's bounds) and the
+policy's outputs are taken at its normalization.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from stable_baselines3.common.distributions import CategoricalDistribution, Dist
 from stable_baselines3.common.policies import ActorCriticPolicy, BaseModel
 
 from advrl.agents.networks import GridFeaturesExtractor
+from advrl.agents.obs_normalization import ObservationNormalizer
 
 Observation = torch.Tensor | dict[str, torch.Tensor]
 
@@ -54,14 +59,28 @@ class PolicyInput:
 
     Args:
         policy: the victim.
-        obs: a batch of the policy's observations (tensors, as SB3's rollout buffer holds them).
+        obs: a batch of the policy's observations (tensors, as SB3's rollout buffer holds them);
+            with ``normalizer``, the env's raw observations.
+        normalizer: the normalization between the env's observations and the policy's inputs
+            (``VecNormalize``'s; Box observations only). None: the policy takes ``obs`` as is.
     """
 
-    def __init__(self, policy: ActorCriticPolicy, obs: Observation) -> None:
+    def __init__(
+        self,
+        policy: ActorCriticPolicy,
+        obs: Observation,
+        normalizer: ObservationNormalizer | None = None,
+    ) -> None:
         self.policy = policy
         self.obs = obs
         space = policy.observation_space
         self.extractors = _grid_extractors(policy)
+        self.normalizer = None if normalizer is None else normalizer.to(policy.device)
+        if normalizer is not None and not isinstance(space, spaces.Box):
+            raise ValueError(
+                "an observation normalizer applies to Box observations; this policy takes "
+                f"{type(space).__name__} observations"
+            )
         if isinstance(space, spaces.Box):
             assert isinstance(obs, torch.Tensor)
             self.x = obs.to(policy.device, torch.float32)
@@ -86,9 +105,13 @@ class PolicyInput:
         """Whether ``x`` is a relaxed one-hot view rather than the observation itself."""
         return not isinstance(self.policy.observation_space, spaces.Box)
 
+    def policy_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What the policy takes for Box features ``x``: their normalization, or ``x`` itself."""
+        return x if self.normalizer is None else self.normalizer(x)
+
     def _call(self, fn: Any, x: torch.Tensor) -> Any:
         if not self.is_grid:
-            return fn(x)
+            return fn(self.policy_input(x))
         with ExitStack() as stack:
             for extractor in self.extractors:
                 stack.enter_context(extractor.relaxed_image(x))

@@ -2,10 +2,11 @@
 
 :func:`robustness_curve` plays the same seeded episodes at every ``eps`` (episode ``i`` resets with
 ``seed + i``, as :func:`advrl.eval.evaluate` does), all episodes of one ``eps`` side by side so the
-attack perturbs a whole batch of observations per step. The attack acts on the observations the
-policy takes (advrl's runs do not normalize observations; under ``VecNormalize`` attack the normalized
-ones). :func:`curve_report` adds the ARA (:mod:`advrl.eval.ara`); :func:`write_curves_csv` and
-:func:`plot_curves` save several runs' curves together.
+attack perturbs a whole batch of observations per step. The attack acts on the env's observations;
+for a policy trained under ``VecNormalize``, pass its ``normalizer`` (the policy then takes their
+normalization, and ``eps`` stays in the env's units). :func:`curve_report` adds the ARA
+(:mod:`advrl.eval.ara`); :func:`write_curves_csv` and :func:`plot_curves` save several runs' curves
+together.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from advrl.agents.attacks import ObservationAttack, attacked_actions
+from advrl.agents.obs_normalization import ObservationNormalizer
 from advrl.eval.ara import ara, normalized_ara
 
 Z95 = 1.959964
@@ -104,12 +106,16 @@ def robustness_curve(
     seed: int,
     deterministic: bool = True,
     discrete: bool = False,
+    normalizer: ObservationNormalizer | None = None,
 ) -> list[CurvePoint]:
     """The policy's mean return under ``attack`` at each ``eps`` (its own ``eps`` is replaced).
 
     Every ``eps`` plays the same seeded episodes; the attack's random draws are seeded too.
     ``discrete``: for the maze, act on cell flips rather than relaxed features (see
-    :func:`attacked_actions`).
+    :func:`attacked_actions`). ``normalizer``: the observation normalization of a policy trained
+    under ``VecNormalize``
+    (:meth:`~advrl.agents.obs_normalization.ObservationNormalizer.from_vec_normalize`); the envs
+    ``make_env`` builds give raw observations.
     """
     values = [float(e) for e in eps_values]
     if not values or any(e < 0 for e in values) or any(np.diff(values) <= 0):
@@ -117,7 +123,9 @@ def robustness_curve(
     points = []
     for eps in values:
         generator = torch.Generator(device=model.policy.device).manual_seed(seed)
-        act = attacked_actions(model, replace(attack, eps=eps), deterministic, generator, discrete)
+        act = attacked_actions(
+            model, replace(attack, eps=eps), deterministic, generator, discrete, normalizer
+        )
         returns = play_batch(make_env, act, episodes, seed)
         points.append(CurvePoint(eps, float(returns.mean()), _sem(returns), episodes))
     return points
