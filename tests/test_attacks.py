@@ -186,3 +186,54 @@ def test_pgd_breaks_a_good_controller_where_noise_does_not() -> None:
     assert (returns(ObservationAttack(method="pgd", eps=0.0)) == 500).all()
     assert (returns(ObservationAttack(method="random", eps=0.1)) == 500).all()
     assert (returns(ObservationAttack(method="pgd", eps=0.1)) < 200).all()
+
+
+class PixelEnv(gym.Env):
+    """Random uint8 frames, channel first (an image observation SB3's CnnPolicy takes)."""
+
+    observation_space = gym.spaces.Box(0, 255, (1, 36, 36), np.uint8)
+    action_space = gym.spaces.Discrete(3)
+
+    def _frame(self) -> np.ndarray:
+        return self.np_random.integers(0, 256, (1, 36, 36), dtype=np.uint8)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return self._frame(), {}
+
+    def step(self, action):
+        return self._frame(), 0.0, False, False, {}
+
+
+@pytest.fixture(scope="module")
+def cnn_policy():
+    from stable_baselines3 import PPO
+
+    return PPO("CnnPolicy", PixelEnv(), n_steps=16, batch_size=16, seed=0).policy
+
+
+def test_pgd_on_pixels_stays_in_the_ball_and_the_pixel_range(cnn_policy) -> None:
+    gen = torch.Generator().manual_seed(0)
+    obs = torch.randint(0, 256, (4, 1, 36, 36), generator=gen).float()
+    obs[:, :, :4] = 255.0  # some pixels at the upper bound
+    eps = 8.0  # in pixel units: SB3 scales images by 1/255 inside the policy
+    adv = pgd(cnn_policy, obs, eps, objective="kl", steps=5, generator=gen)
+    assert (adv - obs).abs().max() <= eps + 1e-4
+    assert adv.min() >= 0 and adv.max() <= 255
+    f = objective_fn(cnn_policy, obs, "kl")
+    with torch.no_grad():
+        assert (f(adv) > f(obs) + 1e-6).all()
+
+
+def test_attacked_vec_env_keeps_pixels_integral(cnn_policy) -> None:
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from advrl.agents.attacks import AttackedVecEnv
+
+    attack = ObservationAttack(method="pgd", eps=3.5, objective="kl", steps=3)
+    plain = make_vec_env(PixelEnv, n_envs=2, seed=1)
+    attacked = AttackedVecEnv(make_vec_env(PixelEnv, n_envs=2, seed=1), cnn_policy, attack)
+    clean, adv = plain.reset(), attacked.reset()
+    assert adv.dtype == np.uint8
+    delta = adv.astype(np.int16) - clean.astype(np.int16)
+    assert np.abs(delta).max() == 3  # rounded toward the clean value: inside the 3.5 ball

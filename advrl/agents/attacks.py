@@ -442,14 +442,24 @@ class ObservationAttack:
         )
 
 
+def integral_toward(adv: torch.Tensor, clean: torch.Tensor, dtype: Any) -> torch.Tensor:
+    """For observations of an integer ``dtype`` (e.g. ``uint8`` pixels), ``adv`` with each
+    perturbation rounded toward the clean value, so the result is a real observation still inside
+    the ball and the bounds; other dtypes: ``adv`` unchanged."""
+    if not np.issubdtype(np.dtype(dtype), np.integer):
+        return adv
+    return clean + torch.trunc(adv - clean)
+
+
 class AttackedVecEnv(VecEnvWrapper):
     """A VecEnv wrapper whose observations are perturbed by an attack on ``policy``.
 
-    The environments' states are never touched: only what the policy sees changes. Put it
-    outermost. Directly above a ``VecNormalize`` it perturbs the raw observations (``eps`` in the
-    env's units, the env's bounds) and returns their normalization, the gradient taken through it
-    at the ``VecNormalize``'s current statistics. The terminal observations in ``infos`` stay clean
-    (they feed value bootstrapping, not acting).
+    The environments' states are never touched: only what the policy sees changes. Integer
+    observations (``uint8`` pixels) stay integers: each perturbation is rounded toward the clean
+    value (:func:`integral_toward`). Put it outermost. Directly above a ``VecNormalize`` it
+    perturbs the raw observations (``eps`` in the env's units, the env's bounds) and returns their
+    normalization, the gradient taken through it at the ``VecNormalize``'s current statistics.
+    The terminal observations in ``infos`` stay clean (they feed value bootstrapping, not acting).
 
     Args:
         venv: the env to wrap (Box observations).
@@ -484,14 +494,15 @@ class AttackedVecEnv(VecEnvWrapper):
             normalizer = ObservationNormalizer.from_vec_normalize(venv, self.policy.device)
         if normalizer is not None:
             assert isinstance(venv, VecNormalize)
-            raw = torch.as_tensor(
-                np.asarray(venv.get_original_obs()), dtype=torch.float32, device=self.policy.device
-            )
+            raw_obs = np.asarray(venv.get_original_obs())
+            raw = torch.as_tensor(raw_obs, dtype=torch.float32, device=self.policy.device)
             target = PolicyInput(self.policy, raw, normalizer)
-            seen = normalizer(self.attack.perturb(target, target.x, generator=self.generator))
+            adv = self.attack.perturb(target, target.x, generator=self.generator)
+            seen = normalizer(integral_toward(adv, raw, raw_obs.dtype))
         else:
             clean = torch.as_tensor(obs, dtype=torch.float32, device=self.policy.device)
-            seen = self.attack.perturb(self.policy, clean, generator=self.generator)
+            adv = self.attack.perturb(self.policy, clean, generator=self.generator)
+            seen = integral_toward(adv, clean, obs.dtype)
         return seen.cpu().numpy().astype(obs.dtype, copy=False)
 
     def reset(self) -> np.ndarray:
@@ -514,7 +525,8 @@ def attacked_actions(
 ) -> Callable[[Any], np.ndarray]:
     """A batch policy that acts on ``attack``'s perturbation of the observations it is given.
 
-    ``Box`` observations are perturbed directly. The maze's view is perturbed in its one-hot features
+    ``Box`` observations are perturbed directly (integer ones, e.g. ``uint8`` pixels, rounded
+    toward the clean value: :func:`integral_toward`). The maze's view is perturbed in its one-hot features
     (:class:`~advrl.agents.policy_inputs.PolicyInput`); the policy then acts on the relaxed features,
     or, with ``discrete``, on the real observation where each cell takes its largest type. A
     ``"flip"`` attack changes whole cells, so its observations are always real ones.
@@ -535,6 +547,7 @@ def attacked_actions(
         target = PolicyInput(policy, tensors, normalizer)
         adv = attack.perturb(target, target.x, generator=generator)
         if not target.is_grid:
+            adv = integral_toward(adv, target.x, obs.dtype)
             dtype = obs.dtype if normalizer is None else np.float32
             adv_obs = target.policy_input(adv).cpu().numpy().astype(dtype, copy=False)
             actions, _ = model.predict(adv_obs, deterministic=deterministic)
