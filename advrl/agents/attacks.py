@@ -488,21 +488,16 @@ class AttackedVecEnv(VecEnvWrapper):
 
     def _perturb(self, obs: np.ndarray) -> np.ndarray:
         self.policy.set_training_mode(False)  # batch norms on their running statistics
-        venv = self.venv
-        normalizer = None
+        venv, device = self.venv, self.policy.device
+        normalizer, clean_obs = None, obs
         if isinstance(venv, VecNormalize):
-            normalizer = ObservationNormalizer.from_vec_normalize(venv, self.policy.device)
-        if normalizer is not None:
-            assert isinstance(venv, VecNormalize)
-            raw_obs = np.asarray(venv.get_original_obs())
-            raw = torch.as_tensor(raw_obs, dtype=torch.float32, device=self.policy.device)
-            target = PolicyInput(self.policy, raw, normalizer)
-            adv = self.attack.perturb(target, target.x, generator=self.generator)
-            seen = normalizer(integral_toward(adv, raw, raw_obs.dtype))
-        else:
-            clean = torch.as_tensor(obs, dtype=torch.float32, device=self.policy.device)
-            adv = self.attack.perturb(self.policy, clean, generator=self.generator)
-            seen = integral_toward(adv, clean, obs.dtype)
+            normalizer = ObservationNormalizer.from_vec_normalize(venv, device)
+            if normalizer is not None:
+                clean_obs = np.asarray(venv.get_original_obs())
+        clean = torch.as_tensor(clean_obs, dtype=torch.float32, device=device)
+        target = PolicyInput(self.policy, clean, normalizer)
+        adv = self.attack.perturb(target, target.x, generator=self.generator)
+        seen = target.policy_input(integral_toward(adv, target.x, clean_obs.dtype))
         return seen.cpu().numpy().astype(obs.dtype, copy=False)
 
     def reset(self) -> np.ndarray:
@@ -526,10 +521,10 @@ def attacked_actions(
     """A batch policy that acts on ``attack``'s perturbation of the observations it is given.
 
     ``Box`` observations are perturbed directly (integer ones, e.g. ``uint8`` pixels, rounded
-    toward the clean value: :func:`integral_toward`). The maze's view is perturbed in its one-hot features
-    (:class:`~advrl.agents.policy_inputs.PolicyInput`); the policy then acts on the relaxed features,
-    or, with ``discrete``, on the real observation where each cell takes its largest type. A
-    ``"flip"`` attack changes whole cells, so its observations are always real ones.
+    toward the clean value: :func:`integral_toward`). The maze's view is perturbed in its one-hot
+    features (:class:`~advrl.agents.policy_inputs.PolicyInput`); the policy then acts on the relaxed
+    features, or, with ``discrete``, on the real observation where each cell takes its largest
+    type. A ``"flip"`` attack changes whole cells, so its observations are always real ones.
 
     Args:
         normalizer: for a policy trained under ``VecNormalize``
