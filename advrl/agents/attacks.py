@@ -451,6 +451,15 @@ def integral_toward(adv: torch.Tensor, clean: torch.Tensor, dtype: Any) -> torch
     return clean + torch.trunc(adv - clean)
 
 
+def seen_observations(target: PolicyInput, adv: torch.Tensor, dtype: Any) -> np.ndarray:
+    """What the policy takes for perturbed Box features ``adv`` of ``target``, as a numpy batch:
+    integral where the env's observations (of ``dtype``) are, then normalized if ``target`` has a
+    normalizer (float32) or kept in ``dtype``."""
+    seen = target.policy_input(integral_toward(adv, target.x, dtype))
+    out = dtype if target.normalizer is None else np.float32
+    return seen.cpu().numpy().astype(out, copy=False)
+
+
 class AttackedVecEnv(VecEnvWrapper):
     """A VecEnv wrapper whose observations are perturbed by an attack on ``policy``.
 
@@ -497,8 +506,7 @@ class AttackedVecEnv(VecEnvWrapper):
         clean = torch.as_tensor(clean_obs, dtype=torch.float32, device=device)
         target = PolicyInput(self.policy, clean, normalizer)
         adv = self.attack.perturb(target, target.x, generator=self.generator)
-        seen = target.policy_input(integral_toward(adv, target.x, clean_obs.dtype))
-        return seen.cpu().numpy().astype(obs.dtype, copy=False)
+        return seen_observations(target, adv, clean_obs.dtype)
 
     def reset(self) -> np.ndarray:
         """Reset, then perturb."""
@@ -542,9 +550,7 @@ def attacked_actions(
         target = PolicyInput(policy, tensors, normalizer)
         adv = attack.perturb(target, target.x, generator=generator)
         if not target.is_grid:
-            adv = integral_toward(adv, target.x, obs.dtype)
-            dtype = obs.dtype if normalizer is None else np.float32
-            adv_obs = target.policy_input(adv).cpu().numpy().astype(dtype, copy=False)
+            adv_obs = seen_observations(target, adv, obs.dtype)
             actions, _ = model.predict(adv_obs, deterministic=deterministic)
             return np.asarray(actions)
         if discrete or attack.method == "flip":

@@ -73,8 +73,10 @@ class ObservationNormalizer:
 
     def to(self, device: torch.device | str) -> ObservationNormalizer:
         """The same normalizer with its statistics on ``device``."""
-        if self.mean.device == torch.device(device):
-            return self
+        target = torch.device(device)
+        here = self.mean.device
+        if here.type == target.type and target.index in (None, here.index):
+            return self  # "cuda" is the current cuda device: no copy on every minibatch
         return ObservationNormalizer(
             self.mean.to(device), self.var.to(device), self.epsilon, self.clip_obs
         )
