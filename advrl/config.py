@@ -114,10 +114,16 @@ class PolicyConfig:
     advprop``)."""
     lstm_hidden: int | None = None
     """A recurrent policy: LSTMs of this size after the features, trained by sb3-contrib's
-    RecurrentPPO (PPO runs and UED students; null: feed-forward)."""
+    RecurrentPPO on whole env sequences (``ppo.batch_size`` a multiple of ``ppo.n_steps``;
+    null: feed-forward)."""
+    lstm_shared: bool = False
+    """One LSTM for the actor and the critic, trained by both losses (dcd's agents); false: one
+    LSTM each."""
 
     def __post_init__(self) -> None:
         _check_positive(self, "conv_filters", "lstm_hidden")
+        if self.lstm_shared and self.lstm_hidden is None:
+            raise ConfigError("policy.lstm_shared needs a recurrent policy: set policy.lstm_hidden")
         if self.dual_bn and self.lstm_hidden is not None:
             raise ConfigError(
                 "policy.dual_bn (AdvProp) is for feed-forward policies; drop policy.lstm_hidden"

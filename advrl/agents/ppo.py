@@ -12,7 +12,6 @@ from typing import Any
 
 import gymnasium as gym
 from gymnasium import spaces
-from sb3_contrib import RecurrentPPO
 from stable_baselines3 import PPO
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
@@ -20,6 +19,7 @@ from torch import nn
 
 from advrl.agents.advprop import DualBNMlpExtractor
 from advrl.agents.networks import GridFeaturesExtractor
+from advrl.agents.recurrent import SequenceRecurrentPPO
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -41,6 +41,7 @@ def policy_for(
     scalar_embed: int = 5,
     dual_bn: bool = False,
     lstm_hidden: int | None = None,
+    lstm_shared: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """SB3 policy name and ``policy_kwargs`` for an observation space.
 
@@ -52,7 +53,9 @@ def policy_for(
     in every hidden layer of a shared vector trunk (:class:`DualBNMlpExtractor`, empty heads).
 
     ``lstm_hidden``: sb3-contrib's recurrent policy of the same name (``MlpLstmPolicy``,
-    ``MultiInputLstmPolicy``) with LSTMs of this size between the features and the heads.
+    ``MultiInputLstmPolicy``) with LSTMs of this size between the features and the heads: one for
+    the actor and one for the critic, or with ``lstm_shared`` one for both (trained by both losses,
+    as dcd's agents).
     """
     name, kwargs = _feed_forward_policy(
         space,
@@ -63,12 +66,17 @@ def policy_for(
         dual_bn=dual_bn,
     )
     if lstm_hidden is None:
+        if lstm_shared:
+            raise ValueError("lstm_shared needs a recurrent policy: set lstm_hidden")
         return name, kwargs
     if lstm_hidden < 1:
         raise ValueError(f"lstm_hidden must be >= 1 (or None), got {lstm_hidden}")
     if dual_bn:
         raise ValueError("dual_bn (AdvProp) is for feed-forward policies; drop lstm_hidden")
-    return name.replace("Policy", "LstmPolicy"), {**kwargs, "lstm_hidden_size": lstm_hidden}
+    kwargs["lstm_hidden_size"] = lstm_hidden
+    if lstm_shared:
+        kwargs.update(shared_lstm=True, enable_critic_lstm=False)
+    return name.replace("Policy", "LstmPolicy"), kwargs
 
 
 def _feed_forward_policy(
@@ -118,6 +126,7 @@ def make_ppo(
     conv_filters: int = 16,
     dual_bn: bool = False,
     lstm_hidden: int | None = None,
+    lstm_shared: bool = False,
     seed: int | None = None,
     tensorboard_log: str | None = None,
     algorithm: type[PPO] = PPO,
@@ -131,7 +140,10 @@ def make_ppo(
         activation: ``"relu"`` or ``"tanh"``.
         conv_filters: filters of the grid convolution (grid observations only).
         dual_bn: AdvProp's main and auxiliary batch norms in the trunk (see :func:`policy_for`).
-        lstm_hidden: a recurrent policy with LSTMs of this size: sb3-contrib's ``RecurrentPPO``.
+        lstm_hidden: a recurrent policy with LSTMs of this size: sb3-contrib's ``RecurrentPPO``
+            trained on whole env sequences (:class:`~advrl.agents.recurrent.SequenceRecurrentPPO`;
+            ``batch_size`` a multiple of ``n_steps``).
+        lstm_shared: one LSTM for the actor and the critic (see :func:`policy_for`).
         seed: seed of PPO (network init, sampling).
         tensorboard_log: folder for SB3's TensorBoard output (None: off).
         algorithm: ``PPO`` or a subclass (e.g. :class:`~advrl.agents.RobustPPO`).
@@ -144,6 +156,7 @@ def make_ppo(
         conv_filters=conv_filters,
         dual_bn=dual_bn,
         lstm_hidden=lstm_hidden,
+        lstm_shared=lstm_shared,
     )
     agent: type[OnPolicyAlgorithm] = algorithm
     if lstm_hidden is not None:
@@ -152,7 +165,7 @@ def make_ppo(
                 f"{algorithm.__name__} trains feed-forward policies; a recurrent policy "
                 "(lstm_hidden) trains with RecurrentPPO only"
             )
-        agent = RecurrentPPO
+        agent = SequenceRecurrentPPO
     return agent(
         policy,
         env,

@@ -152,6 +152,7 @@ def policy_settings(policy: PolicyConfig) -> dict[str, Any]:
         "conv_filters": policy.conv_filters,
         "dual_bn": policy.dual_bn,
         "lstm_hidden": policy.lstm_hidden,
+        "lstm_shared": policy.lstm_shared,
     }
 
 
@@ -200,9 +201,13 @@ def build_ppo(config: PPORunConfig, tensorboard_dir: Path | None = None) -> Base
     ppo: dict[str, Any] = config.ppo.sb3_kwargs()
     if config.adversarial.enabled:
         ppo.update(algorithm=RobustPPO, adversarial=adversarial_training(config.adversarial))
-    model = make_ppo(
-        venv, **policy_settings(config.policy), seed=config.train.seed, verbose=0, **ppo
-    )
+    try:
+        model = make_ppo(
+            venv, **policy_settings(config.policy), seed=config.train.seed, verbose=0, **ppo
+        )
+    except ValueError as err:
+        venv.close()
+        raise ConfigError(f"ppo: {err}") from None
     if tensorboard_dir is not None:
         model.set_logger(configure(str(tensorboard_dir), ["tensorboard", "csv"]))
     return model

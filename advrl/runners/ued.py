@@ -98,16 +98,21 @@ def make_student_env(config: UEDRunConfig, seed: int) -> VecEnv:
 
 
 def _ppo(
-    venv: VecEnv, ppo: PPOConfig, policy: PolicyConfig, seed: int, **override: Any
+    role: str, venv: VecEnv, ppo: PPOConfig, policy: PolicyConfig, seed: int, **override: Any
 ) -> OnPolicyAlgorithm:
     settings = {**ppo.sb3_kwargs(), **override}
     settings["batch_size"] = min(settings["batch_size"], settings["n_steps"] * venv.num_envs)
-    return make_ppo(venv, **policy_settings(policy), seed=seed, verbose=0, **settings)
+    try:
+        return make_ppo(venv, **policy_settings(policy), seed=seed, verbose=0, **settings)
+    except ValueError as err:
+        venv.close()
+        raise ConfigError(f"{role}.ppo: {err}") from None
 
 
 def make_student(config: UEDRunConfig, student: StudentConfig, name: str, seed: int) -> Student:
     """A student: PPO on its own copy of the students' env."""
-    return Student(_ppo(make_student_env(config, seed), student.ppo, student.policy, seed), name)
+    env = make_student_env(config, seed)
+    return Student(_ppo(name, env, student.ppo, student.policy, seed), name)
 
 
 def make_adversary(config: UEDRunConfig, family: Family, seed: int) -> Adversary:
@@ -141,7 +146,7 @@ def make_adversary(config: UEDRunConfig, family: Family, seed: int) -> Adversary
             vec_env_cls=DummyVecEnv,
         )
         steps = 1
-    return Adversary(_ppo(venv, adv.ppo, adv.policy, seed, n_steps=steps))
+    return Adversary(_ppo("adversary", venv, adv.ppo, adv.policy, seed, n_steps=steps))
 
 
 # ---------------------------------------------------------------------------- the methods

@@ -1,0 +1,273 @@
+"""Recurrent PPO that trains on whole env sequences: sb3-contrib's algorithm, without its slow paths.
+
+sb3-contrib's ``RecurrentPPO`` cuts each minibatch into sequences at episode starts, pads them to
+the longest, and runs its LSTM one time step at a time whenever a sequence holds an episode start
+(in training that is nearly always). On mazes whose episodes end at scattered times, padding can
+multiply the work several times over, and the per-step loop also repeats the LSTM's input
+projection step by step instead of as one matrix product.
+
+:class:`SequenceRecurrentPPO` keeps sb3-contrib's ``collect_rollouts`` and ``train`` and changes
+two things under them, as the UED reference code (dcd) does:
+
+- **Minibatches are whole env sequences** (:class:`EnvSequenceRolloutBuffer`): each holds every
+  step of ``batch_size / n_steps`` envs, in time order, starting from the LSTM state stored at the
+  rollout's first step; no padding. With one minibatch per epoch (the UED papers' setting) it is
+  the same set of samples as sb3-contrib's, so the update is the same (a test holds the two equal).
+- **The LSTM runs over a whole sequence at once** (:func:`lstm_sequence`): the input projection of
+  every step is one matrix product; only the recurrence steps through time, resetting the state
+  where an episode starts. (On the CPU this also avoids ``nn.LSTM``'s oneDNN path, which takes
+  about 40 ms for one step of the adversary's LSTM, whose input has 21,632 features.)
+
+The policies (:class:`SequenceLstmPolicy`, :class:`SequenceMultiInputLstmPolicy`) are
+sb3-contrib's with :func:`lstm_sequence` in place of its ``_process_sequence``; their parameters
+and the distributions they compute are the same. One difference, by choice: with ``shared_lstm``
+(one LSTM for the actor and the critic) the value loss trains the LSTM too, as in dcd's agents;
+sb3-contrib detaches the critic from the shared LSTM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any, cast
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sb3_contrib import RecurrentPPO
+from sb3_contrib.common.recurrent.buffers import (
+    RecurrentDictRolloutBuffer,
+    RecurrentRolloutBuffer,
+)
+from sb3_contrib.common.recurrent.policies import (
+    RecurrentActorCriticPolicy,
+    RecurrentMultiInputActorCriticPolicy,
+)
+from sb3_contrib.common.recurrent.type_aliases import (
+    RecurrentDictRolloutBufferSamples,
+    RecurrentRolloutBufferSamples,
+    RNNStates,
+)
+from torch import nn
+
+
+# ---------------------------------------------------------------------------- the LSTM
+def lstm_sequence(
+    features: torch.Tensor,
+    lstm_states: tuple[torch.Tensor, torch.Tensor],
+    episode_starts: torch.Tensor,
+    lstm: nn.LSTM,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """Run ``lstm`` over sequences whose state resets where an episode starts.
+
+    The same function as sb3-contrib's ``RecurrentActorCriticPolicy._process_sequence``:
+    ``features`` is ``[n_seq * T, input]`` (sequence-major), ``lstm_states`` are
+    ``([layers, n_seq, hidden], [layers, n_seq, hidden])`` before the first step,
+    ``episode_starts`` is ``[n_seq * T]`` (1 where the state is reset to 0 before that step).
+    Returns the outputs ``[n_seq * T, hidden]`` and the states after the last step.
+    """
+    if lstm.num_layers != 1 or lstm.bidirectional or lstm.proj_size or not lstm.bias:
+        out, states = RecurrentActorCriticPolicy._process_sequence(
+            features, lstm_states, episode_starts, lstm
+        )
+        return out, cast(tuple[torch.Tensor, torch.Tensor], states)
+    n_seq = lstm_states[0].shape[1]
+    x = features.reshape(n_seq, -1, lstm.input_size).swapaxes(0, 1)  # [T, n_seq, input]
+    starts = episode_starts.reshape(n_seq, -1).swapaxes(0, 1)  # [T, n_seq]
+    # One matrix product for every step's input projection; then the recurrence, step by step.
+    w_ih, w_hh = cast(torch.Tensor, lstm.weight_ih_l0), cast(torch.Tensor, lstm.weight_hh_l0)
+    b_ih, b_hh = cast(torch.Tensor, lstm.bias_ih_l0), cast(torch.Tensor, lstm.bias_hh_l0)
+    gates_x = F.linear(x, w_ih, b_ih + b_hh)  # [T, n, 4H]
+    steps = gates_x.unbind(0)  # one backward for all steps (indexing would add T full-size grads)
+    keep = (1.0 - starts).unsqueeze(-1).unbind(0)  # T x [n_seq, 1]
+    h, c = lstm_states[0][0], lstm_states[1][0]  # [n_seq, H]
+    resets = starts.any(dim=1).tolist()
+    outputs = []
+    for t in range(len(steps)):
+        if t == 0 or resets[t]:
+            h, c = keep[t] * h, keep[t] * c
+        gates = torch.addmm(steps[t], h, w_hh.t())
+        i, f, g, o = gates.chunk(4, dim=1)  # nn.LSTM's gate order
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        outputs.append(h)
+    out = torch.stack(outputs)  # [T, n_seq, H]
+    return out.transpose(0, 1).flatten(0, 1), (h.unsqueeze(0), c.unsqueeze(0))
+
+
+class _WholeSequences(RecurrentActorCriticPolicy):
+    """:func:`lstm_sequence` in place of sb3-contrib's ``_process_sequence``; with ``shared_lstm``
+    the value loss trains the shared LSTM too (dcd's agents: one recurrent core, both losses),
+    where sb3-contrib detaches the critic from it."""
+
+    _process_sequence = staticmethod(lstm_sequence)  # type: ignore[assignment]
+
+    def evaluate_actions(  # type: ignore[override]
+        self,
+        obs: torch.Tensor,
+        actions: torch.Tensor,
+        lstm_states: RNNStates,
+        episode_starts: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Values, log-probabilities of ``actions`` and entropies, over whole sequences."""
+        if not (self.shared_lstm and self.lstm_critic is None):
+            return super().evaluate_actions(obs, actions, lstm_states, episode_starts)
+        features = self.extract_features(obs)
+        assert isinstance(features, torch.Tensor)  # a shared LSTM needs a shared extractor
+        states = cast(tuple[torch.Tensor, torch.Tensor], lstm_states.pi)
+        latent, _ = lstm_sequence(features, states, episode_starts, self.lstm_actor)
+        latent_pi = self.mlp_extractor.forward_actor(latent)
+        latent_vf = self.mlp_extractor.forward_critic(latent)
+        distribution = self._get_action_dist_from_latent(latent_pi)
+        return self.value_net(latent_vf), distribution.log_prob(actions), distribution.entropy()
+
+
+class SequenceLstmPolicy(_WholeSequences):
+    """sb3-contrib's ``MlpLstmPolicy``, over whole sequences (see :class:`_WholeSequences`)."""
+
+
+class SequenceMultiInputLstmPolicy(_WholeSequences, RecurrentMultiInputActorCriticPolicy):
+    """sb3-contrib's ``MultiInputLstmPolicy``, over whole sequences."""
+
+
+SEQUENCE_POLICIES: dict[str, type[RecurrentActorCriticPolicy]] = {
+    "MlpLstmPolicy": SequenceLstmPolicy,
+    "MultiInputLstmPolicy": SequenceMultiInputLstmPolicy,
+}
+"""sb3-contrib's recurrent policy names -> their whole-sequence versions."""
+
+
+# ---------------------------------------------------------------------------- the buffer
+def envs_per_minibatch(batch_size: int, n_steps: int) -> int:
+    """How many whole env sequences make one minibatch (``batch_size`` must be a multiple of
+    ``n_steps``)."""
+    if batch_size < n_steps or batch_size % n_steps:
+        raise ValueError(
+            f"a recurrent policy trains on whole env sequences: batch_size ({batch_size}) must be a "
+            f"multiple of n_steps ({n_steps})"
+        )
+    return batch_size // n_steps
+
+
+def _prepare(buffer: Any) -> None:
+    """Flatten a full rollout env-major, as sb3-contrib's ``get`` does (once per rollout)."""
+    if buffer.generator_ready:
+        return
+    # (steps, layers, envs, hidden) -> (steps, envs, layers, hidden) -> (envs * steps, ...)
+    for name in ("hidden_states_pi", "cell_states_pi", "hidden_states_vf", "cell_states_vf"):
+        setattr(buffer, name, buffer.swap_and_flatten(getattr(buffer, name).swapaxes(1, 2)))
+    if isinstance(buffer.observations, dict):
+        for key, obs in buffer.observations.items():
+            buffer.observations[key] = buffer.swap_and_flatten(obs)
+    else:
+        buffer.observations = buffer.swap_and_flatten(buffer.observations)
+    for name in ("actions", "values", "log_probs", "advantages", "returns", "episode_starts"):
+        setattr(buffer, name, buffer.swap_and_flatten(getattr(buffer, name)))
+    buffer.generator_ready = True
+
+
+def _first_states(buffer: Any, envs: np.ndarray) -> RNNStates:
+    """The LSTM states stored at each env's first step: ``(layers, len(envs), hidden)``."""
+
+    def first(states: np.ndarray) -> torch.Tensor:
+        per_env = states.reshape(buffer.n_envs, buffer.buffer_size, *states.shape[1:])
+        return buffer.to_torch(per_env[envs, 0].swapaxes(0, 1)).contiguous()
+
+    return RNNStates(
+        (first(buffer.hidden_states_pi), first(buffer.cell_states_pi)),
+        (first(buffer.hidden_states_vf), first(buffer.cell_states_vf)),
+    )
+
+
+def _env_batches(
+    buffer: Any, batch_size: int | None
+) -> Generator[tuple[np.ndarray, np.ndarray], None, None]:
+    """``(envs, rows)`` per minibatch: envs in random order, every step of each, in time order."""
+    _prepare(buffer)
+    steps = buffer.buffer_size
+    per_batch = buffer.n_envs if batch_size is None else envs_per_minibatch(batch_size, steps)
+    order = np.random.permutation(buffer.n_envs)
+    for start in range(0, buffer.n_envs, per_batch):
+        envs = order[start : start + per_batch]
+        yield envs, (envs[:, None] * steps + np.arange(steps)[None, :]).reshape(-1)
+
+
+class EnvSequenceRolloutBuffer(RecurrentRolloutBuffer):
+    """sb3-contrib's recurrent rollout buffer, sampled as whole env sequences (no padding)."""
+
+    def get(  # type: ignore[override]
+        self, batch_size: int | None = None
+    ) -> Generator[RecurrentRolloutBufferSamples, None, None]:
+        """Minibatches of ``batch_size / n_steps`` whole env sequences, envs in random order."""
+        for envs, rows in _env_batches(self, batch_size):
+            yield RecurrentRolloutBufferSamples(
+                observations=self.to_torch(self.observations[rows]),
+                actions=self.to_torch(self.actions[rows]),
+                old_values=self.to_torch(self.values[rows].flatten()),
+                old_log_prob=self.to_torch(self.log_probs[rows].flatten()),
+                advantages=self.to_torch(self.advantages[rows].flatten()),
+                returns=self.to_torch(self.returns[rows].flatten()),
+                lstm_states=_first_states(self, envs),
+                episode_starts=self.to_torch(self.episode_starts[rows].flatten()),
+                mask=torch.ones(len(rows), device=self.device),
+            )
+
+
+class EnvSequenceDictRolloutBuffer(RecurrentDictRolloutBuffer):
+    """sb3-contrib's recurrent Dict rollout buffer, sampled as whole env sequences (no padding)."""
+
+    def get(  # type: ignore[override]
+        self, batch_size: int | None = None
+    ) -> Generator[RecurrentDictRolloutBufferSamples, None, None]:
+        """Minibatches of ``batch_size / n_steps`` whole env sequences, envs in random order."""
+        for envs, rows in _env_batches(self, batch_size):
+            yield RecurrentDictRolloutBufferSamples(
+                observations={k: self.to_torch(v[rows]) for k, v in self.observations.items()},
+                actions=self.to_torch(self.actions[rows]),
+                old_values=self.to_torch(self.values[rows].flatten()),
+                old_log_prob=self.to_torch(self.log_probs[rows].flatten()),
+                advantages=self.to_torch(self.advantages[rows].flatten()),
+                returns=self.to_torch(self.returns[rows].flatten()),
+                lstm_states=_first_states(self, envs),
+                episode_starts=self.to_torch(self.episode_starts[rows].flatten()),
+                mask=torch.ones(len(rows), device=self.device),
+            )
+
+
+# ---------------------------------------------------------------------------- the algorithm
+class SequenceRecurrentPPO(RecurrentPPO):
+    """sb3-contrib's ``RecurrentPPO`` trained on whole env sequences (see the module docstring).
+
+    Takes ``RecurrentPPO``'s arguments; the policy may be named as in sb3-contrib
+    (``"MultiInputLstmPolicy"``), which selects its whole-sequence version. ``batch_size`` must be
+    a multiple of ``n_steps``: a minibatch is ``batch_size / n_steps`` envs' whole rollouts.
+    """
+
+    def __init__(self, policy: str | type[RecurrentActorCriticPolicy], *args: Any, **kwargs: Any):
+        if isinstance(policy, str):
+            if policy not in SEQUENCE_POLICIES:
+                raise ValueError(
+                    f"unknown recurrent policy {policy!r}; known: {sorted(SEQUENCE_POLICIES)}"
+                )
+            policy = SEQUENCE_POLICIES[policy]
+        super().__init__(policy, *args, **kwargs)
+
+    def _setup_model(self) -> None:
+        envs_per_minibatch(self.batch_size or self.n_steps * self.n_envs, self.n_steps)
+        super()._setup_model()
+        old = self.rollout_buffer
+        assert isinstance(old, RecurrentRolloutBuffer | RecurrentDictRolloutBuffer)
+        cls = (
+            EnvSequenceDictRolloutBuffer
+            if isinstance(old, RecurrentDictRolloutBuffer)
+            else EnvSequenceRolloutBuffer
+        )
+        self.rollout_buffer = cls(
+            self.n_steps,
+            self.observation_space,
+            self.action_space,
+            old.hidden_state_shape,
+            self.device,
+            gamma=self.gamma,
+            gae_lambda=self.gae_lambda,
+            n_envs=self.n_envs,
+        )
