@@ -15,6 +15,7 @@ from advrl.envs.batched_designer import BatchedMazeDesigner
 from advrl.envs.physics import ParamDesignerEnv
 from advrl.pair import (
     ACCEL,
+    PAIRED,
     PLR,
     Adversary,
     LevelBuffer,
@@ -23,6 +24,7 @@ from advrl.pair import (
     Student,
     family_for,
 )
+from advrl.pair.students import RolloutResult
 from advrl.runners.ued import make_level_env
 
 LOGGER = configure(None, [])
@@ -188,3 +190,23 @@ def test_accel_follows_a_replay_with_edited_children() -> None:
     accel.update(children, FakeRollout([1.0, 1.0]), None)  # type: ignore[arg-type]
     assert all(accel.buffer.find(c) is not None for c in children.levels)
     assert accel.propose(2).source == "replay"
+
+
+def _rollout(returns: list[list[float]], successes: list[list[bool]]) -> RolloutResult:
+    steps = np.zeros((2, len(returns)))
+    return RolloutResult(returns, successes, advantages=steps, values=steps, steps=8)
+
+
+def test_paired_logs_where_its_regret_comes_from() -> None:
+    """Four levels, by hand: regret max(A_best - P_mean, 0) = [0.5, 0, 0, 0.9]."""
+    paired = PAIRED(maze_adversary(), regret="clipped")
+    protagonist = _rollout([[0.0, 0.5], [0.8], [], [0.1]], [[False, True], [True], [], [False]])
+    antagonist = _rollout([[0.75], [0.2, 0.6], [], [1.0]], [[True], [True, True], [], [True]])
+    proposal = paired.propose(4)
+    metrics = paired.update(proposal, protagonist, antagonist)
+    np.testing.assert_allclose(paired.last_scores, [0.5, 0.0, 0.0, 0.9])
+    assert metrics["regret"] == pytest.approx(1.4 / 4)
+    assert metrics["regret_positive_share"] == pytest.approx(0.5)
+    # unclipped: [0.5, 0.6 - 0.8, 0 - 0, 1.0 - 0.1]
+    assert metrics["antagonist_lead"] == pytest.approx((0.5 - 0.2 + 0.0 + 0.9) / 4)
+    assert metrics["antagonist_only_solved"] == pytest.approx(0.25)  # the last level only

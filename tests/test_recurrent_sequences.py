@@ -15,7 +15,7 @@ from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 from torch import nn
 
 from advrl.agents import make_ppo
-from advrl.agents.recurrent import SequenceRecurrentPPO, lstm_sequence
+from advrl.agents.recurrent import LSTMRecurrence, SequenceRecurrentPPO, lstm_sequence
 from advrl.envs.batched import BatchedMaze
 
 
@@ -49,6 +49,21 @@ def test_lstm_sequence_equals_sb3_contrib_step_by_step(reset_inside: bool) -> No
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
     for a, b in zip(ref[4], new[4], strict=True):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
+
+
+def test_lstm_recurrence_backward_is_the_gradient() -> None:
+    """The hand-written backward pass against finite differences (float64)."""
+    torch.manual_seed(1)
+    steps, n, hidden = 5, 3, 2
+    gates_x = torch.randn(steps, n, 4 * hidden, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(n, hidden, dtype=torch.float64, requires_grad=True)
+    c0 = torch.randn(n, hidden, dtype=torch.float64, requires_grad=True)
+    w_hh = torch.randn(4 * hidden, hidden, dtype=torch.float64, requires_grad=True)
+    keep = torch.ones(steps, n, 1, dtype=torch.float64)
+    keep[0, 1] = keep[2, 0] = keep[3, 2] = 0.0
+    assert torch.autograd.gradcheck(
+        lambda *args: LSTMRecurrence.apply(*args, keep), (gates_x, h0, c0, w_hh)
+    )
 
 
 def test_lstm_sequence_resets_where_an_episode_starts() -> None:

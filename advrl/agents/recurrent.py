@@ -71,27 +71,93 @@ def lstm_sequence(
         )
         return out, cast(tuple[torch.Tensor, torch.Tensor], states)
     n_seq = lstm_states[0].shape[1]
-    x = features.reshape(n_seq, -1, lstm.input_size).swapaxes(0, 1)  # [T, n_seq, input]
     starts = episode_starts.reshape(n_seq, -1).swapaxes(0, 1)  # [T, n_seq]
-    # One matrix product for every step's input projection; then the recurrence, step by step.
+    # One matrix product for every step's input projection, on the features as they come
+    # (sequence-major, contiguous); then the recurrence, step by step.
     w_ih, w_hh = cast(torch.Tensor, lstm.weight_ih_l0), cast(torch.Tensor, lstm.weight_hh_l0)
     b_ih, b_hh = cast(torch.Tensor, lstm.bias_ih_l0), cast(torch.Tensor, lstm.bias_hh_l0)
-    gates_x = F.linear(x, w_ih, b_ih + b_hh)  # [T, n, 4H]
-    steps = gates_x.unbind(0)  # one backward for all steps (indexing would add T full-size grads)
-    keep = (1.0 - starts).unsqueeze(-1).unbind(0)  # T x [n_seq, 1]
-    h, c = lstm_states[0][0], lstm_states[1][0]  # [n_seq, H]
-    resets = starts.any(dim=1).tolist()
-    outputs = []
-    for t in range(len(steps)):
-        if t == 0 or resets[t]:
-            h, c = keep[t] * h, keep[t] * c
-        gates = torch.addmm(steps[t], h, w_hh.t())
-        i, f, g, o = gates.chunk(4, dim=1)  # nn.LSTM's gate order
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        h = torch.sigmoid(o) * torch.tanh(c)
-        outputs.append(h)
-    out = torch.stack(outputs)  # [T, n_seq, H]
+    gates_x = F.linear(features.reshape(n_seq * starts.shape[0], -1), w_ih, b_ih + b_hh)
+    gates_x = gates_x.view(n_seq, -1, gates_x.shape[-1]).swapaxes(0, 1)  # [T, n_seq, 4H]
+    keep = (1.0 - starts).unsqueeze(-1)  # [T, n_seq, 1]
+    out, h, c = LSTMRecurrence.apply(gates_x, lstm_states[0][0], lstm_states[1][0], w_hh, keep)
     return out.transpose(0, 1).flatten(0, 1), (h.unsqueeze(0), c.unsqueeze(0))
+
+
+class LSTMRecurrence(torch.autograd.Function):
+    """The recurrence of a one-layer LSTM over ``T`` steps, with a hand-written backward pass.
+
+    Inputs: ``gates_x`` ``[T, n, 4H]`` (each step's input projection plus both biases), the
+    states before the first step ``h0, c0`` ``[n, H]``, ``w_hh`` ``[4H, H]``, and ``keep``
+    ``[T, n, 1]`` (0 where an episode starts: the state is zeroed before that step). Per step, in
+    ``nn.LSTM``'s gate order (i, f, g, o)::
+
+        h', c' = keep_t * h, keep_t * c
+        i, f, g, o = sigmoid, sigmoid, tanh, sigmoid of (gates_x_t + h' @ w_hh.T)
+        c = f * c' + i * g;  h = o * tanh(c)
+
+    Returns every step's ``h`` ``[T, n, H]`` and the last ``h, c``. Autograd through these
+    operations records about a dozen nodes per step and accumulates ``w_hh``'s gradient step by
+    step; the backward pass here walks the steps once and computes ``w_hh``'s gradient as one
+    matrix product over all of them. A test holds it equal to autograd's.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        gates_x: torch.Tensor,
+        h0: torch.Tensor,
+        c0: torch.Tensor,
+        w_hh: torch.Tensor,
+        keep: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        steps, n, four_h = gates_x.shape
+        hidden = four_h // 4
+        h_prev = gates_x.new_empty(steps, n, hidden)  # keep_t * h_{t-1}
+        c_prev = gates_x.new_empty(steps, n, hidden)  # keep_t * c_{t-1}
+        acts = gates_x.new_empty(steps, n, four_h)  # i, f, g, o after their nonlinearities
+        cells = gates_x.new_empty(steps, n, hidden)
+        out = gates_x.new_empty(steps, n, hidden)
+        h, c = h0, c0
+        w_t = w_hh.t()
+        for t in range(steps):
+            torch.mul(h, keep[t], out=h_prev[t])
+            torch.mul(c, keep[t], out=c_prev[t])
+            a = acts[t]
+            torch.addmm(gates_x[t], h_prev[t], w_t, out=a)
+            a[:, : 2 * hidden].sigmoid_()
+            a[:, 2 * hidden : 3 * hidden].tanh_()
+            a[:, 3 * hidden :].sigmoid_()
+            i, f, g, o = a.chunk(4, dim=1)
+            c = torch.addcmul(f * c_prev[t], i, g, out=cells[t])
+            h = torch.mul(o, torch.tanh(c), out=out[t])
+        ctx.save_for_backward(h_prev, c_prev, acts, cells, w_hh, keep)
+        return out, out[-1].clone(), cells[-1].clone()
+
+    @staticmethod
+    def backward(
+        ctx: Any, d_out: torch.Tensor, d_h_last: torch.Tensor, d_c_last: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, None]:
+        h_prev, c_prev, acts, cells, w_hh, keep = ctx.saved_tensors
+        steps, _, four_h = acts.shape
+        hidden = four_h // 4
+        d_gates = torch.empty_like(acts)
+        d_h = d_h_last.clone()
+        d_c = d_c_last.clone()
+        for t in range(steps - 1, -1, -1):
+            d_h += d_out[t]
+            i, f, g, o = acts[t].chunk(4, dim=1)
+            tanh_c = torch.tanh(cells[t])
+            d_c = d_c + d_h * o * (1 - tanh_c * tanh_c)
+            dg = d_gates[t]
+            di, df, dgg, do = dg.chunk(4, dim=1)
+            torch.mul(d_c * g, i * (1 - i), out=di)
+            torch.mul(d_c * c_prev[t], f * (1 - f), out=df)
+            torch.mul(d_c * i, 1 - g * g, out=dgg)
+            torch.mul(d_h * tanh_c, o * (1 - o), out=do)
+            d_h = (dg @ w_hh) * keep[t]
+            d_c = d_c * f * keep[t]
+        d_w_hh = d_gates.reshape(-1, four_h).t() @ h_prev.reshape(-1, hidden)
+        return d_gates, d_h, d_c, d_w_hh, None
 
 
 class _WholeSequences(RecurrentActorCriticPolicy):

@@ -180,6 +180,9 @@ class UEDRunner:
         if ant is not None:
             metrics.update(self._student_metrics("antagonist", ant))
         metrics.update({f"levels/{k}": v for k, v in self.family.stats(proposal.levels).items()})
+        scores = getattr(self.teacher, "last_scores", None)
+        if scores is not None:  # the adversary's reward per level, as a TensorBoard histogram
+            self.logger.record("ued/score_histogram", torch.as_tensor(scores), exclude=NOT_TEXT)
         elapsed = time.perf_counter() - t0
         steps = pro.steps + (ant.steps if ant is not None else 0)
         metrics["time/iteration"] = float(self.iteration)

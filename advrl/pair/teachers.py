@@ -132,6 +132,8 @@ class _AdversaryTeacher(Teacher):
 
     def __init__(self, adversary: Adversary) -> None:
         self.adversary = adversary
+        self.last_scores: np.ndarray | None = None
+        """The scores of the last update's levels (the runner logs their histogram)."""
 
     def start(self, total_timesteps: int, logger: Logger) -> None:
         """Set up the adversary's SB3 state."""
@@ -153,6 +155,7 @@ class _AdversaryTeacher(Teacher):
         """Reward the adversary's last design step with the scores; PPO update."""
         scores = self.scores(protagonist, antagonist)
         self.adversary.reward(scores)
+        self.last_scores = scores
         return {"adversary_reward": float(scores.mean())}
 
 
@@ -184,9 +187,19 @@ class PAIRED(_AdversaryTeacher):
     def update(
         self, proposal: Proposal, protagonist: RolloutResult, antagonist: RolloutResult | None
     ) -> dict[str, float]:
-        """Reward with regret; also log it."""
+        """Reward with regret; log it and where it comes from.
+
+        Besides the mean regret: the share of levels with positive regret (the adversary's only
+        learning signal under clipping), the antagonist's lead (unclipped regret: its best return
+        minus the protagonist's mean), and the share of levels that only the antagonist solved.
+        """
         metrics = super().update(proposal, protagonist, antagonist)
+        assert antagonist is not None and self.last_scores is not None
+        p_mean = protagonist.mean_return
         metrics["regret"] = metrics["adversary_reward"]
+        metrics["regret_positive_share"] = float((self.last_scores > 0).mean())
+        metrics["antagonist_lead"] = float((antagonist.max_return - p_mean).mean())
+        metrics["antagonist_only_solved"] = float((antagonist.solved & ~protagonist.solved).mean())
         return metrics
 
 
