@@ -41,6 +41,45 @@ def timed(store: dict[str, float], key: str, fn: Any) -> Any:
     return wrapper
 
 
+def count_flops(runner: Any) -> dict[str, float]:
+    """Matrix-product FLOPs (convolutions, GEMMs, forward and backward) of each agent's rollout
+    and update over one more iteration, counted by ``torch.utils.flop_counter``."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    flops: dict[str, float] = defaultdict(float)
+
+    def counted(key: str, fn: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with FlopCounterMode(display=False) as counter:
+                out = fn(*args, **kwargs)
+            flops[key] += counter.get_total_flops()
+            return out
+
+        return wrapper
+
+    originals = {}
+    for role, model in runner.agents().items():
+        originals[role] = (model.collect_rollouts, model.train)
+        model.collect_rollouts = counted(f"{role}/rollout", model.collect_rollouts)
+        model.train = counted(f"{role}/update", model.train)
+    runner.step()
+    for role, model in runner.agents().items():
+        model.collect_rollouts, model.train = originals[role]
+    return flops
+
+
+def gemm_rate(seconds: float = 3.0, n: int = 2048) -> float:
+    """This machine's sustained fp32 matrix-product rate, GFLOP/s (``n x n`` products)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        torch.mm(a, b)
+    count, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        torch.mm(a, b)
+        count += 1
+    return 2 * n**3 * count / (time.perf_counter() - t0) / 1e9
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default="configs/paired-maze.yaml")
@@ -49,6 +88,12 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
+    parser.add_argument(
+        "--flops",
+        action="store_true",
+        help="also count each phase's matrix-product FLOPs (one more iteration) and the compute "
+        "floor at this machine's sustained GEMM rate",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -88,6 +133,13 @@ def main() -> None:
     rows.append(
         {"phase": "other", "s_per_iteration": other / args.iterations, "share": other / total}
     )
+    if args.flops:
+        flops = count_flops(runner)
+        rate = gemm_rate()
+        for row in rows[:-1]:
+            gflop = flops.get(row["phase"].replace(" ", "/"), 0.0) / 1e9
+            row["gflop_per_iteration"] = gflop
+            row["floor_s"] = gflop / rate
     result = {
         "advrl": advrl.__file__,
         "config": args.config,
@@ -100,15 +152,31 @@ def main() -> None:
         "student_steps_per_s": student / total,
         "phases": rows,
     }
+    if args.flops:
+        result["gemm_gflop_per_s"] = rate
+        floor = sum(r.get("floor_s", 0.0) for r in rows)
+        result["floor_s_per_iteration"] = floor
+        result["floor_student_steps_per_s"] = student / args.iterations / floor
     print(f"{args.config} {' '.join(args.set)}  ({result['machine']}; advrl: {advrl.__file__})")
     print(
         f"{total / args.iterations:.2f} s per iteration, "
         f"{result['student_steps_per_s']:,.0f} student steps/s"
     )
-    print("| phase | s / iteration | share | us / sample |\n|---|---|---|---|")
+    extra = " GFLOP / iteration | floor s |" if args.flops else ""
+    print("| phase | s / iteration | share | us / sample |" + extra)
+    print("|---|---|---|---|" + ("---|---|" if args.flops else ""))
     for row in rows:
         per = f"{row['us_per_sample']:.1f}" if "us_per_sample" in row else ""
-        print(f"| {row['phase']} | {row['s_per_iteration']:.3f} | {row['share']:.0%} | {per} |")
+        line = f"| {row['phase']} | {row['s_per_iteration']:.3f} | {row['share']:.0%} | {per} |"
+        if args.flops and "floor_s" in row:
+            line += f" {row['gflop_per_iteration']:.1f} | {row['floor_s']:.3f} |"
+        print(line)
+    if args.flops:
+        print(
+            f"sustained fp32 GEMM: {rate:.0f} GFLOP/s; all products at that rate: "
+            f"{result['floor_s_per_iteration']:.2f} s per iteration, "
+            f"{result['floor_student_steps_per_s']:,.0f} student steps/s"
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)

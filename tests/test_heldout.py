@@ -50,6 +50,9 @@ def test_known_layout_facts() -> None:
     goals = {corridor.reset(seed=s)[1]["level"].goal for s in range(60)}
     assert len(goals) > 8
     assert make_heldout_maze("FourRooms").max_steps == 100
+    for name, steps in (("PerfectMaze13", 450), ("SimpleCrossing13", 900), ("FourRooms13", 100)):
+        env13 = make_heldout_maze(name)  # the paper maze's size: inner 13x13, as advrl/Maze-v0
+        assert env13.inner_shape == (13, 13) and env13.max_steps == steps
 
 
 def test_user_layout_file(tmp_path: Path) -> None:

@@ -61,8 +61,13 @@ PROCEDURAL: dict[str, ProceduralMaze] = {
     "PerfectMazeXL": ProceduralMaze(PerfectMaze(size=99), 2 * 101**2),
     "SimpleCrossing": ProceduralMaze(SimpleCrossing(size=9, num_crossings=5), 4 * 11**2),
     "FourRooms": ProceduralMaze(FourRooms(size=17), 100),
+    # the paper maze's size (inner 13x13, as advrl/Maze-v0 and the 13x13 layouts)
+    "PerfectMaze13": ProceduralMaze(PerfectMaze(size=13), 2 * 15**2),
+    "SimpleCrossing13": ProceduralMaze(SimpleCrossing(size=13, num_crossings=5), 4 * 15**2),
+    "FourRooms13": ProceduralMaze(FourRooms(size=13), 100),
 }
-"""Procedural held-out families (MiniGrid's SimpleCrossingS11N5 and FourRooms, perfect mazes)."""
+"""Procedural held-out families (MiniGrid's SimpleCrossingS11N5 and FourRooms, perfect mazes; the
+``13`` variants are the same families on the paper maze's inner 13x13 grid)."""
 
 HELDOUT_NAMES = LAYOUT_NAMES + tuple(PROCEDURAL)
 """Every held-out maze name, ``advrl/Maze-<name>-v0``."""

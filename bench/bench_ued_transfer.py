@@ -1,0 +1,323 @@
+"""UED transfer benchmark: each method over seeds, zero-shot on held-out mazes of the training size.
+
+Trains ``configs/<method>-<suffix>.yaml`` for every method and seed, evaluates each protagonist on
+the held-out mazes of its config (``train.eval_levels``), and aggregates the stochastic policy's
+solve rates with ``rliable``: per method, the IQM and the mean over the (seeds x mazes) matrix with
+stratified-bootstrap 95% confidence intervals, a per-maze table, the generated levels' shortest
+path and walls early and late in training, and a uniformly random policy on the same episodes.
+
+    pip install -e ".[bench]"
+    python bench/bench_ued_transfer.py --methods dr plr accel paired --seeds 0 1 2 3 4
+    python bench/bench_ued_transfer.py --report   # the table from the runs finished so far
+
+Every run is an ordinary run folder, ``<out>/<method>-seed<seed>``: a finished one (it has
+``summary.json``) is skipped, an unfinished one resumes from its latest checkpoint, so the command
+can be stopped and started again. A finished run also leaves ``<results>/<method>-seed<seed>.json``
+(solve rates per maze, complexity over training, timing): small files that the report is built
+from, meant to be kept with the docs. One run at a time uses both cores; ``--jobs 2`` runs two at
+once with one torch thread each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from advrl.config import UEDRunConfig, load_config
+from advrl.envs.batched import BatchedMaze
+from advrl.eval.heldout import heldout_levels, play_levels
+from advrl.runners.ppo import EVAL_SEED_OFFSET
+from advrl.runners.ued import train_ued
+
+
+def run_name(method: str, seed: int) -> str:
+    """The run folder (and results file) name of one method and seed."""
+    return f"{method}-seed{seed}"
+
+
+def complexity(progress: Path) -> dict[str, Any]:
+    """Shortest path and walls of the generated levels: means over the first and last 10% of the
+    iterations, and the least-squares slope per million protagonist steps."""
+    rows = [r for r in csv.DictReader(progress.open()) if r.get("levels/shortest_path")]
+    if not rows:
+        return {}
+    steps = np.array([float(r["time/protagonist_steps"]) for r in rows])
+    out: dict[str, Any] = {"iterations": len(rows)}
+    k = max(len(rows) // 10, 1)
+    for key in ("shortest_path", "num_walls", "solvable"):
+        values = np.array([float(r.get(f"levels/{key}") or "nan") for r in rows])
+        out[f"{key}_first"] = float(np.nanmean(values[:k]))
+        out[f"{key}_last"] = float(np.nanmean(values[-k:]))
+        ok = ~np.isnan(values)
+        if ok.sum() >= 2 and np.ptp(steps[ok]) > 0:
+            out[f"{key}_slope_per_M"] = float(np.polyfit(steps[ok] / 1e6, values[ok], 1)[0])
+    return out
+
+
+TRAJECTORY_KEYS = (
+    "time/protagonist_steps",
+    "heldout/mean_solve_rate",
+    "ued/protagonist_solve_rate",
+    "ued/protagonist_return",
+    "ued/antagonist_solve_rate",
+    "ued/regret",
+    "ued/regret_positive_share",
+    "ued/antagonist_lead",
+    "ued/antagonist_only_solved",
+    "ued/adversary_reward",
+    "levels/shortest_path",
+    "levels/num_walls",
+    "levels/solvable",
+)
+
+
+def trajectory(progress: Path, points: int = 10) -> list[dict[str, float]]:
+    """The run's training metrics in ``points`` windows of its iterations (window means; the
+    periodic held-out evaluation where one falls in the window)."""
+    rows = list(csv.DictReader(progress.open()))
+    out = []
+    for window in np.array_split(np.arange(len(rows)), min(points, len(rows))):
+        entry = {}
+        for key in TRAJECTORY_KEYS:
+            values = [float(rows[i][key]) for i in window if rows[i].get(key)]
+            if values:
+                entry[key] = (
+                    float(np.mean(values)) if key != "time/protagonist_steps" else values[-1]
+                )
+        out.append(entry)
+    return out
+
+
+def train_one(config_path: str, method: str, seed: int, args: argparse.Namespace) -> Path:
+    """Train (or resume, or skip) one run; write its results file; returns that file."""
+    name = run_name(method, seed)
+    result = Path(args.results) / f"{name}.json"
+    if result.exists():
+        return result
+    overrides = [
+        f"train.seed={seed}",
+        f"out_dir={args.out}",
+        f"name={name}",
+        *(["train.total_timesteps=" + str(args.steps)] if args.steps else []),
+        *args.set,
+    ]
+    config = load_config(UEDRunConfig, config_path, overrides)
+    run = Path(args.out) / name
+    if (run / "summary.json").exists():
+        summary = json.loads((run / "summary.json").read_text())
+    else:
+        resume = run if (run / "checkpoints").is_dir() and any(run.glob("checkpoints/*")) else None
+        if run.exists() and resume is None:  # started, no checkpoint yet: begin again
+            shutil.rmtree(run)
+        summary = train_ued(config, resume=resume)
+    record = {
+        "method": method,
+        "seed": seed,
+        "config": config_path,
+        "protagonist_steps": summary["timesteps"],
+        "agent_timesteps": summary["agent_timesteps"],
+        "wall_clock_s": summary["wall_clock_s"],
+        "student_steps_per_s": summary["student_steps_per_s"],
+        "solve_rate": {k: v["success_rate"] for k, v in summary["eval"]["stochastic"].items()},
+        "solve_rate_greedy": {
+            k: v["success_rate"] for k, v in summary["eval"]["deterministic"].items()
+        },
+        "episodes": int(config.train.eval_episodes),
+        "complexity": complexity(run / "tb" / "progress.csv"),
+        "trajectory": trajectory(run / "tb" / "progress.csv"),
+        "last": summary.get("last", {}),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    result.parent.mkdir(parents=True, exist_ok=True)
+    tmp = result.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(result)
+    return result
+
+
+class RandomPolicy:
+    """Uniformly random actions, with :meth:`predict`'s signature (torch's random stream, which
+    :func:`play_levels` forks and seeds)."""
+
+    def __init__(self, n_actions: int) -> None:
+        self.n_actions = n_actions
+
+    def predict(self, obs: dict[str, np.ndarray], **_: Any) -> tuple[np.ndarray, None]:
+        """One random action per env."""
+        n = len(next(iter(obs.values())))
+        return torch.randint(self.n_actions, (n,)).numpy(), None
+
+
+def random_results(names: list[str], seeds: list[int], episodes: int) -> list[dict[str, Any]]:
+    """A random policy on each seed's held-out episodes (the ones that seed's runs play)."""
+    n_actions = int(BatchedMaze(1).action_space.n)  # type: ignore[attr-defined]
+    out = []
+    for seed in seeds:
+        rates = {}
+        for name in names:
+            levels, max_steps = heldout_levels(name, episodes, seed + EVAL_SEED_OFFSET)
+            stats = play_levels(
+                RandomPolicy(n_actions), levels, max_steps=max_steps, seed=seed + EVAL_SEED_OFFSET
+            )
+            rates[name] = float(np.mean(stats.successes))
+        out.append({"method": "random", "seed": seed, "solve_rate": rates})
+    return out
+
+
+def aggregate(records: list[dict[str, Any]], names: list[str], reps: int) -> dict[str, Any]:
+    """IQM and mean with stratified-bootstrap 95% CIs per method (rliable)."""
+    from rliable import library as rly
+    from rliable import metrics
+
+    scores = {}
+    for method in dict.fromkeys(r["method"] for r in records):
+        runs = sorted((r for r in records if r["method"] == method), key=lambda r: r["seed"])
+        scores[method] = np.array([[r["solve_rate"][n] for n in names] for r in runs])
+
+    def both(x: np.ndarray) -> np.ndarray:
+        return np.array([metrics.aggregate_iqm(x), metrics.aggregate_mean(x)])
+
+    point, ci = rly.get_interval_estimates(
+        scores, both, reps=reps, random_state=np.random.RandomState(0)
+    )
+    return {m: {"scores": scores[m], "point": point[m], "ci": ci[m]} for m in scores}
+
+
+def report(records: list[dict[str, Any]], names: list[str], reps: int) -> str:
+    """The markdown tables."""
+    agg = aggregate(records, names, reps)
+    lines = [
+        f"{time.strftime('%Y-%m-%d')}; held-out: {len(names)} mazes, stochastic policy; "
+        f"IQM and mean over (seeds x mazes), stratified-bootstrap 95% CIs ({reps} reps)",
+        "",
+        "| method | seeds | IQM [95% CI] | mean [95% CI] | protagonist steps | wall-clock |",
+        "|---|---|---|---|---|---|",
+    ]
+    for method, a in agg.items():
+        runs = [r for r in records if r["method"] == method]
+        (iqm, mean), ((iqm_lo, mean_lo), (iqm_hi, mean_hi)) = a["point"], a["ci"]
+        steps = np.mean([r.get("protagonist_steps", 0) for r in runs])
+        wall = np.mean([r.get("wall_clock_s", 0) for r in runs]) / 60
+        lines.append(
+            f"| {method} | {len(runs)} | {iqm:.3f} [{iqm_lo:.3f}, {iqm_hi:.3f}] | "
+            f"{mean:.3f} [{mean_lo:.3f}, {mean_hi:.3f}] | "
+            + (f"{steps:,.0f} | {wall:.1f} min |" if method != "random" else "- | - |")
+        )
+    if "dr" in agg:
+        lo_dr, hi_dr = agg["dr"]["ci"][0][0], agg["dr"]["ci"][1][0]
+        lines.append("")
+        for method, a in agg.items():
+            if method == "dr":
+                continue
+            lo, hi = a["ci"][0][0], a["ci"][1][0]
+            verdict = "above DR" if lo > hi_dr else "below DR" if hi < lo_dr else "CIs overlap DR's"
+            lines.append(f"- IQM of {method}: {verdict}")
+    lines += ["", "| maze | " + " | ".join(agg) + " |", "|---|" + "---|" * len(agg)]
+    for j, name in enumerate(names):
+        cells = [f"{a['scores'][:, j].mean():.2f}" for a in agg.values()]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    grown = [r for r in records if r.get("complexity")]
+    if grown:
+        lines += [
+            "",
+            "Generated or replayed levels (training), first 10% -> last 10% of iterations, mean "
+            "over seeds; slope per million protagonist steps:",
+            "",
+            "| method | shortest path | slope | walls | slope | solvable |",
+            "|---|---|---|---|---|---|",
+        ]
+        for method in dict.fromkeys(r["method"] for r in grown):
+            c = [r["complexity"] for r in grown if r["method"] == method]
+
+            def mean(key: str, c: list[dict[str, Any]] = c) -> float:
+                return float(np.nanmean([x.get(key, np.nan) for x in c]))
+
+            lines.append(
+                f"| {method} | {mean('shortest_path_first'):.1f} -> "
+                f"{mean('shortest_path_last'):.1f} | {mean('shortest_path_slope_per_M'):+.2f} | "
+                f"{mean('num_walls_first'):.1f} -> {mean('num_walls_last'):.1f} | "
+                f"{mean('num_walls_slope_per_M'):+.2f} | {mean('solvable_first'):.2f} -> "
+                f"{mean('solvable_last'):.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--methods", nargs="+", default=["dr", "plr", "accel", "paired"])
+    parser.add_argument("--suffix", default="maze-transfer", help="configs/<method>-<suffix>.yaml")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--steps", type=int, default=0, help="protagonist steps (0: the config's)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--out", default="bench-runs/transfer", help="run folders")
+    parser.add_argument("--results", default="docs/results/ued-transfer", help="results files")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once (one thread each if >1)")
+    parser.add_argument("--report", action="store_true", help="only the table, from the results")
+    parser.add_argument("--reps", type=int, default=50_000, help="bootstrap replications")
+    parser.add_argument("--one", nargs=2, metavar=("METHOD", "SEED"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    configs = {m: f"configs/{m}-{args.suffix}.yaml" for m in args.methods}
+    if args.one:  # a worker of --jobs: one run
+        torch.set_num_threads(1)
+        train_one(configs[args.one[0]], args.one[0], int(args.one[1]), args)
+        return
+    todo = [  # seed by seed, so that an interrupted benchmark has every method's first seeds
+        (m, s)
+        for s in args.seeds
+        for m in args.methods
+        if not (Path(args.results) / f"{run_name(m, s)}.json").exists()
+    ]
+    if not args.report:
+        if args.jobs <= 1:
+            for method, seed in todo:
+                train_one(configs[method], method, seed, args)
+                print(f"done {method} seed {seed}", flush=True)
+        else:
+            worker = sys.argv[1:]
+            running: list[tuple[subprocess.Popen[bytes], str]] = []
+            env = {**os.environ, "OMP_NUM_THREADS": "1"}
+            for method, seed in todo:
+                while len(running) >= args.jobs:
+                    time.sleep(5)
+                    running = [(p, n) for p, n in running if p.poll() is None]
+                cmd = [sys.executable, __file__, *worker, "--one", method, str(seed)]
+                running.append((subprocess.Popen(cmd, env=env), f"{method} seed {seed}"))
+            for proc, label in running:
+                proc.wait()
+                print(f"done {label} (exit {proc.returncode})", flush=True)
+
+    records = []
+    for method in args.methods:
+        for seed in args.seeds:
+            path = Path(args.results) / f"{run_name(method, seed)}.json"
+            if path.exists():
+                records.append(json.loads(path.read_text()))
+    if not records:
+        sys.exit("no finished runs yet: run without --report first")
+    names = list(records[0]["solve_rate"])
+    episodes = records[0]["episodes"]
+    seeds = sorted({r["seed"] for r in records})
+    records += random_results(names, seeds, episodes)
+    print(
+        f"\nmachine: {records[0]['machine']}; configs/<method>-{args.suffix}.yaml; "
+        f"{episodes} episodes per maze and seed\n"
+    )
+    print(report(records, names, args.reps))
+
+
+if __name__ == "__main__":
+    main()
