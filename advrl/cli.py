@@ -176,7 +176,8 @@ def cmd_train_ued(args: argparse.Namespace) -> int:
     else:
         result = (
             f"held-out solve rate {summary['mean_solve_rate']:.2f} "
-            f"(greedy {summary['mean_solve_rate_greedy']:.2f})"
+            f"(greedy {summary['mean_solve_rate_greedy']:.2f}; "
+            f"random policy {summary['mean_solve_rate_random']:.2f})"
         )
     print(
         f"run {summary['run']}: {config.method}, {summary['timesteps']} protagonist steps in "
@@ -226,12 +227,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 f"unknown held-out maze(s) {unknown}; known: {', '.join(all_heldout_names())}"
             )
     results = zero_shot(
-        model, env_id, env_kwargs, names, episodes=args.episodes or episodes, seed=seed
+        model,
+        env_id,
+        env_kwargs,
+        names,
+        episodes=args.episodes or episodes,
+        seed=seed,
+        with_random=True,
     )
     rows = results_table(results)
     print(format_table(rows))
     mean = sum(r["solve_rate"] for r in rows) / len(rows)
-    print(f"mean solve rate {mean:.3f}")
+    random = [r["solve_rate_random"] for r in rows if "solve_rate_random" in r]
+    reference = f" (random policy {sum(random) / len(random):.3f})" if random else ""
+    print(f"mean solve rate {mean:.3f}{reference}")
     out = run / f"eval-{'all' if args.all else args.levels.replace(',', '_')}.csv"
     write_table(rows, out)
     print(f"wrote {out}")

@@ -36,8 +36,7 @@ import numpy as np
 import torch
 
 from advrl.config import UEDRunConfig, load_config
-from advrl.envs.batched import BatchedMaze
-from advrl.eval.heldout import heldout_levels, play_levels
+from advrl.eval.heldout import RandomMazePolicy, heldout_levels, play_levels
 from advrl.runners.ppo import EVAL_SEED_OFFSET
 from advrl.runners.ued import train_ued
 
@@ -148,29 +147,15 @@ def train_one(config_path: str, method: str, seed: int, args: argparse.Namespace
     return result
 
 
-class RandomPolicy:
-    """Uniformly random actions, with :meth:`predict`'s signature (torch's random stream, which
-    :func:`play_levels` forks and seeds)."""
-
-    def __init__(self, n_actions: int) -> None:
-        self.n_actions = n_actions
-
-    def predict(self, obs: dict[str, np.ndarray], **_: Any) -> tuple[np.ndarray, None]:
-        """One random action per env."""
-        n = len(next(iter(obs.values())))
-        return torch.randint(self.n_actions, (n,)).numpy(), None
-
-
 def random_results(names: list[str], seeds: list[int], episodes: int) -> list[dict[str, Any]]:
     """A random policy on each seed's held-out episodes (the ones that seed's runs play)."""
-    n_actions = int(BatchedMaze(1).action_space.n)  # type: ignore[attr-defined]
     out = []
     for seed in seeds:
         rates = {}
         for name in names:
             levels, max_steps = heldout_levels(name, episodes, seed + EVAL_SEED_OFFSET)
             stats = play_levels(
-                RandomPolicy(n_actions), levels, max_steps=max_steps, seed=seed + EVAL_SEED_OFFSET
+                RandomMazePolicy(), levels, max_steps=max_steps, seed=seed + EVAL_SEED_OFFSET
             )
             rates[name] = float(np.mean(stats.successes))
         out.append({"method": "random", "seed": seed, "solve_rate": rates})

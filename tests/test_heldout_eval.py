@@ -7,9 +7,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 from advrl.envs.maze import MazeEnv
-from advrl.eval.heldout import evaluate_heldout, heldout_levels, play_levels
+from advrl.eval.heldout import RandomMazePolicy, evaluate_heldout, heldout_levels, play_levels
 
 
 def hashed_action(image: np.ndarray, direction: np.ndarray, t: int) -> np.ndarray:
@@ -76,3 +77,34 @@ def test_play_levels_needs_one_square_size() -> None:
     big, _ = heldout_levels("FourRooms", 1)
     with pytest.raises(ValueError, match="one size"):
         play_levels(HashPolicy(), small + big, max_steps=10)
+
+
+def test_random_policy_is_uniform_and_seeded() -> None:
+    """RandomMazePolicy: uniform over the three actions, reproducible under play_levels' seed."""
+    torch.manual_seed(0)
+    obs = {"image": np.zeros((30_000, 5, 5, 3)), "direction": np.zeros(30_000)}
+    counts = np.bincount(RandomMazePolicy().predict(obs)[0], minlength=3)
+    assert counts.sum() == 30_000 and np.all(np.abs(counts - 10_000) < 400)  # ~7 sigma
+    levels, max_steps = heldout_levels("FourRooms13", 30, seed=5)
+    first = play_levels(RandomMazePolicy(), levels, max_steps=max_steps, seed=9)
+    again = play_levels(RandomMazePolicy(), levels, max_steps=max_steps, seed=9)
+    other = play_levels(RandomMazePolicy(), levels, max_steps=max_steps, seed=10)
+    np.testing.assert_array_equal(first.lengths, again.lengths)
+    assert not np.array_equal(first.lengths, other.lengths)
+    assert 0 < first.success_rate < 1  # a random walk finds some of the goals in 100 steps
+
+
+def test_zero_shot_plays_the_random_policy_on_the_same_episodes() -> None:
+    from advrl.runners.ued import results_table, zero_shot
+
+    results = zero_shot(
+        HashPolicy(), "advrl/Maze-v0", {}, ["FourRooms13"], episodes=6, seed=2, with_random=True
+    )
+    expected = evaluate_heldout(RandomMazePolicy(), ["FourRooms13"], episodes=6, seed=2)
+    assert results["random"]["FourRooms13"] == expected["FourRooms13"].as_dict()
+    assert results_table(results)[0]["solve_rate_random"] == round(
+        expected["FourRooms13"].success_rate, 4
+    )
+    assert "random" not in zero_shot(
+        HashPolicy(), "advrl/Maze-v0", {}, ["FourRooms13"], episodes=2, seed=2
+    )

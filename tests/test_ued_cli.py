@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -62,6 +64,12 @@ def test_each_method_trains_logs_and_checkpoints(tmp_path: Path, method: str) ->
     checkpoints = sorted(p.name for p in (run / "checkpoints").iterdir())
     assert checkpoints == ["step_128.pt", "step_256.pt"]  # every 128 steps, and the end
     assert (run / "heldout.csv").read_text().startswith("level,episodes,solve_rate")
+    # a random policy on the same held-out episodes, the reference for the solve rate
+    assert set(summary["eval"]["random"]) == {"FourRooms", "SimpleCrossing"}
+    rows = list(csv.DictReader((run / "heldout.csv").open()))
+    assert summary["mean_solve_rate_random"] == pytest.approx(
+        np.mean([float(r["solve_rate_random"]) for r in rows]), abs=1e-4
+    )
     state = torch.load(run / "checkpoints" / "step_256.pt", weights_only=True)
     roles = {"paired": 3, "minimax": 2}.get(method, 1)
     assert len(state["agents"]) == roles

@@ -80,6 +80,19 @@ def play_levels(
     return EpisodeStats(returns.numpy(), lengths.numpy(), solved.numpy())
 
 
+class RandomMazePolicy:
+    """Uniformly random maze actions, with ``model.predict``'s signature: the reference a trained
+    policy's solve rate is read against. Draws from torch's random stream, which
+    :func:`play_levels` forks and seeds, so its episodes are reproducible."""
+
+    n_actions = 3  # MazeEnv's Discrete(3): left, right, forward
+
+    def predict(self, observation: dict[str, np.ndarray], **_: Any) -> tuple[np.ndarray, None]:
+        """One random action per env."""
+        n = len(next(iter(observation.values())))
+        return torch.randint(self.n_actions, (n,)).numpy(), None
+
+
 def evaluate_heldout(
     model: Any,
     names: Sequence[str],

@@ -34,7 +34,7 @@ from advrl.envs.batched_designer import BatchedMazeDesigner
 from advrl.envs.physics import ParamDesignerEnv
 from advrl.envs.wrappers import FixedLevel
 from advrl.eval import evaluate, sb3_policy
-from advrl.eval.heldout import evaluate_heldout
+from advrl.eval.heldout import RandomMazePolicy, evaluate_heldout
 from advrl.pair import (
     ACCEL,
     PAIRED,
@@ -245,18 +245,23 @@ def zero_shot(
     *,
     episodes: int,
     seed: int,
+    with_random: bool = False,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Zero-shot evaluation of a policy: ``{"stochastic"|"deterministic": {level: stats}}``.
 
     For a maze env, ``names`` are held-out mazes, played ``episodes`` seeded episodes each on the
-    batched maze; any other env plays its standard level (``default``).
+    batched maze (with ``with_random``, a uniformly random policy plays the same episodes too:
+    ``"random"``); any other env plays its standard level (``default``).
     """
     out: dict[str, dict[str, dict[str, float]]] = {}
     maze_kwargs = batched_kwargs(env_id, env_kwargs)
-    for mode, deterministic in (("stochastic", False), ("deterministic", True)):
+    modes = [("stochastic", False), ("deterministic", True)]
+    if with_random and maze_kwargs is not None:
+        modes.append(("random", False))
+    for mode, deterministic in modes:
         if maze_kwargs is not None:
             stats = evaluate_heldout(
-                model,
+                RandomMazePolicy() if mode == "random" else model,
                 names,
                 episodes=episodes,
                 seed=seed,
@@ -274,7 +279,9 @@ def zero_shot(
     return out
 
 
-def run_zero_shot(model: Any, config: UEDRunConfig) -> dict[str, dict[str, dict[str, float]]]:
+def run_zero_shot(
+    model: Any, config: UEDRunConfig, with_random: bool = False
+) -> dict[str, dict[str, dict[str, float]]]:
     """:func:`zero_shot` with a UED run's evaluation settings."""
     return zero_shot(
         model,
@@ -283,6 +290,7 @@ def run_zero_shot(model: Any, config: UEDRunConfig) -> dict[str, dict[str, dict[
         config.train.eval_levels,
         episodes=config.train.eval_episodes,
         seed=config.train.seed + EVAL_SEED_OFFSET,
+        with_random=with_random,
     )
 
 
@@ -302,7 +310,8 @@ def log_zero_shot(logger: Logger, results: dict[str, dict[str, dict[str, float]]
 
 
 def results_table(results: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
-    """One row per maze: solve rate and return of the stochastic and the greedy policy."""
+    """One row per maze: solve rate and return of the stochastic and the greedy policy (and the
+    random policy's solve rate, where it was played)."""
     rows = []
     for name in results["stochastic"]:
         s, d = results["stochastic"][name], results["deterministic"][name]
@@ -316,6 +325,8 @@ def results_table(results: dict[str, dict[str, dict[str, float]]]) -> list[dict[
                 "return_greedy": round(d["mean_return"], 4),
             }
         )
+        if "random" in results:
+            rows[-1]["solve_rate_random"] = round(results["random"][name]["success_rate"], 4)
     return rows
 
 
@@ -381,7 +392,7 @@ def train_ued(config: UEDRunConfig, resume: str | Path | None = None) -> dict[st
     elapsed = time.perf_counter() - start
     save_runner(runner, run.checkpoint_path(runner.num_timesteps))
     runner.protagonist.model.save(run.path / "protagonist.zip")
-    results = run_zero_shot(runner.protagonist.model, config)
+    results = run_zero_shot(runner.protagonist.model, config, with_random=True)
     rows = results_table(results)
     write_table(rows, run.path / ("heldout.csv" if is_maze else "eval.csv"))
     steps = {role: int(m.num_timesteps) for role, m in runner.agents().items()}
@@ -404,6 +415,11 @@ def train_ued(config: UEDRunConfig, resume: str | Path | None = None) -> dict[st
         "mean_solve_rate_greedy": float(np.mean([r["solve_rate_greedy"] for r in rows])),
         "mean_return": float(np.mean([r["return"] for r in rows])),
         "mean_return_greedy": float(np.mean([r["return_greedy"] for r in rows])),
+        **(
+            {"mean_solve_rate_random": float(np.mean([r["solve_rate_random"] for r in rows]))}
+            if "random" in results
+            else {}
+        ),
         "last": {k: v for k, v in runner.last_metrics.items() if k.startswith(("ued/", "levels/"))},
     }
     run.write_summary(summary)
