@@ -95,6 +95,9 @@ def trajectory(progress: Path, points: int = 10) -> list[dict[str, float]]:
                 entry[key] = (
                     float(np.mean(values)) if key != "time/protagonist_steps" else values[-1]
                 )
+        evaluated = [i for i in window if rows[i].get("heldout/mean_solve_rate")]
+        if evaluated:  # the step of the evaluation itself
+            entry["heldout/steps"] = float(rows[evaluated[-1]]["time/protagonist_steps"])
         out.append(entry)
     return out
 
@@ -214,6 +217,27 @@ def report(records: list[dict[str, Any]], names: list[str], reps: int) -> str:
     for j, name in enumerate(names):
         cells = [f"{a['scores'][:, j].mean():.2f}" for a in agg.values()]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    curves: dict[str, dict[int, list[float]]] = {}
+    for r in records:
+        for entry in r.get("trajectory", []):
+            if "heldout/mean_solve_rate" in entry:
+                steps = entry.get("heldout/steps", entry["time/protagonist_steps"])
+                point = int(round(steps / 5e4) * 5e4)
+                curve = curves.setdefault(r["method"], {})
+                curve.setdefault(point, []).append(entry["heldout/mean_solve_rate"])
+    if curves:
+        points = sorted({p for c in curves.values() for p in c})
+        lines += [
+            "",
+            "Mean held-out solve rate during training (the runs' periodic evaluations, mean over "
+            "seeds):",
+            "",
+            "| method | " + " | ".join(f"{p / 1e6:.2f}M" for p in points) + " |",
+            "|---|" + "---|" * len(points),
+        ]
+        for method, curve in curves.items():
+            cells = [f"{np.mean(curve[p]):.3f}" if p in curve else "" for p in points]
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
     grown = [r for r in records if r.get("complexity")]
     if grown:
         lines += [
