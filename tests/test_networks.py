@@ -41,3 +41,52 @@ def test_ppo_on_the_maze_acts_and_evaluates() -> None:
     obs_t, _ = model.policy.obs_to_tensor(obs)
     _, log_prob, _ = model.policy.evaluate_actions(obs_t, torch.as_tensor(np.array([action])))
     assert log_prob.shape == (1,) and float(log_prob.detach()) < 0
+
+
+def test_fused_first_layers_equal_sb3s_two_layers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """FusedMlpExtractor: the same latents and gradients as SB3's MlpExtractor, the same
+    parameters (state dict, model.zip), one product for both heads."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.torch_layers import MlpExtractor
+
+    from advrl.agents.heads import FusedMlpExtractor
+    from advrl.envs.batched_designer import BatchedMazeDesigner
+
+    env = BatchedMazeDesigner(4, size=9, wall_budget=6, noise_dim=5)
+    model = make_ppo(env, n_steps=8, batch_size=32, seed=0, conv_filters=8, net_arch=[16, 8])
+    extractor = model.policy.mlp_extractor
+    assert type(extractor) is FusedMlpExtractor
+    obs, _ = model.policy.obs_to_tensor(env.reset())
+    features = model.policy.extract_features(obs)
+    assert isinstance(features, torch.Tensor)
+
+    def latents_and_grads(forward: object) -> list[torch.Tensor]:
+        model.policy.zero_grad()
+        pi, vf = forward(features.detach().requires_grad_(False))  # type: ignore[operator]
+        (pi.square().sum() + 3 * vf.sum()).backward()
+        grads = [p.grad.clone() for p in extractor.parameters()]  # type: ignore[union-attr]
+        return [pi.detach(), vf.detach(), *grads]
+
+    fused = latents_and_grads(extractor.forward)
+    plain = latents_and_grads(lambda f: MlpExtractor.forward(extractor, f))
+    assert len(fused) == 2 + 2 * 2 * 2  # two latents; weight and bias of two layers per head
+    for a, b in zip(fused, plain, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert all(float(g.abs().sum()) > 0 for g in fused[2:])
+    # SB3's parameters and files: a saved model loads into SB3's own, unfused, extractor
+    model.save(tmp_path / "m.zip")
+    loaded = PPO.load(tmp_path / "m.zip", device="cpu")
+    assert type(loaded.policy.mlp_extractor) is MlpExtractor
+    assert loaded.policy.state_dict().keys() == model.policy.state_dict().keys()
+    observation = env.reset()
+    actions = model.predict(observation, deterministic=True)[0]
+    np.testing.assert_array_equal(loaded.predict(observation, deterministic=True)[0], actions)
+
+
+def test_only_grid_feed_forward_policies_are_fused() -> None:
+    from stable_baselines3.common.torch_layers import MlpExtractor
+
+    cartpole = make_ppo(gym.make("CartPole-v1"), n_steps=8, batch_size=8, seed=0)
+    assert type(cartpole.policy.mlp_extractor) is MlpExtractor
+    maze = make_ppo(MazeEnv(size=7), n_steps=8, batch_size=8, seed=0, lstm_hidden=8)
+    assert type(maze.policy.mlp_extractor) is MlpExtractor

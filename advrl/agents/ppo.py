@@ -18,6 +18,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from torch import nn
 
 from advrl.agents.advprop import DualBNMlpExtractor
+from advrl.agents.heads import fuse_first_layers
 from advrl.agents.networks import GridFeaturesExtractor
 from advrl.agents.recurrent import SequenceRecurrentPPO
 
@@ -166,7 +167,7 @@ def make_ppo(
                 "(lstm_hidden) trains with RecurrentPPO only"
             )
         agent = SequenceRecurrentPPO
-    return agent(
+    model = agent(
         policy,
         env,
         policy_kwargs=policy_kwargs,
@@ -174,3 +175,9 @@ def make_ppo(
         tensorboard_log=tensorboard_log,
         **ppo_kwargs,
     )
+    if (
+        lstm_hidden is None
+        and policy_kwargs.get("features_extractor_class") is GridFeaturesExtractor
+    ):
+        fuse_first_layers(model.policy)  # wide grid features: one product for both heads
+    return model
