@@ -16,7 +16,7 @@ from advrl.envs import (
     read_layout,
     register_layout,
 )
-from advrl.envs.heldout import LAYOUT_NAMES
+from advrl.envs.heldout import _USER_LAYOUTS, LAYOUT_NAMES, all_heldout_names
 
 
 @pytest.mark.parametrize("name", HELDOUT_NAMES)
@@ -61,10 +61,15 @@ def test_user_layout_file(tmp_path: Path) -> None:
     env = gym.make("advrl/MazeLayout-v0", layout=str(path))
     _, info = env.reset(seed=0)
     assert info["level"].goal == (2, 2) and env.unwrapped.max_steps == 2 * 5**2
-    env_id = register_layout("MineTest", path, max_steps=40)
-    assert env_id == "advrl/Maze-MineTest-v0"
-    made = gym.make(env_id)
-    assert isinstance(made.unwrapped, MazeEnv) and made.unwrapped.max_steps == 40
+    try:
+        env_id = register_layout("MineTest", path, max_steps=40)
+        assert env_id == "advrl/Maze-MineTest-v0" and "MineTest" in all_heldout_names()
+        made = gym.make(env_id)
+        assert isinstance(made.unwrapped, MazeEnv) and made.unwrapped.max_steps == 40
+    finally:  # leave the global registries as they were, for the tests that follow
+        gym.envs.registry.pop("advrl/Maze-MineTest-v0", None)
+        _USER_LAYOUTS.pop("MineTest", None)
+    assert "MineTest" not in all_heldout_names()
 
 
 def test_bad_user_layouts(tmp_path: Path) -> None:
