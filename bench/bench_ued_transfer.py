@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from advrl.config import UEDRunConfig, load_config
-from advrl.eval.heldout import RandomMazePolicy, heldout_levels, play_levels
+from advrl.eval.heldout import RandomMazePolicy, evaluate_heldout
 from advrl.runners.ppo import EVAL_SEED_OFFSET
 from advrl.runners.ued import train_ued
 
@@ -46,10 +46,11 @@ def run_name(method: str, seed: int) -> str:
     return f"{method}-seed{seed}"
 
 
-def complexity(progress: Path) -> dict[str, Any]:
-    """Shortest path and walls of the generated levels: means over the first and last 10% of the
-    iterations, and the least-squares slope per million protagonist steps."""
-    rows = [r for r in csv.DictReader(progress.open()) if r.get("levels/shortest_path")]
+def complexity(progress: list[dict[str, str]]) -> dict[str, Any]:
+    """Shortest path and walls of the generated levels (from a run's ``progress.csv`` rows): means
+    over the first and last 10% of the iterations, and the least-squares slope per million
+    protagonist steps."""
+    rows = [r for r in progress if r.get("levels/shortest_path")]
     if not rows:
         return {}
     steps = np.array([float(r["time/protagonist_steps"]) for r in rows])
@@ -82,10 +83,9 @@ TRAJECTORY_KEYS = (
 )
 
 
-def trajectory(progress: Path, points: int = 10) -> list[dict[str, float]]:
-    """The run's training metrics in ``points`` windows of its iterations (window means; the
-    periodic held-out evaluation where one falls in the window)."""
-    rows = list(csv.DictReader(progress.open()))
+def trajectory(rows: list[dict[str, str]], points: int = 10) -> list[dict[str, float]]:
+    """A run's training metrics (its ``progress.csv`` rows) in ``points`` windows of its
+    iterations (window means; the periodic held-out evaluation where one falls in the window)."""
     out = []
     for window in np.array_split(np.arange(len(rows)), min(points, len(rows))):
         entry = {}
@@ -124,6 +124,8 @@ def train_one(config_path: str, method: str, seed: int, args: argparse.Namespace
         if run.exists() and resume is None:  # started, no checkpoint yet: begin again
             shutil.rmtree(run)
         summary = train_ued(config, resume=resume)
+    with (run / "tb" / "progress.csv").open() as f:
+        progress = list(csv.DictReader(f))
     record = {
         "method": method,
         "seed": seed,
@@ -137,8 +139,8 @@ def train_one(config_path: str, method: str, seed: int, args: argparse.Namespace
             k: v["success_rate"] for k, v in summary["eval"]["deterministic"].items()
         },
         "episodes": int(config.train.eval_episodes),
-        "complexity": complexity(run / "tb" / "progress.csv"),
-        "trajectory": trajectory(run / "tb" / "progress.csv"),
+        "complexity": complexity(progress),
+        "trajectory": trajectory(progress),
         "last": summary.get("last", {}),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "date": time.strftime("%Y-%m-%d"),
@@ -154,13 +156,10 @@ def random_results(names: list[str], seeds: list[int], episodes: int) -> list[di
     """A random policy on each seed's held-out episodes (the ones that seed's runs play)."""
     out = []
     for seed in seeds:
-        rates = {}
-        for name in names:
-            levels, max_steps = heldout_levels(name, episodes, seed + EVAL_SEED_OFFSET)
-            stats = play_levels(
-                RandomMazePolicy(), levels, max_steps=max_steps, seed=seed + EVAL_SEED_OFFSET
-            )
-            rates[name] = float(np.mean(stats.successes))
+        stats = evaluate_heldout(
+            RandomMazePolicy(), names, episodes=episodes, seed=seed + EVAL_SEED_OFFSET
+        )
+        rates = {name: s.success_rate for name, s in stats.items()}
         out.append({"method": "random", "seed": seed, "solve_rate": rates})
     return out
 
