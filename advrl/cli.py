@@ -20,6 +20,7 @@ line and exit status 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -27,19 +28,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-import yaml
 
 from advrl.config import (
     IMITATION_METHODS,
-    UED_METHODS,
     ConfigError,
     ImitationRunConfig,
     PPORunConfig,
     UEDRunConfig,
     load_config,
+    load_run_config,
+    read_yaml,
 )
 from advrl.envs.level import LevelError
 from advrl.gail.demos import DemoError
+from advrl.pair.methods import TEACHERS
 
 
 class UserError(Exception):
@@ -110,15 +112,7 @@ def cmd_train_ppo(args: argparse.Namespace) -> int:
     """Train SB3 PPO from a config (or resume a run)."""
     from advrl.runners import train_ppo
 
-    if args.resume:
-        run_config = Path(args.resume) / "config.yaml"
-        if not run_config.is_file():
-            raise UserError(f"{args.resume!r} is not a run folder (no config.yaml)")
-        config = load_config(PPORunConfig, run_config, args.set)
-    else:
-        if not args.config:
-            raise UserError("give --config FILE (e.g. configs/ppo-maze.yaml) or --resume RUN")
-        config = load_config(PPORunConfig, args.config, args.set)
+    config = _run_config(args, PPORunConfig)
     summary = train_ppo(config, resume=args.resume)
     ev = summary["eval"]
     print(
@@ -132,37 +126,59 @@ def cmd_train_ppo(args: argparse.Namespace) -> int:
     return 0
 
 
-C = TypeVar("C", UEDRunConfig, ImitationRunConfig)
+C = TypeVar("C", PPORunConfig, UEDRunConfig[Any], ImitationRunConfig)
+
+TRAIN_OPTIONS = """Settings come from --config FILE (or the run being resumed), then --set KEY=VALUE
+overrides (YAML values, repeatable), then the flags below. Also: --resume RUN continues a run from its
+latest checkpoint; --json prints the whole summary."""
 
 
-def _method_config(args: argparse.Namespace, cls: type[C]) -> C:
-    """The config of ``advrl train <method>``: from ``--config`` or the run being resumed."""
-    path = Path(args.resume) / "config.yaml" if args.resume else args.config
-    if args.resume and not Path(path).is_file():
-        raise UserError(f"{args.resume!r} is not a run folder (no config.yaml)")
-    if not path:
-        raise UserError(
-            f"give --config FILE (e.g. configs/{args.method}-maze.yaml) or --resume RUN"
-        )
-    if Path(path).is_file():
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except yaml.YAMLError:
-            data = {}  # load_config reports it
-        named = data.get("method") if isinstance(data, dict) else None
-        if named is not None and named != args.method:
+def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
+    """The settings of ``advrl train <method>``: from ``--config`` or the run being resumed, then
+    ``--set`` overrides, then the typed flags (``--ppo.learning_rate 1e-3``); ``--help`` lists
+    every key of the method's settings with its type, default and doc line."""
+    method = getattr(args, "method", "ppo")
+    overrides = list(args.set) + ([] if cls is PPORunConfig else [f"method={method}"])
+    if args.resume:
+        path = Path(args.resume) / "config.yaml"
+        if not path.is_file():
+            raise UserError(f"{args.resume!r} is not a run folder (no config.yaml)")
+        config = load_run_config(cls, path, overrides)
+    elif args.config:
+        named = read_yaml(args.config).get("method")
+        if cls is not PPORunConfig and named is not None and named != method:
             raise UserError(
-                f"{path} is a config for {named!r}; run `advrl train {named}` with it, or "
-                f"change its `method:` to {args.method!r}"
+                f"{args.config} is a config for {named!r}; run `advrl train {named}` with it, or "
+                f"change its `method:` to {method!r}"
             )
-    return load_config(cls, path, [*args.set, f"method={args.method}"])
+        config = load_config(cls, args.config, overrides)
+    elif args.help:
+        config = load_config(cls, None, overrides)
+    else:
+        example = "ppo-maze" if method == "ppo" else f"{method}-maze"
+        raise UserError(f"give --config FILE (e.g. configs/{example}.yaml) or --resume RUN")
+    if not (args.flags or args.help):
+        return config
+    import tyro
+
+    schema: Any = cls
+    if isinstance(config, UEDRunConfig):
+        schema = UEDRunConfig[type(config.teacher)]  # type: ignore[misc]
+    return tyro.cli(
+        schema,
+        default=config,
+        args=[*args.flags, *(["--help"] if args.help else [])],
+        prog=f"advrl train {method}",
+        description=f"{(cls.__doc__ or '').splitlines()[0]}\n\n{TRAIN_OPTIONS}",
+        use_underscores=True,
+    )
 
 
 def cmd_train_ued(args: argparse.Namespace) -> int:
     """Train a UED method from a config (or resume a run)."""
     from advrl.runners.ued import train_ued
 
-    config = _method_config(args, UEDRunConfig)
+    config = _run_config(args, UEDRunConfig)
     summary = train_ued(config, resume=args.resume)
     last = summary["last"]
     extra = ""
@@ -202,7 +218,7 @@ def _load_policy(run: Path) -> tuple[Any, str, dict[str, Any], int, list[str], i
     seed = config.train.seed + EVAL_SEED_OFFSET
     episodes, levels = 10, list(DEFAULT_EVAL_LEVELS)
     if isinstance(config, UEDRunConfig):
-        episodes, levels = config.train.eval_episodes, config.train.eval_levels
+        episodes, levels = config.train.eval_episodes, list(config.train.eval_levels)
     return model, config.env.id, config.env.kwargs, episodes, levels, seed
 
 
@@ -318,7 +334,7 @@ def cmd_train_imitation(args: argparse.Namespace) -> int:
     """Train GAIL or ASAF from a config (or resume a run)."""
     from advrl.runners.imitation import train_imitation
 
-    config = _method_config(args, ImitationRunConfig)
+    config = _run_config(args, ImitationRunConfig)
     summary = train_imitation(config, resume=args.resume)
     ev = summary["eval"]
     print(
@@ -346,7 +362,8 @@ def cmd_expert_train(args: argparse.Namespace) -> int:
         raise UserError("give --env ID (and optionally --config FILE), e.g. --env CartPole-v1")
     config = load_config(PPORunConfig, args.config, overrides)
     if config.name is None:
-        config.name = RunDir.default_name(config.env.id, "expert", config.train.seed)
+        name = RunDir.default_name(config.env.id, "expert", config.train.seed)
+        config = dataclasses.replace(config, name=name)
     summary = train_ppo(config)
     ev = summary["eval"]
     print(
@@ -423,15 +440,6 @@ def cmd_demos_info(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------ parser
-UED_HELP = {
-    "paired": "PAIRED (adversary, protagonist, antagonist; regret)",
-    "dr": "domain randomization",
-    "minimax": "minimax adversary",
-    "plr": "robust prioritized level replay (PLR-perp)",
-    "accel": "ACCEL (PLR-perp with level edits)",
-}
-
-
 IMITATION_HELP = {
     "gail": "GAIL (discriminator reward, SB3 PPO generator)",
     "asaf": "ASAF / ASAF-w / ASAF-1 (the policy is the discriminator)",
@@ -456,37 +464,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_train = sub.add_parser("train", help="train an agent")
     train_sub = p_train.add_subparsers(dest="method", required=True)
-    p_ppo = train_sub.add_parser("ppo", help="SB3 PPO on one env")
-    p_ppo.add_argument("--config", help="YAML config (see configs/)")
-    p_ppo.add_argument("--resume", help="run folder to continue from its latest checkpoint")
-    p_ppo.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set train.total_timesteps=10000 (repeatable)",
-    )
-    p_ppo.add_argument("--json", action="store_true", help="print the whole summary as JSON")
-    p_ppo.set_defaults(func=cmd_train_ppo)
-    for method in UED_METHODS:
-        p_ued = train_sub.add_parser(method, help=f"UED: {UED_HELP[method]}")
-        p_ued.add_argument("--config", help=f"YAML config (e.g. configs/{method}-maze.yaml)")
-        p_ued.add_argument("--resume", help="run folder to continue from its latest checkpoint")
-        p_ued.add_argument(
-            "--set", action="append", default=[], metavar="KEY=VALUE", help="override a value"
+    commands = [
+        ("ppo", "SB3 PPO on one env (robust PPO with an adversarial method)", cmd_train_ppo)
+    ]
+    commands += [(name, f"UED: {m.help}", cmd_train_ued) for name, m in TEACHERS.items()]
+    commands += [
+        (m, f"imitation: {IMITATION_HELP[m]}", cmd_train_imitation) for m in IMITATION_METHODS
+    ]
+    for method, help_line, func in commands:
+        p_method = train_sub.add_parser(method, help=help_line, add_help=False, allow_abbrev=False)
+        p_method.add_argument("-h", "--help", action="store_true", help="list every setting")
+        p_method.add_argument("--config", help=f"YAML config (e.g. configs/{method}-maze.yaml)")
+        p_method.add_argument("--resume", help="run folder to continue from its latest checkpoint")
+        p_method.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a setting, e.g. --set train.total_timesteps=10000 (repeatable)",
         )
-        p_ued.add_argument("--json", action="store_true", help="print the whole summary as JSON")
-        p_ued.set_defaults(func=cmd_train_ued, method=method)
-
-    for method in IMITATION_METHODS:
-        p_im = train_sub.add_parser(method, help=f"imitation: {IMITATION_HELP[method]}")
-        p_im.add_argument("--config", help=f"YAML config (e.g. configs/{method}-cartpole.yaml)")
-        p_im.add_argument("--resume", help="run folder to continue from its latest checkpoint")
-        p_im.add_argument(
-            "--set", action="append", default=[], metavar="KEY=VALUE", help="override a value"
-        )
-        p_im.add_argument("--json", action="store_true", help="print the whole summary as JSON")
-        p_im.set_defaults(func=cmd_train_imitation, method=method)
+        p_method.add_argument("--json", action="store_true", help="print the whole summary as JSON")
+        p_method.set_defaults(func=func, method=method, flags=[])
 
     p_expert = sub.add_parser("expert", help="train experts to record demonstrations from")
     expert_sub = p_expert.add_subparsers(dest="expert_command", required=True)
@@ -562,7 +560,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``advrl`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, flags = parser.parse_known_args(argv)
+    if flags and getattr(args, "command", None) != "train":
+        parser.error(f"unrecognized arguments: {' '.join(flags)}")
+    args.flags = flags
     try:
         return int(args.func(args))
     except (

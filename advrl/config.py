@@ -1,40 +1,68 @@
-"""Typed run configs: dataclasses loaded from YAML, with unknown keys and bad values rejected.
+"""Run settings: one frozen dataclass per run kind, built from the library's own settings.
 
-Only the CLI reads files; library classes take keyword arguments. Each field's comment is its help.
+A run's settings group the library's dataclasses by role (env, each agent's PPO and policy, the UED
+teacher, imitation, adversarial training, the train loop). A YAML file is their serialized form;
+the CLI's flags and ``--help`` are generated from the same classes (every field's docstring is its
+help). Unknown keys and bad values stop with one :class:`ConfigError` that names the key.
+Method-specific sections are tagged unions: a UED run's ``teacher:`` section is the settings of the
+method its ``method:`` names (:data:`advrl.pair.methods.TEACHERS`).
+
+Only the CLI reads files; library classes take these settings or keyword arguments.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
+import tyro
 import yaml
+
+from advrl.agents.adversarial_training import AdversarialTraining
+from advrl.agents.settings import PolicySettings, PPOSettings
+from advrl.checks import non_negative, positive
+from advrl.pair.methods import TEACHERS, PAIREDSettings
 
 
 class ConfigError(ValueError):
     """A config file or value is wrong; the message names the key and what is expected."""
 
 
-def _check_positive(config: Any, *names: str, section: str | None = None) -> None:
-    section = section or type(config).__name__.removesuffix("Config").lower()
-    for name in names:
-        value = getattr(config, name)
-        if isinstance(value, (int, float)) and value <= 0:
-            raise ConfigError(f"{section}.{name} must be positive, got {value}")
+def _yaml_mapping(text: str) -> dict[str, Any]:
+    value = yaml.safe_load(text)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a YAML mapping such as '{{size: 9}}', got {text!r}")
+    return value
 
 
-# ---------------------------------------------------------------------------------------- schema
-@dataclass
-class EnvConfig:
+YamlMapping = Annotated[
+    dict[str, Any],
+    tyro.constructors.PrimitiveConstructorSpec(
+        nargs=1,
+        metavar="YAML",
+        instance_from_str=lambda args: _yaml_mapping(args[0]),
+        is_instance=lambda value: isinstance(value, dict),
+        str_from_instance=lambda value: [yaml.safe_dump(value, default_flow_style=True).strip()],
+    ),
+]
+"""A mapping given on the command line as YAML (``--env.kwargs '{size: 9}'``)."""
+
+
+# ---------------------------------------------------------------------------------------- env
+@dataclass(frozen=True)
+class EnvSettings:
     """Which env the agent trains on."""
 
     id: str = "advrl/Maze-Small-v0"
     """Gymnasium id (``advrl envs`` lists advrl's)."""
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    kwargs: YamlMapping = field(default_factory=dict)
     """Keyword arguments for ``gymnasium.make``."""
     n_envs: int = 16
     """Parallel envs."""
@@ -47,183 +75,61 @@ class EnvConfig:
     """Torch device of the batched backend (``cpu``, ``cuda``)."""
 
     def __post_init__(self) -> None:
-        _check_positive(self, "n_envs")
+        positive(self, "n_envs")
 
 
 @dataclass(frozen=True)
-class LinearDecay:
-    """A schedule for SB3: ``start`` at the beginning of training, falling linearly to 0."""
+class UEDEnvSettings:
+    """The students' env: any env that takes levels (a maze, a physics env)."""
 
-    start: float
-
-    def __call__(self, progress_remaining: float) -> float:
-        """The value when ``progress_remaining`` (1 to 0) of training is left."""
-        return self.start * progress_remaining
-
-
-@dataclass
-class PPOConfig:
-    """SB3 PPO hyperparameters (see ``stable_baselines3.PPO``)."""
-
-    learning_rate: float = 3e-4
-    lr_schedule: Literal["constant", "linear"] = "constant"
-    """``linear``: the learning rate falls linearly from ``learning_rate`` to 0 over training (as
-    the RL Zoo's ``lin_`` schedules)."""
-    n_steps: int = 128
-    """Steps per env per rollout."""
-    batch_size: int = 512
-    n_epochs: int = 4
-    gamma: float = 0.995
-    gae_lambda: float = 0.95
-    clip_range: float = 0.2
-    ent_coef: float = 0.01
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
-    use_sde: bool = False
-    """Generalized state-dependent exploration (continuous actions)."""
-    sde_sample_freq: int = -1
-    """Steps between gSDE noise draws (-1: once per rollout)."""
+    id: str = "advrl/Maze-v0"
+    """Gymnasium id of the students' env."""
+    kwargs: YamlMapping = field(default_factory=dict)
+    """Keyword arguments for ``gymnasium.make``."""
+    num_levels: int = 32
+    """Levels per iteration: the students' parallel envs and the adversary's parallel designs."""
+    backend: Literal["auto", "batched", "gymnasium"] = "auto"
+    """``batched``: the torch BatchedMaze (mazes); ``gymnasium``: the env under SB3's
+    DummyVecEnv; ``auto``: batched for mazes."""
     device: str = "cpu"
-    """Torch device for the networks (``cpu``, ``cuda``, ``auto``)."""
-
-    def sb3_kwargs(self) -> dict[str, Any]:
-        """SB3 ``PPO``'s arguments: these settings, the learning rate as a schedule if asked."""
-        kwargs = vars(self).copy()
-        if kwargs.pop("lr_schedule") == "linear":
-            kwargs["learning_rate"] = LinearDecay(self.learning_rate)
-        return kwargs
+    """Torch device of the batched envs (``cpu``, ``cuda``)."""
 
     def __post_init__(self) -> None:
-        _check_positive(self, "learning_rate", "n_steps", "batch_size", "n_epochs", "clip_range")
-        for name in ("gamma", "gae_lambda"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"ppo.{name} must be in [0, 1], got {getattr(self, name)}")
+        positive(self, "num_levels")
 
 
-@dataclass
-class PolicyConfig:
-    """Policy network."""
-
-    net_arch: list[int] | None = None
-    """Hidden layers of each head; None: [32] for grid observations, [64, 64] for vectors."""
-    activation: Literal["relu", "tanh"] = "relu"
-    conv_filters: int = 16
-    """Filters of the 3x3 convolution on grid observations."""
-    dual_bn: bool = False
-    """AdvProp's main and auxiliary batch norms in the trunk (needed by ``adversarial.method:
-    advprop``)."""
-    lstm_hidden: int | None = None
-    """A recurrent policy: LSTMs of this size after the features, trained by sb3-contrib's
-    RecurrentPPO on whole env sequences (``ppo.batch_size`` a multiple of ``ppo.n_steps``;
-    null: feed-forward)."""
-    lstm_shared: bool = False
-    """One LSTM for the actor and the critic, trained by both losses (dcd's agents); false: one
-    LSTM each."""
-
-    def __post_init__(self) -> None:
-        _check_positive(self, "conv_filters", "lstm_hidden")
-        if self.lstm_shared and self.lstm_hidden is None:
-            raise ConfigError("policy.lstm_shared needs a recurrent policy: set policy.lstm_hidden")
-        if self.dual_bn and self.lstm_hidden is not None:
-            raise ConfigError(
-                "policy.dual_bn (AdvProp) is for feed-forward policies; drop policy.lstm_hidden"
-            )
-
-
-@dataclass
-class TrainConfig:
-    """Budget, seed and the intervals of evaluation, images and checkpoints (in env steps)."""
+# ---------------------------------------------------------------------------------------- train loop
+@dataclass(frozen=True)
+class TrainSettings:
+    """Budget, seed, and the intervals of evaluation and checkpoints (in env steps)."""
 
     total_timesteps: int = 200_000
+    """Env steps to train for (UED: protagonist steps)."""
     seed: int = 0
+    """Seed of envs, networks and sampling: the same seed repeats a run on the same machine."""
     eval_every: int = 25_000
-    """Evaluate every this many env steps (0: never during training)."""
+    """Evaluate every this many env steps (0: only at the end)."""
     eval_episodes: int = 100
-    """Episodes per evaluation, and for the final summary."""
-    image_every: int = 25_000
-    """Log images of the levels being played every this many env steps (0: never)."""
+    """Episodes per evaluation (UED: per held-out maze), and for the final summary."""
     checkpoint_every: int = 50_000
     """Write a checkpoint every this many env steps (0: only at the end)."""
-    progress_bar: bool = True
 
     def __post_init__(self) -> None:
-        _check_positive(self, "total_timesteps", "eval_episodes")
-        for name in ("eval_every", "image_every", "checkpoint_every"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        positive(self, "total_timesteps", "eval_episodes")
+        non_negative(self, *(f.name for f in dataclasses.fields(self) if f.name.endswith("every")))
 
 
-@dataclass
-class AdversarialConfig:
-    """Adversarial training inside PPO's update (see ``advrl.agents.adversarial_training``)."""
+@dataclass(frozen=True)
+class PPOTrainSettings(TrainSettings):
+    """Budget, seed, and the intervals of evaluation, images and checkpoints (in env steps)."""
 
-    method: Literal["none", "pgd_at", "fgsm_rs", "fast_bat", "sa", "advprop", "simaug"] = "none"
-    """``none`` (plain PPO), ``pgd_at``, ``fgsm_rs`` (fast AT), ``fast_bat``, ``sa`` (SA-PPO's
-    regularizer), ``advprop`` (needs ``policy.dual_bn``), ``simaug``."""
-    eps: float = 0.05
-    """Radius of the perturbation ball, in the policy's observation units."""
-    norm: Literal["linf", "l2"] = "linf"
-    objective: Literal["kl", "ce", "value"] = "kl"
-    """What the attacker maximizes: KL from the clean action distribution, the clean action's
-    negative log-probability, or the negative value."""
-    attack: Literal["pgd", "flip"] = "pgd"
-    """How pgd_at, sa, advprop and simaug perturb: PGD in the eps ball, or (maze) flips of up to
-    round(eps) whole cells of the view."""
-    steps: int = 10
-    """PGD steps (pgd_at, sa, advprop, simaug)."""
-    step_size: float | None = None
-    """PGD step size (null: 2.5 * eps / steps)."""
-    eps_warmup: float = 0.0
-    """Fraction of training over which eps grows linearly from 0."""
-    adv_weight: float = 1.0
-    """Weight of the perturbed loss in pgd_at, fgsm_rs, fast_bat (the rest: clean loss)."""
-    adv_every: int = 1
-    """The adversarial term on every k-th minibatch only, scaled by k (expected loss unchanged,
-    adversarial cost / k); adv_every * adv_weight <= 1; not for simaug."""
-    fgsm_step: float = 1.25
-    """FGSM-RS's step, in units of eps."""
-    lmbda: float | None = None
-    """Fast-BAT's proximal weight (null: per sample, the input gradient's norm over eps)."""
-    fast_bat_z: Literal["step", "carry", "random"] = "step"
-    """Fast-BAT's linearization point: ``step``, one gradient step from a random start; ``carry``,
-    that step in a rollout's first epoch, then each sample's previous perturbation (cheaper);
-    ``random``, the random start (cheapest, weaker)."""
-    sa_coef: float = 0.1
-    """Weight of SA-PPO's KL regularizer."""
-    views: list[str] = field(default_factory=lambda: ["gaussian:0.05", "scale:0.1", "dropout:0.1"])
-    """SimAug's views, ``kind:size`` with kind gaussian, scale, dropout or (maze) walls."""
-    mixup_alpha: float = 1.0
-    """SimAug's Beta(alpha, alpha) mixing weight."""
-    svc_bound: float | None = None
-    """Singular value clipping of the actor's weight matrices (null: off)."""
-    svc_every: int = 1
-    """Gradient steps between clippings."""
-
-    @property
-    def enabled(self) -> bool:
-        """Whether the update differs from plain PPO's."""
-        return self.method != "none" or self.svc_bound is not None
+    image_every: int = 25_000
+    """Log images of the levels being played every this many env steps (0: never)."""
+    progress_bar: bool = True
+    """Show a progress bar."""
 
 
-@dataclass
-class PPORunConfig:
-    """``advrl train ppo``: SB3 PPO on one env."""
-
-    env: EnvConfig = field(default_factory=EnvConfig)
-    ppo: PPOConfig = field(default_factory=PPOConfig)
-    policy: PolicyConfig = field(default_factory=PolicyConfig)
-    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    out_dir: str = "runs"
-    """Parent folder of run folders."""
-    name: str | None = None
-    """Run folder name; None: ``<env>-ppo-seed<seed>-<time>``."""
-
-
-UED_METHODS = ("paired", "dr", "minimax", "plr", "accel")
-"""``advrl train <method>`` for the UED methods."""
-
-DEFAULT_EVAL_LEVELS = [
+DEFAULT_EVAL_LEVELS = (
     "SixteenRooms",
     "SixteenRoomsFewerDoors",
     "Labyrinth",
@@ -236,172 +142,170 @@ DEFAULT_EVAL_LEVELS = [
     "SimpleCrossing",
     "FourRooms",
     "PerfectMazeMedium",
-]
+)
 """The held-out mazes evaluated during UED training (those the UED papers report)."""
 
 
-@dataclass
-class UEDEnvConfig:
-    """The students' env: any env that takes levels (a maze, a physics env)."""
+@dataclass(frozen=True)
+class UEDTrainSettings(TrainSettings):
+    """Budget (protagonist env steps), seed, and the intervals of held-out evaluation, images and
+    checkpoints."""
 
-    id: str = "advrl/Maze-v0"
-    """Gymnasium id of the students' env."""
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments for ``gymnasium.make``."""
-    num_levels: int = 32
-    """Levels per iteration: the students' parallel envs and the adversary's parallel designs."""
-    backend: Literal["auto", "batched", "gymnasium"] = "auto"
-    """``batched``: the torch BatchedMaze (mazes); ``gymnasium``: the env under SB3's
-    DummyVecEnv; ``auto``: batched for mazes."""
-    device: str = "cpu"
-    """Torch device of the batched envs (``cpu``, ``cuda``)."""
-
-    def __post_init__(self) -> None:
-        _check_positive(self, "num_levels", section="env")
+    eval_levels: tuple[str, ...] = DEFAULT_EVAL_LEVELS
+    """Held-out mazes to evaluate on (maze envs; physics envs play their standard level)."""
+    image_every: int = 50_000
+    """Log images of the levels being played every this many protagonist env steps (0: never)."""
 
 
-@dataclass
-class StudentConfig:
+@dataclass(frozen=True)
+class ImitationTrainSettings(TrainSettings):
+    """Budget (env steps), seed, and the intervals of evaluation on the true reward and
+    checkpoints."""
+
+    progress_bar: bool = False
+    """Show a progress bar (GAIL)."""
+
+
+# ---------------------------------------------------------------------------------------- runs
+@dataclass(frozen=True)
+class PPORunConfig:
+    """``advrl train ppo``: SB3 PPO on one env (robust PPO with an ``adversarial`` method)."""
+
+    env: EnvSettings = field(default_factory=EnvSettings)
+    """The training env."""
+    ppo: PPOSettings = field(default_factory=PPOSettings)
+    """PPO's hyperparameters."""
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    """The policy network."""
+    adversarial: AdversarialTraining = field(default_factory=AdversarialTraining)
+    """Adversarial training inside PPO's update (``none``: plain PPO)."""
+    train: PPOTrainSettings = field(default_factory=PPOTrainSettings)
+    """Budget, seed, intervals."""
+    out_dir: str = "runs"
+    """Parent folder of run folders."""
+    name: str | None = None
+    """Run folder name; null: ``<env>-ppo-seed<seed>-<time>``."""
+
+
+@dataclass(frozen=True)
+class StudentSettings:
     """One student (protagonist or antagonist): its PPO settings and network."""
 
-    ppo: PPOConfig = field(
-        default_factory=lambda: PPOConfig(
+    ppo: PPOSettings = field(
+        default_factory=lambda: PPOSettings(
             learning_rate=1e-4, n_steps=256, batch_size=2048, n_epochs=5, ent_coef=0.0
         )
     )
-    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    """The student's PPO hyperparameters."""
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    """The student's network."""
 
 
-@dataclass
-class AdversaryConfig:
+@dataclass(frozen=True)
+class AdversarySettings:
     """PAIRED's and minimax's adversary. ``ppo.n_steps`` is set to the designer's episode length."""
 
-    ppo: PPOConfig = field(
-        default_factory=lambda: PPOConfig(
+    ppo: PPOSettings = field(
+        default_factory=lambda: PPOSettings(
             learning_rate=1e-4, n_steps=52, batch_size=1664, n_epochs=5, ent_coef=0.0
         )
     )
-    policy: PolicyConfig = field(default_factory=lambda: PolicyConfig(conv_filters=128))
+    """The adversary's PPO hyperparameters."""
+    policy: PolicySettings = field(default_factory=lambda: PolicySettings(conv_filters=128))
+    """The adversary's network."""
     wall_budget: int = 50
     """Wall placements of the maze designer."""
     noise_dim: int = 50
     """Length of the designer's random input."""
 
-
-@dataclass
-class PAIREDConfig:
-    """PAIRED's regret."""
-
-    regret: Literal["clipped", "unclipped", "flexible"] = "clipped"
-    """``clipped`` at 0 (PAIRED), ``unclipped``, or ``flexible`` (the better student is antagonist)."""
-
-
-@dataclass
-class PLRConfig:
-    """Robust prioritized level replay (PLR⊥), also used by ACCEL."""
-
-    buffer_size: int = 4000
-    replay_prob: float = 0.5
-    """Probability that a batch replays buffer levels."""
-    score: Literal["pvl", "maxmc"] = "pvl"
-    """Regret estimate: positive value loss or MaxMC."""
-    temperature: float = 0.3
-    """Of the rank prioritization."""
-    staleness_coef: float = 0.3
-    robust: bool = True
-    """No gradient updates on new levels (PLR⊥)."""
-    new_levels: Literal["random", "blank"] = "random"
-    """New levels: domain-randomized, or the simplest level (ACCEL's empty rooms)."""
-
     def __post_init__(self) -> None:
-        _check_positive(self, "buffer_size", "temperature")
-        for name in ("replay_prob", "staleness_coef"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"plr.{name} must be in [0, 1], got {getattr(self, name)}")
+        positive(self, "wall_budget")
+        non_negative(self, "noise_dim")
 
 
-@dataclass
-class ACCELConfig:
-    """ACCEL's edits of replayed levels."""
-
-    num_edits: int = 5
-    """Random edits per child level (a maze edit flips one cell between wall and floor)."""
-
-    def __post_init__(self) -> None:
-        _check_positive(self, "num_edits")
+def teacher_settings(method: str) -> type:
+    """The settings class of UED method ``method``'s ``teacher:`` section."""
+    if method not in TEACHERS:
+        raise ConfigError(f"method must be one of {', '.join(TEACHERS)}, got {method!r}")
+    return TEACHERS[method].settings
 
 
-@dataclass
-class UEDTrainConfig:
-    """Budget (protagonist env steps), seed, and the intervals of evaluation, images, checkpoints."""
-
-    total_timesteps: int = 1_000_000
-    seed: int = 0
-    eval_every: int = 100_000
-    """Evaluate on held-out levels every this many protagonist env steps (0: only at the end)."""
-    eval_episodes: int = 10
-    """Episodes per held-out maze."""
-    eval_levels: list[str] = field(default_factory=lambda: list(DEFAULT_EVAL_LEVELS))
-    """Held-out mazes to evaluate on (maze envs; physics envs play their standard level)."""
-    image_every: int = 50_000
-    """Log images of the levels being played every this many protagonist env steps (0: never)."""
-    checkpoint_every: int = 100_000
-    """Write a checkpoint every this many protagonist env steps (0: only at the end)."""
-
-    def __post_init__(self) -> None:
-        _check_positive(self, "total_timesteps", "eval_episodes", section="train")
-        for name in ("eval_every", "image_every", "checkpoint_every"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+T = TypeVar("T")
 
 
-@dataclass
-class UEDRunConfig:
-    """``advrl train paired|dr|minimax|plr|accel``: unsupervised environment design."""
+@dataclass(frozen=True)
+class UEDRunConfig(Generic[T]):
+    """``advrl train <UED method>``: unsupervised environment design."""
 
-    method: Literal["paired", "dr", "minimax", "plr", "accel"] = "paired"
+    method: Annotated[str, tyro.conf.Suppress] = "paired"
     """Which UED method (the command's name; a config names the one it was written for)."""
-    env: UEDEnvConfig = field(default_factory=UEDEnvConfig)
-    protagonist: StudentConfig = field(default_factory=StudentConfig)
-    antagonist: StudentConfig = field(default_factory=StudentConfig)
+    env: UEDEnvSettings = field(default_factory=UEDEnvSettings)
+    """The students' env."""
+    protagonist: StudentSettings = field(default_factory=StudentSettings)
+    """The student evaluated on held-out levels."""
+    antagonist: StudentSettings = field(default_factory=StudentSettings)
     """PAIRED's second student."""
-    adversary: AdversaryConfig = field(default_factory=AdversaryConfig)
-    paired: PAIREDConfig = field(default_factory=PAIREDConfig)
-    plr: PLRConfig = field(default_factory=PLRConfig)
-    accel: ACCELConfig = field(default_factory=ACCELConfig)
-    train: UEDTrainConfig = field(default_factory=UEDTrainConfig)
+    adversary: AdversarySettings = field(default_factory=AdversarySettings)
+    """The level designer of PAIRED and minimax."""
+    teacher: T = field(
+        default_factory=PAIREDSettings,  # type: ignore[assignment]
+        metadata={"tagged_by": ("method", teacher_settings)},
+    )
+    """The settings of the method's teacher (one kind per method)."""
+    train: UEDTrainSettings = field(
+        default_factory=lambda: UEDTrainSettings(
+            total_timesteps=1_000_000,
+            eval_every=100_000,
+            eval_episodes=10,
+            checkpoint_every=100_000,
+        )
+    )
+    """Budget, seed, held-out levels, intervals."""
     out_dir: str = "runs"
     """Parent folder of run folders."""
     name: str | None = None
-    """Run folder name; None: ``<env>-<method>-seed<seed>-<time>``."""
+    """Run folder name; null: ``<env>-<method>-seed<seed>-<time>``."""
+
+    renamed_keys: ClassVar[dict[str, str]] = {
+        "paired": "teacher",
+        "plr": "teacher",
+        "accel": "teacher",
+    }
+
+    def __post_init__(self) -> None:
+        cls = teacher_settings(self.method)
+        if not isinstance(self.teacher, cls):
+            raise ConfigError(
+                f"teacher must be {cls.__name__} for method {self.method!r}, "
+                f"got {type(self.teacher).__name__}"
+            )
 
 
-IMITATION_METHODS = ("gail", "asaf")
-"""``advrl train <method>`` for the imitation methods."""
-
-
-@dataclass
-class DemosConfig:
+@dataclass(frozen=True)
+class DemosSettings:
     """The expert's demonstrations."""
 
     path: str = "demos/cartpole.npz"
     """An advrl or imitation ``.npz`` file, or a Minari dataset folder."""
     format: Literal["auto", "advrl", "imitation", "minari"] = "auto"
+    """The file's format (``auto``: from its contents)."""
     episodes: int | None = None
-    """Use only the first this many episodes (None: all)."""
+    """Use only the first this many episodes (null: all)."""
 
     def __post_init__(self) -> None:
-        _check_positive(self, "episodes", section="demos")
+        positive(self, "episodes")
 
 
-@dataclass
-class DiscriminatorConfig:
+@dataclass(frozen=True)
+class DiscriminatorSettings:
     """GAIL's discriminator D(s, a) and the reward made from it."""
 
     net_arch: list[int] = field(default_factory=lambda: [64, 64])
+    """Hidden layers of D."""
     conv_filters: int = 16
     """Filters of the maze view's convolution."""
     learning_rate: float = 3e-4
+    """D's Adam step size."""
     batch_size: int = 256
     """Generator (and expert) steps per D update."""
     epochs: int = 1
@@ -413,27 +317,25 @@ class DiscriminatorConfig:
     grad_penalty: float = 0.0
     """Weight of the gradient penalty (0: off)."""
     spectral_norm: bool = False
+    """Spectral normalization of D's layers."""
     svc_bound: float | None = None
-    """Singular value clipping bound of D's weight matrices (None: off)."""
+    """Singular value clipping bound of D's weight matrices (null: off)."""
     svc_every: int = 1
     """D updates between clippings."""
     augment: str | None = None
-    """DiffAugment policy for image observations, e.g. ``color,translation,cutout`` (None: off)."""
+    """DiffAugment policy for image observations, e.g. ``color,translation,cutout`` (null: off)."""
 
     def __post_init__(self) -> None:
-        _check_positive(
+        positive(
             self, "learning_rate", "batch_size", "epochs", "svc_bound", "svc_every", "conv_filters"
         )
-        if self.grad_penalty < 0:
-            raise ConfigError(f"discriminator.grad_penalty must be >= 0, got {self.grad_penalty}")
+        non_negative(self, "grad_penalty")
         if self.svc_bound is not None and self.spectral_norm:
-            raise ConfigError(
-                "discriminator.svc_bound and discriminator.spectral_norm do not combine; set one"
-            )
+            raise ValueError("svc_bound and spectral_norm do not combine; set one")
 
 
-@dataclass
-class ASAFConfig:
+@dataclass(frozen=True)
+class ASAFSettings:
     """ASAF: the policy is the discriminator."""
 
     window: int | None = None
@@ -443,26 +345,20 @@ class ASAFConfig:
     rollout_steps: int = 2000
     """Steps generated per round (ASAF-w, ASAF-1)."""
     n_epochs: int = 10
+    """Passes over each round's pieces."""
     batch_size: int = 10
     """Generated (and expert) pieces per gradient step."""
     learning_rate: float = 1e-3
+    """The policy's Adam step size."""
     max_grad_norm: float = 1.0
+    """Gradient norm clipping."""
 
     def __post_init__(self) -> None:
-        _check_positive(
-            self,
-            "window",
-            "rollout_episodes",
-            "rollout_steps",
-            "n_epochs",
-            "batch_size",
-            "learning_rate",
-            "max_grad_norm",
-        )
+        positive(self, *(f.name for f in dataclasses.fields(self)))
 
 
-@dataclass
-class InitConfig:
+@dataclass(frozen=True)
+class InitSettings:
     """Where the policy starts: fresh, from another run (fine-tuning), or behaviour-cloned."""
 
     from_run: str | None = None
@@ -470,53 +366,53 @@ class InitConfig:
     bc_epochs: int = 0
     """Behaviour-clone the policy on the demonstrations for this many epochs first (0: off)."""
     bc_batch_size: int = 256
+    """Behaviour cloning's minibatch size."""
     bc_learning_rate: float = 1e-3
+    """Behaviour cloning's Adam step size."""
 
     def __post_init__(self) -> None:
-        _check_positive(self, "bc_batch_size", "bc_learning_rate")
-        if self.bc_epochs < 0:
-            raise ConfigError(f"init.bc_epochs must be >= 0, got {self.bc_epochs}")
+        positive(self, "bc_batch_size", "bc_learning_rate")
+        non_negative(self, "bc_epochs")
 
 
-@dataclass
-class ImitationTrainConfig:
-    """Budget (env steps), seed, and the intervals of evaluation and checkpoints."""
-
-    total_timesteps: int = 200_000
-    seed: int = 0
-    eval_every: int = 20_000
-    """Evaluate on the true reward every this many env steps (0: only at the end)."""
-    eval_episodes: int = 20
-    checkpoint_every: int = 50_000
-    """Write a checkpoint every this many env steps (0: only at the end)."""
-    progress_bar: bool = False
-
-    def __post_init__(self) -> None:
-        _check_positive(self, "total_timesteps", "eval_episodes", section="train")
-        for name in ("eval_every", "checkpoint_every"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+IMITATION_METHODS = ("gail", "asaf")
+"""``advrl train <method>`` for the imitation methods."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ImitationRunConfig:
     """``advrl train gail|asaf``: adversarial imitation from demonstrations."""
 
-    method: Literal["gail", "asaf"] = "gail"
+    method: Annotated[Literal["gail", "asaf"], tyro.conf.Suppress] = "gail"
     """Which method (the command's name; a config names the one it was written for)."""
-    env: EnvConfig = field(default_factory=lambda: EnvConfig(id="CartPole-v1", n_envs=8))
-    demos: DemosConfig = field(default_factory=DemosConfig)
-    ppo: PPOConfig = field(default_factory=PPOConfig)
+    env: EnvSettings = field(default_factory=lambda: EnvSettings(id="CartPole-v1", n_envs=8))
+    """The env imitated on."""
+    demos: DemosSettings = field(default_factory=DemosSettings)
+    """The expert's demonstrations."""
+    ppo: PPOSettings = field(default_factory=PPOSettings)
     """GAIL's generator (ASAF uses only ``ppo.device``)."""
-    policy: PolicyConfig = field(default_factory=PolicyConfig)
-    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
-    asaf: ASAFConfig = field(default_factory=ASAFConfig)
-    init: InitConfig = field(default_factory=InitConfig)
-    train: ImitationTrainConfig = field(default_factory=ImitationTrainConfig)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    """The policy network."""
+    discriminator: DiscriminatorSettings = field(default_factory=DiscriminatorSettings)
+    """GAIL's discriminator."""
+    asaf: ASAFSettings = field(default_factory=ASAFSettings)
+    """ASAF's settings."""
+    init: InitSettings = field(default_factory=InitSettings)
+    """Where the policy starts."""
+    train: ImitationTrainSettings = field(
+        default_factory=lambda: ImitationTrainSettings(
+            eval_every=20_000, eval_episodes=20, checkpoint_every=50_000
+        )
+    )
+    """Budget, seed, intervals."""
     out_dir: str = "runs"
     """Parent folder of run folders."""
     name: str | None = None
-    """Run folder name; None: ``<env>-<method>-seed<seed>-<time>``."""
+    """Run folder name; null: ``<env>-<method>-seed<seed>-<time>``."""
+
+
+RunConfig = PPORunConfig | UEDRunConfig[Any] | ImitationRunConfig
+"""The settings of any run."""
 
 
 # ---------------------------------------------------------------------------------------- loading
@@ -534,8 +430,9 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp)).replace("NoneType", "null")
 
 
-def _convert(value: Any, tp: Any, where: str) -> Any:
-    """Check ``value`` against the annotation ``tp``; return it converted (numbers, lists, dataclasses)."""
+def _convert(value: Any, tp: Any, where: str, base: Any = None) -> Any:
+    """Check ``value`` against the annotation ``tp``; return it converted (numbers, lists,
+    dataclasses: a mapping updates ``base``, the section's default)."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if tp is Any:
@@ -543,7 +440,7 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{where} must be a mapping of {tp.__name__} keys, got {value!r}")
-        return from_dict(tp, value, where)
+        return from_dict(tp, value, where, base=base if isinstance(base, tp) else None)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
@@ -563,7 +460,8 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where} must be a list, got {value!r}")
         item = args[0] if args else Any
-        return [_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        items = [_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where} must be a mapping, got {value!r}")
@@ -594,21 +492,93 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
     raise TypeError(f"config field type {tp!r} is not supported")  # an internal schema bug
 
 
-def from_dict(cls: type[C], data: dict[str, Any], where: str = "") -> C:
-    """Build the dataclass ``cls`` from ``data``; missing keys take defaults, unknown keys fail."""
+def _construct(cls: type[C], base: C | None, kwargs: dict[str, Any], where: str) -> C:
+    """``cls(**kwargs)`` (or ``base`` updated), its ValueError named by section."""
+    try:
+        return dataclasses.replace(base, **kwargs) if base is not None else cls(**kwargs)  # type: ignore[type-var]
+    except ConfigError:
+        raise
+    except ValueError as err:
+        message = str(err)
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        first = re.match(r"\w+", message)
+        if where and first and first.group(0) in names:
+            raise ConfigError(f"{where}.{message}") from None
+        raise ConfigError(f"{where}: {message}" if where else message) from None
+
+
+def _field_default(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def from_dict(cls: type[C], data: dict[str, Any], where: str = "", base: C | None = None) -> C:
+    """Build the dataclass ``cls`` from ``data``; missing keys keep ``base``'s values (default:
+    ``cls``'s defaults), unknown keys fail, and a tagged section takes the class its tag names."""
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    unknown = [k for k in data if k not in names]
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = [k for k in data if k not in fields]
+    prefix = f" in {where}" if where else ""
     if unknown:
-        prefix = f" in {where}" if where else ""
-        raise ConfigError(f"unknown key {unknown[0]!r}{prefix}; valid keys: {', '.join(names)}")
-    kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
-    return cls(**kwargs)
+        renamed = getattr(cls, "renamed_keys", {})
+        if unknown[0] in renamed:
+            raise ConfigError(
+                f"key {unknown[0]!r}{prefix} is now {renamed[unknown[0]]!r}: move its settings "
+                f"there (the settings of the method named by `method:`)"
+            )
+        raise ConfigError(f"unknown key {unknown[0]!r}{prefix}; valid keys: {', '.join(fields)}")
+    kwargs: dict[str, Any] = {}
+    for name, f in fields.items():
+        key = f"{where}.{name}" if where else name
+        default = getattr(base, name) if base is not None else _field_default(f)
+        if "tagged_by" in f.metadata:
+            tag, variants = f.metadata["tagged_by"]
+            tag_value = kwargs.get(tag, getattr(base, tag) if base is not None else None)
+            if tag_value is None:
+                tag_value = fields[tag].default
+            variant = variants(tag_value)
+            if not isinstance(default, variant):
+                default = variant()
+                kwargs[name] = default
+            if name in data:
+                kwargs[name] = _convert(data[name] or {}, variant, key, default)
+        elif name in data:
+            kwargs[name] = _convert(data[name], hints[name], key, default)
+    return _construct(cls, base, kwargs, where)
 
 
 def to_dict(config: Any) -> dict[str, Any]:
-    """A plain dict (YAML-safe) of a config dataclass."""
-    return dataclasses.asdict(config)
+    """A plain dict (YAML-safe: tuples become lists) of a config dataclass."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    return plain(dataclasses.asdict(config))
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML file holding a mapping.
+
+    Raises:
+        ConfigError: the file is missing, not YAML or not a mapping.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings, got {type(data).__name__}")
+    return data
 
 
 def load_config(cls: type[C], path: str | Path | None, overrides: list[str] | None = None) -> C:
@@ -619,23 +589,45 @@ def load_config(cls: type[C], path: str | Path | None, overrides: list[str] | No
     Raises:
         ConfigError: the file is missing, not YAML, not a mapping, or has a bad key or value.
     """
-    data: Any = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {str(path)!r} not found")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path} is not valid YAML: {err}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path} must hold a mapping of settings, got {type(data).__name__}")
+    data = read_yaml(path) if path is not None else {}
     for item in overrides or []:
         apply_override(data, item)
     try:
         return from_dict(cls, data)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}" if path is not None else str(err)) from None
+
+
+def upgrade_run_config(data: dict[str, Any]) -> dict[str, Any]:
+    """A run folder's config as written by an earlier advrl, in today's layout.
+
+    UED runs kept each method's settings in its own section (``paired``, ``plr`` and ``accel``,
+    all written, fully resolved, for every method); today a run has one ``teacher:`` section for
+    its method. A config file a user writes gets the one-line error instead (see ``renamed_keys``).
+    """
+    legacy = [k for k in ("paired", "plr", "accel") if k in data]
+    if not legacy or "teacher" in data:
+        return data
+    old = {k: data[k] if isinstance(data[k], dict) else {} for k in legacy}
+    data = {k: v for k, v in data.items() if k not in legacy}
+    method = data.get("method", "paired")
+    if method == "accel":  # ACCEL read PLR's section (but not `robust`) and its own
+        plr = {k: v for k, v in old.get("plr", {}).items() if k != "robust"}
+        data["teacher"] = {**plr, **old.get("accel", {})}
+    else:
+        data["teacher"] = old.get(method, {})
+    return data
+
+
+def load_run_config(cls: type[C], path: str | Path, overrides: list[str] | None = None) -> C:
+    """A run folder's ``config.yaml`` (any advrl version's layout) into ``cls``, with overrides."""
+    data = upgrade_run_config(read_yaml(path))
+    for item in overrides or []:
+        apply_override(data, item)
+    try:
+        return from_dict(cls, data)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
 
 
 def apply_override(data: dict[str, Any], item: str) -> None:
@@ -647,6 +639,8 @@ def apply_override(data: dict[str, Any], item: str) -> None:
     node = data
     for part in parts[:-1]:
         child = node.setdefault(part, {})
+        if child is None:
+            child = node[part] = {}
         if not isinstance(child, dict):
             raise ConfigError(f"override {item!r}: {part!r} is not a section")
         node = child

@@ -8,9 +8,7 @@ Files are written to a temporary name and renamed, so a killed run never leaves 
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import re
 import time
 from collections.abc import Callable
@@ -20,16 +18,11 @@ from typing import Any, Generic, Protocol, TypeVar
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 
+from advrl.agents.state import load_model_state, model_state
 from advrl.config import save_config
+from advrl.files import atomic_write_bytes, read_state, write_state
 
 CHECKPOINT_RE = re.compile(r"step_(\d+)\.pt$")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 class RunDir:
@@ -139,44 +132,6 @@ def run_timing(model: BaseAlgorithm, done: int, resumed: bool, elapsed: float) -
         if elapsed > 0
         else None,
     }
-
-
-def write_state(path: Path, state: dict[str, Any]) -> None:
-    """``torch.save`` a state of tensors, numbers and strings, atomically."""
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def read_state(path: Path, required: str, map_location: Any = "cpu") -> dict[str, Any]:
-    """Load a state written by :func:`write_state` (safe: ``weights_only=True``).
-
-    Raises:
-        ValueError: the file is truncated or foreign, or lacks the key ``required``.
-    """
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # a truncated or foreign file
-        raise ValueError(f"cannot read checkpoint {str(path)!r}: {err}") from None
-    if not isinstance(state, dict) or required not in state:
-        raise ValueError(f"{str(path)!r} is not an advrl checkpoint")
-    return state
-
-
-def model_state(model: BaseAlgorithm) -> dict[str, Any]:
-    """An SB3 model's networks, optimizer and step counters (tensors and numbers)."""
-    return {
-        "params": model.get_parameters(),
-        "num_timesteps": int(model.num_timesteps),
-        "n_updates": int(getattr(model, "_n_updates", 0)),
-    }
-
-
-def load_model_state(model: BaseAlgorithm, state: dict[str, Any]) -> None:
-    """Restore :func:`model_state` into ``model``."""
-    model.set_parameters(state["params"], exact_match=True, device=model.device)
-    model.num_timesteps = int(state["num_timesteps"])
-    model._n_updates = int(state.get("n_updates", 0))
 
 
 def save_checkpoint(path: Path, model: BaseAlgorithm) -> None:

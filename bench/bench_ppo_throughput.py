@@ -15,13 +15,13 @@ import time
 import torch
 
 from advrl.agents import make_ppo
-from advrl.config import EnvConfig
+from advrl.config import EnvSettings
 from advrl.runners.ppo import make_training_env
 
 PPO = {"n_steps": 128, "batch_size": 512, "n_epochs": 4, "learning_rate": 3e-4, "ent_coef": 0.01}
 
 
-def rate(env_cfg: EnvConfig, timesteps: int) -> tuple[float, float]:
+def rate(env_cfg: EnvSettings, timesteps: int) -> tuple[float, float]:
     """(env steps/s, share of time in PPO's update) for one backend."""
     env = make_training_env(env_cfg, seed=0)
     model = make_ppo(env, seed=0, verbose=0, **PPO)
@@ -52,14 +52,14 @@ def main() -> None:
         f"torch {torch.__version__}; advrl/Maze-v0, {args.timesteps} steps per row"
     )
     rows = [
-        ("MazeEnv + DummyVecEnv", EnvConfig(id="advrl/Maze-v0", n_envs=16, backend="gymnasium")),
+        ("MazeEnv + DummyVecEnv", EnvSettings(id="advrl/Maze-v0", n_envs=16, backend="gymnasium")),
         (
             "MazeEnv + SubprocVecEnv",
-            EnvConfig(id="advrl/Maze-v0", n_envs=16, backend="gymnasium", vec_env="subproc"),
+            EnvSettings(id="advrl/Maze-v0", n_envs=16, backend="gymnasium", vec_env="subproc"),
         ),
-        ("BatchedMaze (cpu)", EnvConfig(id="advrl/Maze-v0", n_envs=16, backend="batched")),
+        ("BatchedMaze (cpu)", EnvSettings(id="advrl/Maze-v0", n_envs=16, backend="batched")),
     ] + [
-        ("BatchedMaze (cpu)", EnvConfig(id="advrl/Maze-v0", n_envs=n, backend="batched"))
+        ("BatchedMaze (cpu)", EnvSettings(id="advrl/Maze-v0", n_envs=n, backend="batched"))
         for n in args.big
     ]
     print("| env | N | env steps/s | x DummyVecEnv | share in PPO update |")

@@ -120,20 +120,20 @@ def test_missing_config_and_run(capsys: pytest.CaptureFixture[str], tmp_path: Pa
 def test_backend_choice() -> None:
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from advrl.config import ConfigError, EnvConfig
+    from advrl.config import ConfigError, EnvSettings
     from advrl.envs.batched import BatchedMaze
     from advrl.runners.ppo import make_training_env
 
-    env = make_training_env(EnvConfig(id="advrl/Maze-Small-v0", n_envs=4), seed=0)
+    env = make_training_env(EnvSettings(id="advrl/Maze-Small-v0", n_envs=4), seed=0)
     assert isinstance(env, BatchedMaze) and env.size == 9 and env.wall_range == (0, 12)
     assert env.max_steps == 100
     kwargs = {"size": 11, "num_walls": [2, 5]}
-    env = make_training_env(EnvConfig(id="advrl/Maze-v0", kwargs=kwargs, n_envs=2), seed=0)
+    env = make_training_env(EnvSettings(id="advrl/Maze-v0", kwargs=kwargs, n_envs=2), seed=0)
     assert isinstance(env, BatchedMaze) and env.size == 11 and env.wall_range == (2, 5)
-    gym_env = make_training_env(EnvConfig(id="advrl/Maze-v0", backend="gymnasium", n_envs=2), 0)
+    gym_env = make_training_env(EnvSettings(id="advrl/Maze-v0", backend="gymnasium", n_envs=2), 0)
     assert isinstance(gym_env, DummyVecEnv)
     assert isinstance(
-        make_training_env(EnvConfig(id="advrl/Maze-Labyrinth-v0", n_envs=2), 0), DummyVecEnv
+        make_training_env(EnvSettings(id="advrl/Maze-Labyrinth-v0", n_envs=2), 0), DummyVecEnv
     )
     with pytest.raises(ConfigError, match=r"set env\.backend=gymnasium"):
-        make_training_env(EnvConfig(id="advrl/CartPole-v1", backend="batched"), seed=0)
+        make_training_env(EnvSettings(id="advrl/CartPole-v1", backend="batched"), seed=0)

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from advrl.config import ConfigError, PPORunConfig, from_dict, load_config, save_config
 
@@ -97,6 +98,55 @@ def test_linear_learning_rate_schedule_reaches_ppo() -> None:
         },
     )
     assert build_ppo(config).lr_schedule(0.5) == pytest.approx(0.01)
-    config.ppo.lr_schedule = "linear"
-    model = build_ppo(config)
+    model = build_ppo(from_dict(PPORunConfig, {"ppo": {"lr_schedule": "linear"}}, base=config))
     assert [model.lr_schedule(p) for p in (1.0, 0.5, 0.0)] == pytest.approx([0.01, 0.005, 0.0])
+
+
+def test_a_renamed_section_names_its_new_key(tmp_path: Path) -> None:
+    from advrl.config import UEDRunConfig
+
+    old = tmp_path / "old.yaml"
+    old.write_text("method: plr\nplr: {replay_prob: 0.3}\n")
+    with pytest.raises(ConfigError, match="key 'plr' is now 'teacher'"):
+        load_config(UEDRunConfig, old)
+
+
+def test_a_teacher_section_takes_its_methods_keys_only() -> None:
+    from advrl.config import UEDRunConfig
+
+    with pytest.raises(ConfigError, match="unknown key 'robust' in teacher; valid keys: buffer_"):
+        from_dict(UEDRunConfig, {"method": "accel", "teacher": {"robust": True}})
+    with pytest.raises(ConfigError, match="method must be one of paired, dr, minimax, plr, accel"):
+        from_dict(UEDRunConfig, {"method": "plrr"})
+    plr = from_dict(UEDRunConfig, {"method": "plr", "teacher": {"replay_prob": 0.2}})
+    assert plr.teacher.replay_prob == 0.2 and plr.teacher.robust
+
+
+@pytest.mark.parametrize(
+    ("method", "expected"),
+    [
+        ("paired", {"regret": "flexible"}),
+        ("plr", {"replay_prob": 0.3, "robust": False}),
+        ("accel", {"replay_prob": 0.3, "num_edits": 7}),
+        ("dr", {}),
+    ],
+)
+def test_run_folders_of_the_earlier_layout_load(
+    tmp_path: Path, method: str, expected: dict
+) -> None:
+    """Earlier run folders wrote ``paired``, ``plr`` and ``accel`` sections for every method; the
+    method's own ones become its ``teacher`` (ACCEL read PLR's, less ``robust``, and its own)."""
+    from advrl.config import UEDRunConfig, load_run_config
+
+    legacy = {
+        "method": method,
+        "paired": {"regret": "flexible"},
+        "plr": {"replay_prob": 0.3, "robust": False, "buffer_size": 9},
+        "accel": {"num_edits": 7},
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(legacy))
+    config = load_run_config(UEDRunConfig, tmp_path / "config.yaml")
+    for key, value in expected.items():
+        assert getattr(config.teacher, key) == value
+    if method in ("plr", "accel"):
+        assert config.teacher.buffer_size == 9

@@ -11,9 +11,17 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def test_readme_python_blocks_run() -> None:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     assert len(blocks) >= 3
+    from advrl.pair.methods import TEACHERS
+
+    methods = dict(TEACHERS)
     namespace: dict = {}
-    for block in blocks:
-        exec(compile(block, str(README), "exec"), namespace)
+    try:
+        for block in blocks:
+            exec(compile(block, str(README), "exec"), namespace)
+        assert "fixedset" in TEACHERS  # "Extending advrl" registers a teacher
+    finally:
+        TEACHERS.clear()
+        TEACHERS.update(methods)  # the registry is global: leave it as found
     assert namespace["level"].shortest_path_length() == 8
     import gymnasium as gym
 

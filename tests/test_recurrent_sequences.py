@@ -180,11 +180,14 @@ def test_a_shared_lstm_learns_from_the_value_loss_too() -> None:
 
 
 def test_recurrent_settings_are_checked_before_a_run(tmp_path) -> None:
-    from advrl.config import ConfigError, PolicyConfig, UEDRunConfig, load_config
+    from advrl.agents.settings import PolicySettings
+    from advrl.config import ConfigError, UEDRunConfig, load_config
     from advrl.runners.ued import build_runner
 
-    with pytest.raises(ConfigError, match="lstm_shared needs a recurrent policy"):
-        PolicyConfig(lstm_shared=True)
+    with pytest.raises(ValueError, match="lstm_shared needs a recurrent policy"):
+        PolicySettings(lstm_shared=True)
+    with pytest.raises(ConfigError, match=r"protagonist\.policy\.lstm_shared needs a recurrent"):
+        load_config(UEDRunConfig, "configs/dr-maze.yaml", ["protagonist.policy.lstm_hidden=null"])
     config = load_config(
         UEDRunConfig,
         "configs/dr-maze.yaml",

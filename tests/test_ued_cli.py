@@ -16,6 +16,10 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from advrl.cli import main
 
 PPO = {"n_steps": 16, "batch_size": 64, "n_epochs": 1, "learning_rate": 1e-3}
+TEACHER = {
+    "plr": {"buffer_size": 6, "replay_prob": 0.5},
+    "accel": {"buffer_size": 6, "replay_prob": 0.5, "num_edits": 2},
+}
 
 
 def tiny_config(method: str, out: Path, **train: Any) -> dict[str, Any]:
@@ -31,8 +35,7 @@ def tiny_config(method: str, out: Path, **train: Any) -> dict[str, Any]:
             "wall_budget": 3,
             "noise_dim": 2,
         },
-        "plr": {"buffer_size": 6, "replay_prob": 0.5},
-        "accel": {"num_edits": 2},
+        "teacher": TEACHER.get(method, {}),
         "train": {
             "total_timesteps": 256,
             "seed": 0,
@@ -124,6 +127,26 @@ def test_a_resumed_run_ends_exactly_where_an_uninterrupted_one_does(
             torch.testing.assert_close(b[role][name], tensor, rtol=0, atol=0, msg=f"{role}.{name}")
 
 
+def test_a_run_folder_in_the_earlier_layout_resumes_exactly(tmp_path: Path) -> None:
+    """Run folders written before the ``teacher:`` section (``paired``/``plr``/``accel``
+    sections for every method) still resume, with the settings they ran with."""
+    whole = tiny_config("accel", tmp_path / "a", total_timesteps=320)
+    assert main(["train", "accel", "--config", write(whole, tmp_path / "a.yaml")]) == 0
+    cut = tiny_config("accel", tmp_path / "b", total_timesteps=128)
+    assert main(["train", "accel", "--config", write(cut, tmp_path / "b.yaml")]) == 0
+    run_b = tmp_path / "b" / "accel"
+    saved = yaml.safe_load((run_b / "config.yaml").read_text())
+    teacher = saved.pop("teacher")
+    saved["paired"] = {"regret": "clipped"}
+    saved["plr"] = {**{k: v for k, v in teacher.items() if k != "num_edits"}, "robust": True}
+    saved["accel"] = {"num_edits": teacher["num_edits"]}
+    (run_b / "config.yaml").write_text(yaml.safe_dump(saved))
+    assert main(["train", "accel", "--resume", str(run_b), "--train.total_timesteps", "320"]) == 0
+    a, b = final_params(tmp_path / "a" / "accel"), final_params(run_b)
+    for name, tensor in a["protagonist"].items():
+        torch.testing.assert_close(b["protagonist"][name], tensor, rtol=0, atol=0, msg=name)
+
+
 def test_ued_on_a_physics_env(tmp_path: Path) -> None:
     config = tiny_config("paired", tmp_path)
     config["env"] = {"id": "advrl/Pendulum-v1", "num_levels": 2}
@@ -182,9 +205,9 @@ def test_user_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["train", "dr", "--config", config]) == 2
     assert "is a config for 'paired'" in capsys.readouterr().err
     bad = tiny_config("plr", tmp_path)
-    bad["plr"]["replay_prob"] = 2.0
+    bad["teacher"]["replay_prob"] = 2.0
     assert main(["train", "plr", "--config", write(bad, tmp_path / "bad.yaml")]) == 2
-    assert "plr.replay_prob must be in [0, 1]" in capsys.readouterr().err
+    assert "teacher.replay_prob must be in [0, 1]" in capsys.readouterr().err
     bad = tiny_config("paired", tmp_path)
     bad["adversary"]["wall_budget"] = 99
     assert main(["train", "paired", "--config", write(bad, tmp_path / "bad.yaml")]) == 2

@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import copy as copy_module
 import functools
+import typing
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -73,7 +74,8 @@ from advrl.agents.obs_normalization import ObservationNormalizer
 from advrl.agents.policy_inputs import Observation, PolicyInput, supports_attacks
 from advrl.agents.simaug import View, hardest_view, make_view, maze_only_views, mixup
 
-AT_METHODS = ("none", "pgd_at", "fgsm_rs", "fast_bat", "sa", "advprop", "simaug")
+ATMethod = Literal["none", "pgd_at", "fgsm_rs", "fast_bat", "sa", "advprop", "simaug"]
+AT_METHODS: tuple[str, ...] = typing.get_args(ATMethod)
 """Adversarial training methods of :class:`RobustPPO`."""
 PERTURBED_METHODS = ("pgd_at", "fgsm_rs", "fast_bat")
 """The methods whose loss mixes the clean and the perturbed surrogate,
@@ -85,7 +87,8 @@ class AdversarialTraining:
     """How :class:`RobustPPO` perturbs its updates.
 
     Args:
-        method: one of :data:`AT_METHODS`.
+        method: ``none`` (plain PPO), ``pgd_at``, ``fgsm_rs`` (fast AT), ``fast_bat``, ``sa``
+            (SA-PPO's regularizer), ``advprop`` (a policy with dual batch norms), ``simaug``.
         eps: radius of the perturbation ball, in the env's observation units (under
             ``VecNormalize``, the raw observations are perturbed and the policy takes their
             normalization at the statistics of the rollout's end).
@@ -117,7 +120,7 @@ class AdversarialTraining:
         svc_every: gradient steps between clippings.
     """
 
-    method: str = "none"
+    method: ATMethod = "none"
     eps: float = 0.05
     norm: Norm = "linf"
     objective: Objective = "kl"
@@ -179,6 +182,11 @@ class AdversarialTraining:
             raise ValueError(f"svc_bound must be positive (or None), got {self.svc_bound}")
         for view in self.views:
             make_view(view)  # raises on a bad spec
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the update differs from plain PPO's."""
+        return self.method != "none" or self.svc_bound is not None
 
 
 def _is_grid_policy(policy: ActorCriticPolicy) -> bool:

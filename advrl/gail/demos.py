@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from advrl.runs import atomic_write_bytes
+from advrl.files import atomic_write_bytes
 
 FORMAT = "advrl-demos-1"
 """The ``format`` entry of advrl's demo files."""

@@ -26,11 +26,11 @@ from stable_baselines3.common.logger import Image, Logger
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
+from advrl.agents.state import load_model_state, model_state
 from advrl.logging import NOT_TEXT, tile_images
 from advrl.pair.levels import LevelFamily
 from advrl.pair.students import RolloutResult, Student
 from advrl.pair.teachers import Teacher
-from advrl.runs import load_model_state, model_state
 
 
 # ---------------------------------------------------------------------------- random states

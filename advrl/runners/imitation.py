@@ -13,21 +13,23 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecTransposeImage
 
+from advrl.agents.state import load_model_state, model_state
 from advrl.config import (
     IMITATION_METHODS,
-    UED_METHODS,
     ConfigError,
     ImitationRunConfig,
     PPORunConfig,
-    TrainConfig,
+    PPOTrainSettings,
+    RunConfig,
     UEDRunConfig,
-    load_config,
+    load_run_config,
+    read_yaml,
 )
+from advrl.files import read_state, write_state
 from advrl.gail import (
     ASAF,
     GAIL,
@@ -38,6 +40,7 @@ from advrl.gail import (
     behaviour_clone,
     load_demos,
 )
+from advrl.pair.methods import TEACHERS
 from advrl.runners.ppo import (
     EVAL_SEED_OFFSET,
     build_ppo,
@@ -45,16 +48,7 @@ from advrl.runners.ppo import (
     make_env,
     policy_evaluation,
 )
-from advrl.runs import (
-    Every,
-    RunDir,
-    load_model_state,
-    model_state,
-    read_state,
-    run_timing,
-    start_run,
-    write_state,
-)
+from advrl.runs import Every, RunDir, run_timing, start_run
 
 
 def run_demos(config: ImitationRunConfig) -> Demonstrations:
@@ -91,7 +85,7 @@ def _policy_config(config: ImitationRunConfig) -> PPORunConfig:
         env=config.env,
         ppo=config.ppo,
         policy=config.policy,
-        train=TrainConfig(seed=config.train.seed),
+        train=PPOTrainSettings(seed=config.train.seed),
     )
 
 
@@ -311,9 +305,6 @@ def variant_name(config: ImitationRunConfig) -> str:
     return name
 
 
-RunConfig = PPORunConfig | UEDRunConfig | ImitationRunConfig
-
-
 def load_run_model(run: str | Path) -> tuple[BaseAlgorithm, RunConfig]:
     """A run's policy from its latest checkpoint, with the run's config.
 
@@ -328,20 +319,19 @@ def load_run_model(run: str | Path) -> tuple[BaseAlgorithm, RunConfig]:
     config_file = path / "config.yaml"
     if not config_file.is_file():
         raise ConfigError(f"{str(path)!r} is not a run folder (no config.yaml)")
-    raw = yaml.safe_load(config_file.read_text()) or {}
-    method = raw.get("method") if isinstance(raw, dict) else None
-    if method in UED_METHODS:
-        ued = load_config(UEDRunConfig, config_file)
+    method = read_yaml(config_file).get("method")
+    if method in TEACHERS:
+        ued = load_run_config(UEDRunConfig, config_file)
         return load_protagonist(path, ued), ued
     checkpoint = RunDir.open(path).latest_checkpoint()
     if checkpoint is None:
         raise ConfigError(f"run {str(path)!r} has no checkpoint yet")
     config: RunConfig
     if method in IMITATION_METHODS:
-        config = load_config(ImitationRunConfig, config_file)
+        config = load_run_config(ImitationRunConfig, config_file)
         ppo_config = _policy_config(config)
     else:
-        config = ppo_config = load_config(PPORunConfig, config_file)
+        config = ppo_config = load_run_config(PPORunConfig, config_file)
     model = build_ppo(ppo_config)
     load_model_state(model, read_state(checkpoint, "params", map_location=model.device))
     return model, config

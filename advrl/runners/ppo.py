@@ -18,9 +18,9 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 import advrl  # noqa: F401  (registers the envs in subprocesses that unpickle make_env)
-from advrl.agents import AdversarialTraining, RobustPPO, is_grid_space, make_ppo
+from advrl.agents import RobustPPO, is_grid_space, make_ppo
 from advrl.agents.simaug import maze_only_views
-from advrl.config import AdversarialConfig, ConfigError, EnvConfig, PolicyConfig, PPORunConfig
+from advrl.config import ConfigError, EnvSettings, PPORunConfig
 from advrl.envs.batched import BatchedMaze
 from advrl.eval import evaluate, random_policy, sb3_policy
 from advrl.logging import LevelLogger
@@ -131,7 +131,7 @@ def make_vec(
     )
 
 
-def make_training_env(env_cfg: EnvConfig, seed: int) -> VecEnv:
+def make_training_env(env_cfg: EnvSettings, seed: int) -> VecEnv:
     """The training VecEnv: BatchedMaze (``batched``/``auto``) or Gymnasium envs under SB3."""
     return make_vec(
         env_cfg.id,
@@ -144,32 +144,11 @@ def make_training_env(env_cfg: EnvConfig, seed: int) -> VecEnv:
     )
 
 
-def policy_settings(policy: PolicyConfig) -> dict[str, Any]:
-    """The ``policy`` section as :func:`~advrl.agents.make_ppo` keyword arguments."""
-    return {
-        "net_arch": policy.net_arch,
-        "activation": policy.activation,
-        "conv_filters": policy.conv_filters,
-        "dual_bn": policy.dual_bn,
-        "lstm_hidden": policy.lstm_hidden,
-        "lstm_shared": policy.lstm_shared,
-    }
-
-
-def adversarial_training(config: AdversarialConfig) -> AdversarialTraining:
-    """The ``adversarial`` section as :class:`AdversarialTraining` (ConfigError if invalid)."""
-    settings = {**vars(config), "views": tuple(config.views)}
-    try:
-        return AdversarialTraining(**settings)
-    except ValueError as err:
-        raise ConfigError(f"adversarial: {err}") from None
-
-
 def check_adversarial_config(config: PPORunConfig, space: gym.Space) -> None:
     """Fail before anything is written if adversarial training cannot run on the env (observation
     ``space``) and policy."""
-    at = adversarial_training(config.adversarial)
-    if config.adversarial.enabled and config.policy.lstm_hidden is not None:
+    at = config.adversarial
+    if at.enabled and config.policy.lstm_hidden is not None:
         raise ConfigError(
             "adversarial training runs on feed-forward policies; drop policy.lstm_hidden or the "
             "adversarial section"
@@ -200,11 +179,9 @@ def build_ppo(config: PPORunConfig, tensorboard_dir: Path | None = None) -> Base
     venv = make_training_env(config.env, config.train.seed)
     ppo: dict[str, Any] = config.ppo.sb3_kwargs()
     if config.adversarial.enabled:
-        ppo.update(algorithm=RobustPPO, adversarial=adversarial_training(config.adversarial))
+        ppo.update(algorithm=RobustPPO, adversarial=config.adversarial)
     try:
-        model = make_ppo(
-            venv, **policy_settings(config.policy), seed=config.train.seed, verbose=0, **ppo
-        )
+        model = make_ppo(venv, **config.policy.kwargs(), seed=config.train.seed, verbose=0, **ppo)
     except ValueError as err:
         venv.close()
         raise ConfigError(f"ppo: {err}") from None

@@ -1,7 +1,7 @@
-"""``advrl train paired|dr|minimax|plr|accel``: build a UED run from its config, train, evaluate.
+"""``advrl train <UED method>``: build a UED run from its config, train, evaluate.
 
-Each method is one entry of :data:`TEACHERS`, a function that builds its teacher; everything else
-(students, adversary, logging, held-out evaluation, checkpoints, resume) is shared.
+Each method is one entry of :data:`advrl.pair.methods.TEACHERS`, which builds its teacher;
+everything else (students, adversary, logging, held-out evaluation, checkpoints, resume) is shared.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,41 +22,23 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from advrl.agents import make_ppo
-from advrl.config import (
-    ConfigError,
-    PolicyConfig,
-    PPOConfig,
-    StudentConfig,
-    UEDRunConfig,
-)
+from advrl.agents.settings import PolicySettings, PPOSettings
+from advrl.config import ConfigError, StudentSettings, UEDRunConfig
 from advrl.envs.batched_designer import BatchedMazeDesigner
 from advrl.envs.physics import ParamDesignerEnv
 from advrl.envs.wrappers import FixedLevel
 from advrl.eval import evaluate, sb3_policy
 from advrl.eval.heldout import RandomMazePolicy, evaluate_heldout
-from advrl.pair import (
-    ACCEL,
-    PAIRED,
-    PLR,
-    Adversary,
-    DomainRandomization,
-    LevelBuffer,
-    MazeFamily,
-    Minimax,
-    ParamFamily,
-    Student,
-    Teacher,
-    UEDRunner,
-    family_for,
-)
+from advrl.files import atomic_write_bytes, read_state, write_state
+from advrl.pair import Adversary, MazeFamily, ParamFamily, Student, UEDRunner, family_for
+from advrl.pair.methods import TEACHERS, TeacherContext
 from advrl.runners.ppo import (
     EVAL_SEED_OFFSET,
     batched_kwargs,
     make_env,
     make_vec,
-    policy_settings,
 )
-from advrl.runs import Every, RunDir, atomic_write_bytes, read_state, start_run, write_state
+from advrl.runs import Every, RunDir, start_run
 
 Family = MazeFamily | ParamFamily
 
@@ -68,7 +49,7 @@ def make_level_env(env_id: str, kwargs: dict[str, Any] | None = None) -> gym.Env
     return Monitor(FixedLevel(make_env(env_id, kwargs)))
 
 
-def make_family(config: UEDRunConfig) -> Family:
+def make_family(config: UEDRunConfig[Any]) -> Family:
     """The level family of the configured env (a clear error for an env without levels)."""
     try:
         env = make_env(config.env.id, config.env.kwargs)
@@ -82,7 +63,7 @@ def make_family(config: UEDRunConfig) -> Family:
         env.close()
 
 
-def make_student_env(config: UEDRunConfig, seed: int) -> VecEnv:
+def make_student_env(config: UEDRunConfig[Any], seed: int) -> VecEnv:
     """The students' VecEnv: BatchedMaze for mazes (unless ``backend: gymnasium``), else Gymnasium
     envs that replay fixed levels."""
     env = config.env
@@ -98,24 +79,26 @@ def make_student_env(config: UEDRunConfig, seed: int) -> VecEnv:
 
 
 def _ppo(
-    role: str, venv: VecEnv, ppo: PPOConfig, policy: PolicyConfig, seed: int, **override: Any
+    role: str, venv: VecEnv, ppo: PPOSettings, policy: PolicySettings, seed: int, **override: Any
 ) -> OnPolicyAlgorithm:
     settings = {**ppo.sb3_kwargs(), **override}
     settings["batch_size"] = min(settings["batch_size"], settings["n_steps"] * venv.num_envs)
     try:
-        return make_ppo(venv, **policy_settings(policy), seed=seed, verbose=0, **settings)
+        return make_ppo(venv, **policy.kwargs(), seed=seed, verbose=0, **settings)
     except ValueError as err:
         venv.close()
         raise ConfigError(f"{role}.ppo: {err}") from None
 
 
-def make_student(config: UEDRunConfig, student: StudentConfig, name: str, seed: int) -> Student:
+def make_student(
+    config: UEDRunConfig[Any], student: StudentSettings, name: str, seed: int
+) -> Student:
     """A student: PPO on its own copy of the students' env."""
     env = make_student_env(config, seed)
     return Student(_ppo(name, env, student.ppo, student.policy, seed), name)
 
 
-def make_adversary(config: UEDRunConfig, family: Family, seed: int) -> Adversary:
+def make_adversary(config: UEDRunConfig[Any], family: Family, seed: int) -> Adversary:
     """PPO on the designer of the family's levels, one design per level slot per rollout."""
     adv, n = config.adversary, config.env.num_levels
     venv: VecEnv
@@ -149,69 +132,8 @@ def make_adversary(config: UEDRunConfig, family: Family, seed: int) -> Adversary
     return Adversary(_ppo("adversary", venv, adv.ppo, adv.policy, seed, n_steps=steps))
 
 
-# ---------------------------------------------------------------------------- the methods
-TeacherBuilder = Callable[[UEDRunConfig, Family, int], Teacher]
-
-
-def _paired(config: UEDRunConfig, family: Family, seed: int) -> Teacher:
-    return PAIRED(make_adversary(config, family, seed), regret=config.paired.regret)
-
-
-def _minimax(config: UEDRunConfig, family: Family, seed: int) -> Teacher:
-    return Minimax(make_adversary(config, family, seed))
-
-
-def _dr(config: UEDRunConfig, family: Family, seed: int) -> Teacher:
-    return DomainRandomization(family, seed=seed)
-
-
-def _buffer(config: UEDRunConfig, family: Family) -> LevelBuffer:
-    plr = config.plr
-    return LevelBuffer(
-        plr.buffer_size,
-        temperature=plr.temperature,
-        staleness_coef=plr.staleness_coef,
-        key=family.key,
-    )
-
-
-def _plr(config: UEDRunConfig, family: Family, seed: int) -> Teacher:
-    plr = config.plr
-    return PLR(
-        family,
-        _buffer(config, family),
-        replay_prob=plr.replay_prob,
-        score=plr.score,
-        robust=plr.robust,
-        new_levels=plr.new_levels,
-        seed=seed,
-    )
-
-
-def _accel(config: UEDRunConfig, family: Family, seed: int) -> Teacher:
-    plr = config.plr
-    return ACCEL(
-        family,
-        _buffer(config, family),
-        num_edits=config.accel.num_edits,
-        replay_prob=plr.replay_prob,
-        score=plr.score,
-        new_levels=plr.new_levels,
-        seed=seed,
-    )
-
-
-TEACHERS: dict[str, TeacherBuilder] = {
-    "paired": _paired,
-    "dr": _dr,
-    "minimax": _minimax,
-    "plr": _plr,
-    "accel": _accel,
-}
-"""Method name -> builder of its teacher."""
-
-
-def build_runner(config: UEDRunConfig, logger: Logger | None = None) -> UEDRunner:
+# ---------------------------------------------------------------------------- the runner
+def build_runner(config: UEDRunConfig[Any], logger: Logger | None = None) -> UEDRunner:
     """Every agent and the teacher a config describes, in one runner.
 
     Raises:
@@ -219,7 +141,11 @@ def build_runner(config: UEDRunConfig, logger: Logger | None = None) -> UEDRunne
     """
     family = make_family(config)
     seed = config.train.seed
-    teacher = TEACHERS[config.method](config, family, seed + 2)
+    method = TEACHERS[config.method]
+    context = TeacherContext(
+        family=family, seed=seed + 2, adversary=lambda: make_adversary(config, family, seed + 2)
+    )
+    teacher = method.build(config.teacher, context)
     protagonist = make_student(config, config.protagonist, "protagonist", seed)
     antagonist = (
         make_student(config, config.antagonist, "antagonist", seed + 1)
@@ -280,14 +206,14 @@ def zero_shot(
 
 
 def run_zero_shot(
-    model: Any, config: UEDRunConfig, with_random: bool = False
+    model: Any, config: UEDRunConfig[Any], with_random: bool = False
 ) -> dict[str, dict[str, dict[str, float]]]:
     """:func:`zero_shot` with a UED run's evaluation settings."""
     return zero_shot(
         model,
         config.env.id,
         config.env.kwargs,
-        config.train.eval_levels,
+        list(config.train.eval_levels),
         episodes=config.train.eval_episodes,
         seed=config.train.seed + EVAL_SEED_OFFSET,
         with_random=with_random,
@@ -361,7 +287,7 @@ def load_runner(runner: UEDRunner, path: Path) -> None:
     runner.load_state_dict(read_state(path, "agents"))
 
 
-def train_ued(config: UEDRunConfig, resume: str | Path | None = None) -> dict[str, Any]:
+def train_ued(config: UEDRunConfig[Any], resume: str | Path | None = None) -> dict[str, Any]:
     """Train (or resume) a UED run; returns the summary also written to ``summary.json``."""
     runner = build_runner(config)  # a bad config fails here, before the run folder exists
     run = start_run(config, config.method, resume)
@@ -430,7 +356,7 @@ def train_ued(config: UEDRunConfig, resume: str | Path | None = None) -> dict[st
     return summary
 
 
-def load_protagonist(run_path: str | Path, config: UEDRunConfig) -> OnPolicyAlgorithm:
+def load_protagonist(run_path: str | Path, config: UEDRunConfig[Any]) -> OnPolicyAlgorithm:
     """The protagonist of a UED run, from its latest checkpoint."""
     run = RunDir.open(run_path)
     checkpoint = run.latest_checkpoint()

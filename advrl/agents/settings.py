@@ -1,0 +1,105 @@
+"""Settings of one PPO agent: its hyperparameters and its network.
+
+These frozen dataclasses are the library's own: the run configs (``advrl.config``) hold them, YAML
+files are their serialized form, and the CLI's flags and ``--help`` are generated from them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from advrl.checks import positive, unit_interval
+
+
+@dataclass(frozen=True)
+class LinearDecay:
+    """A schedule for SB3: ``start`` at the beginning of training, falling linearly to 0."""
+
+    start: float
+
+    def __call__(self, progress_remaining: float) -> float:
+        """The value when ``progress_remaining`` (1 to 0) of training is left."""
+        return self.start * progress_remaining
+
+
+@dataclass(frozen=True)
+class PPOSettings:
+    """SB3 PPO's hyperparameters (see ``stable_baselines3.PPO``)."""
+
+    learning_rate: float = 3e-4
+    """Adam's step size."""
+    lr_schedule: Literal["constant", "linear"] = "constant"
+    """``linear``: the learning rate falls linearly from ``learning_rate`` to 0 over training (as
+    the RL Zoo's ``lin_`` schedules)."""
+    n_steps: int = 128
+    """Steps per env per rollout."""
+    batch_size: int = 512
+    """Samples per minibatch (recurrent policies: a multiple of ``n_steps``)."""
+    n_epochs: int = 4
+    """Passes over each rollout."""
+    gamma: float = 0.995
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE's bias-variance trade-off."""
+    clip_range: float = 0.2
+    """PPO's clipping of the probability ratio."""
+    ent_coef: float = 0.01
+    """Weight of the entropy bonus."""
+    vf_coef: float = 0.5
+    """Weight of the value loss."""
+    max_grad_norm: float = 0.5
+    """Gradient norm clipping."""
+    use_sde: bool = False
+    """Generalized state-dependent exploration (continuous actions)."""
+    sde_sample_freq: int = -1
+    """Steps between gSDE noise draws (-1: once per rollout)."""
+    device: str = "cpu"
+    """Torch device for the networks (``cpu``, ``cuda``, ``auto``)."""
+
+    def __post_init__(self) -> None:
+        positive(self, "learning_rate", "n_steps", "batch_size", "n_epochs", "clip_range")
+        positive(self, "max_grad_norm")
+        unit_interval(self, "gamma", "gae_lambda")
+
+    def sb3_kwargs(self) -> dict[str, Any]:
+        """SB3 ``PPO``'s arguments: these settings, the learning rate as a schedule if asked."""
+        kwargs = dataclasses.asdict(self)
+        if kwargs.pop("lr_schedule") == "linear":
+            kwargs["learning_rate"] = LinearDecay(self.learning_rate)
+        return kwargs
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """The policy network (see :func:`advrl.agents.make_ppo`, which takes these as keywords)."""
+
+    net_arch: list[int] | None = None
+    """Hidden layers of each head; null: [32] for grid observations, [64, 64] for vectors."""
+    activation: Literal["relu", "tanh"] = "relu"
+    """Activation of the hidden layers."""
+    conv_filters: int = 16
+    """Filters of the 3x3 convolution on grid observations."""
+    dual_bn: bool = False
+    """AdvProp's main and auxiliary batch norms in the trunk (needed by ``adversarial.method:
+    advprop``)."""
+    lstm_hidden: int | None = None
+    """A recurrent policy: LSTMs of this size after the features, trained on whole env sequences
+    (``ppo.batch_size`` a multiple of ``ppo.n_steps``; null: feed-forward)."""
+    lstm_shared: bool = False
+    """One LSTM for the actor and the critic, trained by both losses (dcd's agents); false: one
+    LSTM each."""
+
+    def __post_init__(self) -> None:
+        positive(self, "conv_filters", "lstm_hidden")
+        if self.net_arch is not None and any(n <= 0 for n in self.net_arch):
+            raise ValueError(f"net_arch must hold positive layer sizes, got {self.net_arch}")
+        if self.lstm_shared and self.lstm_hidden is None:
+            raise ValueError("lstm_shared needs a recurrent policy: set lstm_hidden")
+        if self.dual_bn and self.lstm_hidden is not None:
+            raise ValueError("dual_bn (AdvProp) is for feed-forward policies; drop lstm_hidden")
+
+    def kwargs(self) -> dict[str, Any]:
+        """These settings as :func:`~advrl.agents.make_ppo`'s keyword arguments."""
+        return dataclasses.asdict(self)

@@ -1,0 +1,33 @@
+"""Validation helpers for settings dataclasses: each raises ``ValueError`` naming the field.
+
+The config loader prefixes the section (``ppo.n_steps must be positive, got 0``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def positive(settings: Any, *names: str) -> None:
+    """Each named field, where it is a number, is finite and > 0."""
+    for name in names:
+        value = getattr(settings, name)
+        if isinstance(value, (int, float)) and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be positive, got {value}")
+
+
+def non_negative(settings: Any, *names: str) -> None:
+    """Each named field is a finite number >= 0."""
+    for name in names:
+        value = getattr(settings, name)
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be >= 0, got {value}")
+
+
+def unit_interval(settings: Any, *names: str) -> None:
+    """Each named field is a number in [0, 1]."""
+    for name in names:
+        value = getattr(settings, name)
+        if not 0.0 <= value <= 1.0:  # False for NaN
+            raise ValueError(f"{name} must be in [0, 1], got {value}")

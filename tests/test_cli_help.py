@@ -1,0 +1,154 @@
+"""`advrl train <method> --help` lists every setting of the method with its doc line, and the
+flags it lists set those settings."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import tyro
+import yaml
+
+from advrl.cli import main
+from advrl.config import ImitationRunConfig, PPORunConfig, UEDRunConfig, load_config
+from advrl.pair.methods import TEACHERS
+
+COMMANDS = ["ppo", *TEACHERS, "gail", "asaf"]
+
+
+@dataclass(frozen=True)
+class Section:
+    """A section with one undocumented setting."""
+
+    documented: int = 1
+    """Something it does."""
+    bare: int = 2
+
+
+def schema_keys(cls: type, teacher: type | None = None, prefix: str = "") -> list[str]:
+    """The dotted key of every leaf setting of a run schema (``method`` is the command)."""
+    hints = typing.get_type_hints(cls)
+    keys = []
+    for f in dataclasses.fields(cls):
+        tp = teacher if f.name == "teacher" else hints[f.name]
+        if f.name == "method" and not prefix:
+            continue
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            keys += schema_keys(tp, None, f"{prefix}{f.name}.")
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def help_entries(text: str) -> dict[str, str]:
+    """``{key: help text}`` of every ``--key`` in a one-column tyro help screen."""
+    entries: dict[str, str] = {}
+    key = None
+    for line in text.splitlines():
+        body = line.strip().strip("│╭╰─").strip()
+        flag = re.match(r"--([\w.]+)", body)
+        if flag:
+            key = flag.group(1)
+            parts = re.split(r"\s{2,}", body, maxsplit=1)  # the flag and its type, its help
+            entries[key] = parts[1] if len(parts) == 2 else ""
+        elif key is not None and body and not body.startswith("─"):
+            entries[key] += " " + body
+        if line.strip().startswith("╰"):
+            key = None
+    entries.pop("help", None)
+    return entries
+
+
+def undocumented(entries: dict[str, str]) -> list[str]:
+    """The keys whose help is no more than their default."""
+    return [k for k, text in entries.items() if not re.search(r"\w{3}", text.split("(default:")[0])]
+
+
+def command_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("method", COMMANDS)
+def test_help_documents_every_setting(
+    method: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    entries = help_entries(command_help(["train", method, "--help"], capsys))
+    if method == "ppo":
+        expected = schema_keys(PPORunConfig)
+    elif method in TEACHERS:
+        expected = schema_keys(UEDRunConfig, TEACHERS[method].settings)
+    else:
+        expected = schema_keys(ImitationRunConfig)
+    assert sorted(entries) == sorted(expected)
+    assert undocumented(entries) == []
+
+
+def test_the_doc_check_finds_a_setting_without_a_doc_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit):
+        tyro.cli(Section, args=["--help"], use_underscores=True)
+    entries = help_entries(capsys.readouterr().out)
+    assert sorted(entries) == ["bare", "documented"]
+    assert undocumented(entries) == ["bare"]
+
+
+def test_help_shows_the_config_files_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defaults on the help screen are the run's: the file's values, else the method's own
+    defaults (ACCEL's replay_prob 0.8 and blank new levels, not PLR's)."""
+    monkeypatch.setenv("COLUMNS", "80")
+    entries = help_entries(command_help(["train", "accel", "--help"], capsys))
+    assert "(default: 0.8)" in entries["teacher.replay_prob"]
+    assert "(default: blank)" in entries["teacher.new_levels"]
+    config = tmp_path / "c.yaml"
+    config.write_text("train: {seed: 7}\nteacher: {num_edits: 2}\n")
+    entries = help_entries(command_help(["train", "accel", "--config", str(config), "-h"], capsys))
+    assert (
+        "(default: 7)" in entries["train.seed"] and "(default: 2)" in entries["teacher.num_edits"]
+    )
+
+
+def test_accel_takes_its_own_defaults_when_a_config_omits_them(tmp_path: Path) -> None:
+    """A config without a ``teacher:`` section gets the method's defaults (a bug once: ACCEL got
+    PLR's), and sections that name only some keys keep the role's other defaults."""
+    config = tmp_path / "c.yaml"
+    config.write_text("method: accel\nprotagonist: {ppo: {n_epochs: 3}}\n")
+    loaded = load_config(UEDRunConfig, config)
+    assert loaded.teacher.replay_prob == 0.8 and loaded.teacher.new_levels == "blank"
+    assert loaded.protagonist.ppo.n_epochs == 3
+    assert loaded.protagonist.ppo.learning_rate == 1e-4  # the student's default, not PPO's 3e-4
+    assert loaded.train.total_timesteps == 1_000_000  # a UED run's default
+
+
+def test_typed_flags_set_the_run_settings(tmp_path: Path) -> None:
+    """``--section.key VALUE`` flags after ``--config`` and ``--set``: the last word wins, and
+    the run folder's config.yaml records what ran."""
+    from tests.test_ued_cli import tiny_config, write
+
+    config = write(tiny_config("dr", tmp_path), tmp_path / "c.yaml")
+    argv = ["train", "dr", "--config", config, "--set", "train.seed=3", "--train.seed", "5"]
+    argv += ["--train.total_timesteps", "64", "--env.kwargs", "{size: 7, max_steps: 10}"]
+    argv += ["--protagonist.policy.net_arch", "6", "6", "--train.eval_levels", "FourRooms"]
+    assert main(argv) == 0
+    saved = yaml.safe_load((tmp_path / "dr" / "config.yaml").read_text())
+    assert saved["train"]["seed"] == 5 and saved["train"]["total_timesteps"] == 64
+    assert saved["env"]["kwargs"] == {"size": 7, "max_steps": 10}
+    assert saved["protagonist"]["policy"]["net_arch"] == [6, 6]
+    assert saved["train"]["eval_levels"] == ["FourRooms"]
+
+
+def test_flags_outside_train_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["envs", "--ppo.n_steps", "3"])
+    assert "unrecognized arguments: --ppo.n_steps 3" in capsys.readouterr().err
