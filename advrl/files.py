@@ -27,7 +27,9 @@ def write_state(path: Path, state: dict[str, Any]) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def read_state(path: Path, required: str, map_location: Any = "cpu") -> dict[str, Any]:
+def read_state(
+    path: Path, required: str | None = None, map_location: Any = "cpu"
+) -> dict[str, Any]:
     """Load a state written by :func:`write_state` (safe: ``weights_only=True``).
 
     Raises:
@@ -37,6 +39,6 @@ def read_state(path: Path, required: str, map_location: Any = "cpu") -> dict[str
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # a truncated or foreign file
         raise ValueError(f"cannot read checkpoint {str(path)!r}: {err}") from None
-    if not isinstance(state, dict) or required not in state:
+    if not isinstance(state, dict) or (required is not None and required not in state):
         raise ValueError(f"{str(path)!r} is not an advrl checkpoint")
     return state

@@ -11,16 +11,11 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any
 
-import torch
-from stable_baselines3.common.base_class import BaseAlgorithm
-
-from advrl.agents.state import load_model_state, model_state
 from advrl.config import save_config
-from advrl.files import atomic_write_bytes, read_state, write_state
+from advrl.files import atomic_write_bytes
 
 CHECKPOINT_RE = re.compile(r"step_(\d+)\.pt$")
 
@@ -97,51 +92,3 @@ def start_run(config: Any, method: str, resume: str | Path | None) -> RunDir:
     run = RunDir.create(config.out_dir, name)
     save_config(config, run.config_file)
     return run
-
-
-class _Counted(Protocol):
-    @property
-    def num_timesteps(self) -> int: ...
-
-
-T = TypeVar("T", bound=_Counted)
-
-
-class Every(Generic[T]):
-    """Calls ``action(owner)`` each time ``owner.num_timesteps`` passes another ``every`` steps
-    beyond ``start`` (``every=0``: never). ``owner`` is an SB3 model or a UED runner."""
-
-    def __init__(self, every: int, action: Callable[[T], None], start: int) -> None:
-        self.every, self.action = every, action
-        self.next = start + every if every else None
-
-    def __call__(self, owner: T) -> None:
-        if self.next is not None and owner.num_timesteps >= self.next:
-            while self.next <= owner.num_timesteps:
-                self.next += self.every
-            self.action(owner)
-
-
-def run_timing(model: BaseAlgorithm, done: int, resumed: bool, elapsed: float) -> dict[str, Any]:
-    """The summary's step count and speed: ``done`` steps were there before this session began."""
-    return {
-        "timesteps": int(model.num_timesteps),
-        "resumed_from": done if resumed else None,
-        "wall_clock_s": round(elapsed, 2),
-        "env_steps_per_s": round((model.num_timesteps - done) / elapsed, 1)
-        if elapsed > 0
-        else None,
-    }
-
-
-def save_checkpoint(path: Path, model: BaseAlgorithm) -> None:
-    """Save the model's networks, optimizer, step counters and torch RNG state (tensors only)."""
-    write_state(path, {**model_state(model), "torch_rng": torch.get_rng_state()})
-
-
-def load_checkpoint(path: Path, model: BaseAlgorithm) -> None:
-    """Load a checkpoint written by :func:`save_checkpoint` into ``model`` (safe: weights only)."""
-    state = read_state(path, "params", map_location=model.device)
-    load_model_state(model, state)
-    if "torch_rng" in state:
-        torch.set_rng_state(state["torch_rng"])

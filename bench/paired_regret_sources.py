@@ -28,10 +28,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from advrl.config import UEDRunConfig, load_config
+from advrl.config import UEDRunConfig, load_run_config
 from advrl.pair import paired_regret
 from advrl.pair.students import RolloutResult
-from advrl.runners.ued import build_runner, load_runner
+from advrl.runners.lifecycle import read_checkpoint
+from advrl.runners.ued import build_runner
 from advrl.runs import RunDir
 
 
@@ -49,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
 
     run = RunDir.open(args.run)
-    config = load_config(UEDRunConfig, run.config_file, [])
+    config = load_run_config(UEDRunConfig, run.config_file)
     if config.method != "paired":
         raise SystemExit(f"{args.run} is a {config.method} run, not paired")
     runner = build_runner(config)
@@ -57,7 +58,7 @@ def main() -> None:
     checkpoint = Path(args.checkpoint) if args.checkpoint else run.latest_checkpoint()
     if checkpoint is None:
         raise SystemExit(f"{args.run} has no checkpoint")
-    load_runner(runner, checkpoint)
+    runner.load_state_dict(read_checkpoint(checkpoint))
     teacher: Any = runner.teacher
     pro, ant = runner.protagonist, runner.antagonist
     assert ant is not None

@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from advrl.agents import make_ppo
-from advrl.runs import RunDir, load_checkpoint, save_checkpoint
+from advrl.runners.lifecycle import Periodic, read_checkpoint, upgrade_checkpoint, write_checkpoint
+from advrl.runners.trainers import SB3Trainer
+from advrl.runs import RunDir
 
 
 def tiny_model(seed: int):
@@ -19,9 +21,9 @@ def tiny_model(seed: int):
 def test_checkpoint_round_trip(tmp_path: Path) -> None:
     a = tiny_model(0)
     a.learn(64)
-    save_checkpoint(tmp_path / "step_64.pt", a)
+    write_checkpoint(tmp_path / "step_64.pt", SB3Trainer(a))
     b = tiny_model(1)
-    load_checkpoint(tmp_path / "step_64.pt", b)
+    SB3Trainer(b).load_state_dict(read_checkpoint(tmp_path / "step_64.pt"))
     assert b.num_timesteps == 64
     for (name, pa), pb in zip(
         a.policy.state_dict().items(), b.policy.state_dict().values(), strict=True
@@ -40,10 +42,10 @@ def test_unsafe_or_foreign_files_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "evil.pt"
     torch.save({"params": Payload()}, path)
     with pytest.raises(ValueError, match="cannot read checkpoint"):
-        load_checkpoint(path, tiny_model(0))
+        read_checkpoint(path)
     torch.save({"something": torch.zeros(1)}, path)
     with pytest.raises(ValueError, match="not an advrl checkpoint"):
-        load_checkpoint(path, tiny_model(0))
+        read_checkpoint(path)
 
 
 def test_run_dir_latest_checkpoint(tmp_path: Path) -> None:
@@ -54,3 +56,39 @@ def test_run_dir_latest_checkpoint(tmp_path: Path) -> None:
     assert run.latest_checkpoint() == run.checkpoint_path(10_000)
     with pytest.raises(FileExistsError):
         RunDir.create(tmp_path, "x")
+
+
+def test_a_checkpoint_of_the_earlier_layout_loads(tmp_path: Path) -> None:
+    """PPO checkpoints once held one model's params, counters and torch's random state."""
+    a = tiny_model(0)
+    a.learn(64)
+    legacy = {
+        "params": a.get_parameters(),
+        "num_timesteps": 64,
+        "n_updates": 2,
+        "torch_rng": torch.get_rng_state(),
+    }
+    torch.save(legacy, tmp_path / "step_64.pt")
+    state = read_checkpoint(tmp_path / "step_64.pt")
+    assert set(state) == {"agents", "rng"} and state["agents"]["policy"]["n_updates"] == 2
+    b = tiny_model(1)
+    SB3Trainer(b).load_state_dict(state)
+    assert b.num_timesteps == 64 and b._n_updates == 2
+    for (name, pa), pb in zip(
+        a.policy.state_dict().items(), b.policy.state_dict().values(), strict=True
+    ):
+        assert torch.equal(pa, pb), name
+    assert upgrade_checkpoint(state) is state  # today's layout passes through
+
+
+def test_periodic_acts_once_per_boundary_passed() -> None:
+    calls: list[int] = []
+    steps = {"now": 0}
+    every = Periodic(100, lambda: calls.append(steps["now"]), start=50)
+    for now in (60, 149, 150, 151, 420, 449, 450):
+        steps["now"] = now
+        every(now)
+    assert calls == [150, 420, 450]  # 150; 250-420 passed at once; then 450
+    never = Periodic(0, lambda: calls.append(-1), start=0)
+    never(10**9)
+    assert -1 not in calls

@@ -1,10 +1,18 @@
-"""An SB3 model's trainable state as tensors and numbers (for advrl's checkpoints)."""
+"""An SB3 agent's state as tensors, numbers and strings (advrl's checkpoints): networks, optimizer,
+counters, its envs' random state, and the global random states SB3 samples from."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 
 def model_state(model: BaseAlgorithm) -> dict[str, Any]:
@@ -21,3 +29,72 @@ def load_model_state(model: BaseAlgorithm, state: dict[str, Any]) -> None:
     model.set_parameters(state["params"], exact_match=True, device=model.device)
     model.num_timesteps = int(state["num_timesteps"])
     model._n_updates = int(state.get("n_updates", 0))
+
+
+def env_rng_state(venv: VecEnv) -> list[str] | dict[str, torch.Tensor]:
+    """The random state of a VecEnv's envs (torch generator, or each Gymnasium env's np_random)."""
+    generator = getattr(venv, "generator", None)
+    if isinstance(generator, torch.Generator):
+        return {"generator": generator.get_state()}
+    if isinstance(venv, DummyVecEnv):
+        return [json.dumps(env.unwrapped.np_random.bit_generator.state) for env in venv.envs]
+    return []  # subprocess envs: their random state stays in their processes
+
+
+def set_env_rng_state(venv: VecEnv, state: list[str] | dict[str, torch.Tensor]) -> None:
+    """Restore :func:`env_rng_state`."""
+    if isinstance(state, dict):
+        venv.generator.set_state(state["generator"])  # type: ignore[attr-defined]
+    elif isinstance(venv, DummyVecEnv) and state:
+        for env, s in zip(venv.envs, state, strict=True):
+            env.unwrapped.np_random.bit_generator.state = json.loads(s)
+
+
+def global_rng_state() -> dict[str, Any]:
+    """torch's and numpy's global random states (SB3 samples actions and minibatches from them)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
+    }
+
+
+def set_global_rng_state(state: dict[str, Any]) -> None:
+    """Restore :func:`global_rng_state` (checkpoints of earlier versions hold torch's only)."""
+    torch.set_rng_state(state["torch"])
+    n = state.get("numpy")
+    if n is not None:
+        np.random.set_state(
+            (n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"])
+        )
+
+
+def agent_state(model: OnPolicyAlgorithm) -> dict[str, Any]:
+    """An SB3 agent's networks, optimizer and counters, and its env's random state."""
+    assert model.env is not None
+    return {**model_state(model), "env_rng": env_rng_state(model.env)}
+
+
+def load_agent_state(model: OnPolicyAlgorithm, state: dict[str, Any]) -> None:
+    """Restore :func:`agent_state`."""
+    assert model.env is not None
+    load_model_state(model, state)
+    if "env_rng" in state:  # checkpoints of earlier PPO runs did not hold it
+        set_env_rng_state(model.env, state["env_rng"])
+
+
+@contextlib.contextmanager
+def isolated_rng() -> Iterator[None]:
+    """Whatever runs inside leaves torch's and numpy's global random states as it found them (an
+    evaluation must not change the training that follows it)."""
+    state = global_rng_state()
+    try:
+        yield
+    finally:
+        set_global_rng_state(state)

@@ -15,80 +15,19 @@ resumed from it continues exactly as the uninterrupted run would.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from stable_baselines3.common.logger import Image, Logger
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
-from advrl.agents.state import load_model_state, model_state
+from advrl.agents.state import agent_state, global_rng_state, load_agent_state, set_global_rng_state
 from advrl.logging import NOT_TEXT, tile_images
 from advrl.pair.levels import LevelFamily
 from advrl.pair.students import RolloutResult, Student
 from advrl.pair.teachers import Teacher
-
-
-# ---------------------------------------------------------------------------- random states
-def env_rng_state(venv: VecEnv) -> list[str] | dict[str, torch.Tensor]:
-    """The random state of a VecEnv's envs (torch generator, or each Gymnasium env's np_random)."""
-    generator = getattr(venv, "generator", None)
-    if isinstance(generator, torch.Generator):
-        return {"generator": generator.get_state()}
-    if isinstance(venv, DummyVecEnv):
-        return [json.dumps(env.unwrapped.np_random.bit_generator.state) for env in venv.envs]
-    return []  # subprocess envs: their random state stays in their processes
-
-
-def set_env_rng_state(venv: VecEnv, state: list[str] | dict[str, torch.Tensor]) -> None:
-    """Restore :func:`env_rng_state`."""
-    if isinstance(state, dict):
-        venv.generator.set_state(state["generator"])  # type: ignore[attr-defined]
-    elif isinstance(venv, DummyVecEnv) and state:
-        for env, s in zip(venv.envs, state, strict=True):
-            env.unwrapped.np_random.bit_generator.state = json.loads(s)
-
-
-def global_rng_state() -> dict[str, Any]:
-    """torch's and numpy's global random states (SB3 samples actions and minibatches from them)."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
-    return {
-        "torch": torch.get_rng_state(),
-        "numpy": {
-            "kind": kind,
-            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
-            "pos": int(pos),
-            "has_gauss": int(has_gauss),
-            "cached": float(cached),
-        },
-    }
-
-
-def set_global_rng_state(state: dict[str, Any]) -> None:
-    """Restore :func:`global_rng_state`."""
-    torch.set_rng_state(state["torch"])
-    n = state["numpy"]
-    np.random.set_state(
-        (n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"])
-    )
-
-
-def agent_state(model: OnPolicyAlgorithm) -> dict[str, Any]:
-    """An SB3 agent's networks, optimizer and counters, and its env's random state."""
-    assert model.env is not None
-    return {**model_state(model), "env_rng": env_rng_state(model.env)}
-
-
-def load_agent_state(model: OnPolicyAlgorithm, state: dict[str, Any]) -> None:
-    """Restore :func:`agent_state`."""
-    assert model.env is not None
-    load_model_state(model, state)
-    set_env_rng_state(model.env, state["env_rng"])
-
 
 # ---------------------------------------------------------------------------- the loop
 Hook = Callable[["UEDRunner"], None]

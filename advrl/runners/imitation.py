@@ -7,17 +7,13 @@ an ASAF fine-tuning run (``init.from_run``), and every run's policy is evaluated
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecTransposeImage
 
-from advrl.agents.state import load_model_state, model_state
 from advrl.config import (
     IMITATION_METHODS,
     ConfigError,
@@ -29,7 +25,6 @@ from advrl.config import (
     load_run_config,
     read_yaml,
 )
-from advrl.files import read_state, write_state
 from advrl.gail import (
     ASAF,
     GAIL,
@@ -41,6 +36,7 @@ from advrl.gail import (
     load_demos,
 )
 from advrl.pair.methods import TEACHERS
+from advrl.runners.lifecycle import Job, execute, policy_params
 from advrl.runners.ppo import (
     EVAL_SEED_OFFSET,
     build_ppo,
@@ -48,7 +44,8 @@ from advrl.runners.ppo import (
     make_env,
     policy_evaluation,
 )
-from advrl.runs import Every, RunDir, run_timing, start_run
+from advrl.runners.trainers import ASAFTrainer, SB3Trainer
+from advrl.runs import RunDir
 
 
 def run_demos(config: ImitationRunConfig) -> Demonstrations:
@@ -96,7 +93,10 @@ def init_policy(model: BaseAlgorithm, config: ImitationRunConfig, demos: Demonst
         source = RunDir.open(init.from_run).latest_checkpoint()
         if source is None:
             raise ConfigError(f"init.from_run: run {init.from_run!r} has no checkpoint")
-        params = read_state(source, "params")["params"]
+        try:
+            params = policy_params(source, "policy")
+        except ValueError as err:
+            raise ConfigError(f"init.from_run: {err}") from None
         try:
             model.policy.load_state_dict(params["policy"])
         except (RuntimeError, KeyError) as err:
@@ -115,12 +115,10 @@ def init_policy(model: BaseAlgorithm, config: ImitationRunConfig, demos: Demonst
         )
 
 
-def build_imitation(
-    config: ImitationRunConfig, demos: Demonstrations, tensorboard_dir: Path | None = None
-) -> tuple[GAIL | ASAF, BaseAlgorithm]:
-    """The trainer (GAIL or ASAF) and the PPO object holding the policy."""
+def build_imitation(config: ImitationRunConfig, demos: Demonstrations) -> SB3Trainer:
+    """The trainer (GAIL around PPO, or ASAF) of a run; its ``model`` holds the policy."""
     seed = config.train.seed
-    model = build_ppo(_policy_config(config), tensorboard_dir)
+    model = build_ppo(_policy_config(config))
     venv = model.get_env()
     assert venv is not None
     if isinstance(venv, VecTransposeImage):  # GAIL rewards what the demos hold: untransposed
@@ -155,7 +153,7 @@ def build_imitation(
             svc_every=d.svc_every,
             seed=seed,
         )
-        return gail, model
+        return SB3Trainer(model, trainer=gail, progress_bar=config.train.progress_bar)
     a = config.asaf
     asaf = ASAF(
         model=model,
@@ -169,23 +167,7 @@ def build_imitation(
         max_grad_norm=a.max_grad_norm,
         seed=seed,
     )
-    return asaf, model
-
-
-def save_imitation(path: Path, trainer: GAIL | ASAF, model: BaseAlgorithm) -> None:
-    """Checkpoint: the policy and its optimizer, the trainer (D, normalizer, RNGs), torch's RNG."""
-    write_state(
-        path,
-        {**model_state(model), "trainer": trainer.state_dict(), "torch_rng": torch.get_rng_state()},
-    )
-
-
-def load_imitation(path: Path, trainer: GAIL | ASAF, model: BaseAlgorithm) -> None:
-    """Restore :func:`save_imitation`."""
-    state = read_state(path, "trainer", map_location=model.device)
-    load_model_state(model, state)
-    trainer.load_state_dict(state["trainer"])
-    torch.set_rng_state(state["torch_rng"])
+    return ASAFTrainer(asaf)
 
 
 def imitation_eval(
@@ -201,40 +183,16 @@ def imitation_eval(
     return out
 
 
-class _RolloutHook(BaseCallback):
-    """Runs the periodic hooks after each of GAIL's PPO rollouts."""
-
-    def __init__(self, hooks: list[Every[BaseAlgorithm]]) -> None:
-        super().__init__()
-        self.hooks = hooks
-
-    def _on_step(self) -> bool:
-        return True
-
-    def _on_rollout_end(self) -> None:
-        for hook in self.hooks:
-            hook(self.model)
-
-
-def train_imitation(config: ImitationRunConfig, resume: str | Path | None = None) -> dict[str, Any]:
-    """Train (or resume) a GAIL or ASAF run; returns the summary also written to ``summary.json``."""
-    if config.method not in IMITATION_METHODS:
-        raise ConfigError(f"method must be one of {IMITATION_METHODS}, got {config.method!r}")
+def imitation_job(config: ImitationRunConfig) -> Job:
+    """The GAIL or ASAF run a config describes (every setting checked; nothing written)."""
     if config.policy.lstm_hidden is not None:
         raise ConfigError(f"{config.method} trains feed-forward policies; drop policy.lstm_hidden")
     check_env_config(_policy_config(config))
     demos = run_demos(config)
-    run = start_run(config, config.method, resume)
-    trainer, model = build_imitation(config, demos, run.tb)
-    checkpoint = run.latest_checkpoint() if resume is not None else None
-    if checkpoint is not None:
-        load_imitation(checkpoint, trainer, model)
-    else:
-        init_policy(model, config, demos)
-    done = int(model.num_timesteps)
-    t = config.train
+    trainer = build_imitation(config, demos)
+    model, t = trainer.model, config.train
 
-    def log_eval(model: BaseAlgorithm) -> None:
+    def evaluate_now() -> None:
         result = imitation_eval(model, config, demos, t.eval_episodes)
         model.logger.record("eval/mean_return", result["policy"]["mean_return"])
         model.logger.record(
@@ -243,48 +201,28 @@ def train_imitation(config: ImitationRunConfig, resume: str | Path | None = None
         if "normalized_score" in result["policy"]:
             model.logger.record("eval/normalized_score", result["policy"]["normalized_score"])
 
-    def log_checkpoint(model: BaseAlgorithm) -> None:
-        save_imitation(run.checkpoint_path(model.num_timesteps), trainer, model)
+    def finish(run: RunDir) -> dict[str, Any]:
+        model.save(run.path / "model.zip")
+        return {"eval": imitation_eval(model, config, demos, t.eval_episodes)}
 
-    hooks = [
-        Every[BaseAlgorithm](t.eval_every, log_eval, done),
-        Every[BaseAlgorithm](t.checkpoint_every, log_checkpoint, done),
-    ]
-    start = time.perf_counter()
-    if t.total_timesteps > done:
-        if isinstance(trainer, GAIL):
-            trainer.learn(
-                t.total_timesteps - done,
-                callback=_RolloutHook(hooks),
-                reset_num_timesteps=checkpoint is None,
-                progress_bar=t.progress_bar,
-            )
-        else:
-
-            def after_round(asaf: ASAF, stats: dict[str, float]) -> None:
-                for hook in hooks:
-                    hook(asaf.model)
-
-            trainer.learn(t.total_timesteps, callback=after_round)
-    elapsed = time.perf_counter() - start
-    save_imitation(run.checkpoint_path(model.num_timesteps), trainer, model)
-    model.save(run.path / "model.zip")
-    result = imitation_eval(model, config, demos, t.eval_episodes)
     summary = {
-        "run": str(run.path),
         "env": config.env.id,
-        "method": config.method,
         "variant": variant_name(config),
         "seed": t.seed,
         "demo_episodes": demos.num_episodes,
-        **run_timing(model, done, checkpoint is not None, elapsed),
-        "eval": result,
     }
-    run.write_summary(summary)
-    venv = model.get_env()
-    if venv is not None:
-        venv.close()
-    return summary
+    return Job(
+        trainer,
+        evaluate_now,
+        finish,
+        fresh_start=lambda: init_policy(model, config, demos),
+        summary=summary,
+    )
+
+
+def train_imitation(config: ImitationRunConfig, resume: str | Path | None = None) -> dict[str, Any]:
+    """Train (or resume) a GAIL or ASAF run; returns the summary also written to ``summary.json``."""
+    return execute(config, config.method, lambda: imitation_job(config), resume=resume)
 
 
 def variant_name(config: ImitationRunConfig) -> str:
@@ -333,5 +271,5 @@ def load_run_model(run: str | Path) -> tuple[BaseAlgorithm, RunConfig]:
     else:
         config = ppo_config = load_run_config(PPORunConfig, config_file)
     model = build_ppo(ppo_config)
-    load_model_state(model, read_state(checkpoint, "params", map_location=model.device))
+    model.set_parameters(policy_params(checkpoint, "policy"), exact_match=True, device=model.device)
     return model, config

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -11,10 +9,7 @@ from typing import Any
 
 import gymnasium as gym
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.logger import configure
-from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 import advrl  # noqa: F401  (registers the envs in subprocesses that unpickle make_env)
@@ -24,7 +19,9 @@ from advrl.config import ConfigError, EnvSettings, PPORunConfig
 from advrl.envs.batched import BatchedMaze
 from advrl.eval import evaluate, random_policy, sb3_policy
 from advrl.logging import LevelLogger
-from advrl.runs import RunDir, load_checkpoint, run_timing, save_checkpoint, start_run
+from advrl.runners.lifecycle import Job, execute
+from advrl.runners.trainers import SB3Trainer
+from advrl.runs import RunDir
 
 EVAL_SEED_OFFSET = 1_000_000
 """Evaluation seeds start here, away from the training envs' seeds."""
@@ -51,25 +48,6 @@ def check_env_config(config: PPORunConfig) -> gym.Space:
             raise
         raise ConfigError(f"env {config.env.id!r} with kwargs {config.env.kwargs}: {err}") from None
     return space
-
-
-class PeriodicCheckpoint(BaseCallback):
-    """Writes a checkpoint into the run folder every ``every`` env steps."""
-
-    def __init__(self, run: RunDir, every: int) -> None:
-        super().__init__()
-        self.run = run
-        self.every = every
-        self._next = 0
-
-    def _on_training_start(self) -> None:
-        self._next = self.num_timesteps + self.every
-
-    def _on_step(self) -> bool:
-        if self.every and self.num_timesteps >= self._next:
-            self._next += self.every
-            save_checkpoint(self.run.checkpoint_path(self.num_timesteps), self.model)
-        return True
 
 
 BATCHED_KWARGS = ("size", "agent_view_size", "max_steps", "num_walls")
@@ -173,7 +151,7 @@ def check_adversarial_config(config: PPORunConfig, space: gym.Space) -> None:
         )
 
 
-def build_ppo(config: PPORunConfig, tensorboard_dir: Path | None = None) -> BaseAlgorithm:
+def build_ppo(config: PPORunConfig) -> BaseAlgorithm:
     """The vectorized env and PPO agent a config describes (:class:`RobustPPO` when the
     ``adversarial`` section asks for adversarial training)."""
     venv = make_training_env(config.env, config.train.seed)
@@ -185,8 +163,6 @@ def build_ppo(config: PPORunConfig, tensorboard_dir: Path | None = None) -> Base
     except ValueError as err:
         venv.close()
         raise ConfigError(f"ppo: {err}") from None
-    if tensorboard_dir is not None:
-        model.set_logger(configure(str(tensorboard_dir), ["tensorboard", "csv"]))
     return model
 
 
@@ -217,6 +193,30 @@ def final_evaluation(model: BaseAlgorithm, config: PPORunConfig) -> dict[str, An
     )
 
 
+def ppo_job(config: PPORunConfig) -> Job:
+    """The PPO run a config describes (every setting checked; nothing written)."""
+    check_adversarial_config(config, check_env_config(config))
+    model = build_ppo(config)
+    t = config.train
+    eval_env = make_env(config.env.id, config.env.kwargs)
+
+    def evaluate_now() -> None:
+        stats = evaluate(eval_env, sb3_policy(model), t.eval_episodes, t.seed + EVAL_SEED_OFFSET)
+        model.logger.record("eval/mean_return", stats.mean_return)
+        model.logger.record("eval/success_rate", stats.success_rate)
+
+    def finish(run: RunDir) -> dict[str, Any]:
+        eval_env.close()
+        model.save(run.path / "model.zip")  # SB3's own format, for PPO.load users
+        return {"eval": final_evaluation(model, config)}
+
+    trainer = SB3Trainer(
+        model, callbacks=[LevelLogger(image_every=t.image_every)], progress_bar=t.progress_bar
+    )
+    summary = {"env": config.env.id, "adversarial": config.adversarial.method, "seed": t.seed}
+    return Job(trainer, evaluate_now, finish, summary=summary)
+
+
 def train_ppo(config: PPORunConfig, resume: str | Path | None = None) -> dict[str, Any]:
     """Train (or resume) a PPO run; returns the summary also written to ``summary.json``.
 
@@ -224,57 +224,4 @@ def train_ppo(config: PPORunConfig, resume: str | Path | None = None) -> dict[st
         config: the run's settings.
         resume: an existing run folder: continue from its latest checkpoint with ``config``.
     """
-    check_adversarial_config(config, check_env_config(config))
-    run = start_run(config, "ppo", resume)
-    model = build_ppo(config, run.tb)
-    checkpoint = run.latest_checkpoint() if resume is not None else None
-    if checkpoint is not None:
-        load_checkpoint(checkpoint, model)
-    done = model.num_timesteps
-    remaining = config.train.total_timesteps - done
-    train_cfg = config.train
-    eval_env = DummyVecEnv([lambda: Monitor(make_env(config.env.id, config.env.kwargs))])
-    eval_env.seed(train_cfg.seed + EVAL_SEED_OFFSET)
-    callbacks: list[BaseCallback] = [
-        LevelLogger(image_every=train_cfg.image_every),
-        PeriodicCheckpoint(run, train_cfg.checkpoint_every),
-    ]
-    if train_cfg.eval_every:
-        callbacks.append(
-            EvalCallback(
-                eval_env,
-                n_eval_episodes=train_cfg.eval_episodes,
-                eval_freq=max(train_cfg.eval_every // config.env.n_envs, 1),
-                deterministic=False,
-                verbose=0,
-            )
-        )
-    start = time.perf_counter()
-    if remaining > 0:
-        warnings.filterwarnings(  # BatchedMaze trains, MazeEnv evaluates: same rules, by design
-            "ignore", message="Training and eval env are not of the same type"
-        )
-        model.learn(
-            remaining,
-            callback=CallbackList(callbacks),
-            progress_bar=train_cfg.progress_bar,
-            reset_num_timesteps=checkpoint is None,
-        )
-    elapsed = time.perf_counter() - start
-    save_checkpoint(run.checkpoint_path(model.num_timesteps), model)
-    model.save(run.path / "model.zip")  # SB3's own format, for PPO.load users
-    summary = {
-        "run": str(run.path),
-        "env": config.env.id,
-        "method": "ppo",
-        "adversarial": config.adversarial.method,
-        "seed": train_cfg.seed,
-        **run_timing(model, done, checkpoint is not None, elapsed),
-        "eval": final_evaluation(model, config),
-    }
-    run.write_summary(summary)
-    venv = model.get_env()
-    if venv is not None:
-        venv.close()
-    eval_env.close()
-    return summary
+    return execute(config, "ppo", lambda: ppo_job(config), resume=resume)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +28,18 @@ from advrl.envs.physics import ParamDesignerEnv
 from advrl.envs.wrappers import FixedLevel
 from advrl.eval import evaluate, sb3_policy
 from advrl.eval.heldout import RandomMazePolicy, evaluate_heldout
-from advrl.files import atomic_write_bytes, read_state, write_state
+from advrl.files import atomic_write_bytes
 from advrl.pair import Adversary, MazeFamily, ParamFamily, Student, UEDRunner, family_for
 from advrl.pair.methods import TEACHERS, TeacherContext
+from advrl.runners.lifecycle import Job, execute, policy_params
 from advrl.runners.ppo import (
     EVAL_SEED_OFFSET,
     batched_kwargs,
     make_env,
     make_vec,
 )
-from advrl.runs import Every, RunDir, start_run
+from advrl.runners.trainers import UEDTrainer
+from advrl.runs import RunDir
 
 Family = MazeFamily | ParamFamily
 
@@ -277,92 +278,51 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 # ---------------------------------------------------------------------------- training
-def save_runner(runner: UEDRunner, path: Path) -> None:
-    """Write the runner's full state (safe to load with ``weights_only=True``)."""
-    write_state(path, runner.state_dict())
+def ued_job(config: UEDRunConfig[Any]) -> Job:
+    """The UED run a config describes (every setting checked; nothing written)."""
+    runner = build_runner(config)
+    trainer = UEDTrainer(runner, config.train.total_timesteps)
 
+    def evaluate_now() -> None:
+        log_zero_shot(runner.logger, run_zero_shot(runner.protagonist.model, config))
 
-def load_runner(runner: UEDRunner, path: Path) -> None:
-    """Load :func:`save_runner`'s file (tensors, numbers and strings only)."""
-    runner.load_state_dict(read_state(path, "agents"))
+    def finish(run: RunDir) -> dict[str, Any]:
+        runner.protagonist.model.save(run.path / "protagonist.zip")
+        results = run_zero_shot(runner.protagonist.model, config, with_random=True)
+        rows = results_table(results)
+        is_maze = isinstance(runner.family, MazeFamily)
+        write_table(rows, run.path / ("heldout.csv" if is_maze else "eval.csv"))
+        means = {
+            f"mean_{key}": float(np.mean([r[key] for r in rows]))
+            for key in ("solve_rate", "solve_rate_greedy", "return", "return_greedy")
+        }
+        if "random" in results:
+            means["mean_solve_rate_random"] = float(np.mean([r["solve_rate_random"] for r in rows]))
+        return {
+            "agent_timesteps": {role: int(m.num_timesteps) for role, m in runner.agents().items()},
+            "iterations": runner.iteration,
+            "student_steps_per_s": trainer.student_steps_per_s,
+            "eval": results,
+            **means,
+            "last": {
+                k: v for k, v in runner.last_metrics.items() if k.startswith(("ued/", "levels/"))
+            },
+        }
+
+    summary = {"env": config.env.id, "seed": config.train.seed}
+    return Job(trainer, evaluate_now, finish, summary=summary)
 
 
 def train_ued(config: UEDRunConfig[Any], resume: str | Path | None = None) -> dict[str, Any]:
     """Train (or resume) a UED run; returns the summary also written to ``summary.json``."""
-    runner = build_runner(config)  # a bad config fails here, before the run folder exists
-    run = start_run(config, config.method, resume)
-    logger = configure(str(run.tb), ["tensorboard", "csv"])
-    runner.logger = logger
-    total = config.train.total_timesteps
-    runner.start(total)
-    checkpoint = run.latest_checkpoint() if resume is not None else None
-    if checkpoint is not None:
-        load_runner(runner, checkpoint)
-    done = runner.num_timesteps
-    is_maze = isinstance(runner.family, MazeFamily)
-
-    def evaluate_now(r: UEDRunner) -> None:
-        log_zero_shot(r.logger, run_zero_shot(r.protagonist.model, config))
-
-    hooks = [
-        Every[UEDRunner](config.train.eval_every, evaluate_now, done),
-        Every[UEDRunner](
-            config.train.checkpoint_every,
-            lambda r: save_runner(r, run.checkpoint_path(r.num_timesteps)),
-            done,
-        ),
-    ]
-    start = time.perf_counter()
-    steps_before = {role: m.num_timesteps for role, m in runner.agents().items()}
-    runner.run(total, hooks)
-    elapsed = time.perf_counter() - start
-    save_runner(runner, run.checkpoint_path(runner.num_timesteps))
-    runner.protagonist.model.save(run.path / "protagonist.zip")
-    results = run_zero_shot(runner.protagonist.model, config, with_random=True)
-    rows = results_table(results)
-    write_table(rows, run.path / ("heldout.csv" if is_maze else "eval.csv"))
-    steps = {role: int(m.num_timesteps) for role, m in runner.agents().items()}
-    student_steps = sum(
-        steps[r] - steps_before[r] for r in ("protagonist", "antagonist") if r in steps
-    )
-    summary = {
-        "run": str(run.path),
-        "env": config.env.id,
-        "method": config.method,
-        "seed": config.train.seed,
-        "timesteps": steps["protagonist"],
-        "agent_timesteps": steps,
-        "iterations": runner.iteration,
-        "resumed_from": done if checkpoint is not None else None,
-        "wall_clock_s": round(elapsed, 2),
-        "student_steps_per_s": round(student_steps / elapsed, 1) if elapsed > 0 else None,
-        "eval": results,
-        "mean_solve_rate": float(np.mean([r["solve_rate"] for r in rows])),
-        "mean_solve_rate_greedy": float(np.mean([r["solve_rate_greedy"] for r in rows])),
-        "mean_return": float(np.mean([r["return"] for r in rows])),
-        "mean_return_greedy": float(np.mean([r["return_greedy"] for r in rows])),
-        **(
-            {"mean_solve_rate_random": float(np.mean([r["solve_rate_random"] for r in rows]))}
-            if "random" in results
-            else {}
-        ),
-        "last": {k: v for k, v in runner.last_metrics.items() if k.startswith(("ued/", "levels/"))},
-    }
-    run.write_summary(summary)
-    for model in runner.agents().values():
-        if model.env is not None:
-            model.env.close()
-    logger.close()
-    return summary
+    return execute(config, config.method, lambda: ued_job(config), resume=resume)
 
 
 def load_protagonist(run_path: str | Path, config: UEDRunConfig[Any]) -> OnPolicyAlgorithm:
     """The protagonist of a UED run, from its latest checkpoint."""
-    run = RunDir.open(run_path)
-    checkpoint = run.latest_checkpoint()
+    checkpoint = RunDir.open(run_path).latest_checkpoint()
     if checkpoint is None:
         raise FileNotFoundError(f"run {str(run_path)!r} has no checkpoint yet")
-    state = read_state(checkpoint, "agents")
     model = make_student(config, config.protagonist, "protagonist", config.train.seed).model
-    model.set_parameters(state["agents"]["protagonist"]["params"], exact_match=True)
+    model.set_parameters(policy_params(checkpoint, "protagonist"), exact_match=True)
     return model
