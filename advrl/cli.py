@@ -211,8 +211,8 @@ def _load_policy(run: Path) -> tuple[Any, str, dict[str, Any], int, list[str], i
     Returns the model, env id and kwargs, evaluation episodes, level names and seed.
     """
     from advrl.config import DEFAULT_EVAL_LEVELS
+    from advrl.eval import EVAL_SEED_OFFSET
     from advrl.runners.imitation import load_run_model
-    from advrl.runners.ppo import EVAL_SEED_OFFSET
 
     model, config = load_run_model(run)
     seed = config.train.seed + EVAL_SEED_OFFSET
@@ -379,10 +379,10 @@ def cmd_expert_train(args: argparse.Namespace) -> int:
 
 def cmd_demos_record(args: argparse.Namespace) -> int:
     """Roll out a run's policy and save its episodes."""
+    from advrl.envs.vector import make_env
     from advrl.eval import sb3_policy
     from advrl.gail import record_demos, save_demos
     from advrl.runners.imitation import load_run_model
-    from advrl.runners.ppo import make_env
 
     out = Path(args.out)
     if out.suffix != ".npz":

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 
 from advrl.config import ImitationRunConfig, PPORunConfig, load_config
+from advrl.envs.vector import make_env
 from advrl.eval import sb3_policy
 from advrl.gail import record_demos, save_demos
 from advrl.runners import train_ppo
 from advrl.runners.imitation import load_run_model, train_imitation
-from advrl.runners.ppo import make_env
 
 METHODS: dict[str, tuple[str, list[str]]] = {
     "gail": ("gail", []),

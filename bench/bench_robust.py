@@ -27,10 +27,11 @@ import numpy as np
 
 from advrl.agents import ObservationAttack
 from advrl.config import PPORunConfig, load_config
+from advrl.envs.vector import make_env
+from advrl.eval import EVAL_SEED_OFFSET
 from advrl.eval.robustness import CurvePoint, curve_report, random_return, robustness_curve
 from advrl.runners import train_ppo
 from advrl.runners.imitation import load_run_model
-from advrl.runners.ppo import EVAL_SEED_OFFSET, make_env
 
 METHODS: dict[str, list[str]] = {
     "ppo": ["adversarial.method=none"],

@@ -36,8 +36,8 @@ import numpy as np
 import torch
 
 from advrl.config import UEDRunConfig, load_config
+from advrl.eval import EVAL_SEED_OFFSET
 from advrl.eval.heldout import RandomMazePolicy, evaluate_heldout
-from advrl.runners.ppo import EVAL_SEED_OFFSET
 from advrl.runners.ued import train_ued
 
 

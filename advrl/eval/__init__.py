@@ -2,9 +2,16 @@
 
 from advrl.eval.ara import ara, normalized_ara
 from advrl.eval.robustness import CurvePoint, curve_report, robustness_curve
-from advrl.eval.rollouts import EpisodeStats, evaluate, random_policy, sb3_policy
+from advrl.eval.rollouts import (
+    EVAL_SEED_OFFSET,
+    EpisodeStats,
+    evaluate,
+    random_policy,
+    sb3_policy,
+)
 
 __all__ = [
+    "EVAL_SEED_OFFSET",
     "CurvePoint",
     "EpisodeStats",
     "ara",

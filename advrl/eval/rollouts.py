@@ -14,6 +14,10 @@ Policy = Callable[[Any], Any]
 :func:`evaluate` calls before each episode."""
 
 
+EVAL_SEED_OFFSET = 1_000_000
+"""Evaluation seeds start here (the run's seed plus this), away from the training envs' seeds."""
+
+
 @dataclass(frozen=True)
 class EpisodeStats:
     """Per-episode returns, lengths and successes of an evaluation."""

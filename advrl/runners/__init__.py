@@ -1,5 +1,5 @@
 """Runners: turn a config into a training run (run folder, TensorBoard, checkpoints, summary)."""
 
-from advrl.runners.ppo import make_env, train_ppo
+from advrl.runners.ppo import train_ppo
 
-__all__ = ["make_env", "train_ppo"]
+__all__ = ["train_ppo"]

@@ -25,6 +25,8 @@ from advrl.config import (
     load_run_config,
     read_yaml,
 )
+from advrl.envs.vector import make_env
+from advrl.eval import EVAL_SEED_OFFSET
 from advrl.gail import (
     ASAF,
     GAIL,
@@ -37,13 +39,7 @@ from advrl.gail import (
 )
 from advrl.pair.methods import TEACHERS
 from advrl.runners.lifecycle import Job, execute, policy_params
-from advrl.runners.ppo import (
-    EVAL_SEED_OFFSET,
-    build_ppo,
-    check_env_config,
-    make_env,
-    policy_evaluation,
-)
+from advrl.runners.ppo import build_ppo, check_env_config, policy_evaluation
 from advrl.runners.trainers import ASAFTrainer, SB3Trainer
 from advrl.runs import RunDir
 

@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
-import advrl  # noqa: F401  (registers the envs in subprocesses that unpickle make_env)
 from advrl.agents import RobustPPO, is_grid_space, make_ppo
 from advrl.agents.simaug import maze_only_views
 from advrl.config import ConfigError, EnvSettings, PPORunConfig
-from advrl.envs.batched import BatchedMaze
-from advrl.eval import evaluate, random_policy, sb3_policy
+from advrl.envs.vector import BackendError, make_env, make_vec
+from advrl.eval import EVAL_SEED_OFFSET, evaluate, random_policy, sb3_policy
 from advrl.logging import LevelLogger
 from advrl.runners.lifecycle import Job, execute
 from advrl.runners.trainers import SB3Trainer
 from advrl.runs import RunDir
-
-EVAL_SEED_OFFSET = 1_000_000
-"""Evaluation seeds start here, away from the training envs' seeds."""
-
-
-def make_env(env_id: str, kwargs: dict[str, Any] | None = None) -> gym.Env:
-    """``gymnasium.make`` with advrl's envs registered (a module-level function, so it pickles)."""
-    return gym.make(env_id, **(kwargs or {}))
 
 
 def check_env_config(config: PPORunConfig) -> gym.Space:
@@ -50,76 +39,20 @@ def check_env_config(config: PPORunConfig) -> gym.Space:
     return space
 
 
-BATCHED_KWARGS = ("size", "agent_view_size", "max_steps", "num_walls")
-"""MazeEnv arguments that BatchedMaze shares."""
-
-
-def batched_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any] | None:
-    """BatchedMaze arguments for an env, or None where it cannot stand in for it.
-
-    It stands in for a domain-randomized :class:`MazeEnv` (no custom generator) whose other
-    arguments are only rendering ones.
-    """
-    try:
-        spec = gym.spec(env_id)
-    except gym.error.Error:
-        return None
-    if spec.entry_point != "advrl.envs.maze:MazeEnv":
-        return None
-    kwargs = {**spec.kwargs, **env_kwargs}
-    if any(k not in (*BATCHED_KWARGS, "render_mode", "tile_size") for k in kwargs):
-        return None
-    if isinstance(kwargs.get("num_walls"), list):
-        kwargs["num_walls"] = tuple(kwargs["num_walls"])
-    return {k: v for k, v in kwargs.items() if k in BATCHED_KWARGS}
-
-
-def make_vec(
-    env_id: str,
-    env_kwargs: dict[str, Any],
-    n_envs: int,
-    *,
-    backend: str,
-    device: str,
-    seed: int,
-    factory: Callable[..., gym.Env] = make_env,
-    vec_env_cls: type[DummyVecEnv] | type[SubprocVecEnv] = DummyVecEnv,
-) -> VecEnv:
-    """``n_envs`` copies of an env: BatchedMaze where it applies (``batched``/``auto``), else
-    ``factory(env_id, kwargs)`` under ``vec_env_cls``.
-
-    Raises:
-        ConfigError: ``backend`` is ``batched`` and the env is not a maze BatchedMaze can stand in for.
-    """
-    kwargs = batched_kwargs(env_id, env_kwargs) if backend != "gymnasium" else None
-    if backend == "batched" and kwargs is None:
-        raise ConfigError(
-            f"env.backend=batched needs an advrl maze (e.g. advrl/Maze-v0) with only "
-            f"{', '.join(BATCHED_KWARGS)} as kwargs; {env_id!r} with {env_kwargs} is not one: "
-            "set env.backend=gymnasium"
-        )
-    if kwargs is not None:
-        return BatchedMaze(n_envs, device=device, seed=seed, **kwargs)
-    return make_vec_env(
-        factory,
-        n_envs=n_envs,
-        seed=seed,
-        env_kwargs={"env_id": env_id, "kwargs": env_kwargs},
-        vec_env_cls=vec_env_cls,
-    )
-
-
 def make_training_env(env_cfg: EnvSettings, seed: int) -> VecEnv:
     """The training VecEnv: BatchedMaze (``batched``/``auto``) or Gymnasium envs under SB3."""
-    return make_vec(
-        env_cfg.id,
-        env_cfg.kwargs,
-        env_cfg.n_envs,
-        backend=env_cfg.backend,
-        device=env_cfg.device,
-        seed=seed,
-        vec_env_cls=SubprocVecEnv if env_cfg.vec_env == "subproc" else DummyVecEnv,
-    )
+    try:
+        return make_vec(
+            env_cfg.id,
+            env_cfg.kwargs,
+            env_cfg.n_envs,
+            backend=env_cfg.backend,
+            device=env_cfg.device,
+            seed=seed,
+            vec_env_cls=SubprocVecEnv if env_cfg.vec_env == "subproc" else DummyVecEnv,
+        )
+    except BackendError as err:
+        raise ConfigError(str(err)) from None
 
 
 def check_adversarial_config(config: PPORunConfig, space: gym.Space) -> None:

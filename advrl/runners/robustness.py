@@ -16,6 +16,8 @@ from advrl.agents import is_grid_space
 from advrl.agents.attacks import ObservationAttack
 from advrl.agents.policy_inputs import supports_attacks
 from advrl.config import ConfigError
+from advrl.envs.vector import make_env
+from advrl.eval import EVAL_SEED_OFFSET
 from advrl.eval.robustness import (
     CurvePoint,
     check_plotting,
@@ -26,7 +28,6 @@ from advrl.eval.robustness import (
     write_curves_csv,
 )
 from advrl.runners.imitation import load_run_model
-from advrl.runners.ppo import EVAL_SEED_OFFSET, make_env
 
 
 def _tag(eps: float) -> str:

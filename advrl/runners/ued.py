@@ -25,19 +25,14 @@ from advrl.agents.settings import PolicySettings, PPOSettings
 from advrl.config import ConfigError, StudentSettings, UEDRunConfig
 from advrl.envs.batched_designer import BatchedMazeDesigner
 from advrl.envs.physics import ParamDesignerEnv
+from advrl.envs.vector import BackendError, batched_kwargs, make_env, make_vec
 from advrl.envs.wrappers import FixedLevel
-from advrl.eval import evaluate, sb3_policy
+from advrl.eval import EVAL_SEED_OFFSET, evaluate, sb3_policy
 from advrl.eval.heldout import RandomMazePolicy, evaluate_heldout
 from advrl.files import atomic_write_bytes
 from advrl.pair import Adversary, MazeFamily, ParamFamily, Student, UEDRunner, family_for
 from advrl.pair.methods import TEACHERS, TeacherContext
 from advrl.runners.lifecycle import Job, execute, policy_params
-from advrl.runners.ppo import (
-    EVAL_SEED_OFFSET,
-    batched_kwargs,
-    make_env,
-    make_vec,
-)
 from advrl.runners.trainers import UEDTrainer
 from advrl.runs import RunDir
 
@@ -68,15 +63,18 @@ def make_student_env(config: UEDRunConfig[Any], seed: int) -> VecEnv:
     """The students' VecEnv: BatchedMaze for mazes (unless ``backend: gymnasium``), else Gymnasium
     envs that replay fixed levels."""
     env = config.env
-    return make_vec(
-        env.id,
-        env.kwargs,
-        env.num_levels,
-        backend=env.backend,
-        device=env.device,
-        seed=seed,
-        factory=make_level_env,
-    )
+    try:
+        return make_vec(
+            env.id,
+            env.kwargs,
+            env.num_levels,
+            backend=env.backend,
+            device=env.device,
+            seed=seed,
+            factory=make_level_env,
+        )
+    except BackendError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _ppo(

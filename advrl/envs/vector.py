@@ -1,0 +1,83 @@
+"""Vectorized envs: the batched maze where it can stand in for the Gymnasium one, else
+``gymnasium.make`` copies under an SB3 VecEnv."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
+
+from advrl.envs.batched import BatchedMaze
+
+
+class BackendError(ValueError):
+    """The batched backend was asked for an env it cannot stand in for."""
+
+
+def make_env(env_id: str, kwargs: dict[str, Any] | None = None) -> gym.Env:
+    """``gymnasium.make`` (a module-level function, so it pickles into subprocess envs, where
+    importing this module registers advrl's envs)."""
+    return gym.make(env_id, **(kwargs or {}))
+
+
+BATCHED_KWARGS = ("size", "agent_view_size", "max_steps", "num_walls")
+"""MazeEnv arguments that BatchedMaze shares."""
+
+
+def batched_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """BatchedMaze arguments for an env, or None where it cannot stand in for it.
+
+    It stands in for a domain-randomized :class:`MazeEnv` (no custom generator) whose other
+    arguments are only rendering ones.
+    """
+    try:
+        spec = gym.spec(env_id)
+    except gym.error.Error:
+        return None
+    if spec.entry_point != "advrl.envs.maze:MazeEnv":
+        return None
+    kwargs = {**spec.kwargs, **env_kwargs}
+    if any(k not in (*BATCHED_KWARGS, "render_mode", "tile_size") for k in kwargs):
+        return None
+    if isinstance(kwargs.get("num_walls"), list):
+        kwargs["num_walls"] = tuple(kwargs["num_walls"])
+    return {k: v for k, v in kwargs.items() if k in BATCHED_KWARGS}
+
+
+def make_vec(
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    n_envs: int,
+    *,
+    backend: str,
+    device: str,
+    seed: int,
+    factory: Callable[..., gym.Env] = make_env,
+    vec_env_cls: type[DummyVecEnv] | type[SubprocVecEnv] = DummyVecEnv,
+) -> VecEnv:
+    """``n_envs`` copies of an env: BatchedMaze where it applies (``batched``/``auto``), else
+    ``factory(env_id, kwargs)`` under ``vec_env_cls``.
+
+    Raises:
+        BackendError: ``backend`` is ``batched`` and the env is not a maze BatchedMaze can stand
+            in for.
+    """
+    kwargs = batched_kwargs(env_id, env_kwargs) if backend != "gymnasium" else None
+    if backend == "batched" and kwargs is None:
+        raise BackendError(
+            f"env.backend=batched needs an advrl maze (e.g. advrl/Maze-v0) with only "
+            f"{', '.join(BATCHED_KWARGS)} as kwargs; {env_id!r} with {env_kwargs} is not one: "
+            "set env.backend=gymnasium"
+        )
+    if kwargs is not None:
+        return BatchedMaze(n_envs, device=device, seed=seed, **kwargs)
+    return make_vec_env(
+        factory,
+        n_envs=n_envs,
+        seed=seed,
+        env_kwargs={"env_id": env_id, "kwargs": env_kwargs},
+        vec_env_cls=vec_env_cls,
+    )
