@@ -184,7 +184,7 @@ def cmd_train_ued(args: argparse.Namespace) -> int:
     extra = ""
     if "ued/regret" in last:
         extra = f", regret {last['ued/regret']:.3f}"
-    if "default" in summary["eval"]["stochastic"]:  # a physics env: its standard level
+    if not summary["held_out"]:  # a physics env: its standard level
         result = (
             f"return on the standard level {summary['mean_return']:.1f} "
             f"(greedy {summary['mean_return_greedy']:.1f})"
@@ -225,7 +225,7 @@ def _load_policy(run: Path) -> tuple[Any, str, dict[str, Any], int, list[str], i
 def cmd_eval(args: argparse.Namespace) -> int:
     """Zero-shot evaluation of a run's policy on held-out levels, or runs' robustness curves."""
     from advrl.envs import all_heldout_names
-    from advrl.runners.ued import format_table, results_table, write_table, zero_shot
+    from advrl.eval.zero_shot import format_table, write_table, zero_shot
 
     if args.attack:
         return cmd_eval_attack(args)
@@ -242,7 +242,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise UserError(
                 f"unknown held-out maze(s) {unknown}; known: {', '.join(all_heldout_names())}"
             )
-    results = zero_shot(
+    result = zero_shot(
         model,
         env_id,
         env_kwargs,
@@ -251,12 +251,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         seed=seed,
         with_random=True,
     )
-    rows = results_table(results)
+    rows = result.rows()
     print(format_table(rows))
-    mean = sum(r["solve_rate"] for r in rows) / len(rows)
-    random = [r["solve_rate_random"] for r in rows if "solve_rate_random" in r]
-    reference = f" (random policy {sum(random) / len(random):.3f})" if random else ""
-    print(f"mean solve rate {mean:.3f}{reference}")
+    reference = ""
+    if "random" in result.stats:
+        reference = f" (random policy {result.mean('success_rate', 'random'):.3f})"
+    print(f"mean solve rate {result.mean('success_rate'):.3f}{reference}")
     out = run / f"eval-{'all' if args.all else args.levels.replace(',', '_')}.csv"
     write_table(rows, out)
     print(f"wrote {out}")

@@ -95,16 +95,19 @@ def test_random_policy_is_uniform_and_seeded() -> None:
 
 
 def test_zero_shot_plays_the_random_policy_on_the_same_episodes() -> None:
-    from advrl.runners.ued import results_table, zero_shot
+    from advrl.eval.zero_shot import zero_shot
 
-    results = zero_shot(
+    result = zero_shot(
         HashPolicy(), "advrl/Maze-v0", {}, ["FourRooms13"], episodes=6, seed=2, with_random=True
     )
     expected = evaluate_heldout(RandomMazePolicy(), ["FourRooms13"], episodes=6, seed=2)
-    assert results["random"]["FourRooms13"] == expected["FourRooms13"].as_dict()
-    assert results_table(results)[0]["solve_rate_random"] == round(
-        expected["FourRooms13"].success_rate, 4
-    )
-    assert "random" not in zero_shot(
-        HashPolicy(), "advrl/Maze-v0", {}, ["FourRooms13"], episodes=2, seed=2
+    assert result.stats["random"]["FourRooms13"].as_dict() == expected["FourRooms13"].as_dict()
+    assert result.rows()[0]["solve_rate_random"] == round(expected["FourRooms13"].success_rate, 4)
+    assert result.summary()["mean_solve_rate_random"] == expected["FourRooms13"].success_rate
+    assert result.held_out
+    assert (
+        "random"
+        not in zero_shot(
+            HashPolicy(), "advrl/Maze-v0", {}, ["FourRooms13"], episodes=2, seed=2
+        ).stats
     )

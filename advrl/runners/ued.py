@@ -6,14 +6,10 @@ everything else (students, adversary, logging, held-out evaluation, checkpoints,
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
-import torch
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import Logger, configure
 from stable_baselines3.common.monitor import Monitor
@@ -25,11 +21,10 @@ from advrl.agents.settings import PolicySettings, PPOSettings
 from advrl.config import ConfigError, StudentSettings, UEDRunConfig
 from advrl.envs.batched_designer import BatchedMazeDesigner
 from advrl.envs.physics import ParamDesignerEnv
-from advrl.envs.vector import BackendError, batched_kwargs, make_env, make_vec
+from advrl.envs.vector import BackendError, make_env, make_vec
 from advrl.envs.wrappers import FixedLevel
-from advrl.eval import EVAL_SEED_OFFSET, evaluate, sb3_policy
-from advrl.eval.heldout import RandomMazePolicy, evaluate_heldout
-from advrl.files import atomic_write_bytes
+from advrl.eval import EVAL_SEED_OFFSET
+from advrl.eval.zero_shot import ZeroShotResult, write_table, zero_shot
 from advrl.pair import Adversary, MazeFamily, ParamFamily, Student, UEDRunner, family_for
 from advrl.pair.methods import TEACHERS, TeacherContext
 from advrl.runners.lifecycle import Job, execute, policy_params
@@ -162,52 +157,10 @@ def build_runner(config: UEDRunConfig[Any], logger: Logger | None = None) -> UED
 
 
 # ---------------------------------------------------------------------------- evaluation
-def zero_shot(
-    model: Any,
-    env_id: str,
-    env_kwargs: dict[str, Any],
-    names: list[str],
-    *,
-    episodes: int,
-    seed: int,
-    with_random: bool = False,
-) -> dict[str, dict[str, dict[str, float]]]:
-    """Zero-shot evaluation of a policy: ``{"stochastic"|"deterministic": {level: stats}}``.
-
-    For a maze env, ``names`` are held-out mazes, played ``episodes`` seeded episodes each on the
-    batched maze (with ``with_random``, a uniformly random policy plays the same episodes too:
-    ``"random"``); any other env plays its standard level (``default``).
-    """
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    maze_kwargs = batched_kwargs(env_id, env_kwargs)
-    modes = [("stochastic", False), ("deterministic", True)]
-    if with_random and maze_kwargs is not None:
-        modes.append(("random", False))
-    for mode, deterministic in modes:
-        if maze_kwargs is not None:
-            stats = evaluate_heldout(
-                RandomMazePolicy() if mode == "random" else model,
-                names,
-                episodes=episodes,
-                seed=seed,
-                deterministic=deterministic,
-                agent_view_size=int(maze_kwargs.get("agent_view_size", 5)),
-            )
-            out[mode] = {name: s.as_dict() for name, s in stats.items()}
-        else:
-            env = make_env(env_id, env_kwargs)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                s = evaluate(env, sb3_policy(model, deterministic), episodes, seed)
-            env.close()
-            out[mode] = {"default": s.as_dict()}
-    return out
-
-
 def run_zero_shot(
     model: Any, config: UEDRunConfig[Any], with_random: bool = False
-) -> dict[str, dict[str, dict[str, float]]]:
-    """:func:`zero_shot` with a UED run's evaluation settings."""
+) -> ZeroShotResult:
+    """:func:`~advrl.eval.zero_shot.zero_shot` with a UED run's evaluation settings."""
     return zero_shot(
         model,
         config.env.id,
@@ -219,62 +172,6 @@ def run_zero_shot(
     )
 
 
-def log_zero_shot(logger: Logger, results: dict[str, dict[str, dict[str, float]]]) -> None:
-    """``heldout/<maze>/solve_rate`` and ``/return`` (stochastic policy), and the means."""
-    stats = results["stochastic"]
-    for name, s in stats.items():
-        logger.record(f"heldout/{name}/solve_rate", s["success_rate"])
-        logger.record(f"heldout/{name}/return", s["mean_return"])
-    logger.record(
-        "heldout/mean_solve_rate", float(np.mean([s["success_rate"] for s in stats.values()]))
-    )
-    det = results["deterministic"]
-    logger.record(
-        "heldout/mean_solve_rate_greedy", float(np.mean([s["success_rate"] for s in det.values()]))
-    )
-
-
-def results_table(results: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
-    """One row per maze: solve rate and return of the stochastic and the greedy policy (and the
-    random policy's solve rate, where it was played)."""
-    rows = []
-    for name in results["stochastic"]:
-        s, d = results["stochastic"][name], results["deterministic"][name]
-        rows.append(
-            {
-                "level": name,
-                "episodes": s["episodes"],
-                "solve_rate": round(s["success_rate"], 4),
-                "return": round(s["mean_return"], 4),
-                "solve_rate_greedy": round(d["success_rate"], 4),
-                "return_greedy": round(d["mean_return"], 4),
-            }
-        )
-        if "random" in results:
-            rows[-1]["solve_rate_random"] = round(results["random"][name]["success_rate"], 4)
-    return rows
-
-
-def write_table(rows: list[dict[str, Any]], path: Path) -> None:
-    """Write the rows as CSV (atomically)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_bytes(path, buffer.getvalue().encode())
-
-
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """The rows as an aligned text table."""
-    keys = list(rows[0])
-    widths = [max(len(k), *(len(str(r[k])) for r in rows)) for k in keys]
-    lines = ["  ".join(k.ljust(w) for k, w in zip(keys, widths, strict=True))]
-    lines += [
-        "  ".join(str(r[k]).ljust(w) for k, w in zip(keys, widths, strict=True)) for r in rows
-    ]
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------------------- training
 def ued_job(config: UEDRunConfig[Any]) -> Job:
     """The UED run a config describes (every setting checked; nothing written)."""
@@ -282,26 +179,17 @@ def ued_job(config: UEDRunConfig[Any]) -> Job:
     trainer = UEDTrainer(runner, config.train.total_timesteps)
 
     def evaluate_now() -> None:
-        log_zero_shot(runner.logger, run_zero_shot(runner.protagonist.model, config))
+        run_zero_shot(runner.protagonist.model, config).record(runner.logger)
 
     def finish(run: RunDir) -> dict[str, Any]:
         runner.protagonist.model.save(run.path / "protagonist.zip")
-        results = run_zero_shot(runner.protagonist.model, config, with_random=True)
-        rows = results_table(results)
-        is_maze = isinstance(runner.family, MazeFamily)
-        write_table(rows, run.path / ("heldout.csv" if is_maze else "eval.csv"))
-        means = {
-            f"mean_{key}": float(np.mean([r[key] for r in rows]))
-            for key in ("solve_rate", "solve_rate_greedy", "return", "return_greedy")
-        }
-        if "random" in results:
-            means["mean_solve_rate_random"] = float(np.mean([r["solve_rate_random"] for r in rows]))
+        result = run_zero_shot(runner.protagonist.model, config, with_random=True)
+        write_table(result.rows(), run.path / ("heldout.csv" if result.held_out else "eval.csv"))
         return {
             "agent_timesteps": {role: int(m.num_timesteps) for role, m in runner.agents().items()},
             "iterations": runner.iteration,
             "student_steps_per_s": trainer.student_steps_per_s,
-            "eval": results,
-            **means,
+            **result.summary(),
             "last": {
                 k: v for k, v in runner.last_metrics.items() if k.startswith(("ued/", "levels/"))
             },

@@ -1,0 +1,157 @@
+"""Zero-shot evaluation of a policy on the levels an env says it has: typed results, one table.
+
+A maze env (one the batched maze can stand in for) plays named held-out mazes, many seeded
+episodes at once; any other level-taking env plays its standard level. Either way the result is
+a :class:`ZeroShotResult`: episode statistics per policy mode and level, which the CLI only
+formats and the run summary stores as plain JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from stable_baselines3.common.logger import Logger
+
+from advrl.envs.vector import batched_kwargs, make_env
+from advrl.eval.heldout import RandomMazePolicy, evaluate_heldout
+from advrl.eval.rollouts import EpisodeStats, evaluate, sb3_policy
+from advrl.files import atomic_write_bytes
+
+Mode = Literal["stochastic", "deterministic", "random"]
+STANDARD_LEVEL = "default"
+"""The level name of an env played on its standard level (not a maze)."""
+
+
+@dataclass(frozen=True)
+class ZeroShotResult:
+    """A policy played on levels it never trained on.
+
+    Attributes:
+        stats: ``{mode: {level: statistics}}``; modes ``stochastic`` and ``deterministic`` (the
+            policy sampling or taking its most likely action) and, where played, ``random`` (a
+            uniformly random policy on the same episodes: the reference).
+        held_out: whether the levels are named held-out mazes (else the env's standard level).
+    """
+
+    stats: dict[str, dict[str, EpisodeStats]]
+    held_out: bool
+
+    @property
+    def levels(self) -> list[str]:
+        """The level names, in the order played."""
+        return list(self.stats["stochastic"])
+
+    def mean(
+        self, metric: Literal["success_rate", "mean_return"], mode: Mode = "stochastic"
+    ) -> float:
+        """The mean over levels of a metric of one mode."""
+        return float(np.mean([getattr(s, metric) for s in self.stats[mode].values()]))
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per level: solve rate and return of the stochastic and the greedy policy (and
+        the random policy's solve rate, where it was played)."""
+        rows = []
+        for name in self.levels:
+            s, d = self.stats["stochastic"][name], self.stats["deterministic"][name]
+            row: dict[str, Any] = {
+                "level": name,
+                "episodes": len(s.returns),
+                "solve_rate": round(s.success_rate, 4),
+                "return": round(s.mean_return, 4),
+                "solve_rate_greedy": round(d.success_rate, 4),
+                "return_greedy": round(d.mean_return, 4),
+            }
+            if "random" in self.stats:
+                row["solve_rate_random"] = round(self.stats["random"][name].success_rate, 4)
+            rows.append(row)
+        return rows
+
+    def summary(self) -> dict[str, Any]:
+        """The run summary's fields: every statistic, and the means over levels."""
+        out: dict[str, Any] = {
+            "eval": {m: {n: s.as_dict() for n, s in by.items()} for m, by in self.stats.items()},
+            "held_out": self.held_out,
+            "mean_solve_rate": self.mean("success_rate"),
+            "mean_solve_rate_greedy": self.mean("success_rate", "deterministic"),
+            "mean_return": self.mean("mean_return"),
+            "mean_return_greedy": self.mean("mean_return", "deterministic"),
+        }
+        if "random" in self.stats:
+            out["mean_solve_rate_random"] = self.mean("success_rate", "random")
+        return out
+
+    def record(self, logger: Logger) -> None:
+        """``heldout/<level>/solve_rate`` and ``/return`` (stochastic policy), and the means."""
+        for name, s in self.stats["stochastic"].items():
+            logger.record(f"heldout/{name}/solve_rate", s.success_rate)
+            logger.record(f"heldout/{name}/return", s.mean_return)
+        logger.record("heldout/mean_solve_rate", self.mean("success_rate"))
+        logger.record("heldout/mean_solve_rate_greedy", self.mean("success_rate", "deterministic"))
+
+
+def zero_shot(
+    model: Any,
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    names: Sequence[str],
+    *,
+    episodes: int,
+    seed: int,
+    with_random: bool = False,
+) -> ZeroShotResult:
+    """Zero-shot evaluation of a policy (``model.predict``).
+
+    For a maze env, ``names`` are held-out mazes, played ``episodes`` seeded episodes each on the
+    batched maze (with ``with_random``, a uniformly random policy plays the same episodes too);
+    any other env plays its standard level ``episodes`` times.
+    """
+    maze_kwargs = batched_kwargs(env_id, env_kwargs)
+    modes: list[tuple[Mode, bool]] = [("stochastic", False), ("deterministic", True)]
+    if with_random and maze_kwargs is not None:
+        modes.append(("random", False))
+    stats: dict[str, dict[str, EpisodeStats]] = {}
+    for mode, deterministic in modes:
+        if maze_kwargs is not None:
+            stats[mode] = evaluate_heldout(
+                RandomMazePolicy() if mode == "random" else model,
+                names,
+                episodes=episodes,
+                seed=seed,
+                deterministic=deterministic,
+                agent_view_size=int(maze_kwargs.get("agent_view_size", 5)),
+            )
+        else:
+            env = make_env(env_id, env_kwargs)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                s = evaluate(env, sb3_policy(model, deterministic), episodes, seed)
+            env.close()
+            stats[mode] = {STANDARD_LEVEL: s}
+    return ZeroShotResult(stats, held_out=maze_kwargs is not None)
+
+
+def write_table(rows: Sequence[dict[str, Any]], path: Path) -> None:
+    """Write rows as CSV (atomically)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(path, buffer.getvalue().encode())
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Rows as an aligned text table."""
+    keys = list(rows[0])
+    widths = [max(len(k), *(len(str(r[k])) for r in rows)) for k in keys]
+    lines = ["  ".join(k.ljust(w) for k, w in zip(keys, widths, strict=True))]
+    lines += [
+        "  ".join(str(r[k]).ljust(w) for k, w in zip(keys, widths, strict=True)) for r in rows
+    ]
+    return "\n".join(lines)
