@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 import numpy as np
 
 from advrl.config import (
-    IMITATION_METHODS,
     ConfigError,
     ImitationRunConfig,
     PPORunConfig,
@@ -440,14 +439,10 @@ def cmd_demos_info(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------ parser
-IMITATION_HELP = {
-    "gail": "GAIL (discriminator reward, SB3 PPO generator)",
-    "asaf": "ASAF / ASAF-w / ASAF-1 (the policy is the discriminator)",
-}
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``advrl``."""
+    from advrl.runners.imitation import IMITATION
+
     parser = argparse.ArgumentParser(prog="advrl", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -468,9 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("ppo", "SB3 PPO on one env (robust PPO with an adversarial method)", cmd_train_ppo)
     ]
     commands += [(name, f"UED: {m.help}", cmd_train_ued) for name, m in TEACHERS.items()]
-    commands += [
-        (m, f"imitation: {IMITATION_HELP[m]}", cmd_train_imitation) for m in IMITATION_METHODS
-    ]
+    commands += [(m, f"imitation: {i.help}", cmd_train_imitation) for m, i in IMITATION.items()]
     for method, help_line, func in commands:
         p_method = train_sub.add_parser(method, help=help_line, add_help=False, allow_abbrev=False)
         p_method.add_argument("-h", "--help", action="store_true", help="list every setting")

@@ -26,6 +26,7 @@ import yaml
 from advrl.agents.adversarial_training import AdversarialTraining
 from advrl.agents.settings import PolicySettings, PPOSettings
 from advrl.checks import non_negative, positive
+from advrl.gail.settings import ASAFSettings, DiscriminatorSettings
 from advrl.pair.methods import TEACHERS, PAIREDSettings
 
 
@@ -297,67 +298,6 @@ class DemosSettings:
 
 
 @dataclass(frozen=True)
-class DiscriminatorSettings:
-    """GAIL's discriminator D(s, a) and the reward made from it."""
-
-    net_arch: list[int] = field(default_factory=lambda: [64, 64])
-    """Hidden layers of D."""
-    conv_filters: int = 16
-    """Filters of the maze view's convolution."""
-    learning_rate: float = 3e-4
-    """D's Adam step size."""
-    batch_size: int = 256
-    """Generator (and expert) steps per D update."""
-    epochs: int = 1
-    """Passes over each PPO rollout's steps per round."""
-    reward: Literal["gail", "logd", "logit"] = "gail"
-    """``gail``: -log(1 - D); ``logd``: log D; ``logit``: log D - log(1 - D)."""
-    normalize_reward: bool = True
-    """Divide rewards by the running std of the discounted return."""
-    grad_penalty: float = 0.0
-    """Weight of the gradient penalty (0: off)."""
-    spectral_norm: bool = False
-    """Spectral normalization of D's layers."""
-    svc_bound: float | None = None
-    """Singular value clipping bound of D's weight matrices (null: off)."""
-    svc_every: int = 1
-    """D updates between clippings."""
-    augment: str | None = None
-    """DiffAugment policy for image observations, e.g. ``color,translation,cutout`` (null: off)."""
-
-    def __post_init__(self) -> None:
-        positive(
-            self, "learning_rate", "batch_size", "epochs", "svc_bound", "svc_every", "conv_filters"
-        )
-        non_negative(self, "grad_penalty")
-        if self.svc_bound is not None and self.spectral_norm:
-            raise ValueError("svc_bound and spectral_norm do not combine; set one")
-
-
-@dataclass(frozen=True)
-class ASAFSettings:
-    """ASAF: the policy is the discriminator."""
-
-    window: int | None = None
-    """Steps per piece: null for whole episodes (ASAF), w for ASAF-w, 1 for ASAF-1."""
-    rollout_episodes: int = 10
-    """Episodes generated per round (whole-episode ASAF)."""
-    rollout_steps: int = 2000
-    """Steps generated per round (ASAF-w, ASAF-1)."""
-    n_epochs: int = 10
-    """Passes over each round's pieces."""
-    batch_size: int = 10
-    """Generated (and expert) pieces per gradient step."""
-    learning_rate: float = 1e-3
-    """The policy's Adam step size."""
-    max_grad_norm: float = 1.0
-    """Gradient norm clipping."""
-
-    def __post_init__(self) -> None:
-        positive(self, *(f.name for f in dataclasses.fields(self)))
-
-
-@dataclass(frozen=True)
 class InitSettings:
     """Where the policy starts: fresh, from another run (fine-tuning), or behaviour-cloned."""
 
@@ -373,10 +313,6 @@ class InitSettings:
     def __post_init__(self) -> None:
         positive(self, "bc_batch_size", "bc_learning_rate")
         non_negative(self, "bc_epochs")
-
-
-IMITATION_METHODS = ("gail", "asaf")
-"""``advrl train <method>`` for the imitation methods."""
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,8 @@ def test_ppo_trains_on_the_discriminator_reward() -> None:
         discriminator=disc,
         demos=cartpole_demos(),
         normalize_reward=False,
-        disc_lr=0.0,
-        disc_batch_size=16,
+        learning_rate=0.0,
+        batch_size=16,
     )
     trainer.learn(64)
     buffer = model.rollout_buffer  # after PPO's update its arrays are flattened env-major
@@ -77,7 +77,7 @@ def test_gail_logs_and_state_round_trip() -> None:
         model=model,
         discriminator=disc,
         demos=demos,
-        disc_batch_size=16,
+        batch_size=16,
         grad_penalty=1.0,
         svc_bound=2.0,
     )

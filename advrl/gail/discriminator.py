@@ -94,7 +94,8 @@ class Discriminator(nn.Module):
         net_arch: hidden layers of the MLP head.
         conv_filters: filters of the maze view's convolution.
         spectral_norm: spectral normalization on every layer.
-        augment: DiffAugment for the image part (training only; see :func:`discriminator_loss`).
+        augment: DiffAugment for the image part (training only; see :func:`discriminator_loss`),
+            or its policy string (e.g. ``"color,translation,cutout"``).
         device: torch device.
     """
 
@@ -106,13 +107,13 @@ class Discriminator(nn.Module):
         net_arch: Sequence[int] = (64, 64),
         conv_filters: int = 16,
         spectral_norm: bool = False,
-        augment: DiffAugment | None = None,
+        augment: DiffAugment | str | None = None,
         device: torch.device | str = "cpu",
     ) -> None:
         super().__init__()
         self.observation_space = observation_space
         self.action_space = action_space
-        self.augment = augment
+        self.augment = DiffAugment(augment) if isinstance(augment, str) else augment
         self.kind, self.image_shape = self._input_kind(observation_space)
         self.conv: nn.Module | None = None
         features = 0

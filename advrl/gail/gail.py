@@ -1,7 +1,7 @@
 """GAIL (Ho & Ermon, 2016): SB3 PPO as the generator, rewarded by a discriminator.
 
 Each PPO rollout is played under :class:`DiscriminatorReward`; at the end of the rollout (before PPO's
-update) the discriminator takes ``disc_epochs`` passes over the rollout's ``(s, a)`` pairs against as
+update) the discriminator takes ``epochs`` passes over the rollout's ``(s, a)`` pairs against as
 many expert pairs, so the next rollout is rewarded by the updated D. PPO itself is SB3's, untouched.
 """
 
@@ -34,9 +34,9 @@ class GAIL:
         demos: the expert's demonstrations (checked against ``venv``'s spaces).
         reward: reward form (``"gail"``: ``-log(1 - D)``, ``"logd"``, ``"logit"``).
         normalize_reward: scale rewards by the running std of the discounted return.
-        disc_lr: Adam learning rate of D.
-        disc_batch_size: generator (and expert) pairs per D step.
-        disc_epochs: passes over each rollout's pairs per round.
+        learning_rate: Adam learning rate of D (the generator's is its PPO model's).
+        batch_size: generator (and expert) pairs per D step.
+        epochs: passes over each rollout's pairs per round.
         grad_penalty: weight of the gradient penalty (0: off).
         svc_bound: singular value clipping bound for D's weights (None: off).
         svc_every: D steps between clippings.
@@ -52,30 +52,30 @@ class GAIL:
         demos: Demonstrations,
         reward: RewardForm = "gail",
         normalize_reward: bool = True,
-        disc_lr: float = 3e-4,
-        disc_batch_size: int = 256,
-        disc_epochs: int = 1,
+        learning_rate: float = 3e-4,
+        batch_size: int = 256,
+        epochs: int = 1,
         grad_penalty: float = 0.0,
         svc_bound: float | None = None,
         svc_every: int = 1,
         seed: int = 0,
     ) -> None:
         demos.check_spaces(venv.observation_space, venv.action_space, "the generator's env")
-        if disc_batch_size < 1 or disc_epochs < 1:
-            raise ValueError("disc_batch_size and disc_epochs must be >= 1")
+        if batch_size < 1 or epochs < 1:
+            raise ValueError("batch_size and epochs must be >= 1")
         self.model = model
         self.discriminator = discriminator
         self.demos = demos
         self.expert: Transitions = demos.transitions()
-        self.disc_batch_size = disc_batch_size
-        self.disc_epochs = disc_epochs
+        self.batch_size = batch_size
+        self.epochs = epochs
         self.grad_penalty = grad_penalty
         gamma = float(getattr(model, "gamma", 0.99))
         self.reward_env = DiscriminatorReward(
             venv, discriminator, form=reward, normalize=normalize_reward, gamma=gamma
         )
         model.set_env(self.reward_env)
-        self.optimizer = torch.optim.Adam(discriminator.parameters(), lr=disc_lr)
+        self.optimizer = torch.optim.Adam(discriminator.parameters(), lr=learning_rate)
         self.svc = SingularValueClipping(discriminator, svc_bound, svc_every) if svc_bound else None
         self.rng = np.random.default_rng(seed)
         self.torch_rng = torch.Generator(device=discriminator.device).manual_seed(seed)
@@ -85,10 +85,10 @@ class GAIL:
         """One round of D updates on the steps taken since the last round; returns the means logged."""
         gen_obs, gen_acts, rewards = self.reward_env.take_samples()
         n = len(gen_acts)
-        batch = min(self.disc_batch_size, n)
+        batch = min(self.batch_size, n)
         stats: dict[str, list[float]] = {}
         self.discriminator.train()
-        for _ in range(self.disc_epochs):
+        for _ in range(self.epochs):
             order = self.rng.permutation(n)
             for start in range(0, n - batch + 1, batch):
                 idx = order[start : start + batch]

@@ -7,6 +7,9 @@ an ASAF fine-tuning run (``init.from_run``), and every run's policy is evaluated
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,6 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecTransposeImage
 
 from advrl.config import (
-    IMITATION_METHODS,
     ConfigError,
     ImitationRunConfig,
     PPORunConfig,
@@ -32,7 +34,6 @@ from advrl.gail import (
     GAIL,
     DemoError,
     Demonstrations,
-    DiffAugment,
     Discriminator,
     behaviour_clone,
     load_demos,
@@ -111,59 +112,58 @@ def init_policy(model: BaseAlgorithm, config: ImitationRunConfig, demos: Demonst
         )
 
 
-def build_imitation(config: ImitationRunConfig, demos: Demonstrations) -> SB3Trainer:
-    """The trainer (GAIL around PPO, or ASAF) of a run; its ``model`` holds the policy."""
-    seed = config.train.seed
-    model = build_ppo(_policy_config(config))
+def _gail(config: ImitationRunConfig, demos: Demonstrations, model: BaseAlgorithm) -> SB3Trainer:
     venv = model.get_env()
     assert venv is not None
     if isinstance(venv, VecTransposeImage):  # GAIL rewards what the demos hold: untransposed
         venv = venv.venv
-    if config.method == "gail":
-        d = config.discriminator
-        try:
-            augment = DiffAugment(d.augment) if d.augment else None
-            disc = Discriminator(
-                venv.observation_space,
-                venv.action_space,
-                net_arch=d.net_arch,
-                conv_filters=d.conv_filters,
-                spectral_norm=d.spectral_norm,
-                augment=augment,
-                device=model.device,
-            )
-        except ValueError as err:
-            raise ConfigError(f"discriminator: {err}") from None
-        gail = GAIL(
-            venv=venv,
-            model=model,
-            discriminator=disc,
-            demos=demos,
-            reward=d.reward,
-            normalize_reward=d.normalize_reward,
-            disc_lr=d.learning_rate,
-            disc_batch_size=d.batch_size,
-            disc_epochs=d.epochs,
-            grad_penalty=d.grad_penalty,
-            svc_bound=d.svc_bound,
-            svc_every=d.svc_every,
-            seed=seed,
+    d = config.discriminator
+    try:
+        disc = Discriminator(
+            venv.observation_space, venv.action_space, **d.network(), device=model.device
         )
-        return SB3Trainer(model, trainer=gail, progress_bar=config.train.progress_bar)
-    a = config.asaf
-    asaf = ASAF(
+    except ValueError as err:
+        raise ConfigError(f"discriminator: {err}") from None
+    gail = GAIL(
+        venv=venv,
         model=model,
+        discriminator=disc,
         demos=demos,
-        window=a.window,
-        rollout_episodes=a.rollout_episodes,
-        rollout_steps=a.rollout_steps,
-        n_epochs=a.n_epochs,
-        batch_size=a.batch_size,
-        learning_rate=a.learning_rate,
-        max_grad_norm=a.max_grad_norm,
-        seed=seed,
+        **d.training(),
+        seed=config.train.seed,
     )
+    return SB3Trainer(model, trainer=gail, progress_bar=config.train.progress_bar)
+
+
+def _asaf(config: ImitationRunConfig, demos: Demonstrations, model: BaseAlgorithm) -> SB3Trainer:
+    asaf = ASAF(model=model, demos=demos, **dataclasses.asdict(config.asaf), seed=config.train.seed)
     return ASAFTrainer(asaf)
+
+
+@dataclass(frozen=True)
+class ImitationMethod:
+    """One imitation method: ``advrl train <name>``.
+
+    Attributes:
+        help: one line for ``advrl train --help``.
+        build: its trainer, from the run's settings, the demonstrations and the PPO model that
+            holds the policy.
+    """
+
+    help: str
+    build: Callable[[ImitationRunConfig, Demonstrations, BaseAlgorithm], SB3Trainer]
+
+
+IMITATION: dict[str, ImitationMethod] = {
+    "gail": ImitationMethod("GAIL (discriminator reward, SB3 PPO generator)", _gail),
+    "asaf": ImitationMethod("ASAF / ASAF-w / ASAF-1 (the policy is the discriminator)", _asaf),
+}
+"""Method name -> :class:`ImitationMethod`."""
+
+
+def build_imitation(config: ImitationRunConfig, demos: Demonstrations) -> SB3Trainer:
+    """The trainer (GAIL around PPO, or ASAF) of a run; its ``model`` holds the policy."""
+    return IMITATION[config.method].build(config, demos, build_ppo(_policy_config(config)))
 
 
 def imitation_eval(
@@ -261,7 +261,7 @@ def load_run_model(run: str | Path) -> tuple[BaseAlgorithm, RunConfig]:
     if checkpoint is None:
         raise ConfigError(f"run {str(path)!r} has no checkpoint yet")
     config: RunConfig
-    if method in IMITATION_METHODS:
+    if method in IMITATION:
         config = load_run_config(ImitationRunConfig, config_file)
         ppo_config = _policy_config(config)
     else:
