@@ -14,13 +14,15 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
+from advrl.agents.sb3_driver import set_update_count, update_count
+
 
 def model_state(model: BaseAlgorithm) -> dict[str, Any]:
     """An SB3 model's networks, optimizer and step counters (tensors and numbers)."""
     return {
         "params": model.get_parameters(),
         "num_timesteps": int(model.num_timesteps),
-        "n_updates": int(getattr(model, "_n_updates", 0)),
+        "n_updates": update_count(model),
     }
 
 
@@ -28,7 +30,7 @@ def load_model_state(model: BaseAlgorithm, state: dict[str, Any]) -> None:
     """Restore :func:`model_state` into ``model``."""
     model.set_parameters(state["params"], exact_match=True, device=model.device)
     model.num_timesteps = int(state["num_timesteps"])
-    model._n_updates = int(state.get("n_updates", 0))
+    set_update_count(model, int(state.get("n_updates", 0)))
 
 
 def env_rng_state(venv: VecEnv) -> list[str] | dict[str, torch.Tensor]:

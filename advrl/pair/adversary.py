@@ -11,6 +11,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
+from advrl.agents.sb3_driver import start_rollout, update
 from advrl.pair.students import start_manual_rollouts
 
 
@@ -73,8 +74,7 @@ class Adversary:
         """Build one level per slot (a full rollout of the designer)."""
         model, env = self.model, self.model.env
         assert env is not None
-        model._last_obs = env.reset()  # type: ignore[assignment]
-        model._last_episode_starts = np.ones(env.num_envs, dtype=bool)
+        start_rollout(model)
         model.collect_rollouts(env, self.collector, model.rollout_buffer, model.n_steps)
         last = model.n_steps - 1
         if any(step != last for step in self.collector.finished_at):
@@ -98,9 +98,7 @@ class Adversary:
 
     def update(self) -> None:
         """PPO's update on the rollout (after :meth:`assign`)."""
-        model = self.model
-        model._update_current_progress_remaining(model.num_timesteps, model._total_timesteps)
-        model.train()
+        update(self.model)
 
     def reward(self, scores: Sequence[float] | np.ndarray) -> None:
         """Reward the last design step with ``scores`` (one per level) and take the PPO update."""

@@ -18,6 +18,7 @@ from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
+from advrl.agents.sb3_driver import setup_learning, start_rollout, update
 from advrl.pair.scores import mean_and_max
 
 
@@ -79,9 +80,7 @@ def start_manual_rollouts(
     The model logs into ``logger`` under ``prefix``; ``callback`` is bound to the model.
     """
     model.set_logger(PrefixLogger(logger, prefix))
-    model._setup_learn(total_timesteps, reset_num_timesteps=False)
-    model._total_timesteps = int(total_timesteps)
-    callback.init_callback(model)
+    setup_learning(model, total_timesteps, callback)
 
 
 class EpisodeTracker(BaseCallback):
@@ -196,8 +195,7 @@ class Student:
         model, env = self.model, self.model.env
         assert env is not None
         assign_levels(env, levels)
-        model._last_obs = env.reset()  # type: ignore[assignment]
-        model._last_episode_starts = np.ones(env.num_envs, dtype=bool)
+        start_rollout(model)
         before = model.num_timesteps
         model.collect_rollouts(env, self.tracker, model.rollout_buffer, model.n_steps)
         buffer = model.rollout_buffer
@@ -209,6 +207,5 @@ class Student:
             steps=int(model.num_timesteps - before),
         )
         if learn:
-            model._update_current_progress_remaining(model.num_timesteps, model._total_timesteps)
-            model.train()
+            update(model)
         return result
