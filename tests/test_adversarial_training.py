@@ -40,17 +40,27 @@ def test_without_adversary_the_update_is_sb3_ppo(env_id: str) -> None:
         torch.testing.assert_close(ours.policy.state_dict()[name], value, rtol=0, atol=0)
 
 
+def flat_params(model: PPO) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.policy.parameters()])
+
+
 @pytest.mark.parametrize("method", [m for m in AT_METHODS if m not in ("none", "advprop")])
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
-def test_each_method_trains_and_logs(env_id: str, method: str) -> None:
-    model = robust(env_id, method)
-    before = [p.detach().clone() for p in model.policy.parameters()]
-    model.learn(64)
-    logged = model.logger.name_to_value
-    assert logged["robust/eps"] == pytest.approx(0.05)
-    after = list(model.policy.parameters())
-    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
-    assert all(torch.isfinite(p).all() for p in after)
+def test_each_method_changes_ppos_update_and_logs(env_id: str, method: str) -> None:
+    """On the same rollout (same seed), a method's update is plain PPO's when its ball has
+    radius 0 and differs from it when it does not: the adversarial term is in the update."""
+    plain = make_ppo(gym.make(env_id), seed=3, **TINY)
+    plain.learn(64)
+    updates = {}
+    for eps in (0.0, 0.2):
+        at = AdversarialTraining(method=method, eps=eps, steps=3, sa_coef=10.0)
+        model = robust(env_id, adversarial=at, seed=3)
+        model.learn(64)
+        updates[eps] = flat_params(model)
+        assert model.logger.name_to_value["robust/eps"] == pytest.approx(eps)
+    torch.testing.assert_close(updates[0.0], flat_params(plain), rtol=0, atol=0)
+    assert (updates[0.2] - flat_params(plain)).abs().max() > 1e-5
+    assert torch.isfinite(updates[0.2]).all()
 
 
 def test_perturbed_term_is_what_changes_the_update() -> None:

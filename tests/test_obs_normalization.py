@@ -160,13 +160,16 @@ def test_robust_ppo_attacks_raw_observations_under_vec_normalize() -> None:
 
 @pytest.mark.parametrize("method", ["fast_bat", "sa", "simaug"])
 def test_each_method_trains_under_vec_normalize(method: str) -> None:
-    venv = VecNormalize(make_vec_env("CartPole-v1", n_envs=2, seed=0))
-    at = AdversarialTraining(method=method, eps=0.05, steps=2)
-    model = RobustPPO(
-        "MlpPolicy", venv, n_steps=32, batch_size=32, n_epochs=1, seed=0, adversarial=at
-    )
-    before = [p.detach().clone() for p in model.policy.parameters()]
-    model.learn(64)
-    after = list(model.policy.parameters())
-    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
-    assert all(torch.isfinite(p).all() for p in after)
+    """The same rollouts with a ball of radius 0.05 in the env's units and of radius 0: the
+    updates differ (the attack reaches the loss through the normalization), and stay finite."""
+    params = []
+    for eps in (0.0, 0.05):
+        venv = VecNormalize(make_vec_env("CartPole-v1", n_envs=2, seed=0))
+        at = AdversarialTraining(method=method, eps=eps, steps=2, sa_coef=10.0)
+        model = RobustPPO(
+            "MlpPolicy", venv, n_steps=32, batch_size=32, n_epochs=1, seed=0, adversarial=at
+        )
+        model.learn(32)  # one rollout, one update
+        params.append(torch.cat([p.detach().flatten() for p in model.policy.parameters()]))
+    assert (params[1] - params[0]).abs().max() > 1e-6
+    assert torch.isfinite(params[1]).all()
