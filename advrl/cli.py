@@ -204,34 +204,19 @@ def cmd_train_ued(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_policy(run: Path) -> tuple[Any, str, dict[str, Any], int, list[str], int]:
-    """A run's policy from its latest checkpoint: the protagonist of a UED run, or a PPO agent.
-
-    Returns the model, env id and kwargs, evaluation episodes, level names and seed.
-    """
-    from advrl.config import DEFAULT_EVAL_LEVELS
-    from advrl.eval import EVAL_SEED_OFFSET
-    from advrl.runners.imitation import load_run_model
-
-    model, config = load_run_model(run)
-    seed = config.train.seed + EVAL_SEED_OFFSET
-    episodes, levels = 10, list(DEFAULT_EVAL_LEVELS)
-    if isinstance(config, UEDRunConfig):
-        episodes, levels = config.train.eval_episodes, list(config.train.eval_levels)
-    return model, config.env.id, config.env.kwargs, episodes, levels, seed
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
     """Zero-shot evaluation of a run's policy on held-out levels, or runs' robustness curves."""
     from advrl.envs import all_heldout_names
     from advrl.eval.zero_shot import format_table, write_table, zero_shot
+    from advrl.runners.loading import load_run
 
     if args.attack:
         return cmd_eval_attack(args)
     if len(args.run) > 1:
         raise UserError("several runs are compared under --attack only; give one run folder")
     run = Path(args.run[0])
-    model, env_id, env_kwargs, episodes, names, seed = _load_policy(run)
+    loaded = load_run(run)
+    names = loaded.eval_levels
     if args.all:
         names = list(all_heldout_names())
     elif args.levels != "heldout":
@@ -242,12 +227,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 f"unknown held-out maze(s) {unknown}; known: {', '.join(all_heldout_names())}"
             )
     result = zero_shot(
-        model,
-        env_id,
-        env_kwargs,
+        loaded.model,
+        loaded.config.env.id,
+        loaded.config.env.kwargs,
         names,
-        episodes=args.episodes or episodes,
-        seed=seed,
+        episodes=args.episodes or loaded.eval_episodes,
+        seed=loaded.eval_seed,
         with_random=True,
     )
     rows = result.rows()
@@ -381,7 +366,7 @@ def cmd_demos_record(args: argparse.Namespace) -> int:
     from advrl.envs.vector import make_env
     from advrl.eval import sb3_policy
     from advrl.gail import record_demos, save_demos
-    from advrl.runners.imitation import load_run_model
+    from advrl.runners.loading import load_run
 
     out = Path(args.out)
     if out.suffix != ".npz":
@@ -390,7 +375,8 @@ def cmd_demos_record(args: argparse.Namespace) -> int:
         raise UserError(f"folder {str(out.parent)!r} does not exist")
     if args.episodes < 1:
         raise UserError(f"--episodes must be >= 1, got {args.episodes}")
-    model, config = load_run_model(args.model)
+    loaded = load_run(args.model)
+    model, config = loaded.model, loaded.config
     env_id, env_kwargs = config.env.id, config.env.kwargs
     if args.env and args.env != env_id:
         env_id, env_kwargs = args.env, {}

@@ -26,7 +26,8 @@ from advrl.envs.vector import make_env
 from advrl.eval import sb3_policy
 from advrl.gail import record_demos, save_demos
 from advrl.runners import train_ppo
-from advrl.runners.imitation import load_run_model, train_imitation
+from advrl.runners.imitation import train_imitation
+from advrl.runners.loading import load_run
 
 METHODS: dict[str, tuple[str, list[str]]] = {
     "gail": ("gail", []),
@@ -56,7 +57,8 @@ def expert_demos(task: str, out: Path, episodes: int) -> Path:
             [f"out_dir={out}", f"name=expert-{task}"],
         )
         train_ppo(config)
-    model, config = load_run_model(run)
+    loaded = load_run(run)
+    model, config = loaded.model, loaded.config
     env_id = config.env.id
     env = make_env(env_id, config.env.kwargs)
     save_demos(

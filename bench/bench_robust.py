@@ -31,7 +31,7 @@ from advrl.envs.vector import make_env
 from advrl.eval import EVAL_SEED_OFFSET
 from advrl.eval.robustness import CurvePoint, curve_report, random_return, robustness_curve
 from advrl.runners import train_ppo
-from advrl.runners.imitation import load_run_model
+from advrl.runners.loading import load_run
 
 METHODS: dict[str, list[str]] = {
     "ppo": ["adversarial.method=none"],
@@ -96,7 +96,8 @@ def evaluate_run(
         saved = json.loads(cache.read_text())
         points = [CurvePoint(**p) for p in saved["points"]]
         return {"points": points, "baseline": saved["baseline"], "time": summary["wall_clock_s"]}
-    model, config = load_run_model(run)
+    loaded = load_run(run)
+    model, config = loaded.model, loaded.config
     factory = functools.partial(make_env, config.env.id, config.env.kwargs)
     eval_seed = seed + EVAL_SEED_OFFSET
     points = robustness_curve(

@@ -11,7 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from advrl.agents import RobustPPO
 from advrl.cli import main
-from advrl.runners.imitation import load_run_model
+from advrl.runners.loading import load_run
 
 TINY = [
     "env.id=CartPole-v1",
@@ -52,12 +52,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 def test_adversarial_runs_load_as_robust_ppo(runs: list[Path]) -> None:
-    model, config = load_run_model(runs[1])
+    loaded = load_run(runs[1])
+    model, config = loaded.model, loaded.config
     assert isinstance(model, RobustPPO)
     assert config.adversarial.method == "fast_bat"
     events = EventAccumulator(str(runs[1] / "tb")).Reload()
     assert "robust/eps" in events.Tags()["scalars"]
-    model, _ = load_run_model(runs[2])  # dual batch norm weights and statistics restored
+    model = load_run(runs[2]).model  # dual batch norm weights and statistics restored
     assert isinstance(model, RobustPPO) and model.adversarial.method == "advprop"
 
 

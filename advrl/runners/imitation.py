@@ -22,10 +22,6 @@ from advrl.config import (
     ImitationRunConfig,
     PPORunConfig,
     PPOTrainSettings,
-    RunConfig,
-    UEDRunConfig,
-    load_run_config,
-    read_yaml,
 )
 from advrl.envs.vector import make_env
 from advrl.eval import EVAL_SEED_OFFSET
@@ -38,7 +34,6 @@ from advrl.gail import (
     behaviour_clone,
     load_demos,
 )
-from advrl.pair.methods import TEACHERS
 from advrl.runners.lifecycle import Job, execute, policy_params
 from advrl.runners.ppo import build_ppo, check_env_config, policy_evaluation
 from advrl.runners.trainers import ASAFTrainer, SB3Trainer
@@ -73,7 +68,7 @@ def run_demos(config: ImitationRunConfig) -> Demonstrations:
     return demos
 
 
-def _policy_config(config: ImitationRunConfig) -> PPORunConfig:
+def policy_config(config: ImitationRunConfig) -> PPORunConfig:
     """The PPO settings of the policy's container (GAIL's generator)."""
     return PPORunConfig(
         env=config.env,
@@ -163,7 +158,7 @@ IMITATION: dict[str, ImitationMethod] = {
 
 def build_imitation(config: ImitationRunConfig, demos: Demonstrations) -> SB3Trainer:
     """The trainer (GAIL around PPO, or ASAF) of a run; its ``model`` holds the policy."""
-    return IMITATION[config.method].build(config, demos, build_ppo(_policy_config(config)))
+    return IMITATION[config.method].build(config, demos, build_ppo(policy_config(config)))
 
 
 def imitation_eval(
@@ -183,7 +178,7 @@ def imitation_job(config: ImitationRunConfig) -> Job:
     """The GAIL or ASAF run a config describes (every setting checked; nothing written)."""
     if config.policy.lstm_hidden is not None:
         raise ConfigError(f"{config.method} trains feed-forward policies; drop policy.lstm_hidden")
-    check_env_config(_policy_config(config))
+    check_env_config(policy_config(config))
     demos = run_demos(config)
     trainer = build_imitation(config, demos)
     model, t = trainer.model, config.train
@@ -237,35 +232,3 @@ def variant_name(config: ImitationRunConfig) -> str:
     if config.init.bc_epochs:
         name += " +BC"
     return name
-
-
-def load_run_model(run: str | Path) -> tuple[BaseAlgorithm, RunConfig]:
-    """A run's policy from its latest checkpoint, with the run's config.
-
-    PPO runs (experts), GAIL and ASAF runs give their policy; UED runs their protagonist.
-
-    Raises:
-        ConfigError: not a run folder, or no checkpoint yet.
-    """
-    from advrl.runners.ued import load_protagonist
-
-    path = Path(run)
-    config_file = path / "config.yaml"
-    if not config_file.is_file():
-        raise ConfigError(f"{str(path)!r} is not a run folder (no config.yaml)")
-    method = read_yaml(config_file).get("method")
-    if method in TEACHERS:
-        ued = load_run_config(UEDRunConfig, config_file)
-        return load_protagonist(path, ued), ued
-    checkpoint = RunDir.open(path).latest_checkpoint()
-    if checkpoint is None:
-        raise ConfigError(f"run {str(path)!r} has no checkpoint yet")
-    config: RunConfig
-    if method in IMITATION:
-        config = load_run_config(ImitationRunConfig, config_file)
-        ppo_config = _policy_config(config)
-    else:
-        config = ppo_config = load_run_config(PPORunConfig, config_file)
-    model = build_ppo(ppo_config)
-    model.set_parameters(policy_params(checkpoint, "policy"), exact_match=True, device=model.device)
-    return model, config

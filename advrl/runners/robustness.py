@@ -27,7 +27,7 @@ from advrl.eval.robustness import (
     robustness_curve,
     write_curves_csv,
 )
-from advrl.runners.imitation import load_run_model
+from advrl.runners.loading import load_run
 
 
 def _tag(eps: float) -> str:
@@ -76,7 +76,7 @@ def evaluate_robustness(
         raise ConfigError("give at least one run folder")
     if plot:
         check_plotting()  # before anything is written
-    loaded = [(run, *load_run_model(run)) for run in runs]
+    loaded = [(r.path, r.model, r.config) for r in map(load_run, runs)]
     _, _, first = loaded[0]
     env_id, env_kwargs = first.env.id, first.env.kwargs
     for run, _, config in loaded[1:]:

@@ -27,7 +27,7 @@ from advrl.eval import EVAL_SEED_OFFSET
 from advrl.eval.zero_shot import ZeroShotResult, write_table, zero_shot
 from advrl.pair import Adversary, MazeFamily, ParamFamily, Student, UEDRunner, family_for
 from advrl.pair.methods import TEACHERS, TeacherContext
-from advrl.runners.lifecycle import Job, execute, policy_params
+from advrl.runners.lifecycle import Job, execute
 from advrl.runners.trainers import UEDTrainer
 from advrl.runs import RunDir
 
@@ -202,13 +202,3 @@ def ued_job(config: UEDRunConfig[Any]) -> Job:
 def train_ued(config: UEDRunConfig[Any], resume: str | Path | None = None) -> dict[str, Any]:
     """Train (or resume) a UED run; returns the summary also written to ``summary.json``."""
     return execute(config, config.method, lambda: ued_job(config), resume=resume)
-
-
-def load_protagonist(run_path: str | Path, config: UEDRunConfig[Any]) -> OnPolicyAlgorithm:
-    """The protagonist of a UED run, from its latest checkpoint."""
-    checkpoint = RunDir.open(run_path).latest_checkpoint()
-    if checkpoint is None:
-        raise FileNotFoundError(f"run {str(run_path)!r} has no checkpoint yet")
-    model = make_student(config, config.protagonist, "protagonist", config.train.seed).model
-    model.set_parameters(policy_params(checkpoint, "protagonist"), exact_match=True)
-    return model

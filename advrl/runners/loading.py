@@ -1,0 +1,99 @@
+"""A run folder's policy and settings, for every command that reads runs (``eval``, ``demos
+record``, robustness curves, fine-tuning)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stable_baselines3.common.base_class import BaseAlgorithm
+
+from advrl.config import (
+    DEFAULT_EVAL_LEVELS,
+    ConfigError,
+    ImitationRunConfig,
+    PPORunConfig,
+    RunConfig,
+    UEDRunConfig,
+    load_run_config,
+    read_yaml,
+)
+from advrl.eval import EVAL_SEED_OFFSET
+from advrl.pair.methods import TEACHERS
+from advrl.runners.imitation import IMITATION, policy_config
+from advrl.runners.lifecycle import policy_params
+from advrl.runners.ppo import build_ppo
+from advrl.runs import RunDir
+
+
+@dataclass(frozen=True)
+class LoadedRun:
+    """A run's policy (from its latest checkpoint) and settings.
+
+    Attributes:
+        path: the run folder.
+        model: the policy's SB3 model: a PPO, GAIL or ASAF run's policy, a UED run's protagonist.
+        config: the run's settings.
+    """
+
+    path: Path
+    model: BaseAlgorithm
+    config: RunConfig
+
+    @property
+    def eval_seed(self) -> int:
+        """The seed of the run's evaluation episodes."""
+        return int(self.config.train.seed) + EVAL_SEED_OFFSET
+
+    @property
+    def eval_levels(self) -> list[str]:
+        """The held-out mazes the run evaluates on (UED: its own list)."""
+        if isinstance(self.config, UEDRunConfig):
+            return list(self.config.train.eval_levels)
+        return list(DEFAULT_EVAL_LEVELS)
+
+    @property
+    def eval_episodes(self) -> int:
+        """Episodes per held-out maze (UED: the run's; else 10)."""
+        if isinstance(self.config, UEDRunConfig):
+            return int(self.config.train.eval_episodes)
+        return 10
+
+
+def load_run(run: str | Path) -> LoadedRun:
+    """A run's policy from its latest checkpoint, with the run's settings.
+
+    Raises:
+        ConfigError: not a run folder, or no checkpoint yet.
+    """
+    path = Path(run)
+    config_file = path / "config.yaml"
+    if not config_file.is_file():
+        raise ConfigError(f"{str(path)!r} is not a run folder (no config.yaml)")
+    checkpoint = RunDir.open(path).latest_checkpoint()
+    if checkpoint is None:
+        raise ConfigError(f"run {str(path)!r} has no checkpoint yet")
+    method = read_yaml(config_file).get("method")
+    config: Any
+    if method in TEACHERS:
+        from advrl.runners.ued import make_student
+
+        config = load_run_config(UEDRunConfig, config_file)
+        seed = config.train.seed
+        model: BaseAlgorithm = make_student(config, config.protagonist, "protagonist", seed).model
+        role = "protagonist"
+    else:
+        if method in IMITATION:
+            config = load_run_config(ImitationRunConfig, config_file)
+            model = build_ppo(policy_config(config))
+        else:
+            config = load_run_config(PPORunConfig, config_file)
+            model = build_ppo(config)
+        role = "policy"
+    try:
+        params = policy_params(checkpoint, role)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    model.set_parameters(params, exact_match=True, device=model.device)
+    return LoadedRun(path, model, config)
