@@ -23,11 +23,12 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import yaml
 
 from advrl.config import (
     ConfigError,
@@ -107,29 +108,44 @@ def cmd_levels_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train_ppo(args: argparse.Namespace) -> int:
-    """Train SB3 PPO from a config (or resume a run)."""
-    from advrl.runners import train_ppo
-
-    config = _run_config(args, PPORunConfig)
-    summary = train_ppo(config, resume=args.resume)
-    ev = summary["eval"]
-    print(
-        f"run {summary['run']}: {summary['timesteps']} steps in {summary['wall_clock_s']} s; "
-        f"success {ev['policy']['success_rate']:.2f} (greedy "
-        f"{ev['policy_deterministic']['success_rate']:.2f}, random {ev['random']['success_rate']:.2f}), "
-        f"return {ev['policy']['mean_return']:.3f} (random {ev['random']['mean_return']:.3f})"
-    )
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    return 0
-
-
 C = TypeVar("C", PPORunConfig, UEDRunConfig[Any], ImitationRunConfig)
 
 TRAIN_OPTIONS = """Settings come from --config FILE (or the run being resumed), then --set KEY=VALUE
 overrides (YAML values, repeatable), then the flags below. Also: --resume RUN continues a run from its
 latest checkpoint; --json prints the whole summary."""
+
+
+def _yaml_mapping(text: str) -> dict[str, Any]:
+    value = yaml.safe_load(text)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a YAML mapping such as '{{size: 9}}', got {text!r}")
+    return value
+
+
+def _cli_types() -> Any:
+    """tyro's constructors for the settings' types it has no flag for: a mapping is one YAML
+    argument (``--env.kwargs '{size: 9}'``)."""
+    import tyro
+
+    registry = tyro.constructors.ConstructorRegistry()
+
+    @registry.primitive_rule
+    def mapping(info: Any) -> Any:
+        if info.type_origin is not dict:
+            return None
+        return tyro.constructors.PrimitiveConstructorSpec(
+            nargs=1,
+            metavar="YAML",
+            instance_from_str=lambda args: _yaml_mapping(args[0]),
+            is_instance=lambda value: isinstance(value, dict),
+            str_from_instance=lambda value: [
+                yaml.safe_dump(value, default_flow_style=True).strip()
+            ],
+        )
+
+    return registry
 
 
 def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
@@ -166,6 +182,7 @@ def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
     return tyro.cli(
         schema,
         default=config,
+        registry=_cli_types(),
         args=[*args.flags, *(["--help"] if args.help else [])],
         prog=f"advrl train {method}",
         description=f"{(cls.__doc__ or '').splitlines()[0]}\n\n{TRAIN_OPTIONS}",
@@ -173,31 +190,66 @@ def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
     )
 
 
-def cmd_train_ued(args: argparse.Namespace) -> int:
-    """Train a UED method from a config (or resume a run)."""
-    from advrl.runners.ued import train_ued
+def _ppo_result(summary: dict[str, Any]) -> str:
+    ev = summary["eval"]
+    policy, greedy, random = ev["policy"], ev["policy_deterministic"], ev["random"]
+    return (
+        f"success {policy['success_rate']:.2f} (greedy {greedy['success_rate']:.2f}, random "
+        f"{random['success_rate']:.2f}), return {policy['mean_return']:.3f} (random "
+        f"{random['mean_return']:.3f})"
+    )
 
-    config = _run_config(args, UEDRunConfig)
-    summary = train_ued(config, resume=args.resume)
-    last = summary["last"]
-    extra = ""
-    if "ued/regret" in last:
-        extra = f", regret {last['ued/regret']:.3f}"
+
+def _ued_result(summary: dict[str, Any]) -> str:
+    regret = summary["last"].get("ued/regret")
+    out = f"{summary['student_steps_per_s']} student steps/s"
+    out += f", regret {regret:.3f}; " if regret is not None else "; "
     if not summary["held_out"]:  # a physics env: its standard level
-        result = (
+        return out + (
             f"return on the standard level {summary['mean_return']:.1f} "
             f"(greedy {summary['mean_return_greedy']:.1f})"
         )
+    return out + (
+        f"held-out solve rate {summary['mean_solve_rate']:.2f} (greedy "
+        f"{summary['mean_solve_rate_greedy']:.2f}; random policy "
+        f"{summary['mean_solve_rate_random']:.2f})"
+    )
+
+
+def _imitation_result(summary: dict[str, Any]) -> str:
+    ev = summary["eval"]
+
+    def score(result: dict[str, Any]) -> str:
+        value = result.get("normalized_score")
+        return f", normalized score {value:.2f}" if value is not None else ""
+
+    policy, greedy = ev["policy"], ev["policy_deterministic"]
+    return (
+        f"{summary['variant']} on {summary['env']} from {summary['demo_episodes']} expert "
+        f"episodes; return "
+        f"{policy['mean_return']:.1f}{score(policy)} (greedy {greedy['mean_return']:.1f}"
+        f"{score(greedy)}; expert {ev['expert_return']:.1f}, random {ev['random_return']:.1f})"
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train any method from its settings (or resume a run); print one line, or the summary."""
+    from advrl.runners.imitation import IMITATION, train_imitation
+    from advrl.runners.ppo import train_ppo
+    from advrl.runners.ued import train_ued
+
+    kind: tuple[Any, Callable[..., dict[str, Any]], Callable[[dict[str, Any]], str]]
+    if args.method in TEACHERS:
+        kind = (UEDRunConfig, train_ued, _ued_result)
+    elif args.method in IMITATION:
+        kind = (ImitationRunConfig, train_imitation, _imitation_result)
     else:
-        result = (
-            f"held-out solve rate {summary['mean_solve_rate']:.2f} "
-            f"(greedy {summary['mean_solve_rate_greedy']:.2f}; "
-            f"random policy {summary['mean_solve_rate_random']:.2f})"
-        )
+        kind = (PPORunConfig, train_ppo, _ppo_result)
+    cls, train, result = kind
+    summary: dict[str, Any] = train(_run_config(args, cls), resume=args.resume)
     print(
-        f"run {summary['run']}: {config.method}, {summary['timesteps']} protagonist steps in "
-        f"{summary['wall_clock_s']} s ({summary['student_steps_per_s']} student steps/s)"
-        f"{extra}; {result}"
+        f"run {summary['run']}: {summary['method']}, {summary['timesteps']} steps in "
+        f"{summary['wall_clock_s']} s; {result(summary)}"
     )
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -306,31 +358,6 @@ def cmd_eval_attack(args: argparse.Namespace) -> int:
         print("| " + " | ".join([name, *cells]) + " |")
     for f in result["files"]:
         print(f"wrote {f}")
-    return 0
-
-
-def _score(result: dict[str, Any]) -> str:
-    score = result.get("normalized_score")
-    return f", normalized score {score:.2f}" if score is not None else ""
-
-
-def cmd_train_imitation(args: argparse.Namespace) -> int:
-    """Train GAIL or ASAF from a config (or resume a run)."""
-    from advrl.runners.imitation import train_imitation
-
-    config = _run_config(args, ImitationRunConfig)
-    summary = train_imitation(config, resume=args.resume)
-    ev = summary["eval"]
-    print(
-        f"run {summary['run']}: {summary['variant']} on {summary['env']} from "
-        f"{summary['demo_episodes']} expert episodes, {summary['timesteps']} steps in "
-        f"{summary['wall_clock_s']} s; return {ev['policy']['mean_return']:.1f}"
-        f"{_score(ev['policy'])} (greedy {ev['policy_deterministic']['mean_return']:.1f}"
-        f"{_score(ev['policy_deterministic'])}; expert {ev['expert_return']:.1f}, "
-        f"random {ev['random_return']:.1f})"
-    )
-    if args.json:
-        print(json.dumps(summary, indent=2))
     return 0
 
 
@@ -445,12 +472,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_train = sub.add_parser("train", help="train an agent")
     train_sub = p_train.add_subparsers(dest="method", required=True)
-    commands = [
-        ("ppo", "SB3 PPO on one env (robust PPO with an adversarial method)", cmd_train_ppo)
-    ]
-    commands += [(name, f"UED: {m.help}", cmd_train_ued) for name, m in TEACHERS.items()]
-    commands += [(m, f"imitation: {i.help}", cmd_train_imitation) for m, i in IMITATION.items()]
-    for method, help_line, func in commands:
+    commands = [("ppo", "SB3 PPO on one env (robust PPO with an adversarial method)")]
+    commands += [(name, f"UED: {m.help}") for name, m in TEACHERS.items()]
+    commands += [(m, f"imitation: {i.help}") for m, i in IMITATION.items()]
+    for method, help_line in commands:
         p_method = train_sub.add_parser(method, help=help_line, add_help=False, allow_abbrev=False)
         p_method.add_argument("-h", "--help", action="store_true", help="list every setting")
         p_method.add_argument("--config", help=f"YAML config (e.g. configs/{method}-maze.yaml)")
@@ -463,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="override a setting, e.g. --set train.total_timesteps=10000 (repeatable)",
         )
         p_method.add_argument("--json", action="store_true", help="print the whole summary as JSON")
-        p_method.set_defaults(func=func, method=method, flags=[])
+        p_method.set_defaults(func=cmd_train, method=method, flags=[])
 
     p_expert = sub.add_parser("expert", help="train experts to record demonstrations from")
     expert_sub = p_expert.add_subparsers(dest="expert_command", required=True)

@@ -26,77 +26,14 @@ import yaml
 from advrl.agents.adversarial_training import AdversarialTraining
 from advrl.agents.settings import PolicySettings, PPOSettings
 from advrl.checks import non_negative, positive
+from advrl.envs.vector import EnvSettings, UEDEnvSettings
 from advrl.gail.settings import ASAFSettings, DiscriminatorSettings
-from advrl.pair.methods import TEACHERS, PAIREDSettings
+from advrl.pair.methods import TEACHERS
+from advrl.pair.settings import AdversarySettings, PAIREDSettings, StudentSettings
 
 
 class ConfigError(ValueError):
     """A config file or value is wrong; the message names the key and what is expected."""
-
-
-def _yaml_mapping(text: str) -> dict[str, Any]:
-    value = yaml.safe_load(text)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ValueError(f"expected a YAML mapping such as '{{size: 9}}', got {text!r}")
-    return value
-
-
-YamlMapping = Annotated[
-    dict[str, Any],
-    tyro.constructors.PrimitiveConstructorSpec(
-        nargs=1,
-        metavar="YAML",
-        instance_from_str=lambda args: _yaml_mapping(args[0]),
-        is_instance=lambda value: isinstance(value, dict),
-        str_from_instance=lambda value: [yaml.safe_dump(value, default_flow_style=True).strip()],
-    ),
-]
-"""A mapping given on the command line as YAML (``--env.kwargs '{size: 9}'``)."""
-
-
-# ---------------------------------------------------------------------------------------- env
-@dataclass(frozen=True)
-class EnvSettings:
-    """Which env the agent trains on."""
-
-    id: str = "advrl/Maze-Small-v0"
-    """Gymnasium id (``advrl envs`` lists advrl's)."""
-    kwargs: YamlMapping = field(default_factory=dict)
-    """Keyword arguments for ``gymnasium.make``."""
-    n_envs: int = 16
-    """Parallel envs."""
-    backend: Literal["auto", "batched", "gymnasium"] = "auto"
-    """``batched``: the torch BatchedMaze (domain-randomized advrl mazes only); ``gymnasium``:
-    ``gymnasium.make`` under ``vec_env``; ``auto``: batched where it applies."""
-    vec_env: Literal["dummy", "subproc"] = "dummy"
-    """SB3 VecEnv of the gymnasium backend: ``dummy`` (one process) or ``subproc`` (one per env)."""
-    device: str = "cpu"
-    """Torch device of the batched backend (``cpu``, ``cuda``)."""
-
-    def __post_init__(self) -> None:
-        positive(self, "n_envs")
-
-
-@dataclass(frozen=True)
-class UEDEnvSettings:
-    """The students' env: any env that takes levels (a maze, a physics env)."""
-
-    id: str = "advrl/Maze-v0"
-    """Gymnasium id of the students' env."""
-    kwargs: YamlMapping = field(default_factory=dict)
-    """Keyword arguments for ``gymnasium.make``."""
-    num_levels: int = 32
-    """Levels per iteration: the students' parallel envs and the adversary's parallel designs."""
-    backend: Literal["auto", "batched", "gymnasium"] = "auto"
-    """``batched``: the torch BatchedMaze (mazes); ``gymnasium``: the env under SB3's
-    DummyVecEnv; ``auto``: batched for mazes."""
-    device: str = "cpu"
-    """Torch device of the batched envs (``cpu``, ``cuda``)."""
-
-    def __post_init__(self) -> None:
-        positive(self, "num_levels")
 
 
 # ---------------------------------------------------------------------------------------- train loop
@@ -186,42 +123,6 @@ class PPORunConfig:
     """Parent folder of run folders."""
     name: str | None = None
     """Run folder name; null: ``<env>-ppo-seed<seed>-<time>``."""
-
-
-@dataclass(frozen=True)
-class StudentSettings:
-    """One student (protagonist or antagonist): its PPO settings and network."""
-
-    ppo: PPOSettings = field(
-        default_factory=lambda: PPOSettings(
-            learning_rate=1e-4, n_steps=256, batch_size=2048, n_epochs=5, ent_coef=0.0
-        )
-    )
-    """The student's PPO hyperparameters."""
-    policy: PolicySettings = field(default_factory=PolicySettings)
-    """The student's network."""
-
-
-@dataclass(frozen=True)
-class AdversarySettings:
-    """PAIRED's and minimax's adversary. ``ppo.n_steps`` is set to the designer's episode length."""
-
-    ppo: PPOSettings = field(
-        default_factory=lambda: PPOSettings(
-            learning_rate=1e-4, n_steps=52, batch_size=1664, n_epochs=5, ent_coef=0.0
-        )
-    )
-    """The adversary's PPO hyperparameters."""
-    policy: PolicySettings = field(default_factory=lambda: PolicySettings(conv_filters=128))
-    """The adversary's network."""
-    wall_budget: int = 50
-    """Wall placements of the maze designer."""
-    noise_dim: int = 50
-    """Length of the designer's random input."""
-
-    def __post_init__(self) -> None:
-        positive(self, "wall_budget")
-        non_negative(self, "noise_dim")
 
 
 def teacher_settings(method: str) -> type:

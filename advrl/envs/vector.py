@@ -4,13 +4,67 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import gymnasium as gym
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
+from advrl.checks import positive
 from advrl.envs.batched import BatchedMaze
+
+__all__ = [
+    "BATCHED_KWARGS",
+    "BackendError",
+    "EnvSettings",
+    "UEDEnvSettings",
+    "batched_kwargs",
+    "make_env",
+    "make_vec",
+]
+
+
+@dataclass(frozen=True)
+class EnvSettings:
+    """Which env the agent trains on."""
+
+    id: str = "advrl/Maze-Small-v0"
+    """Gymnasium id (``advrl envs`` lists advrl's)."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for ``gymnasium.make``."""
+    n_envs: int = 16
+    """Parallel envs."""
+    backend: Literal["auto", "batched", "gymnasium"] = "auto"
+    """``batched``: the torch BatchedMaze (domain-randomized advrl mazes only); ``gymnasium``:
+    ``gymnasium.make`` under ``vec_env``; ``auto``: batched where it applies."""
+    vec_env: Literal["dummy", "subproc"] = "dummy"
+    """SB3 VecEnv of the gymnasium backend: ``dummy`` (one process) or ``subproc`` (one per env)."""
+    device: str = "cpu"
+    """Torch device of the batched backend (``cpu``, ``cuda``)."""
+
+    def __post_init__(self) -> None:
+        positive(self, "n_envs")
+
+
+@dataclass(frozen=True)
+class UEDEnvSettings:
+    """The students' env: any env that takes levels (a maze, a physics env)."""
+
+    id: str = "advrl/Maze-v0"
+    """Gymnasium id of the students' env."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for ``gymnasium.make``."""
+    num_levels: int = 32
+    """Levels per iteration: the students' parallel envs and the adversary's parallel designs."""
+    backend: Literal["auto", "batched", "gymnasium"] = "auto"
+    """``batched``: the torch BatchedMaze (mazes); ``gymnasium``: the env under SB3's
+    DummyVecEnv; ``auto``: batched for mazes."""
+    device: str = "cpu"
+    """Torch device of the batched envs (``cpu``, ``cuda``)."""
+
+    def __post_init__(self) -> None:
+        positive(self, "num_levels")
 
 
 class BackendError(ValueError):

@@ -19,74 +19,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from advrl.checks import positive, unit_interval
 from advrl.pair.adversary import Adversary
 from advrl.pair.buffer import LevelBuffer
 from advrl.pair.levels import LevelFamily
+from advrl.pair.settings import (
+    ACCELSettings,
+    NoSettings,
+    PAIREDSettings,
+    PLRSettings,
+    ReplaySettings,
+)
 from advrl.pair.teachers import ACCEL, PAIRED, PLR, DomainRandomization, Minimax, Teacher
-
-
-# ---------------------------------------------------------------------------------- settings
-@dataclass(frozen=True)
-class PAIREDSettings:
-    """PAIRED: the adversary designs levels to maximize the antagonist's lead (the regret)."""
-
-    regret: Literal["clipped", "unclipped", "flexible"] = "clipped"
-    """``clipped`` at 0 (PAIRED), ``unclipped``, or ``flexible`` (the better student is antagonist)."""
-
-
-@dataclass(frozen=True)
-class NoSettings:
-    """This method has no settings of its own (domain randomization samples the env's levels;
-    minimax's adversary is set in ``adversary``)."""
-
-
-@dataclass(frozen=True)
-class ReplaySettings:
-    """The level buffer and replay of PLR⊥ and ACCEL."""
-
-    buffer_size: int = 4000
-    """Levels the replay buffer holds."""
-    replay_prob: float = 0.5
-    """Probability that a batch replays buffer levels."""
-    score: Literal["pvl", "maxmc"] = "pvl"
-    """Regret estimate: positive value loss or MaxMC."""
-    temperature: float = 0.3
-    """Of the rank prioritization."""
-    staleness_coef: float = 0.3
-    """Weight of staleness (steps since a level was last played) in the replay distribution."""
-    new_levels: Literal["random", "blank"] = "random"
-    """New levels: domain-randomized, or the simplest level (an empty room)."""
-
-    def __post_init__(self) -> None:
-        positive(self, "buffer_size", "temperature")
-        unit_interval(self, "replay_prob", "staleness_coef")
-
-
-@dataclass(frozen=True)
-class PLRSettings(ReplaySettings):
-    """Robust prioritized level replay (PLR⊥): replay the levels of highest estimated regret."""
-
-    robust: bool = True
-    """No gradient updates on new levels (PLR⊥); false: the original PLR."""
-
-
-@dataclass(frozen=True)
-class ACCELSettings(ReplaySettings):
-    """ACCEL: PLR⊥ whose replayed levels are edited into new children, from empty rooms."""
-
-    replay_prob: float = 0.8
-    """Probability that a batch replays buffer levels (when no children are waiting)."""
-    new_levels: Literal["random", "blank"] = "blank"
-    """New levels: the simplest level (ACCEL's empty rooms), or domain-randomized."""
-    num_edits: int = 5
-    """Random edits per child level (a maze edit flips one cell between wall and floor)."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        positive(self, "num_edits")
 
 
 # ---------------------------------------------------------------------------------- the table

@@ -18,7 +18,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from advrl.agents import make_ppo
 from advrl.agents.settings import PolicySettings, PPOSettings
-from advrl.config import ConfigError, StudentSettings, UEDRunConfig
+from advrl.config import ConfigError, UEDRunConfig
 from advrl.envs.batched_designer import BatchedMazeDesigner
 from advrl.envs.physics import ParamDesignerEnv
 from advrl.envs.vector import BackendError, make_env, make_vec
@@ -27,6 +27,7 @@ from advrl.eval import EVAL_SEED_OFFSET
 from advrl.eval.zero_shot import ZeroShotResult, write_table, zero_shot
 from advrl.pair import Adversary, MazeFamily, ParamFamily, Student, UEDRunner, family_for
 from advrl.pair.methods import TEACHERS, TeacherContext
+from advrl.pair.settings import StudentSettings
 from advrl.runners.lifecycle import Job, execute
 from advrl.runners.trainers import UEDTrainer
 from advrl.runs import RunDir

@@ -1,0 +1,109 @@
+"""Settings of a UED run's roles: the students, the adversary, and each method's teacher.
+
+Frozen dataclasses; every field's docstring is its ``--help`` line. The method table
+(:mod:`advrl.pair.methods`) names each method's teacher settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from advrl.agents.settings import PolicySettings, PPOSettings
+from advrl.checks import non_negative, positive, unit_interval
+
+
+@dataclass(frozen=True)
+class StudentSettings:
+    """One student (protagonist or antagonist): its PPO settings and network."""
+
+    ppo: PPOSettings = field(
+        default_factory=lambda: PPOSettings(
+            learning_rate=1e-4, n_steps=256, batch_size=2048, n_epochs=5, ent_coef=0.0
+        )
+    )
+    """The student's PPO hyperparameters."""
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    """The student's network."""
+
+
+@dataclass(frozen=True)
+class AdversarySettings:
+    """PAIRED's and minimax's adversary. ``ppo.n_steps`` is set to the designer's episode length."""
+
+    ppo: PPOSettings = field(
+        default_factory=lambda: PPOSettings(
+            learning_rate=1e-4, n_steps=52, batch_size=1664, n_epochs=5, ent_coef=0.0
+        )
+    )
+    """The adversary's PPO hyperparameters."""
+    policy: PolicySettings = field(default_factory=lambda: PolicySettings(conv_filters=128))
+    """The adversary's network."""
+    wall_budget: int = 50
+    """Wall placements of the maze designer."""
+    noise_dim: int = 50
+    """Length of the designer's random input."""
+
+    def __post_init__(self) -> None:
+        positive(self, "wall_budget")
+        non_negative(self, "noise_dim")
+
+
+@dataclass(frozen=True)
+class PAIREDSettings:
+    """PAIRED: the adversary designs levels to maximize the antagonist's lead (the regret)."""
+
+    regret: Literal["clipped", "unclipped", "flexible"] = "clipped"
+    """``clipped`` at 0 (PAIRED), ``unclipped``, or ``flexible`` (the better student is antagonist)."""
+
+
+@dataclass(frozen=True)
+class NoSettings:
+    """This method has no settings of its own (domain randomization samples the env's levels;
+    minimax's adversary is set in ``adversary``)."""
+
+
+@dataclass(frozen=True)
+class ReplaySettings:
+    """The level buffer and replay of PLR⊥ and ACCEL."""
+
+    buffer_size: int = 4000
+    """Levels the replay buffer holds."""
+    replay_prob: float = 0.5
+    """Probability that a batch replays buffer levels."""
+    score: Literal["pvl", "maxmc"] = "pvl"
+    """Regret estimate: positive value loss or MaxMC."""
+    temperature: float = 0.3
+    """Of the rank prioritization."""
+    staleness_coef: float = 0.3
+    """Weight of staleness (steps since a level was last played) in the replay distribution."""
+    new_levels: Literal["random", "blank"] = "random"
+    """New levels: domain-randomized, or the simplest level (an empty room)."""
+
+    def __post_init__(self) -> None:
+        positive(self, "buffer_size", "temperature")
+        unit_interval(self, "replay_prob", "staleness_coef")
+
+
+@dataclass(frozen=True)
+class PLRSettings(ReplaySettings):
+    """Robust prioritized level replay (PLR⊥): replay the levels of highest estimated regret."""
+
+    robust: bool = True
+    """No gradient updates on new levels (PLR⊥); false: the original PLR."""
+
+
+@dataclass(frozen=True)
+class ACCELSettings(ReplaySettings):
+    """ACCEL: PLR⊥ whose replayed levels are edited into new children, from empty rooms."""
+
+    replay_prob: float = 0.8
+    """Probability that a batch replays buffer levels (when no children are waiting)."""
+    new_levels: Literal["random", "blank"] = "blank"
+    """New levels: the simplest level (ACCEL's empty rooms), or domain-randomized."""
+    num_edits: int = 5
+    """Random edits per child level (a maze edit flips one cell between wall and floor)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        positive(self, "num_edits")
