@@ -19,6 +19,7 @@ __all__ = [
     "BackendError",
     "EnvSettings",
     "UEDEnvSettings",
+    "VecSettings",
     "batched_kwargs",
     "make_env",
     "make_vec",
@@ -26,42 +27,41 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class EnvSettings:
-    """Which env the agent trains on."""
+class VecSettings:
+    """Which env, and how its copies run (the fields every run kind shares)."""
 
     id: str = "advrl/Maze-Small-v0"
     """Gymnasium id (``advrl envs`` lists advrl's)."""
     kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for ``gymnasium.make``."""
-    n_envs: int = 16
-    """Parallel envs."""
     backend: Literal["auto", "batched", "gymnasium"] = "auto"
     """``batched``: the torch BatchedMaze (domain-randomized advrl mazes only); ``gymnasium``:
-    ``gymnasium.make`` under ``vec_env``; ``auto``: batched where it applies."""
-    vec_env: Literal["dummy", "subproc"] = "dummy"
-    """SB3 VecEnv of the gymnasium backend: ``dummy`` (one process) or ``subproc`` (one per env)."""
+    ``gymnasium.make`` copies under an SB3 VecEnv; ``auto``: batched where it applies."""
     device: str = "cpu"
     """Torch device of the batched backend (``cpu``, ``cuda``)."""
+
+
+@dataclass(frozen=True)
+class EnvSettings(VecSettings):
+    """Which env the agent trains on."""
+
+    n_envs: int = 16
+    """Parallel envs."""
+    vec_env: Literal["dummy", "subproc"] = "dummy"
+    """SB3 VecEnv of the gymnasium backend: ``dummy`` (one process) or ``subproc`` (one per env)."""
 
     def __post_init__(self) -> None:
         positive(self, "n_envs")
 
 
 @dataclass(frozen=True)
-class UEDEnvSettings:
+class UEDEnvSettings(VecSettings):
     """The students' env: any env that takes levels (a maze, a physics env)."""
 
     id: str = "advrl/Maze-v0"
     """Gymnasium id of the students' env."""
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments for ``gymnasium.make``."""
     num_levels: int = 32
     """Levels per iteration: the students' parallel envs and the adversary's parallel designs."""
-    backend: Literal["auto", "batched", "gymnasium"] = "auto"
-    """``batched``: the torch BatchedMaze (mazes); ``gymnasium``: the env under SB3's
-    DummyVecEnv; ``auto``: batched for mazes."""
-    device: str = "cpu"
-    """Torch device of the batched envs (``cpu``, ``cuda``)."""
 
     def __post_init__(self) -> None:
         positive(self, "num_levels")
