@@ -23,6 +23,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -561,8 +562,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> str:
+    return f"advrl: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``advrl`` console script."""
+    warnings.formatwarning = _one_line_warning
     parser = build_parser()
     args, flags = parser.parse_known_args(argv)
     if flags and getattr(args, "command", None) != "train":

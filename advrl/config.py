@@ -27,6 +27,7 @@ from advrl.agents.adversarial_training import AdversarialTraining
 from advrl.agents.settings import PolicySettings, PPOSettings
 from advrl.checks import non_negative, positive
 from advrl.envs.vector import EnvSettings, UEDEnvSettings
+from advrl.files import atomic_write_bytes
 from advrl.gail.settings import ASAFSettings, DiscriminatorSettings
 from advrl.pair.methods import TEACHERS
 from advrl.pair.settings import AdversarySettings, PAIREDSettings, StudentSettings
@@ -51,9 +52,12 @@ class TrainSettings:
     """Episodes per evaluation (UED: per held-out maze), and for the final summary."""
     checkpoint_every: int = 50_000
     """Write a checkpoint every this many env steps (0: only at the end)."""
+    keep_checkpoints: int = 3
+    """Checkpoints kept in the run folder, the newest (0: every one)."""
 
     def __post_init__(self) -> None:
         positive(self, "total_timesteps", "eval_episodes")
+        non_negative(self, "keep_checkpoints")
         non_negative(self, *(f.name for f in dataclasses.fields(self) if f.name.endswith("every")))
 
 
@@ -410,7 +414,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} not found")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text; save it as UTF-8") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path} is not valid YAML: {err}") from None
     if not isinstance(data, dict):
@@ -488,5 +494,6 @@ def apply_override(data: dict[str, Any], item: str) -> None:
 
 
 def save_config(config: Any, path: str | Path) -> None:
-    """Write the resolved config as YAML."""
-    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+    """Write the resolved config as YAML (atomically, UTF-8)."""
+    text = yaml.safe_dump(to_dict(config), sort_keys=False, allow_unicode=True)
+    atomic_write_bytes(Path(path), text.encode("utf-8"))

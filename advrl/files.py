@@ -37,8 +37,10 @@ def read_state(
     """
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # a truncated or foreign file
-        raise ValueError(f"cannot read checkpoint {str(path)!r}: {err}") from None
+    except Exception:  # a truncated or foreign file
+        raise ValueError(
+            f"cannot read checkpoint {str(path)!r} (truncated, damaged, or not written by advrl)"
+        ) from None
     if not isinstance(state, dict) or (required is not None and required not in state):
         raise ValueError(f"{str(path)!r} is not an advrl checkpoint")
     return state

@@ -8,16 +8,31 @@ Files are written to a temporary name and renamed, so a killed run never leaves 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from advrl.config import save_config
+from advrl.config import ConfigError, save_config
 from advrl.files import atomic_write_bytes
 
-CHECKPOINT_RE = re.compile(r"step_(\d+)\.pt$")
+CHECKPOINT_RE = re.compile(r"step_(\d+)\.pt")
+
+
+def check_run_name(name: str) -> None:
+    """A run name is one plain folder name inside ``out_dir``.
+
+    Raises:
+        ConfigError: it is empty, absolute, ``.``/``..``, or holds a path separator.
+    """
+    if not name or name in (".", "..") or "/" in name or "\\" in name or Path(name).is_absolute():
+        raise ConfigError(
+            f"name must be a plain folder name inside out_dir (no '/', not '..'), got {name!r}"
+        )
 
 
 class RunDir:
@@ -36,7 +51,13 @@ class RunDir:
 
     @classmethod
     def create(cls, out_dir: str | Path, name: str) -> RunDir:
-        """Make a new run folder ``out_dir/name``; an existing one is an error (never overwritten)."""
+        """Make a new run folder ``out_dir/name``; an existing one is an error (never overwritten).
+
+        Raises:
+            ConfigError: ``name`` is not a plain folder name (it would leave ``out_dir``).
+            FileExistsError: the folder exists.
+        """
+        check_run_name(name)
         path = Path(out_dir) / name
         if path.exists():
             raise FileExistsError(
@@ -58,6 +79,26 @@ class RunDir:
         run.tb.mkdir(exist_ok=True)
         return run
 
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run folder for one process (a second ``advrl train`` on it stops at once).
+
+        Raises:
+            FileExistsError: another process holds it.
+        """
+        with (self.path / ".lock").open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise FileExistsError(
+                    f"run folder {str(self.path)!r} is in use by another advrl process; wait for "
+                    "it to end, or resume a copy"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     @staticmethod
     def default_name(env_id: str, method: str, seed: int) -> str:
         """``<env>-<method>-seed<seed>-<YYYYmmdd-HHMMSS>``."""
@@ -69,14 +110,28 @@ class RunDir:
         """Where the checkpoint of env step ``step`` goes."""
         return self.checkpoints / f"step_{step}.pt"
 
-    def latest_checkpoint(self) -> Path | None:
-        """The checkpoint with the most env steps, if any."""
+    def checkpoints_newest_first(self) -> list[Path]:
+        """Every checkpoint, the one with the most env steps first."""
         found = [
             (int(m.group(1)), p)
             for p in self.checkpoints.glob("step_*.pt")
-            if (m := CHECKPOINT_RE.search(p.name))
+            if (m := CHECKPOINT_RE.fullmatch(p.name))
         ]
-        return max(found)[1] if found else None
+        return [p for _, p in sorted(found, reverse=True)]
+
+    def latest_checkpoint(self) -> Path | None:
+        """The checkpoint with the most env steps, if any."""
+        found = self.checkpoints_newest_first()
+        return found[0] if found else None
+
+    def prune_checkpoints(self, keep: int) -> None:
+        """Delete all but the ``keep`` newest checkpoints (0: keep all), and leftover temporary
+        files of writes a kill interrupted."""
+        for tmp in self.checkpoints.glob(".step_*.pt.tmp"):
+            tmp.unlink(missing_ok=True)
+        if keep > 0:
+            for old in self.checkpoints_newest_first()[keep:]:
+                old.unlink(missing_ok=True)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         """Write ``summary.json``."""

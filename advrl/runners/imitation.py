@@ -82,12 +82,9 @@ def init_policy(model: BaseAlgorithm, config: ImitationRunConfig, demos: Demonst
     """Start the policy from another run's policy and/or behaviour-clone it (``init``)."""
     init = config.init
     if init.from_run is not None:
-        source = RunDir.open(init.from_run).latest_checkpoint()
-        if source is None:
-            raise ConfigError(f"init.from_run: run {init.from_run!r} has no checkpoint")
         try:
-            params = policy_params(source, "policy")
-        except ValueError as err:
+            params = policy_params(RunDir.open(init.from_run), "policy")
+        except (ConfigError, FileNotFoundError) as err:
             raise ConfigError(f"init.from_run: {err}") from None
         try:
             model.policy.load_state_dict(params["policy"])

@@ -23,16 +23,18 @@ global random states; whatever else the trainer keeps), written atomically and r
 
 from __future__ import annotations
 
+import csv
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from stable_baselines3.common.logger import Logger, configure
+from stable_baselines3.common.logger import CSVOutputFormat, Logger, TensorBoardOutputFormat
 
 from advrl.agents.state import isolated_rng
-from advrl.config import TrainSettings
+from advrl.config import ConfigError, TrainSettings, save_config
 from advrl.files import read_state, write_state
 from advrl.runs import RunDir, start_run
 
@@ -135,12 +137,72 @@ def write_checkpoint(path: Path, trainer: Trainer) -> None:
     write_state(path, {"format": CHECKPOINT_FORMAT, **trainer.state_dict()})
 
 
-def policy_params(path: Path, role: str) -> dict[str, Any]:
-    """The parameters (SB3's ``get_parameters``) of agent ``role`` in a checkpoint."""
-    agents = read_checkpoint(path)["agents"]
-    if role not in agents:
-        raise ValueError(f"{str(path)!r} holds agents {sorted(agents)}, not {role!r}")
-    params: dict[str, Any] = agents[role]["params"]
+def newest_intact_checkpoint(run: RunDir) -> tuple[Path, dict[str, Any]] | None:
+    """The newest checkpoint of a run that reads back, with its state; a truncated or foreign
+    newer one is skipped with a warning (a kill can interrupt a disk, not only a write)."""
+    for path in run.checkpoints_newest_first():
+        try:
+            return path, read_checkpoint(path)
+        except ValueError as err:
+            warnings.warn(f"{err}; using the checkpoint before it", RuntimeWarning, stacklevel=2)
+    return None
+
+
+def checkpoint_step(path: Path) -> int:
+    """The env step in a checkpoint's file name (``step_<n>.pt``)."""
+    return int(path.stem.split("_")[1])
+
+
+STEP_COLUMNS = ("time/total_timesteps", "time/protagonist_steps")
+"""The columns of ``progress.csv`` that count a row's env steps."""
+
+
+class ResumedCSV(CSVOutputFormat):
+    """SB3's ``progress.csv`` writer, continuing a resumed run's file: the rows up to the step of
+    the checkpoint resumed from are kept (later ones were never checkpointed and are played
+    again), then new rows follow. SB3's own writer truncates the file."""
+
+    def __init__(self, filename: Path, keep_until: int) -> None:
+        keys: list[str] = []
+        rows: list[dict[str, str]] = []
+        if filename.is_file():
+            with filename.open(newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                keys = list(reader.fieldnames or [])
+                rows = [r for r in reader if _row_step(r) <= keep_until]
+        super().__init__(str(filename))  # opens the file "w+"
+        self.keys = keys
+        if keys:
+            writer = csv.DictWriter(self.file, fieldnames=keys, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+            self.file.flush()
+
+
+def _row_step(row: dict[str, str]) -> float:
+    for column in STEP_COLUMNS:
+        if row.get(column):
+            try:
+                return float(row[column])
+            except ValueError:
+                return float("inf")
+    return float("-inf")  # a row that does not say: keep it
+
+
+def policy_params(run: RunDir, role: str) -> dict[str, Any]:
+    """The parameters (SB3's ``get_parameters``) of agent ``role`` in a run's newest intact
+    checkpoint.
+
+    Raises:
+        ConfigError: the run has no checkpoint that reads back, or none with that agent.
+    """
+    found = newest_intact_checkpoint(run)
+    if found is None:
+        raise ConfigError(f"run {str(run.path)!r} has no checkpoint yet")
+    path, state = found
+    if role not in state["agents"]:
+        raise ConfigError(f"{str(path)!r} holds agents {sorted(state['agents'])}, not {role!r}")
+    params: dict[str, Any] = state["agents"][role]["params"]
     return params
 
 
@@ -161,17 +223,45 @@ def execute(
         build: makes the method's :class:`Job`; every setting is checked here.
         resume: a run folder to continue from its latest checkpoint.
     """
-    train: TrainSettings = config.train
-    total_timesteps = train.total_timesteps
     job = build()  # a bad config fails here, before the run folder exists
     trainer = job.trainer
     run = start_run(config, method, resume)
-    logger = configure(str(run.tb), ["tensorboard", "csv"])
+    with run.lock():
+        return _run(run, job, trainer, config, method, resumed=resume is not None)
+
+
+def _run(
+    run: RunDir, job: Job, trainer: Trainer, config: Any, method: str, *, resumed: bool
+) -> dict[str, Any]:
+    train: TrainSettings = config.train
+    total_timesteps = train.total_timesteps
+    logger = Logger(str(run.tb), [])  # its files are opened once the resume has worked
     trainer.set_logger(logger)
-    checkpoint = run.latest_checkpoint() if resume is not None else None
-    if checkpoint is not None:
-        trainer.load_state_dict(read_checkpoint(checkpoint))
-    elif job.fresh_start is not None:
+    found = newest_intact_checkpoint(run) if resumed else None
+    if resumed and found is None:
+        if run.checkpoints_newest_first():
+            raise ConfigError(
+                f"run {str(run.path)!r} has no checkpoint that reads back; start a new run"
+            )
+        warnings.warn(
+            f"run {str(run.path)!r} has no checkpoint yet: it starts again from step 0",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    if found is not None:
+        try:
+            trainer.load_state_dict(found[1])
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise ConfigError(
+                f"{str(found[0])!r} does not fit this run's settings "
+                f"({str(err).strip().splitlines()[0]}); resume with the settings it was written with"
+            ) from None
+    if resumed:  # what the resumed run goes on with (--set included)
+        save_config(config, run.config_file)
+    keep_until = checkpoint_step(found[0]) if found is not None else -1
+    csv_format = ResumedCSV(run.tb / "progress.csv", keep_until=keep_until)
+    logger.output_formats += [TensorBoardOutputFormat(str(run.tb)), csv_format]
+    if found is None and job.fresh_start is not None:
         job.fresh_start()
     done = trainer.num_timesteps
 
@@ -181,6 +271,7 @@ def execute(
 
     def save() -> None:
         write_checkpoint(run.checkpoint_path(trainer.num_timesteps), trainer)
+        run.prune_checkpoints(train.keep_checkpoints)
 
     events = [
         Periodic(train.eval_every, evaluate, done),
@@ -202,7 +293,7 @@ def execute(
         "method": method,
         **(job.summary or {}),
         "timesteps": int(trainer.num_timesteps),
-        "resumed_from": done if checkpoint is not None else None,
+        "resumed_from": done if found is not None else None,
         "wall_clock_s": round(elapsed, 2),
         "env_steps_per_s": round((trainer.num_timesteps - done) / elapsed, 1)
         if elapsed > 0

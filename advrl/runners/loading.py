@@ -71,9 +71,7 @@ def load_run(run: str | Path) -> LoadedRun:
     config_file = path / "config.yaml"
     if not config_file.is_file():
         raise ConfigError(f"{str(path)!r} is not a run folder (no config.yaml)")
-    checkpoint = RunDir.open(path).latest_checkpoint()
-    if checkpoint is None:
-        raise ConfigError(f"run {str(path)!r} has no checkpoint yet")
+    run_dir = RunDir.open(path)
     method = read_yaml(config_file).get("method")
     config: Any
     if method in TEACHERS:
@@ -91,9 +89,6 @@ def load_run(run: str | Path) -> LoadedRun:
             config = load_run_config(PPORunConfig, config_file)
             model = build_ppo(config)
         role = "policy"
-    try:
-        params = policy_params(checkpoint, role)
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
+    params = policy_params(run_dir, role)
     model.set_parameters(params, exact_match=True, device=model.device)
     return LoadedRun(path, model, config)

@@ -1,0 +1,147 @@
+"""Nothing lost, nothing half-written: resumes keep a run's history, checkpoints follow their
+update and stay bounded, a run folder has one writer and stays inside out_dir, a damaged
+checkpoint falls back to the one before."""
+
+from __future__ import annotations
+
+import csv
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from advrl.cli import main
+from advrl.runs import RunDir
+from tests.test_cli import CONFIG, TINY, sets
+
+
+def train(tmp_path: Path, name: str, *extra: str) -> Path:
+    argv = ["train", "ppo", "--config", CONFIG, *sets([*TINY, f"out_dir={tmp_path}"])]
+    assert main([*argv, "--set", f"name={name}", *extra]) == 0
+    return tmp_path / name
+
+
+def progress(run: Path) -> list[dict[str, str]]:
+    with (run / "tb" / "progress.csv").open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def policy(path: Path) -> dict[str, torch.Tensor]:
+    state = torch.load(path, weights_only=True)
+    return state["agents"]["policy"]["params"]["policy"]
+
+
+def test_a_resume_keeps_the_runs_history(tmp_path: Path) -> None:
+    run = train(tmp_path, "r")
+    before = progress(run)
+    assert len(before) == 4  # one row per rollout of 128 steps
+    assert main(["train", "ppo", "--resume", str(run), "--train.total_timesteps", "1024"]) == 0
+    after = progress(run)
+    steps = [int(float(r["time/total_timesteps"])) for r in after]
+    assert steps == [128, 256, 384, 512, 640, 768, 896, 1024]
+    assert [r["time/total_timesteps"] for r in after[:4]] == [
+        r["time/total_timesteps"] for r in before
+    ]
+    # the resumed run's settings are what config.yaml says
+    assert yaml.safe_load((run / "config.yaml").read_text())["train"]["total_timesteps"] == 1024
+
+
+def test_rows_after_the_last_checkpoint_are_played_again_not_doubled(tmp_path: Path) -> None:
+    """A run killed after a checkpoint but before its next one: its later rows are dropped on
+    resume (the steps are played again) instead of standing twice."""
+    run = train(tmp_path, "r")
+    (run / "checkpoints" / "step_512.pt").unlink()  # as if killed before the final checkpoint
+    assert main(["train", "ppo", "--resume", str(run)]) == 0
+    steps = [int(float(r["time/total_timesteps"])) for r in progress(run)]
+    assert steps == [128, 256, 384, 512]
+
+
+def test_a_failed_resume_changes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = train(tmp_path, "r")
+    csv_before = (run / "tb" / "progress.csv").read_bytes()
+    config_before = (run / "config.yaml").read_bytes()
+    assert main(["train", "ppo", "--resume", str(run), "--set", "policy.net_arch=[64]"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("advrl: error:") and "does not fit this run's settings" in err
+    assert err.count("\n") == 1
+    assert (run / "tb" / "progress.csv").read_bytes() == csv_before
+    assert (run / "config.yaml").read_bytes() == config_before
+
+
+def test_a_periodic_checkpoint_follows_the_update_it_belongs_to(tmp_path: Path) -> None:
+    """The checkpoint of step 256 in a longer run holds the same weights as a run that ended at
+    256: it was written after the update on the rollout that reached 256, not before it."""
+    long = train(tmp_path, "long")
+    short = train(tmp_path, "short", "--train.total_timesteps", "256")
+    a, b = (
+        policy(long / "checkpoints" / "step_256.pt"),
+        policy(short / "checkpoints" / "step_256.pt"),
+    )
+    for name, tensor in b.items():
+        torch.testing.assert_close(a[name], tensor, rtol=0, atol=0, msg=name)
+
+
+def test_checkpoints_are_bounded_and_leftovers_cleaned(tmp_path: Path) -> None:
+    run = train(tmp_path, "r", "--train.checkpoint_every", "128", "--train.keep_checkpoints", "2")
+    names = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert names == ["step_384.pt", "step_512.pt"]
+    (run / "checkpoints" / ".step_640.pt.tmp").write_bytes(b"half a write")
+    assert main(["train", "ppo", "--resume", str(run), "--train.total_timesteps", "640"]) == 0
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "step_512.pt",
+        "step_640.pt",
+    ]
+
+
+def test_a_run_folder_has_one_writer(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = train(tmp_path, "r")
+    with RunDir.open(run).lock():
+        assert main(["train", "ppo", "--resume", str(run), "--train.total_timesteps", "640"]) == 2
+    assert "in use by another advrl process" in capsys.readouterr().err
+    assert json.loads((run / "summary.json").read_text())["timesteps"] == 512
+
+
+@pytest.mark.parametrize("name", ["../escaped", "/tmp/absolute", "a/b", ".."])
+def test_a_run_name_stays_inside_out_dir(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "runs"
+    argv = ["train", "ppo", "--config", CONFIG, *sets([*TINY, f"out_dir={out}"])]
+    assert main([*argv, "--name", name]) == 2
+    assert "name must be a plain folder name" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "escaped").exists()
+
+
+def test_a_damaged_checkpoint_falls_back_to_the_one_before(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    run = train(tmp_path, "r")
+    (run / "checkpoints" / "step_512.pt").write_bytes(b"\x00" * 100)  # truncated by a crash
+    with pytest.warns(RuntimeWarning, match=r"step_512.pt.*using the checkpoint before it"):
+        assert main(["eval", str(run), "--levels", "FourRooms", "--episodes", "2"]) == 0
+    with pytest.warns(RuntimeWarning, match="using the checkpoint before it") as record:
+        resume = ["train", "ppo", "--resume", str(run), "--train.total_timesteps", "640"]
+        assert main(resume) == 0
+    assert len(record) == 1
+    assert warnings.formatwarning(str(record[0].message), RuntimeWarning, "f", 1).startswith(
+        "advrl: warning: cannot read checkpoint"
+    )  # the CLI prints it as one line
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["resumed_from"] == 256 and summary["timesteps"] == 640
+    for path in (run / "checkpoints").iterdir():
+        path.write_bytes(b"not a checkpoint")
+    with pytest.warns(RuntimeWarning):
+        assert main(["train", "ppo", "--resume", str(run), "--train.total_timesteps", "768"]) == 2
+    assert "no checkpoint that reads back" in capsys.readouterr().err
+
+
+def test_a_config_that_is_not_utf8_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    config = tmp_path / "latin1.yaml"
+    config.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    assert main(["train", "ppo", "--config", str(config)]) == 2
+    assert "is not UTF-8 text" in capsys.readouterr().err
