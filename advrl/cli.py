@@ -159,7 +159,7 @@ def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
         path = Path(args.resume) / "config.yaml"
         if not path.is_file():
             raise UserError(f"{args.resume!r} is not a run folder (no config.yaml)")
-        config = load_run_config(cls, path, overrides)
+        config = load_run_config(cls, path, overrides, allow_import=args.allow_import)
     elif args.config:
         named = read_yaml(args.config).get("method")
         if cls is not PPORunConfig and named is not None and named != method:
@@ -268,7 +268,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if len(args.run) > 1:
         raise UserError("several runs are compared under --attack only; give one run folder")
     run = Path(args.run[0])
-    loaded = load_run(run)
+    loaded = load_run(run, allow_import=args.allow_import)
     names = loaded.eval_levels
     if args.all:
         names = list(all_heldout_names())
@@ -340,6 +340,7 @@ def cmd_eval_attack(args: argparse.Namespace) -> int:
             out=Path(args.out) if args.out else None,
             plot=not args.no_plot,
             discrete=args.discrete,
+            allow_import=args.allow_import,
         )
     except (ValueError, ImportError) as err:
         if isinstance(err, ConfigError):
@@ -403,7 +404,7 @@ def cmd_demos_record(args: argparse.Namespace) -> int:
         raise UserError(f"folder {str(out.parent)!r} does not exist")
     if args.episodes < 1:
         raise UserError(f"--episodes must be >= 1, got {args.episodes}")
-    loaded = load_run(args.model)
+    loaded = load_run(args.model, allow_import=args.allow_import)
     model, config = loaded.model, loaded.config
     env_id, env_kwargs = config.env.id, config.env.kwargs
     if args.env and args.env != env_id:
@@ -453,6 +454,16 @@ def cmd_demos_info(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------ parser
+def _allow_import(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-import",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="a run folder's env id may import this module (module:Env ids; only for runs you trust)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``advrl``."""
     from advrl.runners.imitation import IMITATION
@@ -489,6 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="override a setting, e.g. --set train.total_timesteps=10000 (repeatable)",
         )
         p_method.add_argument("--json", action="store_true", help="print the whole summary as JSON")
+        _allow_import(p_method)
         p_method.set_defaults(func=cmd_train, method=method, flags=[])
 
     p_expert = sub.add_parser("expert", help="train experts to record demonstrations from")
@@ -512,6 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_rec.add_argument(
         "--stochastic", action="store_true", help="sample actions (default: greedy actions)"
     )
+    _allow_import(p_rec)
     p_rec.set_defaults(func=cmd_demos_record)
     p_info = demos_sub.add_parser("info", help="describe a demonstrations file")
     p_info.add_argument("path", help=".npz file or Minari dataset folder")
@@ -558,6 +571,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="maze: act on real observations (cells take their largest type), not relaxed features",
     )
+    _allow_import(p_eval)
     p_eval.set_defaults(func=cmd_eval)
     return parser
 

@@ -16,6 +16,7 @@ import dataclasses
 import re
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
@@ -462,15 +463,37 @@ def upgrade_run_config(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def load_run_config(cls: type[C], path: str | Path, overrides: list[str] | None = None) -> C:
-    """A run folder's ``config.yaml`` (any advrl version's layout) into ``cls``, with overrides."""
+def load_run_config(
+    cls: type[C],
+    path: str | Path,
+    overrides: list[str] | None = None,
+    allow_import: Sequence[str] = (),
+) -> C:
+    """A run folder's ``config.yaml`` (any advrl version's layout) into ``cls``, with overrides.
+
+    A run folder may come from anyone: an env id of the form ``module:Env`` (which makes
+    Gymnasium import ``module``) is refused unless the user names that module in
+    ``allow_import`` or sets ``env.id`` in ``overrides``.
+
+    Raises:
+        ConfigError: a bad file or value, or an env id that would import a module not named.
+    """
     data = upgrade_run_config(read_yaml(path))
     for item in overrides or []:
         apply_override(data, item)
     try:
-        return from_dict(cls, data)
+        config = from_dict(cls, data)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
+    env_id = getattr(getattr(config, "env", None), "id", "")
+    module = env_id.split(":")[0] if ":" in env_id else None
+    named = any(item.partition("=")[0].strip() == "env.id" for item in overrides or [])
+    if module is not None and module not in allow_import and not named:
+        raise ConfigError(
+            f"{path} names env {env_id!r}, which imports the Python module {module!r}; advrl "
+            f"imports code only when you name it: if you trust this run, pass --allow-import {module}"
+        )
+    return config
 
 
 def apply_override(data: dict[str, Any], item: str) -> None:

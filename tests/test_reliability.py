@@ -145,3 +145,49 @@ def test_a_config_that_is_not_utf8_is_one_line(
     config.write_bytes("name: caf\xe9\n".encode("latin-1"))
     assert main(["train", "ppo", "--config", str(config)]) == 2
     assert "is not UTF-8 text" in capsys.readouterr().err
+
+
+MODULE = """
+from pathlib import Path
+
+import gymnasium as gym
+
+Path(__file__).with_suffix(".imported").write_text("ran")
+if "Maze-Trusted-v0" not in gym.registry:
+    gym.register("Maze-Trusted-v0", entry_point="advrl.envs.maze:MazeEnv", kwargs={"size": 7})
+"""
+
+
+def test_a_run_folder_never_imports_code_the_user_did_not_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run folder whose config.yaml names ``module:Env`` (anyone can write one) is refused
+    with one line by every command that reads it; ``--allow-import module`` lets it in."""
+    (tmp_path / "plugin_env.py").write_text(MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    run = train(tmp_path, "r")
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["env"]["id"] = "plugin_env:Maze-Trusted-v0"
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    commands = [
+        ["eval", str(run), "--levels", "FourRooms", "--episodes", "2"],
+        [
+            "demos",
+            "record",
+            "--model",
+            str(run),
+            "--episodes",
+            "1",
+            "--out",
+            str(tmp_path / "d.npz"),
+        ],
+        ["train", "ppo", "--resume", str(run), "--train.total_timesteps", "640"],
+        ["eval", str(run), "--attack", "pgd", "--eps", "0,0.1", "--episodes", "1", "--no-plot"],
+    ]
+    for argv in commands:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "imports the Python module 'plugin_env'" in err and "--allow-import" in err
+    assert not (tmp_path / "plugin_env.imported").exists()
+    assert main([*commands[0], "--allow-import", "plugin_env"]) == 0
+    assert (tmp_path / "plugin_env.imported").exists()

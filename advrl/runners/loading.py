@@ -3,6 +3,7 @@ record``, robustness curves, fine-tuning)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,11 +62,15 @@ class LoadedRun:
         return 10
 
 
-def load_run(run: str | Path) -> LoadedRun:
+def load_run(run: str | Path, allow_import: Sequence[str] = ()) -> LoadedRun:
     """A run's policy from its latest checkpoint, with the run's settings.
 
+    Args:
+        run: the run folder.
+        allow_import: modules its env id may import (see :func:`~advrl.config.load_run_config`).
+
     Raises:
-        ConfigError: not a run folder, or no checkpoint yet.
+        ConfigError: not a run folder, no checkpoint yet, or an env id naming a module not allowed.
     """
     path = Path(run)
     config_file = path / "config.yaml"
@@ -77,16 +82,16 @@ def load_run(run: str | Path) -> LoadedRun:
     if method in TEACHERS:
         from advrl.runners.ued import make_student
 
-        config = load_run_config(UEDRunConfig, config_file)
+        config = load_run_config(UEDRunConfig, config_file, allow_import=allow_import)
         seed = config.train.seed
         model: BaseAlgorithm = make_student(config, config.protagonist, "protagonist", seed).model
         role = "protagonist"
     else:
         if method in IMITATION:
-            config = load_run_config(ImitationRunConfig, config_file)
+            config = load_run_config(ImitationRunConfig, config_file, allow_import=allow_import)
             model = build_ppo(policy_config(config))
         else:
-            config = load_run_config(PPORunConfig, config_file)
+            config = load_run_config(PPORunConfig, config_file, allow_import=allow_import)
             model = build_ppo(config)
         role = "policy"
     params = policy_params(run_dir, role)

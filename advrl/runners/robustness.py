@@ -60,6 +60,7 @@ def evaluate_robustness(
     out: Path | None = None,
     plot: bool = True,
     discrete: bool = False,
+    allow_import: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Robustness curves of several runs on their env, on the same seeded episodes.
 
@@ -76,7 +77,7 @@ def evaluate_robustness(
         raise ConfigError("give at least one run folder")
     if plot:
         check_plotting()  # before anything is written
-    loaded = [(r.path, r.model, r.config) for r in map(load_run, runs)]
+    loaded = [(r.path, r.model, r.config) for r in (load_run(p, allow_import) for p in runs)]
     _, _, first = loaded[0]
     env_id, env_kwargs = first.env.id, first.env.kwargs
     for run, _, config in loaded[1:]:
