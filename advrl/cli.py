@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -36,9 +37,11 @@ from advrl.config import (
     ImitationRunConfig,
     PPORunConfig,
     UEDRunConfig,
+    from_dict,
     load_config,
     load_run_config,
     read_yaml,
+    to_dict,
 )
 from advrl.envs.level import LevelError
 from advrl.gail.demos import DemoError
@@ -102,6 +105,8 @@ def cmd_levels_show(args: argparse.Namespace) -> int:
 
     image = _resolve_level(args.name, args.seed)
     out = Path(args.out or f"{Path(args.name).stem.replace('/', '_')}.png")
+    if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp", ".gif"):
+        raise UserError(f"--out must be an image file (.png), got {str(out)!r}")
     if out.parent and not out.parent.exists():
         raise UserError(f"folder {str(out.parent)!r} does not exist")
     Image.fromarray(image).save(out)
@@ -180,7 +185,7 @@ def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
     schema: Any = cls
     if isinstance(config, UEDRunConfig):
         schema = UEDRunConfig[type(config.teacher)]  # type: ignore[misc]
-    return tyro.cli(
+    flagged = tyro.cli(
         schema,
         default=config,
         registry=_cli_types(),
@@ -189,6 +194,7 @@ def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
         description=f"{(cls.__doc__ or '').splitlines()[0]}\n\n{TRAIN_OPTIONS}",
         use_underscores=True,
     )
+    return from_dict(cls, to_dict(flagged))  # the loader's checks, as for a file's values
 
 
 def _ppo_result(summary: dict[str, Any]) -> str:
@@ -284,7 +290,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         loaded.config.env.id,
         loaded.config.env.kwargs,
         names,
-        episodes=args.episodes or loaded.eval_episodes,
+        episodes=_episodes(args, loaded.eval_episodes),
         seed=loaded.eval_seed,
         with_random=True,
     )
@@ -302,9 +308,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _floats(text: str, what: str) -> list[float]:
     try:
-        return [float(x) for x in text.split(",") if x.strip()]
+        values = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise UserError(f"{what} must be comma-separated numbers, got {text!r}") from None
+    if not values or not all(math.isfinite(v) for v in values):
+        raise UserError(f"{what} must be one or more finite numbers, got {text!r}")
+    return values
+
+
+def _episodes(args: argparse.Namespace, default: int) -> int:
+    if args.episodes is None:
+        return default
+    if args.episodes < 1:
+        raise UserError(f"--episodes must be >= 1, got {args.episodes}")
+    return int(args.episodes)
 
 
 def cmd_eval_attack(args: argparse.Namespace) -> int:
@@ -314,6 +331,8 @@ def cmd_eval_attack(args: argparse.Namespace) -> int:
     from advrl.runners.robustness import evaluate_robustness
 
     eps = _floats(args.eps, "--eps")
+    if args.reference is not None and not math.isfinite(args.reference):
+        raise UserError(f"--reference must be a finite return, got {args.reference}")
     objective: Objective = args.objective or ("ce" if args.attack == "flip" else "kl")
     eps_range = None
     if args.eps_range:
@@ -333,7 +352,7 @@ def cmd_eval_attack(args: argparse.Namespace) -> int:
             [Path(r) for r in args.run],
             attack,
             eps,
-            episodes=args.episodes or 20,
+            episodes=_episodes(args, 20),
             deterministic=not args.stochastic,
             reference=args.reference,
             eps_range=eps_range,

@@ -13,6 +13,7 @@ Only the CLI reads files; library classes take these settings or keyword argumen
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -321,11 +322,13 @@ def _convert(value: Any, tp: Any, where: str, base: Any = None) -> Any:
             raise ConfigError(f"{where} must be a number, got {value!r}")
         if isinstance(value, str):  # YAML 1.1 reads 3e-4 as a string
             try:
-                return float(value)
+                value = float(value)
             except ValueError:
                 raise ConfigError(f"{where} must be a number, got {value!r}") from None
         if not isinstance(value, (int, float)):
             raise ConfigError(f"{where} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{where} must be a finite number, got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):

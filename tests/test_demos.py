@@ -116,6 +116,8 @@ def test_pickled_arrays_are_refused(tmp_path: Path) -> None:
         ({"obs": np.zeros((6, 2))}, "obs has 6 rows, expected 7"),
         ({"lengths": np.array([3, 0])}, "lengths must be integers >= 1"),
         ({"terminated": np.array([1, 0])}, "terminated must be a bool array"),
+        ({"obs": np.full((7, 2), np.nan, dtype=np.float32)}, "obs holds NaN or infinite"),
+        ({"rews": np.array([0, 1, np.inf, 0, 0])}, "rews holds NaN or infinite"),
     ],
 )
 def test_malformed_demos_name_the_field(change: dict[str, np.ndarray], message: str) -> None:

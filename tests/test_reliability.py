@@ -191,3 +191,47 @@ def test_a_run_folder_never_imports_code_the_user_did_not_name(
     assert not (tmp_path / "plugin_env.imported").exists()
     assert main([*commands[0], "--allow-import", "plugin_env"]) == 0
     assert (tmp_path / "plugin_env.imported").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        (["--set", "ppo.learning_rate=nan"], "ppo.learning_rate must be a finite number"),
+        (["--set", "ppo.ent_coef=.inf"], "ppo.ent_coef must be a finite number"),
+        (["--ppo.vf_coef", "nan"], "ppo.vf_coef must be a finite number"),
+        (["--adversarial.eps", "inf"], "adversarial.eps must be a finite number"),
+    ],
+)
+def test_nan_and_inf_settings_are_refused_before_anything_is_written(
+    tmp_path: Path, extra: list[str], problem: str, capsys: pytest.CaptureFixture
+) -> None:
+    argv = ["train", "ppo", "--config", CONFIG, *sets([*TINY, f"out_dir={tmp_path / 'runs'}"])]
+    assert main([*argv, *extra]) == 2
+    err = capsys.readouterr().err
+    assert problem in err and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["--attack", "pgd", "--eps", ","], "--eps must be one or more finite numbers"),
+        (["--attack", "pgd", "--eps", "0,nan"], "--eps must be one or more finite numbers"),
+        (["--attack", "pgd", "--reference", "inf"], "--reference must be a finite return"),
+        (["--levels", "FourRooms", "--episodes", "0"], "--episodes must be >= 1"),
+        (["--attack", "pgd", "--episodes", "-3"], "--episodes must be >= 1"),
+    ],
+)
+def test_eval_arguments_are_checked(
+    tmp_path: Path, argv: list[str], problem: str, capsys: pytest.CaptureFixture
+) -> None:
+    run = train(tmp_path, "r")
+    assert main(["eval", str(run), *argv]) == 2
+    err = capsys.readouterr().err
+    assert problem in err and err.count("\n") == 1
+
+
+def test_levels_show_needs_an_image_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["levels", "show", "FourRooms", "--out", str(tmp_path / "x")]) == 2
+    assert "--out must be an image file" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

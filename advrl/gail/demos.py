@@ -137,6 +137,16 @@ class Demonstrations:
             raise DemoError(
                 f"obs has {rows} rows, expected {n + k}: each episode stores its T + 1 observations"
             )
+        arrays = {"acts": self.acts, "rews": rews}
+        arrays.update(
+            {f"obs[{k!r}]": v for k, v in self.obs.items()}
+            if isinstance(self.obs, dict)
+            else {"obs": self.obs}
+        )
+        for name, value in arrays.items():
+            array = np.asarray(value)
+            if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+                raise DemoError(f"{name} holds NaN or infinite values; record the demos again")
         object.__setattr__(self, "lengths", lengths.astype(np.int64))
         object.__setattr__(self, "rews", rews.astype(np.float32))
         starts = np.concatenate([[0], np.cumsum(lengths[:-1])]).astype(np.int64)
