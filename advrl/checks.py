@@ -31,3 +31,11 @@ def unit_interval(settings: Any, *names: str) -> None:
         value = getattr(settings, name)
         if not 0.0 <= value <= 1.0:  # False for NaN
             raise ValueError(f"{name} must be in [0, 1], got {value}")
+
+
+def at_most(settings: Any, limit: float, *names: str) -> None:
+    """Each named field is at most ``limit`` (what a setting may ask to allocate)."""
+    for name in names:
+        value = getattr(settings, name)
+        if value is not None and value > limit:
+            raise ValueError(f"{name} must be at most {limit:,}, got {value:,}")

@@ -130,6 +130,25 @@ class PPORunConfig:
     name: str | None = None
     """Run folder name; null: ``<env>-ppo-seed<seed>-<time>``."""
 
+    def __post_init__(self) -> None:
+        check_rollout_size(self.ppo, self.env.n_envs, "ppo.n_steps x env.n_envs")
+
+
+MAX_ROLLOUT = 2**26
+"""The most steps one rollout may hold (its buffer is allocated up front)."""
+
+
+def check_rollout_size(ppo: PPOSettings, n_envs: int, what: str) -> None:
+    """A rollout of ``ppo.n_steps`` steps of ``n_envs`` envs fits :data:`MAX_ROLLOUT`.
+
+    Raises:
+        ValueError: it does not.
+    """
+    if ppo.n_steps * n_envs > MAX_ROLLOUT:
+        raise ValueError(
+            f"{what} = {ppo.n_steps * n_envs:,} steps per rollout; at most {MAX_ROLLOUT:,}"
+        )
+
 
 def teacher_settings(method: str) -> type:
     """The settings class of UED method ``method``'s ``teacher:`` section."""
@@ -181,6 +200,10 @@ class UEDRunConfig(Generic[T]):
     }
 
     def __post_init__(self) -> None:
+        for role in ("protagonist", "antagonist"):
+            student: StudentSettings = getattr(self, role)
+            where = f"{role}.ppo.n_steps x env.num_levels"
+            check_rollout_size(student.ppo, self.env.num_levels, where)
         cls = teacher_settings(self.method)
         if not isinstance(self.teacher, cls):
             raise ConfigError(
@@ -252,6 +275,9 @@ class ImitationRunConfig:
     """Parent folder of run folders."""
     name: str | None = None
     """Run folder name; null: ``<env>-<method>-seed<seed>-<time>``."""
+
+    def __post_init__(self) -> None:
+        check_rollout_size(self.ppo, self.env.n_envs, "ppo.n_steps x env.n_envs")
 
 
 RunConfig = PPORunConfig | UEDRunConfig[Any] | ImitationRunConfig
@@ -425,7 +451,31 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid YAML: {err}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping of settings, got {type(data).__name__}")
+    _check_size(data, str(path))
     return data
+
+
+MAX_CONFIG_VALUES = 100_000
+"""The most values a config may hold, counted with YAML aliases expanded (an alias "bomb" of a
+few lines expands to billions)."""
+
+
+def _check_size(data: Any, where: str) -> None:
+    """Raise if ``data`` holds more than :data:`MAX_CONFIG_VALUES` values, counting shared
+    (aliased) parts each time they appear, and stop counting as soon as it does."""
+    count, stack = 0, [data]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_VALUES:
+            raise ConfigError(
+                f"{where} holds more than {MAX_CONFIG_VALUES:,} values once its YAML aliases are "
+                "expanded; write the settings out"
+            )
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def load_config(cls: type[C], path: str | Path | None, overrides: list[str] | None = None) -> C:
@@ -439,6 +489,7 @@ def load_config(cls: type[C], path: str | Path | None, overrides: list[str] | No
     data = read_yaml(path) if path is not None else {}
     for item in overrides or []:
         apply_override(data, item)
+    _check_size(data, "the overrides")
     try:
         return from_dict(cls, data)
     except ConfigError as err:

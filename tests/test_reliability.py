@@ -235,3 +235,64 @@ def test_levels_show_needs_an_image_file(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["levels", "show", "FourRooms", "--out", str(tmp_path / "x")]) == 2
     assert "--out must be an image file" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+BOMB = """
+a: &a [x, x, x, x, x, x, x, x, x, x]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]
+env: {kwargs: {bomb: *h}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "extra", "problem"),
+    [
+        (BOMB, [], "more than 100,000 values once its YAML aliases are expanded"),
+        ("env: {n_envs: 1000000000}\n", [], "env.n_envs must be at most 65,536"),
+        ("ppo: {n_steps: 1000000000}\n", [], "ppo.n_steps must be at most 1,000,000"),
+        ("env: {n_envs: 65536}\nppo: {n_steps: 100000}\n", [], "steps per rollout; at most"),
+        ("{}\n", ["--set", "env.n_envs=100000000"], "env.n_envs must be at most"),
+    ],
+)
+def test_settings_that_would_exhaust_the_machine_are_refused_at_once(
+    tmp_path: Path, text: str, extra: list[str], problem: str, capsys: pytest.CaptureFixture
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    assert (
+        main(["train", "ppo", "--config", str(config), "--set", f"out_dir={tmp_path}", *extra]) == 2
+    )
+    err = capsys.readouterr().err
+    assert problem in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
+
+
+def test_layout_files_are_bounded_checked_and_named_by_their_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    huge = tmp_path / "huge.txt"
+    huge.write_text(">" + "." * 998 + "G\n")
+    assert main(["levels", "show", str(huge), "--out", str(tmp_path / "h.png")]) == 2
+    assert "at most 256 x 256 cells" in capsys.readouterr().err
+    big = tmp_path / "big.txt"
+    big.write_text("." * (5 * 1024 * 1024))
+    assert main(["levels", "show", str(big), "--out", str(tmp_path / "b.png")]) == 2
+    assert "a layout file is at most 4096 KiB" in capsys.readouterr().err
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("; caf\xe9\n>.G\n".encode("latin-1"))
+    assert main(["levels", "show", str(latin), "--out", str(tmp_path / "l.png")]) == 2
+    assert "is not UTF-8 text" in capsys.readouterr().err
+    commented = tmp_path / "commented.txt"
+    commented.write_text("; a comment\n; another\n>.G\n.x.\n")
+    assert main(["levels", "show", str(commented), "--out", str(tmp_path / "c.png")]) == 2
+    assert "unknown character 'x' at line 4, column 2" in capsys.readouterr().err
+    walled = tmp_path / "walled.txt"
+    walled.write_text(">#G\n.#.\n")
+    with pytest.warns(RuntimeWarning, match=r"level\(s\) \[1\] cannot be solved"):
+        assert main(["levels", "show", str(walled), "--out", str(tmp_path / "w.png")]) == 0

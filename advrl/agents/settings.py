@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from advrl.checks import positive, unit_interval
+from advrl.checks import at_most, positive, unit_interval
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ class PPOSettings:
     def __post_init__(self) -> None:
         positive(self, "learning_rate", "n_steps", "batch_size", "n_epochs", "clip_range")
         positive(self, "max_grad_norm")
+        at_most(self, 1_000_000, "n_steps", "batch_size")
         unit_interval(self, "gamma", "gae_lambda")
 
     def sb3_kwargs(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ perfect mazes, ``4 * size**2`` for SimpleCrossing, 100 for FourRooms (``size`` c
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -75,6 +76,10 @@ HELDOUT_NAMES = LAYOUT_NAMES + tuple(PROCEDURAL)
 _USER_LAYOUTS: dict[str, Path] = {}
 
 
+MAX_LAYOUT_BYTES = 4 * 1024 * 1024
+"""The largest layout file read (a few thousand levels of the largest size)."""
+
+
 def read_layout(path: str | os.PathLike[str]) -> FixedLevels:
     """Read a layout file (one or more levels) into a generator with random start directions.
 
@@ -85,10 +90,21 @@ def read_layout(path: str | os.PathLike[str]) -> FixedLevels:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"layout file {str(path)!r} not found")
+    if path.stat().st_size > MAX_LAYOUT_BYTES:
+        raise LevelError(f"{path}: a layout file is at most {MAX_LAYOUT_BYTES // 1024} KiB")
     try:
-        levels = levels_from_text(path.read_text())
+        levels = levels_from_text(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise LevelError(f"{path} is not UTF-8 text") from None
     except LevelError as err:
         raise LevelError(f"{path}: {err}") from None
+    unsolvable = [i + 1 for i, level in enumerate(levels) if not level.solvable]
+    if unsolvable:
+        warnings.warn(
+            f"{path}: level(s) {unsolvable} cannot be solved (no path from the start to the goal)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return FixedLevels(levels, random_start_dir=True)
 
 

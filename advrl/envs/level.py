@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,10 @@ DIRECTION_VECTORS = ((0, 1), (1, 0), (0, -1), (-1, 0))
 """``(d_row, d_col)`` of one forward step for each direction."""
 
 WALL_CHAR, FLOOR_CHAR, GOAL_CHAR = "#", ".", "G"
+
+
+MAX_LEVEL_SIDE = 256
+"""The largest level side, in cells (what a layout may ask to allocate and draw)."""
 
 
 class LevelError(ValueError):
@@ -154,6 +159,11 @@ class MazeLevel:
         if not lines or not lines[0]:
             raise LevelError("level text is empty")
         width = len(lines[0])
+        if len(lines) > MAX_LEVEL_SIDE or width > MAX_LEVEL_SIDE:
+            raise LevelError(
+                f"a level is at most {MAX_LEVEL_SIDE} x {MAX_LEVEL_SIDE} cells, this one is "
+                f"{len(lines)} x {width}"
+            )
         goals: list[Position] = []
         starts: list[tuple[Position, int]] = []
         walls = np.zeros((len(lines), width), dtype=bool)
@@ -224,10 +234,19 @@ class MazeLevel:
         )
 
 
+def _text_line_numbers(message: str, numbers: list[int]) -> str:
+    """A level's error message with its line numbers replaced by the text's (``numbers[i]`` is
+    the text line of the level's line ``i + 1``)."""
+    return re.sub(r"\bline (\d+)", lambda m: f"line {numbers[int(m[1]) - 1]}", message)
+
+
 def levels_from_text(text: str) -> list[MazeLevel]:
-    """Parse one or more levels separated by blank lines. Lines starting with ';' are comments."""
-    blocks: list[list[str]] = [[]]
-    for line in text.splitlines():
+    """Parse one or more levels separated by blank lines. Lines starting with ';' are comments.
+
+    Errors name the line of the text (comments and blank lines counted).
+    """
+    blocks: list[list[tuple[int, str]]] = [[]]
+    for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if stripped.startswith(";"):
             continue
@@ -235,16 +254,18 @@ def levels_from_text(text: str) -> list[MazeLevel]:
             if blocks[-1]:
                 blocks.append([])
             continue
-        blocks[-1].append(stripped)
+        blocks[-1].append((number, stripped))
     blocks = [b for b in blocks if b]
     if not blocks:
         raise LevelError("no level found in the text")
     levels = []
     for i, block in enumerate(blocks):
         try:
-            levels.append(MazeLevel.from_text("\n".join(block)))
+            levels.append(MazeLevel.from_text("\n".join(line for _, line in block)))
         except LevelError as err:
-            raise LevelError(f"level {i + 1}: {err}") from None
+            # the level's own line numbers, as the text's
+            message = _text_line_numbers(str(err), [number for number, _ in block])
+            raise LevelError(f"level {i + 1}: {message}") from None
     shapes = {lvl.shape for lvl in levels}
     if len(shapes) > 1:
         raise LevelError(f"all levels in one text must have the same size, found {sorted(shapes)}")

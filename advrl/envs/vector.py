@@ -11,11 +11,12 @@ import gymnasium as gym
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
-from advrl.checks import positive
+from advrl.checks import at_most, positive
 from advrl.envs.batched import BatchedMaze
 
 __all__ = [
     "BATCHED_KWARGS",
+    "MAX_ENVS",
     "BackendError",
     "EnvSettings",
     "UEDEnvSettings",
@@ -24,6 +25,10 @@ __all__ = [
     "make_env",
     "make_vec",
 ]
+
+
+MAX_ENVS = 65_536
+"""The most parallel envs (or levels) a run may ask for (the batched maze's largest tested N)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class EnvSettings(VecSettings):
 
     def __post_init__(self) -> None:
         positive(self, "n_envs")
+        at_most(self, MAX_ENVS, "n_envs")
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ class UEDEnvSettings(VecSettings):
 
     def __post_init__(self) -> None:
         positive(self, "num_levels")
+        at_most(self, MAX_ENVS, "num_levels")
 
 
 class BackendError(ValueError):
