@@ -117,7 +117,7 @@ def test_pickled_arrays_are_refused(tmp_path: Path) -> None:
         ({"lengths": np.array([3, 0])}, "lengths must be integers >= 1"),
         ({"terminated": np.array([1, 0])}, "terminated must be a bool array"),
         ({"obs": np.full((7, 2), np.nan, dtype=np.float32)}, "obs holds NaN or infinite"),
-        ({"rews": np.array([0, 1, np.inf, 0, 0])}, "rews holds NaN or infinite"),
+        ({"rews": np.array([0, 1, np.inf, 0, 0])}, "rews holds infinite values"),
     ],
 )
 def test_malformed_demos_name_the_field(change: dict[str, np.ndarray], message: str) -> None:
@@ -236,3 +236,57 @@ def test_minari_folder(tmp_path: Path) -> None:
     demos.check_spaces(env.observation_space, env.action_space)
     with pytest.raises(DemoError, match="not a Minari dataset folder"):
         load_demos(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("arrays", "problem"),
+    [
+        ({}, "has no 'acts' array"),
+        (
+            {
+                "obs": np.array(1.0),
+                "acts": np.array(0),
+                "rews": np.zeros(0),
+                "lengths": [1],
+                "terminated": [True],
+                "truncated": [False],
+            },
+            "obs must be an array with one row per step",
+        ),
+        (
+            {
+                "obs": np.zeros((3, 2), np.float32),
+                "acts": np.zeros(2, np.int64),
+                "rews": np.zeros(2, np.float32),
+                "lengths": [2],
+                "terminated": [True],
+                "truncated": [False],
+                "expert_return": np.zeros(3),
+            },
+            "'expert_return' must be one number",
+        ),
+        (
+            {
+                "obs": np.zeros((3, 2), np.float32),
+                "acts": np.zeros(2, np.int64),
+                "terminal": [True],
+                "indices": np.zeros((1, 1), np.int64),
+            },
+            "'indices' must be a 1-D integer array",
+        ),
+        (
+            {
+                "obs": np.array(1.0),
+                "acts": np.array(1),
+                "indices": np.array([], np.int64),
+                "terminal": [True],
+            },
+            "'acts' must be an array with one row per step",
+        ),
+    ],
+)
+def test_odd_npz_files_are_one_clear_error(tmp_path: Path, arrays: dict, problem: str) -> None:
+    path = tmp_path / "odd.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(DemoError, match=problem):
+        load_demos(path)

@@ -112,6 +112,15 @@ class Demonstrations:
     _starts: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        arrays = dict(self.obs) if isinstance(self.obs, dict) else {"obs": self.obs}
+        for name, value in {**arrays, "acts": self.acts, "rews": self.rews}.items():
+            if np.ndim(value) < 1:
+                raise DemoError(f"{name} must be an array with one row per step, got a scalar")
+        for name in ("expert_return", "random_return"):
+            value = getattr(self, name)
+            if np.ndim(value) != 0 or not isinstance(value, (int, float, np.number)):
+                raise DemoError(f"{name} must be one number, got {value!r}")
+            object.__setattr__(self, name, float(value))
         lengths = np.asarray(self.lengths)
         if lengths.ndim != 1 or len(lengths) == 0:
             raise DemoError(f"lengths must be a non-empty 1-D array, got shape {lengths.shape}")
@@ -137,7 +146,7 @@ class Demonstrations:
             raise DemoError(
                 f"obs has {rows} rows, expected {n + k}: each episode stores its T + 1 observations"
             )
-        arrays = {"acts": self.acts, "rews": rews}
+        arrays = {"acts": self.acts}
         arrays.update(
             {f"obs[{k!r}]": v for k, v in self.obs.items()}
             if isinstance(self.obs, dict)
@@ -147,6 +156,10 @@ class Demonstrations:
             array = np.asarray(value)
             if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
                 raise DemoError(f"{name} holds NaN or infinite values; record the demos again")
+        if np.isinf(
+            rews
+        ).any():  # NaN rewards mean "not recorded" (imitation's files may lack them)
+            raise DemoError("rews holds infinite values; record the demos again")
         object.__setattr__(self, "lengths", lengths.astype(np.int64))
         object.__setattr__(self, "rews", rews.astype(np.float32))
         starts = np.concatenate([[0], np.cumsum(lengths[:-1])]).astype(np.int64)
@@ -348,6 +361,18 @@ def _field(data: Any, name: str, path: Path) -> np.ndarray:
         ) from None
 
 
+def _number(data: Any, name: str, path: Path) -> float:
+    """A scalar field (nan where the file has none)."""
+    if name not in data.files:
+        return math.nan
+    value = _field(data, name, path)
+    if value.shape != () or not np.issubdtype(value.dtype, np.number):
+        raise DemoError(
+            f"{str(path)!r}: {name!r} must be one number, got {value.dtype} {value.shape}"
+        )
+    return float(value)
+
+
 def read_advrl_npz(path: str | Path) -> Demonstrations:
     """Read a file written by :func:`save_demos`."""
     path = Path(path)
@@ -366,12 +391,8 @@ def read_advrl_npz(path: str | Path) -> Demonstrations:
             terminated=_field(data, "terminated", path).astype(bool),
             truncated=_field(data, "truncated", path).astype(bool),
             env_id=str(_field(data, "env_id", path)) if "env_id" in data.files else "",
-            expert_return=float(_field(data, "expert_return", path))
-            if "expert_return" in data.files
-            else math.nan,
-            random_return=float(_field(data, "random_return", path))
-            if "random_return" in data.files
-            else math.nan,
+            expert_return=_number(data, "expert_return", path),
+            random_return=_number(data, "random_return", path),
         )
 
 
@@ -385,8 +406,15 @@ def read_imitation_npz(path: str | Path) -> Demonstrations:
     path = Path(path)
     with _open_npz(path) as data:
         acts = _field(data, "acts", path)
-        indices = _field(data, "indices", path).astype(np.int64)
-        bounds = np.concatenate([[0], indices, [len(acts)]])
+        indices = _field(data, "indices", path)
+        if indices.ndim != 1 or not np.issubdtype(indices.dtype, np.integer):
+            raise DemoError(
+                f"{str(path)!r}: 'indices' must be a 1-D integer array, got {indices.dtype} "
+                f"{indices.shape}"
+            )
+        if acts.ndim < 1:
+            raise DemoError(f"{str(path)!r}: 'acts' must be an array with one row per step")
+        bounds = np.concatenate([[0], indices.astype(np.int64), [len(acts)]])
         lengths = np.diff(bounds)
         terminal = _field(data, "terminal", path).astype(bool)
         if terminal.shape != lengths.shape:
