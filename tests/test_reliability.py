@@ -296,3 +296,42 @@ def test_layout_files_are_bounded_checked_and_named_by_their_lines(
     walled.write_text(">#G\n.#.\n")
     with pytest.warns(RuntimeWarning, match=r"level\(s\) \[1\] cannot be solved"):
         assert main(["levels", "show", str(walled), "--out", str(tmp_path / "w.png")]) == 0
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint_with_its_history(tmp_path: Path) -> None:
+    """kill -9 a real training process once it has written checkpoints; the resumed run keeps
+    every progress row up to its last intact checkpoint and continues from that step."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    settings = [s for s in TINY if not s.startswith(("train.total_timesteps", "train.checkpoint"))]
+    argv = [sys.executable, "-m", "advrl.cli", "train", "ppo", "--config", CONFIG]
+    argv += sets([*settings, f"out_dir={tmp_path}", "name=r"])
+    argv += ["--train.total_timesteps", "10000000", "--train.checkpoint_every", "256"]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoints = tmp_path / "r" / "checkpoints"
+    deadline = time.monotonic() + 120
+    try:
+        while not (checkpoints.is_dir() and len(list(checkpoints.glob("step_*.pt"))) >= 2):
+            assert process.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline, "no checkpoint within two minutes"
+            time.sleep(0.05)
+        time.sleep(0.3)  # let it write a few more rows past the checkpoint
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    run = tmp_path / "r"
+    last = max(int(p.stem.split("_")[1]) for p in checkpoints.glob("step_*.pt"))
+    before = progress(run)
+    kept = [r for r in before if int(float(r["time/total_timesteps"])) <= last]
+    target = last + 256
+    assert main(["train", "ppo", "--resume", str(run), "--train.total_timesteps", str(target)]) == 0
+    after = progress(run)
+    assert after[: len(kept)] == kept  # every row up to the checkpoint, unchanged
+    steps = [int(float(r["time/total_timesteps"])) for r in after]
+    assert steps == list(range(128, target + 1, 128))  # then on from it, nothing doubled
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["resumed_from"] == last and summary["timesteps"] == target
