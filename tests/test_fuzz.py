@@ -13,14 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from advrl.config import (
-    ConfigError,
-    ImitationRunConfig,
-    PPORunConfig,
-    UEDRunConfig,
-    from_dict,
-    load_config,
-)
+from advrl import config as cfg
 from advrl.envs.level import LevelError, MazeLevel, levels_from_text
 from advrl.gail import DemoError, Demonstrations, load_demos
 
@@ -77,13 +70,13 @@ VALUES = st.recursive(
 @FUZZ
 @given(
     st.dictionaries(st.sampled_from(SCHEMA_KEYS), VALUES, max_size=6),
-    st.sampled_from([PPORunConfig, UEDRunConfig, ImitationRunConfig]),
+    st.sampled_from([cfg.PPORunConfig, cfg.UEDRunConfig, cfg.ImitationRunConfig]),
 )
 def test_config_data_loads_or_names_its_problem(data: dict[str, Any], cls: type) -> None:
     start = time.perf_counter()
     try:
-        config = from_dict(cls, data)
-    except ConfigError:
+        config = cfg.from_dict(cls, data)
+    except cfg.ConfigError:
         pass
     else:
         assert isinstance(config, cls)
@@ -97,8 +90,8 @@ def test_config_files_load_or_name_their_problem(tmp_path_factory: Any, text: st
     path.write_bytes(text.encode("utf-8", errors="surrogatepass"))
     start = time.perf_counter()
     try:
-        load_config(PPORunConfig, path)
-    except ConfigError:
+        cfg.load_config(cfg.PPORunConfig, path)
+    except cfg.ConfigError:
         pass
     assert time.perf_counter() - start < SECONDS
 
@@ -151,8 +144,8 @@ def test_a_yaml_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
     assert len(yaml.safe_load(path.read_text())["a2"]) == 10  # shared, not yet expanded
     start = time.perf_counter()
     try:
-        load_config(PPORunConfig, path)
-    except ConfigError as err:
+        cfg.load_config(cfg.PPORunConfig, path)
+    except cfg.ConfigError as err:
         assert "aliases are expanded" in str(err)
     else:
         raise AssertionError("a config of 10^9 values loaded")
