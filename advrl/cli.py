@@ -20,7 +20,9 @@ line and exit status 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import io
 import json
 import math
 import sys
@@ -154,6 +156,19 @@ def _cli_types() -> Any:
     return registry
 
 
+def _first_line(text: str) -> str:
+    """The first paragraph of a framed tyro message, on one line, without its frame."""
+    words: list[str] = []
+    for line in text.splitlines()[1:]:  # the first is the frame's top, with the title
+        body = line.strip().strip("│╭╮╰╯").strip()
+        if not body or body.startswith("─"):
+            if words:
+                break
+            continue
+        words.append(body)
+    return " ".join(words) or "the flags could not be read"
+
+
 def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
     """The settings of ``advrl train <method>``: from ``--config`` or the run being resumed, then
     ``--set`` overrides, then the typed flags (``--ppo.learning_rate 1e-3``); ``--help`` lists
@@ -185,15 +200,24 @@ def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
     schema: Any = cls
     if isinstance(config, UEDRunConfig):
         schema = UEDRunConfig[type(config.teacher)]  # type: ignore[misc]
-    flagged = tyro.cli(
-        schema,
-        default=config,
-        registry=_cli_types(),
-        args=[*args.flags, *(["--help"] if args.help else [])],
-        prog=f"advrl train {method}",
-        description=f"{(cls.__doc__ or '').splitlines()[0]}\n\n{TRAIN_OPTIONS}",
-        use_underscores=True,
-    )
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors):
+            flagged = tyro.cli(
+                schema,
+                default=config,
+                registry=_cli_types(),
+                args=[*args.flags, *(["--help"] if args.help else [])],
+                prog=f"advrl train {method}",
+                description=f"{(cls.__doc__ or '').splitlines()[0]}\n\n{TRAIN_OPTIONS}",
+                use_underscores=True,
+            )
+    except SystemExit as exit_:
+        if not exit_.code:
+            raise
+        raise UserError(
+            f"{_first_line(errors.getvalue())}; see advrl train {method} --help"
+        ) from None
     return from_dict(cls, to_dict(flagged))  # the loader's checks, as for a file's values
 
 

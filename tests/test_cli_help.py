@@ -152,3 +152,24 @@ def test_flags_outside_train_are_refused(capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(SystemExit):
         main(["envs", "--ppo.n_steps", "3"])
     assert "unrecognized arguments: --ppo.n_steps 3" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "problem"),
+    [
+        (["--ppo.nsteps", "3"], "Unrecognized options: --ppo.nsteps, 3"),
+        (["--ppo.n_steps", "x"], "Error parsing --ppo.n_steps"),
+        (["--policy.activation", "sigmoid"], "invalid choice 'sigmoid'"),
+        (["--env.kwargs", "[1]"], "expected a YAML mapping"),
+    ],
+)
+def test_a_bad_flag_is_one_line(
+    tmp_path: Path, flags: list[str], problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(Path(__file__).resolve().parents[1] / "configs" / "ppo-maze.yaml")
+    argv = ["train", "ppo", "--config", config, "--set", f"out_dir={tmp_path / 'runs'}", *flags]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("advrl: error:") and problem in err and err.count("\n") == 1
+    assert "see advrl train ppo --help" in err
+    assert not (tmp_path / "runs").exists()
