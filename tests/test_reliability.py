@@ -335,3 +335,22 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_with_its_history(tmp_path
     assert steps == list(range(128, target + 1, 128))  # then on from it, nothing doubled
     summary = json.loads((run / "summary.json").read_text())
     assert summary["resumed_from"] == last and summary["timesteps"] == target
+
+
+def test_a_held_out_maze_must_be_solvable(tmp_path: Path) -> None:
+    from advrl.envs import register_layout
+    from advrl.envs.level import LevelError
+
+    walled = tmp_path / "walled.txt"
+    walled.write_text(">#G\n.#.\n")
+    with pytest.raises(LevelError, match=r"level\(s\) \[1\] cannot be solved"):
+        register_layout("WalledOff", walled)
+
+
+def test_an_unreadable_progress_file_is_kept_aside(tmp_path: Path) -> None:
+    run = train(tmp_path, "r")
+    (run / "tb" / "progress.csv").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.warns(RuntimeWarning, match="could not be read"):
+        assert main(["train", "ppo", "--resume", str(run), "--train.total_timesteps", "640"]) == 0
+    assert (run / "tb" / "progress.damaged.csv").read_bytes() == b"\xff\xfe\x00garbage"
+    assert [r["time/total_timesteps"] for r in progress(run)] == ["640"]

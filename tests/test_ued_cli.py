@@ -120,6 +120,13 @@ def test_a_resumed_run_ends_exactly_where_an_uninterrupted_one_does(
     )
     summary = json.loads((run_b / "summary.json").read_text())
     assert summary["resumed_from"] == 128 and summary["timesteps"] == 320
+
+    def iterations(run: Path) -> list[str]:
+        with (run / "tb" / "progress.csv").open(newline="") as f:
+            return [r["time/protagonist_steps"] for r in csv.DictReader(f)]
+
+    # the resumed run's history is the uninterrupted run's: rows kept, none lost or doubled
+    assert iterations(run_b) == iterations(tmp_path / "a" / method)
     a, b = final_params(tmp_path / "a" / method), final_params(run_b)
     assert a.keys() == b.keys()
     for role in a:

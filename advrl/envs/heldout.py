@@ -165,7 +165,11 @@ def register_layout(
 ) -> str:
     """Register a layout file as ``advrl/Maze-<name>-v0`` and as a held-out maze; returns the id.
 
-    The file is read (and validated) now, so a bad file fails here, not at ``make`` time.
+    The file is read (and validated) now, so a bad file fails here, not at ``make`` time. A
+    held-out maze is a test: every level in it must be solvable.
+
+    Raises:
+        LevelError: the file is malformed, or one of its levels cannot be solved.
     """
     import gymnasium
 
@@ -173,7 +177,15 @@ def register_layout(
         raise ValueError(f"layout name must be letters, digits and '_', got {name!r}")
     if name in HELDOUT_NAMES:
         raise ValueError(f"{name!r} is a shipped held-out maze; choose another name")
-    read_layout(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # said below, as an error
+        levels = read_layout(path).levels
+    unsolvable = [i + 1 for i, level in enumerate(levels) if not level.solvable]
+    if unsolvable:
+        raise LevelError(
+            f"{path}: level(s) {unsolvable} cannot be solved (no path from the start to the "
+            "goal); a held-out maze must be solvable"
+        )
     _USER_LAYOUTS[name] = Path(path).resolve()
     env_id = f"advrl/Maze-{name}-v0"
     kwargs: dict[str, Any] = {"name": name}

@@ -166,10 +166,21 @@ class ResumedCSV(CSVOutputFormat):
         keys: list[str] = []
         rows: list[dict[str, str]] = []
         if filename.is_file():
-            with filename.open(newline="", encoding="utf-8") as f:
-                reader = csv.DictReader(f)
-                keys = list(reader.fieldnames or [])
-                rows = [r for r in reader if _row_step(r) <= keep_until]
+            try:
+                with filename.open(newline="", encoding="utf-8") as f:
+                    reader = csv.DictReader(f)
+                    keys = list(reader.fieldnames or [])
+                    rows = [r for r in reader if _row_step(r) <= keep_until]
+            except (UnicodeDecodeError, csv.Error) as err:
+                damaged = filename.with_suffix(".damaged.csv")
+                filename.replace(damaged)
+                warnings.warn(
+                    f"{filename} could not be read ({err}); kept as {damaged.name}, and the "
+                    "history starts again here",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                keys, rows = [], []
         super().__init__(str(filename))  # opens the file "w+"
         self.keys = keys
         if keys:
