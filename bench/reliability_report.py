@@ -228,6 +228,7 @@ def cases(run: Path) -> list[Case]:
         # ------------------------------------------------------------ command line
         Case("arguments", "--eps ,", on_run(lambda t: None, *eval_run, "--attack", "pgd", "--eps", ",")),
         Case("arguments", "--eps 0,nan", on_run(lambda t: None, *eval_run, "--attack", "pgd", "--eps", "0,nan")),
+        Case("arguments", "--eps 0,1e300", on_run(lambda t: None, *eval_run, "--attack", "pgd", "--eps", "0,1e300")),
         Case("arguments", "--eps words", on_run(lambda t: None, *eval_run, "--attack", "pgd", "--eps", "a,b")),
         Case("arguments", "--reference inf", on_run(lambda t: None, *eval_run, "--attack", "pgd", "--reference", "inf")),
         Case("arguments", "--episodes 0", on_run(lambda t: None, *eval_run, "--episodes", "0")),

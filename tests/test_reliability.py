@@ -354,3 +354,13 @@ def test_an_unreadable_progress_file_is_kept_aside(tmp_path: Path) -> None:
         assert main(["train", "ppo", "--resume", str(run), "--train.total_timesteps", "640"]) == 0
     assert (run / "tb" / "progress.damaged.csv").read_bytes() == b"\xff\xfe\x00garbage"
     assert [r["time/total_timesteps"] for r in progress(run)] == ["640"]
+
+
+def test_an_attack_ball_too_large_for_float32_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    run = train(tmp_path, "r")
+    argv = ["eval", str(run), "--attack", "pgd", "--eps", "0,1e300", "--episodes", "1", "--no-plot"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "eps must be in [0, 10000]" in err and err.count("\n") == 1

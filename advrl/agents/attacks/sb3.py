@@ -33,6 +33,10 @@ from advrl.agents.attacks.flips import cell_flips
 from advrl.agents.obs_normalization import ObservationNormalizer
 from advrl.agents.policy_inputs import PolicyInput
 
+MAX_EPS = 1e4
+"""The largest ball an attack takes (in observation units; for cell flips, cells): larger ones
+overflow float32 arithmetic and are no longer attacks but other inputs."""
+
 
 @dataclass(frozen=True)
 class ObservationAttack:
@@ -60,8 +64,8 @@ class ObservationAttack:
             raise ValueError(
                 f"method must be 'random', 'fgsm', 'pgd' or 'flip', got {self.method!r}"
             )
-        if self.eps < 0:
-            raise ValueError(f"eps must be >= 0, got {self.eps}")
+        if not 0 <= self.eps <= MAX_EPS:  # False for NaN
+            raise ValueError(f"eps must be in [0, {MAX_EPS:g}], got {self.eps}")
         if self.norm not in ("linf", "l2"):
             raise ValueError(f"norm must be 'linf' or 'l2', got {self.norm!r}")
         if self.objective not in ("kl", "ce", "value"):
