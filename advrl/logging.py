@@ -11,6 +11,7 @@ from stable_baselines3.common.logger import Image
 
 from advrl.envs.level import MazeLevel
 from advrl.envs.maze import render_level
+from advrl.periodic import Periodic
 
 NOT_TEXT = ("stdout", "log", "json", "csv")
 """Logger formats that cannot show an image."""
@@ -64,7 +65,7 @@ class LevelLogger(BaseCallback):
         self.image_every = image_every
         self.max_images = max_images
         self.max_levels = max_levels
-        self._next_image = 0
+        self.images = Periodic(image_every, start=-image_every)  # the first rollout, then every N
 
     def _on_step(self) -> bool:
         return True
@@ -81,8 +82,7 @@ class LevelLogger(BaseCallback):
         if isinstance(levels[0], MazeLevel):
             for key, value in maze_level_stats(levels).items():
                 self.logger.record(f"levels/{key}", value)
-            if self.image_every and self.num_timesteps >= self._next_image:
-                self._next_image = self.num_timesteps + self.image_every
+            if self.images.due(self.num_timesteps):
                 images = [render_level(lvl, tile_size=16) for lvl in levels[: self.max_images]]
                 self.logger.record(
                     "levels/images", Image(tile_images(images), "HWC"), exclude=NOT_TEXT

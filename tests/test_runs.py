@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from advrl.agents import make_ppo
-from advrl.runners.lifecycle import Periodic, read_checkpoint, upgrade_checkpoint, write_checkpoint
+from advrl.periodic import Periodic
+from advrl.runners.lifecycle import read_checkpoint, upgrade_checkpoint, write_checkpoint
 from advrl.runners.trainers import SB3Trainer
 from advrl.runs import RunDir
 
@@ -92,3 +93,11 @@ def test_periodic_acts_once_per_boundary_passed() -> None:
     never = Periodic(0, lambda: calls.append(-1), start=0)
     never(10**9)
     assert -1 not in calls
+
+
+def test_images_are_due_at_the_first_rollout_then_every_n_steps() -> None:
+    images = Periodic(100, start=-100)
+    assert [images.due(s) for s in (5, 50, 100, 150, 420, 499, 500)] == [
+        True, False, True, False, True, False, True,
+    ]  # fmt: skip
+    assert not Periodic(0, start=0).due(10**9)

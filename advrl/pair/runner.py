@@ -28,6 +28,7 @@ from advrl.logging import NOT_TEXT, tile_images
 from advrl.pair.levels import LevelFamily
 from advrl.pair.students import RolloutResult, Student
 from advrl.pair.teachers import Teacher
+from advrl.periodic import Periodic
 
 # ---------------------------------------------------------------------------- the loop
 Hook = Callable[["UEDRunner"], None]
@@ -71,7 +72,7 @@ class UEDRunner:
         self.num_images = int(num_images)
         self.iteration = 0
         self.last_metrics: dict[str, float] = {}
-        self._next_image = 0
+        self.images = Periodic(self.image_every, start=-self.image_every)
         self._started = False
 
     @property
@@ -129,8 +130,7 @@ class UEDRunner:
         metrics["time/protagonist_steps"] = float(self.num_timesteps)
         for key, value in metrics.items():
             self.logger.record(key, value)
-        if self.image_every and self.num_timesteps >= self._next_image:
-            self._next_image = self.num_timesteps + self.image_every
+        if self.images.due(self.num_timesteps):
             images = self.family.images(proposal.levels[: self.num_images])
             if images:
                 self.logger.record(
@@ -166,7 +166,7 @@ class UEDRunner:
             "teacher": self.teacher.state_dict(),
             "rng": global_rng_state(),
             "iteration": self.iteration,
-            "next_image": self._next_image,
+            "next_image": self.images.next if self.images.next is not None else -1,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -182,4 +182,5 @@ class UEDRunner:
         self.teacher.load_state_dict(state["teacher"])
         set_global_rng_state(state["rng"])
         self.iteration = int(state["iteration"])
-        self._next_image = int(state["next_image"])
+        if self.images.next is not None:
+            self.images.next = int(state["next_image"])

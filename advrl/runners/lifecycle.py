@@ -36,6 +36,7 @@ from stable_baselines3.common.logger import CSVOutputFormat, Logger, TensorBoard
 from advrl.agents.state import isolated_rng
 from advrl.config import ConfigError, TrainSettings, save_config
 from advrl.files import read_state, write_state
+from advrl.periodic import Periodic
 from advrl.runs import RunDir, start_run
 
 CHECKPOINT_FORMAT = 2
@@ -84,22 +85,6 @@ class Job:
     finish: Callable[[RunDir], dict[str, Any]]
     fresh_start: Callable[[], None] | None = None
     summary: dict[str, Any] | None = None
-
-
-class Periodic:
-    """Calls ``action()`` each time the step count passes another ``every`` steps beyond ``start``
-    (``every=0``: never). The one "every N steps" mechanism of a run."""
-
-    def __init__(self, every: int, action: Callable[[], None], start: int) -> None:
-        self.every, self.action = every, action
-        self.next = start + every if every else None
-
-    def __call__(self, steps: int) -> None:
-        """Act if ``steps`` reached the next boundary (once, however many it passed)."""
-        if self.next is not None and steps >= self.next:
-            while self.next <= steps:
-                self.next += self.every
-            self.action()
 
 
 def upgrade_checkpoint(state: dict[str, Any], role: str = "policy") -> dict[str, Any]:
