@@ -27,7 +27,7 @@ import json
 import math
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,8 +41,6 @@ from advrl.config import (
     UEDRunConfig,
     from_dict,
     load_config,
-    load_run_config,
-    read_yaml,
     to_dict,
 )
 from advrl.envs.level import LevelError
@@ -173,26 +171,19 @@ def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
     """The settings of ``advrl train <method>``: from ``--config`` or the run being resumed, then
     ``--set`` overrides, then the typed flags (``--ppo.learning_rate 1e-3``); ``--help`` lists
     every key of the method's settings with its type, default and doc line."""
+    from advrl.runners.kinds import resolve_settings
+
     method = getattr(args, "method", "ppo")
-    overrides = list(args.set) + ([] if cls is PPORunConfig else [f"method={method}"])
-    if args.resume:
-        path = Path(args.resume) / "config.yaml"
-        if not path.is_file():
-            raise UserError(f"{args.resume!r} is not a run folder (no config.yaml)")
-        config = load_run_config(cls, path, overrides, allow_import=args.allow_import)
-    elif args.config:
-        named = read_yaml(args.config).get("method")
-        if cls is not PPORunConfig and named is not None and named != method:
-            raise UserError(
-                f"{args.config} is a config for {named!r}; run `advrl train {named}` with it, or "
-                f"change its `method:` to {method!r}"
-            )
-        config = load_config(cls, args.config, overrides)
-    elif args.help:
-        config = load_config(cls, None, overrides)
-    else:
+    if not (args.resume or args.config or args.help):
         example = "ppo-maze" if method == "ppo" else f"{method}-maze"
         raise UserError(f"give --config FILE (e.g. configs/{example}.yaml) or --resume RUN")
+    config = resolve_settings(
+        method,
+        config=args.config,
+        resume=args.resume,
+        overrides=args.set,
+        allow_import=args.allow_import,
+    )
     if not (args.flags or args.help):
         return config
     import tyro
@@ -265,19 +256,11 @@ def _imitation_result(summary: dict[str, Any]) -> str:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train any method from its settings (or resume a run); print one line, or the summary."""
-    from advrl.runners.imitation import IMITATION, train_imitation
-    from advrl.runners.ppo import train_ppo
-    from advrl.runners.ued import train_ued
+    from advrl.runners.kinds import run_kind
 
-    kind: tuple[Any, Callable[..., dict[str, Any]], Callable[[dict[str, Any]], str]]
-    if args.method in TEACHERS:
-        kind = (UEDRunConfig, train_ued, _ued_result)
-    elif args.method in IMITATION:
-        kind = (ImitationRunConfig, train_imitation, _imitation_result)
-    else:
-        kind = (PPORunConfig, train_ppo, _ppo_result)
-    cls, train, result = kind
-    summary: dict[str, Any] = train(_run_config(args, cls), resume=args.resume)
+    kind = run_kind(args.method)
+    result = {"ued": _ued_result, "imitation": _imitation_result, "ppo": _ppo_result}[kind.family]
+    summary: dict[str, Any] = kind.train(_run_config(args, kind.settings), resume=args.resume)
     print(
         f"run {summary['run']}: {summary['method']}, {summary['timesteps']} steps in "
         f"{summary['wall_clock_s']} s; {result(summary)}"
