@@ -12,6 +12,8 @@
     advrl demos info demos.npz
     advrl eval RUN [--levels heldout|NAME,NAME] [--episodes N]
     advrl eval RUN [RUN...] --attack pgd --eps 0,0.05,0.1 [--objective kl] [--norm linf]
+    advrl sweep --config configs/dr-maze-small.yaml --seeds 0-4 --grid method=dr,plr
+    advrl sweep report SWEEP
 
 User mistakes (a missing file, an unknown config key, a bad value) end with one ``advrl: error:``
 line and exit status 2; anything else is a bug and keeps its traceback.
@@ -26,6 +28,7 @@ import io
 import json
 import math
 import sys
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -452,6 +455,61 @@ def cmd_demos_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run a sweep (or resume one), or report one (``advrl sweep report SWEEP``)."""
+    from advrl.config import read_yaml
+    from advrl.sweeps import SweepSpec, parse_grid, parse_seeds
+    from advrl.sweeps.report import write_report
+    from advrl.sweeps.tune import check_trials, import_ray, run_sweep
+
+    if args.action:
+        if args.action[0] != "report" or len(args.action) != 2:
+            raise UserError("use `advrl sweep --config FILE ...`, or `advrl sweep report SWEEP`")
+        for path in write_report(Path(args.action[1]), reps=args.reps, plot=not args.no_plot):
+            print(f"wrote {path}")
+        print((Path(args.action[1]) / "report.md").read_text(), end="")
+        return 0
+    import_ray()  # the one-line error, before anything is written
+    if args.resume:
+        folder = Path(args.resume)
+        spec = SweepSpec.load(folder)
+    else:
+        if not args.config and not args.method:
+            raise UserError("give --config FILE (and/or --method), or --resume SWEEP")
+        method = args.method
+        if method is None:
+            named = read_yaml(args.config).get("method")
+            method = str(named) if named is not None else "ppo"
+        spec = SweepSpec(
+            method=method,
+            config=str(Path(args.config).resolve()) if args.config else None,
+            seeds=parse_seeds(args.seeds),
+            grid=parse_grid(args.grid),
+            overrides=list(args.set),
+            cpus_per_trial=args.cpus_per_trial,
+            gpus_per_trial=args.gpus_per_trial,
+            max_failures=args.max_failures,
+        )
+        check_trials(spec)  # every trial's settings checked before the folder is made
+        from advrl.runs import check_run_name
+
+        name = args.name or f"sweep-{spec.method}-{time.strftime('%Y%m%d-%H%M%S')}"
+        check_run_name(name)
+        folder = Path(args.out) / name
+        if folder.exists():
+            raise UserError(
+                f"sweep folder {str(folder)!r} exists; resume it with --resume {folder}"
+            )
+        folder.mkdir(parents=True)
+        spec.save(folder)
+    trials = run_sweep(spec, folder, address=args.address)
+    print(f"sweep {folder}: {len(trials)} trials in {folder / 'trials'}")
+    for path in write_report(folder, reps=args.reps, plot=not args.no_plot):
+        print(f"wrote {path}")
+    print((folder / "report.md").read_text(), end="")
+    return 0
+
+
 def cmd_demos_info(args: argparse.Namespace) -> int:
     """Describe a demonstrations file."""
     from advrl.gail import load_demos
@@ -558,6 +616,35 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", default="auto", choices=["auto", "advrl", "imitation", "minari"]
     )
     p_info.set_defaults(func=cmd_demos_info)
+
+    p_sweep = sub.add_parser(
+        "sweep",
+        help="run a config over seeds and a grid as Ray Tune trials; `sweep report SWEEP`",
+    )
+    p_sweep.add_argument("action", nargs="*", help="`report SWEEP` to (re)write a sweep's report")
+    p_sweep.add_argument("--config", help="YAML config of every trial")
+    p_sweep.add_argument("--method", help="the method (default: the config's `method:`, or ppo)")
+    p_sweep.add_argument("--seeds", default="0-4", help="seeds: 0-4 or 0,2,7 (default 0-4)")
+    p_sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="a setting to vary (repeatable; `method=dr,plr` varies the method)",
+    )
+    p_sweep.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a setting of every trial"
+    )
+    p_sweep.add_argument("--out", default="sweeps", help="parent folder of sweep folders")
+    p_sweep.add_argument("--name", help="sweep folder name (default: sweep-<method>-<time>)")
+    p_sweep.add_argument("--resume", help="a sweep folder: run its unfinished trials")
+    p_sweep.add_argument("--cpus-per-trial", type=float, default=1.0)
+    p_sweep.add_argument("--gpus-per-trial", type=float, default=0.0)
+    p_sweep.add_argument("--max-failures", type=int, default=2, help="retries of a failed trial")
+    p_sweep.add_argument("--address", help="a Ray cluster to join (default: Ray starts here)")
+    p_sweep.add_argument("--reps", type=int, default=2000, help="bootstrap repetitions")
+    p_sweep.add_argument("--no-plot", action="store_true", help="skip the report's PNG")
+    p_sweep.set_defaults(func=cmd_sweep)
 
     p_eval = sub.add_parser(
         "eval",

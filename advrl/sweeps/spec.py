@@ -1,0 +1,153 @@
+"""What a sweep runs: a config over seeds and a grid of settings, as a list of trials."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from advrl.config import ConfigError, read_yaml
+from advrl.files import atomic_write_bytes
+
+SPEC_FILE = "sweep.yaml"
+"""The sweep's own settings, in its folder (what ``--resume`` reads)."""
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-4"`` or ``"0,2,7"`` (or a mix: ``"0-2,9"``) as a list of seeds.
+
+    Raises:
+        ConfigError: not seeds.
+    """
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, sep, hi = part.strip().partition("-")
+            seeds += list(range(int(lo), int(hi) + 1)) if sep else [int(lo)]
+    except ValueError:
+        raise ConfigError(f"--seeds must look like 0-4 or 0,2,7, got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise ConfigError(f"--seeds must name distinct seeds >= 0, got {text!r}")
+    return seeds
+
+
+def parse_grid(items: list[str]) -> dict[str, list[Any]]:
+    """``["ppo.learning_rate=1e-3,3e-4", "method=dr,plr"]`` as ``{key: [values]}`` (YAML values).
+
+    Raises:
+        ConfigError: an item is not ``key=v1,v2``.
+    """
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        parts = [v.strip() for v in values.split(",") if v.strip()]
+        if not sep or not key.strip() or not parts:
+            raise ConfigError(f"--grid {item!r} must look like key=value1,value2")
+        if key.strip() in ("train.seed", "seed"):
+            raise ConfigError("seeds are given with --seeds, not --grid")
+        try:
+            grid[key.strip()] = [yaml.safe_load(v) for v in parts]
+        except yaml.YAMLError:
+            raise ConfigError(f"--grid {item!r}: a value is not valid YAML") from None
+    return grid
+
+
+def _yaml_value(value: Any) -> str:
+    """A value as the YAML an override takes (one line, no document end marker)."""
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def _value_name(value: Any) -> str:
+    text = str(value).replace("/", "_").replace(" ", "")
+    return text if len(text) <= 24 else text[:24]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One run of a sweep.
+
+    Attributes:
+        name: its run folder's name.
+        method: the method it trains.
+        seed: its seed.
+        point: its grid values (``{key: value}``; ``method`` included when the grid has it).
+        overrides: ``key=value`` overrides on top of the sweep's config.
+    """
+
+    name: str
+    method: str
+    seed: int
+    point: dict[str, Any]
+    overrides: list[str]
+
+    @property
+    def group(self) -> str:
+        """The label of its grid point (trials that differ only in seed share it)."""
+        return ", ".join(f"{k}={v}" for k, v in self.point.items()) or self.method
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A sweep: one config, run for every seed at every point of a grid.
+
+    Attributes:
+        method: the method, unless the grid names ``method``.
+        config: the config file (absolute), or None for the method's defaults.
+        seeds: the seeds.
+        grid: settings to vary, ``{key: [values]}``.
+        overrides: fixed ``key=value`` overrides for every trial.
+        cpus_per_trial: CPUs Ray gives each trial (and torch's threads in it).
+        gpus_per_trial: GPUs (fractions allowed) Ray gives each trial.
+        max_failures: retries of a trial whose worker dies (each resumes from its checkpoint).
+    """
+
+    method: str
+    config: str | None
+    seeds: list[int]
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    overrides: list[str] = field(default_factory=list)
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    max_failures: int = 2
+
+    def trials(self) -> list[Trial]:
+        """Every (grid point, seed), grid points in the order given, seeds innermost."""
+        keys = list(self.grid)
+        out = []
+        for values in itertools.product(*(self.grid[k] for k in keys)):
+            point = dict(zip(keys, values, strict=True))
+            method = str(point.get("method", self.method))
+            settings = [f"{k}={_yaml_value(v)}" for k, v in point.items() if k != "method"]
+            label = "-".join(f"{k.split('.')[-1]}{_value_name(v)}" for k, v in point.items())
+            for seed in self.seeds:
+                name = f"{label}-seed{seed}" if label else f"{method}-seed{seed}"
+                overrides = [*self.overrides, *settings, f"train.seed={seed}"]
+                out.append(Trial(name, method, seed, point, overrides))
+        names = [t.name for t in out]
+        if len(set(names)) != len(names):
+            raise ConfigError("two grid points give one run name; use values that differ more")
+        return out
+
+    def save(self, folder: Path) -> None:
+        """Write :data:`SPEC_FILE` into the sweep folder."""
+        text = yaml.safe_dump(asdict(self), sort_keys=False)
+        atomic_write_bytes(folder / SPEC_FILE, text.encode("utf-8"))
+
+    @classmethod
+    def load(cls, folder: Path) -> SweepSpec:
+        """The spec of an existing sweep folder.
+
+        Raises:
+            ConfigError: not a sweep folder, or a malformed spec.
+        """
+        path = folder / SPEC_FILE
+        if not path.is_file():
+            raise ConfigError(f"{str(folder)!r} is not a sweep folder (no {SPEC_FILE})")
+        data = read_yaml(path)
+        try:
+            return cls(**data)
+        except TypeError as err:
+            raise ConfigError(f"{path}: {err}") from None

@@ -1,0 +1,145 @@
+"""Running a sweep's trials as Ray Tune trials (local Ray by default, or a cluster's address).
+
+Each trial is an ordinary advrl run through the one run lifecycle, in the sweep's ``trials/``
+folder. A trial whose worker dies is retried by Tune and resumes from its own newest advrl
+checkpoint; a trial that has finished (its ``summary.json``) is not run again, which is what makes
+``advrl sweep --resume`` skip finished work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from advrl.config import ConfigError
+from advrl.sweeps.spec import SweepSpec, Trial
+
+EXTRA_HINT = "install the sweep extra: pip install 'advrl[sweep]'"
+
+
+def import_ray() -> Any:
+    """Ray, or the one-line error that names the extra.
+
+    Raises:
+        ConfigError: Ray (with Tune) is not installed.
+    """
+    try:
+        import ray
+        from ray import tune  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            f"advrl sweep runs on Ray Tune, which is not installed; {EXTRA_HINT}"
+        ) from None
+    return ray
+
+
+def score(summary: dict[str, Any]) -> float:
+    """The one number a trial is ranked by: the held-out solve rate of a UED run (the return on
+    its standard level for physics envs), the stochastic policy's return otherwise."""
+    if "mean_solve_rate" in summary:
+        return float(
+            summary["mean_solve_rate"] if summary.get("held_out", True) else summary["mean_return"]
+        )
+    return float(summary["eval"]["policy"]["mean_return"])
+
+
+def run_trial(config: dict[str, Any]) -> None:
+    """The Tune trainable: run (or resume, or skip) the trial ``config["trial"]`` and report its
+    score."""
+    import torch
+    from ray import tune
+
+    from advrl.runners.kinds import resolve_settings, run_kind
+
+    trial = config["trial"]
+    torch.set_num_threads(max(1, int(trial["cpus"])))
+    folder = Path(trial["out_dir"]) / trial["name"]
+    summary_file = folder / "summary.json"
+    if not summary_file.is_file():
+        kind = run_kind(trial["method"])
+        overrides = [*trial["overrides"], f"out_dir={trial['out_dir']}", f"name={trial['name']}"]
+        if kind.family != "ued":
+            overrides.append("train.progress_bar=false")
+        resume = folder if (folder / "config.yaml").is_file() else None  # a retried trial
+        settings = resolve_settings(
+            trial["method"], config=trial["config"], resume=resume, overrides=overrides
+        )
+        kind.train(settings, resume=resume)
+    summary = json.loads(summary_file.read_text())
+    tune.report({"score": score(summary), "timesteps": summary["timesteps"]})
+
+
+def check_trials(spec: SweepSpec) -> list[Trial]:
+    """Every trial of ``spec``, its settings resolved once (so a bad one fails before any runs).
+
+    Raises:
+        ConfigError: a trial's settings are wrong.
+    """
+    from advrl.runners.kinds import resolve_settings
+
+    trials = spec.trials()
+    for trial in trials:
+        resolve_settings(trial.method, config=spec.config, overrides=trial.overrides)
+    return trials
+
+
+def run_sweep(spec: SweepSpec, folder: Path, *, address: str | None = None) -> list[Trial]:
+    """Run every trial of ``spec`` not yet finished, as Ray Tune trials; returns the trials.
+
+    Args:
+        spec: the sweep.
+        folder: the sweep folder (``trials/`` holds the run folders, ``ray/`` Tune's state).
+        address: a Ray cluster to join (``auto``, ``ray://host:10001``); None starts Ray here.
+    """
+    ray = import_ray()
+    from ray import tune
+
+    trials = check_trials(spec)
+    out_dir = folder / "trials"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    payload = [
+        {
+            "name": t.name,
+            "method": t.method,
+            "overrides": t.overrides,
+            "config": spec.config,
+            "out_dir": str(out_dir.resolve()),
+            "cpus": spec.cpus_per_trial,
+        }
+        for t in trials
+    ]
+    started = not ray.is_initialized()
+    if started:
+        ray.init(
+            address=address,
+            num_cpus=None if address else os.cpu_count(),
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+    try:
+        trainable = tune.with_resources(
+            run_trial, {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial}
+        )
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"trial": tune.grid_search(payload)},
+            tune_config=tune.TuneConfig(metric="score", mode="max", reuse_actors=False),
+            run_config=tune.RunConfig(
+                storage_path=str((folder / "ray").resolve()),
+                name="tune",
+                failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+                verbose=0,
+            ),
+        )
+        results = tuner.fit()
+    finally:
+        if started:
+            ray.shutdown()
+    failed = [results[i] for i in range(len(results)) if results[i].error is not None]
+    if failed:
+        first = str(failed[0].error).strip().splitlines()[-1]
+        raise ConfigError(f"{len(failed)} of {len(trials)} trials failed; the first: {first}")
+    return trials

@@ -1,0 +1,110 @@
+"""``advrl sweep`` on a local Ray: trials are ordinary run folders, a report aggregates them, a
+resumed sweep runs only what is unfinished and a trial cut short resumes from its checkpoint."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from advrl.cli import main
+from tests.test_cli import CONFIG
+
+TRIAL = [
+    "env.n_envs=2",
+    "ppo.n_steps=64",
+    "ppo.batch_size=64",
+    "ppo.n_epochs=1",
+    "train.total_timesteps=256",
+    "train.eval_every=0",
+    "train.eval_episodes=3",
+    "train.image_every=0",
+    "train.checkpoint_every=128",
+]
+
+
+def sweep(tmp_path: Path, *extra: str) -> list[str]:
+    argv = ["sweep", "--config", CONFIG, "--seeds", "0-1", "--grid", "ppo.learning_rate=1e-3,3e-4"]
+    argv += [x for item in TRIAL for x in ("--set", item)]
+    return [*argv, "--out", str(tmp_path), "--name", "s", "--reps", "200", "--no-plot", *extra]
+
+
+def steps(run: Path) -> list[int]:
+    with (run / "tb" / "progress.csv").open(newline="") as f:
+        return [int(float(r["time/total_timesteps"])) for r in csv.DictReader(f)]
+
+
+def test_a_sweep_runs_resumes_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(sweep(tmp_path)) == 0
+    folder = tmp_path / "s"
+    trials = sorted(p.name for p in (folder / "trials").iterdir())
+    assert trials == [
+        "learning_rate1e-3-seed0",
+        "learning_rate1e-3-seed1",
+        "learning_rate3e-4-seed0",
+        "learning_rate3e-4-seed1",
+    ]
+    for name in trials:  # each an ordinary run folder, with its grid value and seed
+        run = folder / "trials" / name
+        config = yaml.safe_load((run / "config.yaml").read_text())
+        assert config["train"]["seed"] == int(name[-1])
+        assert config["ppo"]["learning_rate"] == (1e-3 if "1e-3" in name else 3e-4)
+        assert json.loads((run / "summary.json").read_text())["timesteps"] == 256
+    with (folder / "report.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["setting"], r["seeds"]) for r in rows] == [
+        ("ppo.learning_rate=1e-3", "2"),
+        ("ppo.learning_rate=3e-4", "2"),
+    ]
+    assert "| ppo.learning_rate=1e-3 | 2 |" in (folder / "report.md").read_text()
+
+    # Cut two trials short: one lost entirely, one killed after its checkpoint at step 128.
+    import shutil
+
+    shutil.rmtree(folder / "trials" / "learning_rate1e-3-seed0")
+    cut = folder / "trials" / "learning_rate3e-4-seed1"
+    (cut / "summary.json").unlink()
+    (cut / "checkpoints" / "step_256.pt").unlink()
+    rows_before = [s for s in steps(cut) if s <= 128]
+    untouched = folder / "trials" / "learning_rate1e-3-seed1" / "summary.json"
+    mtime = untouched.stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["sweep", "--resume", str(folder), "--reps", "200", "--no-plot"]) == 0
+    assert untouched.stat().st_mtime_ns == mtime  # a finished trial is not run again
+    assert (folder / "trials" / "learning_rate1e-3-seed0" / "summary.json").is_file()
+    summary = json.loads((cut / "summary.json").read_text())
+    assert summary["resumed_from"] == 128 and summary["timesteps"] == 256
+    assert steps(cut)[: len(rows_before)] == rows_before and steps(cut) == [128, 256]
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["--seeds", "a-b"], "--seeds must look like 0-4"),
+        (["--seeds", "0,0"], "--seeds must name distinct seeds"),
+        (["--grid", "ppo.learning_rate"], "must look like key=value1,value2"),
+        (["--grid", "train.seed=1,2"], "seeds are given with --seeds"),
+        (["--grid", "ppo.lr=1,2"], "unknown key 'lr' in ppo"),
+    ],
+)
+def test_bad_sweeps_are_one_line_and_write_nothing(
+    tmp_path: Path, argv: list[str], problem: str, capsys: pytest.CaptureFixture
+) -> None:
+    base = ["sweep", "--config", CONFIG, "--out", str(tmp_path / "sweeps"), "--no-plot"]
+    assert main([*base, *argv]) == 2
+    err = capsys.readouterr().err
+    assert problem in err and err.count("\n") == 1
+    assert not (tmp_path / "sweeps").exists()
+
+
+def test_without_ray_the_sweep_names_the_extra(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails, as when not installed
+    assert main(["sweep", "--config", CONFIG, "--out", str(tmp_path)]) == 2
+    assert "pip install 'advrl[sweep]'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
