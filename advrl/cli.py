@@ -489,6 +489,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             cpus_per_trial=args.cpus_per_trial,
             gpus_per_trial=args.gpus_per_trial,
             max_failures=args.max_failures,
+            scheduler=args.scheduler,
         )
         check_trials(spec)  # every trial's settings checked before the folder is made
         from advrl.runs import check_run_name
@@ -641,6 +642,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_sweep.add_argument("--cpus-per-trial", type=float, default=1.0)
     p_sweep.add_argument("--gpus-per-trial", type=float, default=0.0)
     p_sweep.add_argument("--max-failures", type=int, default=2, help="retries of a failed trial")
+    p_sweep.add_argument(
+        "--scheduler",
+        default="none",
+        choices=["none", "asha"],
+        help="asha: stop trials early on their periodic evaluations (train.eval_every)",
+    )
     p_sweep.add_argument("--address", help="a Ray cluster to join (default: Ray starts here)")
     p_sweep.add_argument("--reps", type=int, default=2000, help="bootstrap repetitions")
     p_sweep.add_argument("--no-plot", action="store_true", help="skip the report's PNG")

@@ -108,3 +108,25 @@ def test_without_ray_the_sweep_names_the_extra(
     assert main(["sweep", "--config", CONFIG, "--out", str(tmp_path)]) == 2
     assert "pip install 'advrl[sweep]'" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_asha_stops_trials_on_their_periodic_evaluations(tmp_path: Path) -> None:
+    """With ``--scheduler asha`` each periodic evaluation reaches Tune as it happens; the sweep
+    ends with a report over the trials that finished."""
+    extra = [
+        "--scheduler",
+        "asha",
+        "--set",
+        "train.eval_every=128",
+        "--set",
+        "train.total_timesteps=512",
+    ]
+    assert main(sweep(tmp_path, *extra)) == 0
+    folder = tmp_path / "s"
+    finished = [p for p in (folder / "trials").iterdir() if (p / "summary.json").is_file()]
+    assert finished  # the best trial runs to the end
+    report = (folder / "report.md").read_text()
+    assert "IQM" in report
+    results = list((folder / "ray" / "tune").glob("*/result.json"))
+    reported = [line for path in results for line in path.read_text().splitlines() if line]
+    assert any('"score"' in line and '"eval_mean_return"' in line for line in reported)

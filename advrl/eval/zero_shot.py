@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from stable_baselines3.common.logger import Logger
 
 from advrl.envs.vector import batched_kwargs, make_env
 from advrl.eval.heldout import RandomMazePolicy, evaluate_heldout
@@ -87,13 +86,16 @@ class ZeroShotResult:
             out["mean_solve_rate_random"] = self.mean("success_rate", "random")
         return out
 
-    def record(self, logger: Logger) -> None:
-        """``heldout/<level>/solve_rate`` and ``/return`` (stochastic policy), and the means."""
+    def scalars(self) -> dict[str, float]:
+        """``heldout/<level>/solve_rate`` and ``/return`` (stochastic policy), and the means: what
+        TensorBoard shows of a periodic evaluation."""
+        out: dict[str, float] = {}
         for name, s in self.stats["stochastic"].items():
-            logger.record(f"heldout/{name}/solve_rate", s.success_rate)
-            logger.record(f"heldout/{name}/return", s.mean_return)
-        logger.record("heldout/mean_solve_rate", self.mean("success_rate"))
-        logger.record("heldout/mean_solve_rate_greedy", self.mean("success_rate", "deterministic"))
+            out[f"heldout/{name}/solve_rate"] = s.success_rate
+            out[f"heldout/{name}/return"] = s.mean_return
+        out["heldout/mean_solve_rate"] = self.mean("success_rate")
+        out["heldout/mean_solve_rate_greedy"] = self.mean("success_rate", "deterministic")
+        return out
 
 
 def zero_shot(

@@ -8,7 +8,7 @@ an ASAF fine-tuning run (``init.from_run``), and every run's policy is evaluated
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from advrl.gail import (
     behaviour_clone,
     load_demos,
 )
-from advrl.runners.lifecycle import Job, execute, policy_params
+from advrl.runners.lifecycle import Job, RunCallback, execute, policy_params
 from advrl.runners.ppo import build_ppo, check_env_config, policy_evaluation
 from advrl.runners.trainers import ASAFTrainer, SB3Trainer
 from advrl.runs import RunDir
@@ -180,14 +180,15 @@ def imitation_job(config: ImitationRunConfig) -> Job:
     trainer = build_imitation(config, demos)
     model, t = trainer.model, config.train
 
-    def evaluate_now() -> None:
+    def evaluate_now() -> dict[str, float]:
         result = imitation_eval(model, config, demos, t.eval_episodes)
-        model.logger.record("eval/mean_return", result["policy"]["mean_return"])
-        model.logger.record(
-            "eval/mean_return_deterministic", result["policy_deterministic"]["mean_return"]
-        )
+        metrics = {
+            "eval/mean_return": result["policy"]["mean_return"],
+            "eval/mean_return_deterministic": result["policy_deterministic"]["mean_return"],
+        }
         if "normalized_score" in result["policy"]:
-            model.logger.record("eval/normalized_score", result["policy"]["normalized_score"])
+            metrics["eval/normalized_score"] = result["policy"]["normalized_score"]
+        return metrics
 
     def finish(run: RunDir) -> dict[str, Any]:
         model.save(run.path / "model.zip")
@@ -208,9 +209,15 @@ def imitation_job(config: ImitationRunConfig) -> Job:
     )
 
 
-def train_imitation(config: ImitationRunConfig, resume: str | Path | None = None) -> dict[str, Any]:
+def train_imitation(
+    config: ImitationRunConfig,
+    resume: str | Path | None = None,
+    callbacks: Sequence[RunCallback] = (),
+) -> dict[str, Any]:
     """Train (or resume) a GAIL or ASAF run; returns the summary also written to ``summary.json``."""
-    return execute(config, config.method, lambda: imitation_job(config), resume=resume)
+    return execute(
+        config, config.method, lambda: imitation_job(config), resume=resume, callbacks=callbacks
+    )
 
 
 def variant_name(config: ImitationRunConfig) -> str:

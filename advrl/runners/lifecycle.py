@@ -26,7 +26,7 @@ from __future__ import annotations
 import csv
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +41,17 @@ from advrl.runs import RunDir, start_run
 
 CHECKPOINT_FORMAT = 2
 """Version of the checkpoint layout; files without one are upgraded by :func:`upgrade_checkpoint`."""
+
+
+class RunCallback(Protocol):
+    """The one extension point of a run: told of its periodic events as they happen (a sweep
+    trial reports them to Ray Tune; a user may log them elsewhere or stop early by raising)."""
+
+    def on_evaluation(self, steps: int, metrics: dict[str, float]) -> None:
+        """A periodic evaluation at ``steps`` gave ``metrics``."""
+
+    def on_checkpoint(self, steps: int, path: Path) -> None:
+        """A checkpoint of ``steps`` was written to ``path``."""
 
 
 class Trainer(Protocol):
@@ -73,7 +84,8 @@ class Job:
 
     Attributes:
         trainer: what learns.
-        evaluate: the periodic evaluation: records its scalars into the trainer's logger.
+        evaluate: the periodic evaluation: its scalars (``eval/...``, ``heldout/...``), which the
+            lifecycle records to TensorBoard and hands to the run's callbacks.
         finish: after training, in the run folder: exports the policy, evaluates it, and returns
             the summary's method-specific fields.
         fresh_start: for a new run (not a resumed one), before learning (e.g. behaviour cloning).
@@ -81,7 +93,7 @@ class Job:
     """
 
     trainer: Trainer
-    evaluate: Callable[[], None]
+    evaluate: Callable[[], dict[str, float]]
     finish: Callable[[RunDir], dict[str, Any]]
     fresh_start: Callable[[], None] | None = None
     summary: dict[str, Any] | None = None
@@ -208,6 +220,7 @@ def execute(
     build: Callable[[], Job],
     *,
     resume: str | Path | None,
+    callbacks: Sequence[RunCallback] = (),
 ) -> dict[str, Any]:
     """Build, open, resume, learn and finish one run; returns the summary written to
     ``summary.json``.
@@ -218,16 +231,23 @@ def execute(
         method: the method's name (the run folder's default name, the summary).
         build: makes the method's :class:`Job`; every setting is checked here.
         resume: a run folder to continue from its latest checkpoint.
+        callbacks: told of every periodic evaluation and checkpoint (:class:`RunCallback`).
     """
     job = build()  # a bad config fails here, before the run folder exists
     trainer = job.trainer
     run = start_run(config, method, resume)
     with run.lock():
-        return _run(run, job, trainer, config, method, resumed=resume is not None)
+        return _run(run, job, trainer, config, method, resume is not None, callbacks)
 
 
 def _run(
-    run: RunDir, job: Job, trainer: Trainer, config: Any, method: str, *, resumed: bool
+    run: RunDir,
+    job: Job,
+    trainer: Trainer,
+    config: Any,
+    method: str,
+    resumed: bool,
+    callbacks: Sequence[RunCallback],
 ) -> dict[str, Any]:
     train: TrainSettings = config.train
     total_timesteps = train.total_timesteps
@@ -263,11 +283,18 @@ def _run(
 
     def evaluate() -> None:
         with isolated_rng():  # the same training whether or not, and however often, it evaluates
-            job.evaluate()
+            metrics = job.evaluate()
+        for key, value in metrics.items():
+            logger.record(key, value)
+        for callback in callbacks:
+            callback.on_evaluation(trainer.num_timesteps, metrics)
 
     def save() -> None:
-        write_checkpoint(run.checkpoint_path(trainer.num_timesteps), trainer)
+        path = run.checkpoint_path(trainer.num_timesteps)
+        write_checkpoint(path, trainer)
         run.prune_checkpoints(train.keep_checkpoints)
+        for callback in callbacks:
+            callback.on_checkpoint(trainer.num_timesteps, path)
 
     events = [
         Periodic(train.eval_every, evaluate, done),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from advrl.config import ConfigError, EnvSettings, PPORunConfig
 from advrl.envs.vector import BackendError, make_env, make_vec
 from advrl.eval import EVAL_SEED_OFFSET, evaluate, random_policy, sb3_policy
 from advrl.logging import LevelLogger
-from advrl.runners.lifecycle import Job, execute
+from advrl.runners.lifecycle import Job, RunCallback, execute
 from advrl.runners.trainers import SB3Trainer
 from advrl.runs import RunDir
 
@@ -133,10 +134,9 @@ def ppo_job(config: PPORunConfig) -> Job:
     t = config.train
     eval_env = make_env(config.env.id, config.env.kwargs)
 
-    def evaluate_now() -> None:
+    def evaluate_now() -> dict[str, float]:
         stats = evaluate(eval_env, sb3_policy(model), t.eval_episodes, t.seed + EVAL_SEED_OFFSET)
-        model.logger.record("eval/mean_return", stats.mean_return)
-        model.logger.record("eval/success_rate", stats.success_rate)
+        return {"eval/mean_return": stats.mean_return, "eval/success_rate": stats.success_rate}
 
     def finish(run: RunDir) -> dict[str, Any]:
         eval_env.close()
@@ -150,11 +150,16 @@ def ppo_job(config: PPORunConfig) -> Job:
     return Job(trainer, evaluate_now, finish, summary=summary)
 
 
-def train_ppo(config: PPORunConfig, resume: str | Path | None = None) -> dict[str, Any]:
+def train_ppo(
+    config: PPORunConfig,
+    resume: str | Path | None = None,
+    callbacks: Sequence[RunCallback] = (),
+) -> dict[str, Any]:
     """Train (or resume) a PPO run; returns the summary also written to ``summary.json``.
 
     Args:
         config: the run's settings.
         resume: an existing run folder: continue from its latest checkpoint with ``config``.
+        callbacks: told of the run's evaluations and checkpoints.
     """
-    return execute(config, "ppo", lambda: ppo_job(config), resume=resume)
+    return execute(config, "ppo", lambda: ppo_job(config), resume=resume, callbacks=callbacks)

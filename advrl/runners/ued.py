@@ -6,6 +6,7 @@ everything else (students, adversary, logging, held-out evaluation, checkpoints,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from advrl.eval.zero_shot import ZeroShotResult, write_table, zero_shot
 from advrl.pair import Adversary, MazeFamily, ParamFamily, Student, UEDRunner, family_for
 from advrl.pair.methods import TEACHERS, TeacherContext
 from advrl.pair.settings import StudentSettings
-from advrl.runners.lifecycle import Job, execute
+from advrl.runners.lifecycle import Job, RunCallback, execute
 from advrl.runners.trainers import UEDTrainer
 from advrl.runs import RunDir
 
@@ -179,8 +180,8 @@ def ued_job(config: UEDRunConfig[Any]) -> Job:
     runner = build_runner(config)
     trainer = UEDTrainer(runner, config.train.total_timesteps)
 
-    def evaluate_now() -> None:
-        run_zero_shot(runner.protagonist.model, config).record(runner.logger)
+    def evaluate_now() -> dict[str, float]:
+        return run_zero_shot(runner.protagonist.model, config).scalars()
 
     def finish(run: RunDir) -> dict[str, Any]:
         runner.protagonist.model.save(run.path / "protagonist.zip")
@@ -200,6 +201,12 @@ def ued_job(config: UEDRunConfig[Any]) -> Job:
     return Job(trainer, evaluate_now, finish, summary=summary)
 
 
-def train_ued(config: UEDRunConfig[Any], resume: str | Path | None = None) -> dict[str, Any]:
+def train_ued(
+    config: UEDRunConfig[Any],
+    resume: str | Path | None = None,
+    callbacks: Sequence[RunCallback] = (),
+) -> dict[str, Any]:
     """Train (or resume) a UED run; returns the summary also written to ``summary.json``."""
-    return execute(config, config.method, lambda: ued_job(config), resume=resume)
+    return execute(
+        config, config.method, lambda: ued_job(config), resume=resume, callbacks=callbacks
+    )

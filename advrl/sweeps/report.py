@@ -109,7 +109,10 @@ def write_report(folder: Path, reps: int = 2000, plot: bool = True) -> list[Path
         for r in results
     ]
     if missing:
-        lines += ["", f"Not finished yet: {', '.join(missing)}."]
+        lines += [
+            "",
+            f"Not finished (stopped early, failed or still to run): {', '.join(missing)}.",
+        ]
     files = [folder / "report.md", folder / "report.csv"]
     atomic_write_bytes(files[0], ("\n".join(lines) + "\n").encode("utf-8"))
     buffer = io.StringIO()

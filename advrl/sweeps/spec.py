@@ -102,6 +102,8 @@ class SweepSpec:
         cpus_per_trial: CPUs Ray gives each trial (and torch's threads in it).
         gpus_per_trial: GPUs (fractions allowed) Ray gives each trial.
         max_failures: retries of a trial whose worker dies (each resumes from its checkpoint).
+        scheduler: ``none``, or ``asha``: stop trials whose periodic evaluations score in the
+            lower part of their rung (asynchronous successive halving).
     """
 
     method: str
@@ -112,6 +114,11 @@ class SweepSpec:
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
     max_failures: int = 2
+    scheduler: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.scheduler not in ("none", "asha"):
+            raise ConfigError(f"--scheduler must be none or asha, got {self.scheduler!r}")
 
     def trials(self) -> list[Trial]:
         """Every (grid point, seed), grid points in the order given, seeds innermost."""

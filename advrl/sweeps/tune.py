@@ -45,6 +45,26 @@ def score(summary: dict[str, Any]) -> float:
     return float(summary["eval"]["policy"]["mean_return"])
 
 
+SCORES = ("heldout/mean_solve_rate", "eval/normalized_score", "eval/mean_return")
+"""The periodic evaluation's score, by preference (UED's held-out solve rate first)."""
+
+
+class TuneReporter:
+    """The run callback of a sweep trial: each periodic evaluation goes to Ray Tune (its scores
+    drive early stopping: ``--scheduler asha``)."""
+
+    def on_evaluation(self, steps: int, metrics: dict[str, float]) -> None:
+        """Report the evaluation, with its score."""
+        from ray import tune
+
+        score = next((metrics[k] for k in SCORES if k in metrics), None)
+        report = {"timesteps": steps, **({"score": score} if score is not None else {})}
+        tune.report({**report, **{k.replace("/", "_"): v for k, v in metrics.items()}})
+
+    def on_checkpoint(self, steps: int, path: Path) -> None:
+        """Nothing: trials resume from their own run folder's checkpoints."""
+
+
 def run_trial(config: dict[str, Any]) -> None:
     """The Tune trainable: run (or resume, or skip) the trial ``config["trial"]`` and report its
     score."""
@@ -66,7 +86,7 @@ def run_trial(config: dict[str, Any]) -> None:
         settings = resolve_settings(
             trial["method"], config=trial["config"], resume=resume, overrides=overrides
         )
-        kind.train(settings, resume=resume)
+        kind.train(settings, resume=resume, callbacks=[TuneReporter()])
     summary = json.loads(summary_file.read_text())
     tune.report({"score": score(summary), "timesteps": summary["timesteps"]})
 
@@ -123,10 +143,17 @@ def run_sweep(spec: SweepSpec, folder: Path, *, address: str | None = None) -> l
         trainable = tune.with_resources(
             run_trial, {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial}
         )
+        scheduler = None
+        if spec.scheduler == "asha":
+            from ray.tune.schedulers import ASHAScheduler
+
+            scheduler = ASHAScheduler(time_attr="training_iteration", grace_period=1)
         tuner = tune.Tuner(
             trainable,
             param_space={"trial": tune.grid_search(payload)},
-            tune_config=tune.TuneConfig(metric="score", mode="max", reuse_actors=False),
+            tune_config=tune.TuneConfig(
+                metric="score", mode="max", reuse_actors=False, scheduler=scheduler
+            ),
             run_config=tune.RunConfig(
                 storage_path=str((folder / "ray").resolve()),
                 name="tune",
