@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -81,19 +82,26 @@ class RunDir:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the run folder for one process (a second ``advrl train`` on it stops at once).
+        """Hold the run folder for one process (a second ``advrl train`` on it stops at once); its
+        ``.lock`` file names the holder's pid.
 
         Raises:
             FileExistsError: another process holds it.
         """
-        with (self.path / ".lock").open("a") as handle:
+        with (self.path / ".lock").open("a+") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "?"
                 raise FileExistsError(
-                    f"run folder {str(self.path)!r} is in use by another advrl process; wait for "
-                    "it to end, or resume a copy"
+                    f"run folder {str(self.path)!r} is in use by another advrl process (pid "
+                    f"{holder}); wait for it to end, or resume a copy"
                 ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
             try:
                 yield
             finally:

@@ -130,3 +130,75 @@ def test_asha_stops_trials_on_their_periodic_evaluations(tmp_path: Path) -> None
     results = list((folder / "ray" / "tune").glob("*/result.json"))
     reported = [line for path in results for line in path.read_text().splitlines() if line]
     assert any('"score"' in line and '"eval_mean_return"' in line for line in reported)
+
+
+def test_a_trial_whose_worker_is_killed_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    import os
+    import signal
+    import threading
+    import time
+
+    killed: list[int] = []
+
+    def kill_a_worker_after_a_checkpoint() -> None:
+        """SIGKILL the process that runs a trial once it has a checkpoint and is not done (its
+        run folder's lock names the process)."""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            for run in (tmp_path / "s" / "trials").glob("*"):
+                lock = run / ".lock"
+                started = any(run.glob("checkpoints/step_*.pt"))
+                if started and lock.is_file() and not (run / "summary.json").exists():
+                    pid = lock.read_text().strip()
+                    if pid:
+                        os.kill(int(pid), signal.SIGKILL)
+                        killed.append(run.name)
+                        break
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=kill_a_worker_after_a_checkpoint, daemon=True)
+    watcher.start()
+    extra = [
+        "--seeds",
+        "0",
+        "--set",
+        "train.total_timesteps=4096",
+        "--set",
+        "train.checkpoint_every=256",
+    ]
+    assert main(sweep(tmp_path, *extra)) == 0
+    watcher.join()
+    assert killed
+    summaries = {
+        p.name: json.loads((p / "summary.json").read_text())
+        for p in (tmp_path / "s" / "trials").iterdir()
+    }
+    assert len(summaries) == 2 and all(s["timesteps"] == 4096 for s in summaries.values())
+    resumed = [name for name, s in summaries.items() if s["resumed_from"] is not None]
+    assert resumed == killed  # the killed trial was retried from its own checkpoint
+    assert steps(tmp_path / "s" / "trials" / killed[0]) == list(range(128, 4097, 128))
+
+
+def test_trials_run_on_every_node_of_a_cluster(tmp_path: Path) -> None:
+    """Two Ray nodes on one machine (Ray's own test cluster): the sweep joins it by address and
+    its trials run on both."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    try:
+        extra = ["--seeds", "0-1", "--address", cluster.address]
+        assert main(sweep(tmp_path, *extra)) == 0
+        results = list((tmp_path / "s" / "ray" / "tune").glob("*/result.json"))
+        nodes = {
+            json.loads(line)["node_id"]
+            for path in results
+            for line in path.read_text().splitlines()
+            if line and "node_id" in line
+        }
+        assert len(nodes) == 2
+    finally:
+        ray.shutdown()
+        cluster.shutdown()

@@ -167,7 +167,7 @@ class ResumedCSV(CSVOutputFormat):
                 with filename.open(newline="", encoding="utf-8") as f:
                     reader = csv.DictReader(f)
                     keys = list(reader.fieldnames or [])
-                    rows = [r for r in reader if _row_step(r) <= keep_until]
+                    rows = [r for r in reader if _complete(r) and _row_step(r) <= keep_until]
             except (UnicodeDecodeError, csv.Error) as err:
                 damaged = filename.with_suffix(".damaged.csv")
                 filename.replace(damaged)
@@ -185,6 +185,11 @@ class ResumedCSV(CSVOutputFormat):
             writer.writeheader()
             writer.writerows(rows)
             self.file.flush()
+
+
+def _complete(row: dict[str, str]) -> bool:
+    """Whether a row has all its fields (a kill can cut the last line short)."""
+    return None not in row and None not in row.values()
 
 
 def _row_step(row: dict[str, str]) -> float:

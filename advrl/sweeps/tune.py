@@ -59,10 +59,18 @@ class TuneReporter:
 
         score = next((metrics[k] for k in SCORES if k in metrics), None)
         report = {"timesteps": steps, **({"score": score} if score is not None else {})}
-        tune.report({**report, **{k.replace("/", "_"): v for k, v in metrics.items()}})
+        metrics = {k.replace("/", "_"): v for k, v in metrics.items()}
+        tune.report({**report, **metrics, **_node()})
 
     def on_checkpoint(self, steps: int, path: Path) -> None:
         """Nothing: trials resume from their own run folder's checkpoints."""
+
+
+def _node() -> dict[str, str]:
+    """The Ray node a trial runs on (two nodes of one machine share their IP address)."""
+    import ray
+
+    return {"node_id": ray.get_runtime_context().get_node_id()}
 
 
 def run_trial(config: dict[str, Any]) -> None:
@@ -88,7 +96,7 @@ def run_trial(config: dict[str, Any]) -> None:
         )
         kind.train(settings, resume=resume, callbacks=[TuneReporter()])
     summary = json.loads(summary_file.read_text())
-    tune.report({"score": score(summary), "timesteps": summary["timesteps"]})
+    tune.report({"score": score(summary), "timesteps": summary["timesteps"], **_node()})
 
 
 def check_trials(spec: SweepSpec) -> list[Trial]:
