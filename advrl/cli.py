@@ -490,6 +490,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             gpus_per_trial=args.gpus_per_trial,
             max_failures=args.max_failures,
             scheduler=args.scheduler,
+            search=args.search,
+            num_samples=args.num_samples,
         )
         check_trials(spec)  # every trial's settings checked before the folder is made
         from advrl.runs import check_run_name
@@ -648,6 +650,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["none", "asha"],
         help="asha: stop trials early on their periodic evaluations (train.eval_every)",
     )
+    p_sweep.add_argument(
+        "--search",
+        default="grid",
+        choices=["grid", "random", "optuna"],
+        help="grid: every point; random: --num-samples points from the grid's values (every "
+        "seed each); optuna: --num-samples points proposed by Optuna (the first seed)",
+    )
+    p_sweep.add_argument("--num-samples", type=int, default=8, help="points a search tries")
     p_sweep.add_argument("--address", help="a Ray cluster to join (default: Ray starts here)")
     p_sweep.add_argument("--reps", type=int, default=2000, help="bootstrap repetitions")
     p_sweep.add_argument("--no-plot", action="store_true", help="skip the report's PNG")

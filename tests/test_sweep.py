@@ -57,10 +57,10 @@ def test_a_sweep_runs_resumes_and_reports(tmp_path: Path, capsys: pytest.Capture
     with (folder / "report.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert [(r["setting"], r["seeds"]) for r in rows] == [
-        ("ppo.learning_rate=1e-3", "2"),
-        ("ppo.learning_rate=3e-4", "2"),
-    ]
-    assert "| ppo.learning_rate=1e-3 | 2 |" in (folder / "report.md").read_text()
+        ("ppo.learning_rate=0.001", "2"),
+        ("ppo.learning_rate=0.0003", "2"),
+    ]  # the values the runs used, from their config.yaml
+    assert "| ppo.learning_rate=0.001 | 2 |" in (folder / "report.md").read_text()
 
     # Cut two trials short: one lost entirely, one killed after its checkpoint at step 128.
     import shutil
@@ -202,3 +202,17 @@ def test_trials_run_on_every_node_of_a_cluster(tmp_path: Path) -> None:
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+@pytest.mark.parametrize("search", ["random", "optuna"])
+def test_a_search_samples_points_of_the_grid(tmp_path: Path, search: str) -> None:
+    argv = sweep(tmp_path, "--search", search, "--num-samples", "2", "--seeds", "0")
+    assert main(argv) == 0
+    runs = sorted((tmp_path / "s" / "trials").iterdir())
+    assert len(runs) == 2 and all((run / "summary.json").is_file() for run in runs)
+    rates = {
+        yaml.safe_load((run / "config.yaml").read_text())["ppo"]["learning_rate"] for run in runs
+    }
+    assert rates <= {1e-3, 3e-4}
+    with (tmp_path / "s" / "report.csv").open(newline="") as f:
+        assert sum(int(r["seeds"]) for r in csv.DictReader(f)) == 2

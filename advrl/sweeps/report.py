@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from advrl.config import ConfigError
 from advrl.files import atomic_write_bytes
@@ -46,6 +47,16 @@ def _task_scores(summary: dict[str, Any]) -> list[float]:
     return [score(summary)]
 
 
+def _lookup(config: dict[str, Any], key: str) -> Any:
+    """A dotted key's value in a run's config.yaml (``method`` is ``ppo`` where absent)."""
+    node: Any = config
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return "ppo" if key == "method" else None
+        node = node[part]
+    return node
+
+
 def collect(folder: Path, reps: int = 2000) -> tuple[list[GroupResult], list[str]]:
     """The finished trials of a sweep folder, aggregated per grid point; and the unfinished.
 
@@ -60,13 +71,21 @@ def collect(folder: Path, reps: int = 2000) -> tuple[list[GroupResult], list[str
     spec = SweepSpec.load(folder)
     groups: dict[str, list[tuple[int, list[float]]]] = {}
     missing = []
-    for trial in spec.trials():
-        summary_file = folder / "trials" / trial.name / "summary.json"
-        if not summary_file.is_file():
-            missing.append(trial.name)
+    runs = sorted(p for p in (folder / "trials").glob("*") if p.is_dir())
+    for run in runs:
+        if not (run / "summary.json").is_file():
+            missing.append(run.name)
             continue
-        summary = json.loads(summary_file.read_text())
-        groups.setdefault(trial.group, []).append((trial.seed, _task_scores(summary)))
+        summary = json.loads((run / "summary.json").read_text())
+        config = yaml.safe_load((run / "config.yaml").read_text())
+        point = {k: _lookup(config, k) for k in spec.grid}
+        group = ", ".join(f"{k}={v}" for k, v in point.items()) or str(summary["method"])
+        groups.setdefault(group, []).append((int(config["train"]["seed"]), _task_scores(summary)))
+    if spec.search == "grid":
+        finished = {run.name for run in runs} - set(missing)
+        missing += [
+            t.name for t in spec.trials() if t.name not in finished and t.name not in missing
+        ]
     if not groups:
         raise ConfigError(f"no trial of {str(folder)!r} has finished yet")
     matrices = {g: np.array([s for _, s in runs], dtype=float) for g, runs in groups.items()}

@@ -104,6 +104,10 @@ class SweepSpec:
         max_failures: retries of a trial whose worker dies (each resumes from its checkpoint).
         scheduler: ``none``, or ``asha``: stop trials whose periodic evaluations score in the
             lower part of their rung (asynchronous successive halving).
+        search: ``grid`` (every point, every seed), ``random`` (``num_samples`` points drawn
+            from the grid's values, each run with every seed) or ``optuna`` (``num_samples``
+            points proposed by Optuna's TPE from the scores so far, each with the first seed).
+        num_samples: points a random or Optuna search tries.
     """
 
     method: str
@@ -115,28 +119,40 @@ class SweepSpec:
     gpus_per_trial: float = 0.0
     max_failures: int = 2
     scheduler: str = "none"
+    search: str = "grid"
+    num_samples: int = 8
 
     def __post_init__(self) -> None:
         if self.scheduler not in ("none", "asha"):
             raise ConfigError(f"--scheduler must be none or asha, got {self.scheduler!r}")
+        if self.search not in ("grid", "random", "optuna"):
+            raise ConfigError(f"--search must be grid, random or optuna, got {self.search!r}")
+        if self.search != "grid" and not self.grid:
+            raise ConfigError(f"--search {self.search} samples from --grid values; give some")
+        if self.num_samples < 1:
+            raise ConfigError(f"--num-samples must be >= 1, got {self.num_samples}")
 
     def trials(self) -> list[Trial]:
-        """Every (grid point, seed), grid points in the order given, seeds innermost."""
+        """Every (grid point, seed), grid points in the order given, seeds innermost (a random or
+        Optuna search samples its points from these)."""
         keys = list(self.grid)
-        out = []
-        for values in itertools.product(*(self.grid[k] for k in keys)):
-            point = dict(zip(keys, values, strict=True))
-            method = str(point.get("method", self.method))
-            settings = [f"{k}={_yaml_value(v)}" for k, v in point.items() if k != "method"]
-            label = "-".join(f"{k.split('.')[-1]}{_value_name(v)}" for k, v in point.items())
-            for seed in self.seeds:
-                name = f"{label}-seed{seed}" if label else f"{method}-seed{seed}"
-                overrides = [*self.overrides, *settings, f"train.seed={seed}"]
-                out.append(Trial(name, method, seed, point, overrides))
+        out = [
+            self.trial(dict(zip(keys, values, strict=True)), seed)
+            for values in itertools.product(*(self.grid[k] for k in keys))
+            for seed in self.seeds
+        ]
         names = [t.name for t in out]
         if len(set(names)) != len(names):
             raise ConfigError("two grid points give one run name; use values that differ more")
         return out
+
+    def trial(self, point: dict[str, Any], seed: int, suffix: str = "") -> Trial:
+        """The trial of one grid point and seed (``suffix`` tells apart repeated samples)."""
+        method = str(point.get("method", self.method))
+        settings = [f"{k}={_yaml_value(v)}" for k, v in point.items() if k != "method"]
+        label = "-".join(f"{k.split('.')[-1]}{_value_name(v)}" for k, v in point.items())
+        name = f"{label or method}-seed{seed}{suffix}"
+        return Trial(name, method, seed, point, [*self.overrides, *settings, f"train.seed={seed}"])
 
     def save(self, folder: Path) -> None:
         """Write :data:`SPEC_FILE` into the sweep folder."""

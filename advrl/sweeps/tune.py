@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,12 @@ def run_trial(config: dict[str, Any]) -> None:
     from advrl.runners.kinds import resolve_settings, run_kind
 
     trial = config["trial"]
+    if "point" in config:  # a sampled point (random or Optuna search)
+        spec = SweepSpec(**trial["spec"])
+        suffix = "-" + tune.get_context().get_trial_id()[-5:]
+        sampled = spec.trial(dict(config["point"]), int(config["seed"]), suffix)
+        trial = {**trial, "name": sampled.name, "method": sampled.method}
+        trial["overrides"] = sampled.overrides
     torch.set_num_threads(max(1, int(trial["cpus"])))
     folder = Path(trial["out_dir"]) / trial["name"]
     summary_file = folder / "summary.json"
@@ -156,11 +163,35 @@ def run_sweep(spec: SweepSpec, folder: Path, *, address: str | None = None) -> l
             from ray.tune.schedulers import ASHAScheduler
 
             scheduler = ASHAScheduler(time_attr="training_iteration", grace_period=1)
+        param_space: dict[str, Any]
+        search_alg = None
+        if spec.search == "grid":
+            param_space = {"trial": tune.grid_search(payload)}
+            samples = 1
+        else:
+            base = {**payload[0], "spec": asdict(spec)}
+            param_space = {
+                "trial": base,
+                "point": {k: tune.choice(v) for k, v in spec.grid.items()},
+                "seed": tune.grid_search(spec.seeds) if spec.search == "random" else spec.seeds[0],
+            }
+            samples = spec.num_samples
+            if spec.search == "optuna":
+                try:
+                    from ray.tune.search.optuna import OptunaSearch
+                except ImportError:
+                    raise ConfigError(f"--search optuna needs Optuna; {EXTRA_HINT}") from None
+                search_alg = OptunaSearch()
         tuner = tune.Tuner(
             trainable,
-            param_space={"trial": tune.grid_search(payload)},
+            param_space=param_space,
             tune_config=tune.TuneConfig(
-                metric="score", mode="max", reuse_actors=False, scheduler=scheduler
+                metric="score",
+                mode="max",
+                reuse_actors=False,
+                scheduler=scheduler,
+                search_alg=search_alg,
+                num_samples=samples,
             ),
             run_config=tune.RunConfig(
                 storage_path=str((folder / "ray").resolve()),
