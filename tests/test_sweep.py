@@ -216,3 +216,12 @@ def test_a_search_samples_points_of_the_grid(tmp_path: Path, search: str) -> Non
     assert rates <= {1e-3, 3e-4}
     with (tmp_path / "s" / "report.csv").open(newline="") as f:
         assert sum(int(r["seeds"]) for r in csv.DictReader(f)) == 2
+
+
+def test_an_optuna_search_without_optuna_names_the_extra(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    assert main(sweep(tmp_path, "--search", "optuna")) == 2
+    assert "--search optuna needs Optuna; install the sweep extra" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

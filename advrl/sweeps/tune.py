@@ -107,12 +107,19 @@ def run_trial(config: dict[str, Any]) -> None:
 
 
 def check_trials(spec: SweepSpec) -> list[Trial]:
-    """Every trial of ``spec``, its settings resolved once (so a bad one fails before any runs).
+    """Every trial of ``spec``, its settings resolved once (so a bad one fails before any runs),
+    and the search's library installed.
 
     Raises:
-        ConfigError: a trial's settings are wrong.
+        ConfigError: a trial's settings are wrong, or Optuna is missing for ``--search optuna``.
     """
     from advrl.runners.kinds import resolve_settings
+
+    if spec.search == "optuna":
+        try:
+            import optuna  # noqa: F401
+        except ImportError:
+            raise ConfigError(f"--search optuna needs Optuna; {EXTRA_HINT}") from None
 
     trials = spec.trials()
     for trial in trials:
@@ -177,10 +184,8 @@ def run_sweep(spec: SweepSpec, folder: Path, *, address: str | None = None) -> l
             }
             samples = spec.num_samples
             if spec.search == "optuna":
-                try:
-                    from ray.tune.search.optuna import OptunaSearch
-                except ImportError:
-                    raise ConfigError(f"--search optuna needs Optuna; {EXTRA_HINT}") from None
+                from ray.tune.search.optuna import OptunaSearch
+
                 search_alg = OptunaSearch()
         tuner = tune.Tuner(
             trainable,
