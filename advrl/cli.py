@@ -492,6 +492,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             search=args.search,
             num_samples=args.num_samples,
+            metric=args.metric,
+            mode=args.mode,
         )
         check_trials(spec)  # every trial's settings checked before the folder is made
         from advrl.runs import check_run_name
@@ -658,6 +660,13 @@ def build_parser() -> argparse.ArgumentParser:
         "seed each); optuna: --num-samples points proposed by Optuna (the first seed)",
     )
     p_sweep.add_argument("--num-samples", type=int, default=8, help="points a search tries")
+    p_sweep.add_argument(
+        "--metric",
+        default="score",
+        help="what a search and --scheduler rank by: score (UED: held-out solve rate, else "
+        "return) or a periodic evaluation metric, e.g. eval/success_rate",
+    )
+    p_sweep.add_argument("--mode", default="max", choices=["max", "min"])
     p_sweep.add_argument("--address", help="a Ray cluster to join (default: Ray starts here)")
     p_sweep.add_argument("--reps", type=int, default=2000, help="bootstrap repetitions")
     p_sweep.add_argument("--no-plot", action="store_true", help="skip the report's PNG")

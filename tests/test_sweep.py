@@ -113,14 +113,8 @@ def test_without_ray_the_sweep_names_the_extra(
 def test_asha_stops_trials_on_their_periodic_evaluations(tmp_path: Path) -> None:
     """With ``--scheduler asha`` each periodic evaluation reaches Tune as it happens; the sweep
     ends with a report over the trials that finished."""
-    extra = [
-        "--scheduler",
-        "asha",
-        "--set",
-        "train.eval_every=128",
-        "--set",
-        "train.total_timesteps=512",
-    ]
+    extra = ["--scheduler", "asha", "--metric", "eval/success_rate", "--mode", "max"]
+    extra += ["--set", "train.eval_every=128", "--set", "train.total_timesteps=512"]
     assert main(sweep(tmp_path, *extra)) == 0
     folder = tmp_path / "s"
     finished = [p for p in (folder / "trials").iterdir() if (p / "summary.json").is_file()]
@@ -130,6 +124,7 @@ def test_asha_stops_trials_on_their_periodic_evaluations(tmp_path: Path) -> None
     results = list((folder / "ray" / "tune").glob("*/result.json"))
     reported = [line for path in results for line in path.read_text().splitlines() if line]
     assert any('"score"' in line and '"eval_mean_return"' in line for line in reported)
+    assert all('"eval_success_rate"' in line for line in reported)  # the metric ranked by
 
 
 def test_a_trial_whose_worker_is_killed_resumes_from_its_checkpoint(tmp_path: Path) -> None:

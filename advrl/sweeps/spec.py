@@ -108,6 +108,10 @@ class SweepSpec:
             from the grid's values, each run with every seed) or ``optuna`` (``num_samples``
             points proposed by Optuna's TPE from the scores so far, each with the first seed).
         num_samples: points a random or Optuna search tries.
+        metric: what a search and a scheduler rank trials by: ``score`` (the held-out solve rate
+            of a UED run, else the policy's return), or any metric the runs' periodic
+            evaluations report (``eval/success_rate``, ``heldout/mean_solve_rate``, ...).
+        mode: ``max`` or ``min`` of ``metric``.
     """
 
     method: str
@@ -121,6 +125,8 @@ class SweepSpec:
     scheduler: str = "none"
     search: str = "grid"
     num_samples: int = 8
+    metric: str = "score"
+    mode: str = "max"
 
     def __post_init__(self) -> None:
         if self.scheduler not in ("none", "asha"):
@@ -129,6 +135,8 @@ class SweepSpec:
             raise ConfigError(f"--search must be grid, random or optuna, got {self.search!r}")
         if self.search != "grid" and not self.grid:
             raise ConfigError(f"--search {self.search} samples from --grid values; give some")
+        if self.mode not in ("max", "min"):
+            raise ConfigError(f"--mode must be max or min, got {self.mode!r}")
         if self.num_samples < 1:
             raise ConfigError(f"--num-samples must be >= 1, got {self.num_samples}")
 

@@ -8,6 +8,7 @@ checkpoint; a trial that has finished (its ``summary.json``) is not run again, w
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from dataclasses import asdict
@@ -67,6 +68,21 @@ class TuneReporter:
         """Nothing: trials resume from their own run folder's checkpoints."""
 
 
+def last_evaluation(run: Path) -> dict[str, float]:
+    """The last value of each periodic evaluation metric in a run's ``progress.csv`` (named as
+    Tune gets them, ``/`` as ``_``), so a trial's final result carries the metric a search ranks
+    by, even when it was resumed or had finished before."""
+    path = run / "tb" / "progress.csv"
+    out: dict[str, float] = {}
+    if path.is_file():
+        with path.open(newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                for key, value in row.items():
+                    if key and key.startswith(("eval/", "heldout/")) and value:
+                        out[key.replace("/", "_")] = float(value)
+    return out
+
+
 def _node() -> dict[str, str]:
     """The Ray node a trial runs on (two nodes of one machine share their IP address)."""
     import ray
@@ -103,7 +119,8 @@ def run_trial(config: dict[str, Any]) -> None:
         )
         kind.train(settings, resume=resume, callbacks=[TuneReporter()])
     summary = json.loads(summary_file.read_text())
-    tune.report({"score": score(summary), "timesteps": summary["timesteps"], **_node()})
+    final = {"score": score(summary), "timesteps": summary["timesteps"], **_node()}
+    tune.report({**last_evaluation(folder), **final})
 
 
 def check_trials(spec: SweepSpec) -> list[Trial]:
@@ -191,8 +208,8 @@ def run_sweep(spec: SweepSpec, folder: Path, *, address: str | None = None) -> l
             trainable,
             param_space=param_space,
             tune_config=tune.TuneConfig(
-                metric="score",
-                mode="max",
+                metric=spec.metric.replace("/", "_"),
+                mode=spec.mode,
                 reuse_actors=False,
                 scheduler=scheduler,
                 search_alg=search_alg,
