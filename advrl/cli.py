@@ -462,13 +462,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from advrl.sweeps.report import write_report
     from advrl.sweeps.tune import check_trials, import_ray, run_sweep
 
+    def report(folder: Path) -> int:
+        files = write_report(folder, reps=args.reps, plot=not args.no_plot)
+        for path in files:
+            print(f"wrote {path}")
+        print(files[0].read_text(), end="")  # report.md
+        return 0
+
     if args.action:
         if args.action[0] != "report" or len(args.action) != 2:
             raise UserError("use `advrl sweep --config FILE ...`, or `advrl sweep report SWEEP`")
-        for path in write_report(Path(args.action[1]), reps=args.reps, plot=not args.no_plot):
-            print(f"wrote {path}")
-        print((Path(args.action[1]) / "report.md").read_text(), end="")
-        return 0
+        return report(Path(args.action[1]))
     import_ray()  # the one-line error, before anything is written
     if args.resume:
         folder = Path(args.resume)
@@ -509,10 +513,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         spec.save(folder)
     trials = run_sweep(spec, folder, address=args.address)
     print(f"sweep {folder}: {len(trials)} trials in {folder / 'trials'}")
-    for path in write_report(folder, reps=args.reps, plot=not args.no_plot):
-        print(f"wrote {path}")
-    print((folder / "report.md").read_text(), end="")
-    return 0
+    return report(folder)
 
 
 def cmd_demos_info(args: argparse.Namespace) -> int:

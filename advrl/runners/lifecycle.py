@@ -145,11 +145,6 @@ def newest_intact_checkpoint(run: RunDir) -> tuple[Path, dict[str, Any]] | None:
     return None
 
 
-def checkpoint_step(path: Path) -> int:
-    """The env step in a checkpoint's file name (``step_<n>.pt``)."""
-    return int(path.stem.split("_")[1])
-
-
 STEP_COLUMNS = ("time/total_timesteps", "time/protagonist_steps")
 """The columns of ``progress.csv`` that count a row's env steps."""
 
@@ -279,7 +274,7 @@ def _run(
             ) from None
     if resumed:  # what the resumed run goes on with (--set included)
         save_config(config, run.config_file)
-    keep_until = checkpoint_step(found[0]) if found is not None else -1
+    keep_until = trainer.num_timesteps if found is not None else -1  # the checkpoint's step
     csv_format = ResumedCSV(run.tb / "progress.csv", keep_until=keep_until)
     logger.output_formats += [TensorBoardOutputFormat(str(run.tb)), csv_format]
     if found is None and job.fresh_start is not None:
