@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 import numpy as np
 import yaml
 
+from advrl import progress
 from advrl.config import (
     ConfigError,
     ImitationRunConfig,
@@ -429,8 +430,8 @@ def cmd_demos_record(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix != ".npz":
         raise UserError(f"--out must end in .npz, got {args.out!r}")
-    if not out.parent.exists():
-        raise UserError(f"folder {str(out.parent)!r} does not exist")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise UserError(f"{str(out.parent)!r} is a file, not a folder for {out.name}")
     if args.episodes < 1:
         raise UserError(f"--episodes must be >= 1, got {args.episodes}")
     loaded = load_run(args.model, allow_import=args.allow_import)
@@ -447,6 +448,7 @@ def cmd_demos_record(args: argparse.Namespace) -> int:
     policy = sb3_policy(model, deterministic=not args.stochastic)
     demos = record_demos(env, policy, args.episodes, seed=args.seed, env_id=env_id)
     env.close()
+    out.parent.mkdir(parents=True, exist_ok=True)
     save_demos(demos, out)
     print(
         f"wrote {out}: {demos.num_episodes} episodes, {demos.num_transitions} steps of {env_id}; "
@@ -560,6 +562,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="advrl", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    shown = argparse.ArgumentParser(add_help=False)  # the output options of long commands
+    output = shown.add_mutually_exclusive_group()
+    output.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress, only the result and errors"
+    )
+    output.add_argument(
+        "-v", "--verbose", action="store_true", help="every record as SB3's table of values"
+    )
 
     p_envs = sub.add_parser("envs", help="list the registered environments")
     p_envs.set_defaults(func=cmd_envs)
@@ -578,7 +588,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands += [(name, f"UED: {m.help}") for name, m in TEACHERS.items()]
     commands += [(m, f"imitation: {i.help}") for m, i in IMITATION.items()]
     for method, help_line in commands:
-        p_method = train_sub.add_parser(method, help=help_line, add_help=False, allow_abbrev=False)
+        p_method = train_sub.add_parser(
+            method, help=help_line, add_help=False, allow_abbrev=False, parents=[shown]
+        )
         p_method.add_argument("-h", "--help", action="store_true", help="list every setting")
         p_method.add_argument("--config", help=f"YAML config (e.g. configs/{method}-maze.yaml)")
         p_method.add_argument("--resume", help="run folder to continue from its latest checkpoint")
@@ -595,7 +607,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_expert = sub.add_parser("expert", help="train experts to record demonstrations from")
     expert_sub = p_expert.add_subparsers(dest="expert_command", required=True)
-    p_et = expert_sub.add_parser("train", help="SB3 PPO expert on any Gymnasium env")
+    p_et = expert_sub.add_parser(
+        "train", help="SB3 PPO expert on any Gymnasium env", parents=[shown]
+    )
     p_et.add_argument("--env", help="Gymnasium id (e.g. CartPole-v1, advrl/Maze-Small-v0)")
     p_et.add_argument("--config", help="PPO config (e.g. configs/expert-cartpole.yaml)")
     p_et.add_argument(
@@ -605,7 +619,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_demos = sub.add_parser("demos", help="record and inspect expert demonstrations")
     demos_sub = p_demos.add_subparsers(dest="demos_command", required=True)
-    p_rec = demos_sub.add_parser("record", help="roll out a run's policy and save episodes")
+    p_rec = demos_sub.add_parser(
+        "record", help="roll out a run's policy and save episodes", parents=[shown]
+    )
     p_rec.add_argument("--model", required=True, help="run folder (PPO expert, GAIL, ASAF, UED)")
     p_rec.add_argument("--env", help="env id to record on (default: the run's env)")
     p_rec.add_argument("--episodes", type=int, default=10, help="episodes to record")
@@ -676,6 +692,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval = sub.add_parser(
         "eval",
         help="evaluate a run's policy zero-shot on held-out mazes, or runs' policies under attack",
+        parents=[shown],
     )
     p_eval.add_argument("run", nargs="+", help="run folder (several with --attack)")
     p_eval.add_argument(
@@ -728,8 +745,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if flags and getattr(args, "command", None) != "train":
         parser.error(f"unrecognized arguments: {' '.join(flags)}")
     args.flags = flags
+    mode: progress.Mode = "quiet" if getattr(args, "quiet", False) else "auto"
     try:
-        return int(args.func(args))
+        with progress.reporting(progress.make_reporter(mode, getattr(args, "verbose", False))):
+            return int(args.func(args))
     except (
         UserError,
         ConfigError,

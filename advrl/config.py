@@ -56,6 +56,9 @@ class TrainSettings:
     """Write a checkpoint every this many env steps (0: only at the end)."""
     keep_checkpoints: int = 3
     """Checkpoints kept in the run folder, the newest (0: every one)."""
+    progress_bar: bool = True
+    """Show the run's progress (steps, steps/s, ETA, evaluations, key metrics) while it trains;
+    the command line's --quiet turns it off too."""
 
     def __post_init__(self) -> None:
         positive(self, "total_timesteps", "eval_episodes")
@@ -69,8 +72,6 @@ class PPOTrainSettings(TrainSettings):
 
     image_every: int = 25_000
     """Log images of the levels being played every this many env steps (0: never)."""
-    progress_bar: bool = True
-    """Show a progress bar."""
 
 
 DEFAULT_EVAL_LEVELS = (
@@ -105,9 +106,6 @@ class UEDTrainSettings(TrainSettings):
 class ImitationTrainSettings(TrainSettings):
     """Budget (env steps), seed, and the intervals of evaluation on the true reward and
     checkpoints."""
-
-    progress_bar: bool = False
-    """Show a progress bar (GAIL)."""
 
 
 # ---------------------------------------------------------------------------------------- runs

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from advrl import progress
 from advrl.envs.batched import BatchedMaze
 from advrl.envs.heldout import PROCEDURAL, default_max_steps, heldout_generator
 from advrl.envs.level import MazeLevel
@@ -116,4 +117,5 @@ def evaluate_heldout(
             device=device,
             seed=seed,
         )
+        progress.advance()
     return out

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 
+from advrl import progress
 from advrl.agents.attacks import ObservationAttack, attacked_actions
 from advrl.agents.obs_normalization import ObservationNormalizer
 from advrl.eval.ara import ara, normalized_ara
@@ -127,6 +128,7 @@ def robustness_curve(
             model, replace(attack, eps=eps), deterministic, generator, discrete, normalizer
         )
         returns = play_batch(make_env, act, episodes, seed)
+        progress.advance()
         points.append(CurvePoint(eps, float(returns.mean()), _sem(returns), episodes))
     return points
 

@@ -9,6 +9,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from advrl import progress
+
 Policy = Callable[[Any], Any]
 """Maps one observation to one action. A policy with memory also has a ``reset()`` method, which
 :func:`evaluate` calls before each episode."""
@@ -78,6 +80,7 @@ def evaluate(env: gym.Env, policy: Policy, episodes: int, seed: int = 0) -> Epis
         returns.append(total)
         lengths.append(steps)
         successes.append(bool(info.get("is_success", False)))
+        progress.advance()
     return EpisodeStats(np.array(returns), np.array(lengths), np.array(successes))
 
 

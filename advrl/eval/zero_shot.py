@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from advrl import progress
 from advrl.envs.vector import batched_kwargs, make_env
 from advrl.eval.heldout import RandomMazePolicy, evaluate_heldout
 from advrl.eval.rollouts import EpisodeStats, evaluate, sb3_policy
@@ -115,28 +116,46 @@ def zero_shot(
     any other env plays its standard level ``episodes`` times.
     """
     maze_kwargs = batched_kwargs(env_id, env_kwargs)
-    modes: list[tuple[Mode, bool]] = [("stochastic", False), ("deterministic", True)]
+    modes: list[Mode] = ["stochastic", "deterministic"]
     if with_random and maze_kwargs is not None:
-        modes.append(("random", False))
+        modes.append("random")
     stats: dict[str, dict[str, EpisodeStats]] = {}
-    for mode, deterministic in modes:
-        if maze_kwargs is not None:
-            stats[mode] = evaluate_heldout(
-                RandomMazePolicy() if mode == "random" else model,
-                names,
-                episodes=episodes,
-                seed=seed,
-                deterministic=deterministic,
-                agent_view_size=int(maze_kwargs.get("agent_view_size", 5)),
-            )
-        else:
-            env = make_env(env_id, env_kwargs)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                s = evaluate(env, sb3_policy(model, deterministic), episodes, seed)
-            env.close()
-            stats[mode] = {STANDARD_LEVEL: s}
+    label, total, unit = "evaluating", len(modes) * episodes, "episodes"
+    if maze_kwargs is not None:
+        label, total, unit = "evaluating held-out mazes", len(modes) * len(names), "mazes"
+    with progress.phase(label, total, unit):
+        for mode in modes:
+            stats[mode] = _play(model, env_id, env_kwargs, maze_kwargs, names, mode, episodes, seed)
     return ZeroShotResult(stats, held_out=maze_kwargs is not None)
+
+
+def _play(
+    model: Any,
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    maze_kwargs: dict[str, Any] | None,
+    names: Sequence[str],
+    mode: Mode,
+    episodes: int,
+    seed: int,
+) -> dict[str, EpisodeStats]:
+    """One policy mode's statistics per level."""
+    deterministic = mode == "deterministic"
+    if maze_kwargs is not None:
+        return evaluate_heldout(
+            RandomMazePolicy() if mode == "random" else model,
+            names,
+            episodes=episodes,
+            seed=seed,
+            deterministic=deterministic,
+            agent_view_size=int(maze_kwargs.get("agent_view_size", 5)),
+        )
+    env = make_env(env_id, env_kwargs)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        s = evaluate(env, sb3_policy(model, deterministic), episodes, seed)
+    env.close()
+    return {STANDARD_LEVEL: s}
 
 
 def write_table(rows: Sequence[dict[str, Any]], path: Path) -> None:

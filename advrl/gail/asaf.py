@@ -32,6 +32,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.policies import ActorCriticPolicy
 
+from advrl import progress
 from advrl.gail.bc import policy_actions
 from advrl.gail.demos import Demonstrations, Obs, concat_obs, take_rows
 from advrl.gail.gail import log_imitation_score
@@ -219,6 +220,7 @@ class ASAF:
                     open_rows[i] = []
             self._last_obs = obs
             steps += n_envs
+            progress.tick()
         self.model.num_timesteps += steps
         if not whole:
             trajectories += [rows for rows in open_rows if rows]

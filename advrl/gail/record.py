@@ -7,6 +7,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from advrl import progress
 from advrl.eval import evaluate, random_policy
 from advrl.eval.rollouts import Policy, start_episode
 from advrl.gail.demos import Demonstrations, Obs
@@ -48,7 +49,7 @@ def record_demos(
     lengths: list[int] = []
     terminated: list[bool] = []
     truncated: list[bool] = []
-    for i in range(episodes):
+    for i in progress.counted(range(episodes), "recording", "episodes"):
         obs, _ = env.reset(seed=seed + i)
         start_episode(policy)
         obs_rows.append(obs)
@@ -64,7 +65,8 @@ def record_demos(
         terminated.append(bool(term))
         truncated.append(bool(trunc and not term))
     n_random = random_episodes if random_episodes is not None else max(episodes, 20)
-    rand = evaluate(env, random_policy(env.action_space, seed), n_random, seed)
+    with progress.phase("random policy", n_random, "episodes"):
+        rand = evaluate(env, random_policy(env.action_space, seed), n_random, seed)
     returns = np.add.reduceat(np.asarray(rews, dtype=np.float64), np.cumsum([0, *lengths[:-1]]))
     return Demonstrations(
         obs=_stack(obs_rows),

@@ -18,6 +18,7 @@ from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
+from advrl import progress
 from advrl.agents.sb3_driver import setup_learning, start_rollout, update
 from advrl.pair.scores import mean_and_max
 
@@ -99,6 +100,7 @@ class EpisodeTracker(BaseCallback):
         self.lengths = [[] for _ in range(n)]
 
     def _on_step(self) -> bool:
+        progress.tick()
         dones, infos = self.locals["dones"], self.locals["infos"]
         for i in np.flatnonzero(dones):
             episode = infos[i].get("episode")

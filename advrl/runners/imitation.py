@@ -124,7 +124,7 @@ def _gail(config: ImitationRunConfig, demos: Demonstrations, model: BaseAlgorith
         **d.training(),
         seed=config.train.seed,
     )
-    return SB3Trainer(model, trainer=gail, progress_bar=config.train.progress_bar)
+    return SB3Trainer(model, trainer=gail)
 
 
 def _asaf(config: ImitationRunConfig, demos: Demonstrations, model: BaseAlgorithm) -> SB3Trainer:

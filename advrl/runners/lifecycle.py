@@ -23,6 +23,7 @@ global random states; whatever else the trainer keeps), written atomically and r
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import time
 import warnings
@@ -31,8 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from stable_baselines3.common.logger import CSVOutputFormat, Logger, TensorBoardOutputFormat
+from stable_baselines3.common.logger import (
+    CSVOutputFormat,
+    KVWriter,
+    Logger,
+    TensorBoardOutputFormat,
+)
 
+from advrl import progress
 from advrl.agents.state import isolated_rng
 from advrl.config import ConfigError, TrainSettings, save_config
 from advrl.files import read_state, write_state
@@ -197,6 +204,22 @@ def _row_step(row: dict[str, str]) -> float:
     return float("-inf")  # a row that does not say: keep it
 
 
+class ProgressWriter(KVWriter):
+    """Hands every record the run dumps to the progress display (its compact metric line)."""
+
+    def write(
+        self,
+        key_values: dict[str, Any],
+        key_excluded: dict[str, tuple[str, ...]],
+        step: int = 0,
+    ) -> None:
+        """The record's numbers, to :func:`advrl.progress.metrics`."""
+        progress.metrics({k: v for k, v in key_values.items() if isinstance(v, (int, float))}, step)
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
 def policy_params(run: RunDir, role: str) -> dict[str, Any]:
     """The parameters (SB3's ``get_parameters``) of agent ``role`` in a run's newest intact
     checkpoint.
@@ -233,7 +256,8 @@ def execute(
         resume: a run folder to continue from its latest checkpoint.
         callbacks: told of every periodic evaluation and checkpoint (:class:`RunCallback`).
     """
-    job = build()  # a bad config fails here, before the run folder exists
+    with progress.phase(f"building {method}"):
+        job = build()  # a bad config fails here, before the run folder exists
     trainer = job.trainer
     run = start_run(config, method, resume)
     with run.lock():
@@ -277,6 +301,8 @@ def _run(
     keep_until = trainer.num_timesteps if found is not None else -1  # the checkpoint's step
     csv_format = ResumedCSV(run.tb / "progress.csv", keep_until=keep_until)
     logger.output_formats += [TensorBoardOutputFormat(str(run.tb)), csv_format]
+    if train.progress_bar:
+        logger.output_formats.append(ProgressWriter())
     if found is None and job.fresh_start is not None:
         job.fresh_start()
     done = trainer.num_timesteps
@@ -306,9 +332,19 @@ def _run(
             for event in events:
                 event(trainer.num_timesteps)
 
+    if found is not None:
+        progress.message(f"run {run.path}: {method}, resumed at step {done:,}")
+    else:
+        progress.message(f"run {run.path}: {method}")
     start = time.perf_counter()
     if total_timesteps > done:
-        trainer.learn(total_timesteps, after_iteration)
+        bar = (
+            progress.task(method, total_timesteps, lambda: trainer.num_timesteps)
+            if train.progress_bar
+            else contextlib.nullcontext()
+        )
+        with bar:
+            trainer.learn(total_timesteps, after_iteration)
     elapsed = time.perf_counter() - start
     save()
     summary = {

@@ -11,6 +11,7 @@ import gymnasium as gym
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
+from advrl import progress
 from advrl.agents import RobustPPO, is_grid_space, make_ppo
 from advrl.agents.simaug import maze_only_views
 from advrl.config import ConfigError, EnvSettings, PPORunConfig
@@ -114,7 +115,8 @@ def policy_evaluation(
     if with_random:
         policies["random"] = random_policy(env.action_space, seed)
     try:
-        return {k: evaluate(env, p, episodes, seed).as_dict() for k, p in policies.items()}
+        with progress.phase("evaluating", episodes * len(policies), "episodes"):
+            return {k: evaluate(env, p, episodes, seed).as_dict() for k, p in policies.items()}
     finally:
         env.close()
 
@@ -135,7 +137,10 @@ def ppo_job(config: PPORunConfig) -> Job:
     eval_env = make_env(config.env.id, config.env.kwargs)
 
     def evaluate_now() -> dict[str, float]:
-        stats = evaluate(eval_env, sb3_policy(model), t.eval_episodes, t.seed + EVAL_SEED_OFFSET)
+        with progress.phase("evaluating", t.eval_episodes, "episodes"):
+            stats = evaluate(
+                eval_env, sb3_policy(model), t.eval_episodes, t.seed + EVAL_SEED_OFFSET
+            )
         return {"eval/mean_return": stats.mean_return, "eval/success_rate": stats.success_rate}
 
     def finish(run: RunDir) -> dict[str, Any]:
@@ -143,9 +148,7 @@ def ppo_job(config: PPORunConfig) -> Job:
         model.save(run.path / "model.zip")  # SB3's own format, for PPO.load users
         return {"eval": final_evaluation(model, config)}
 
-    trainer = SB3Trainer(
-        model, callbacks=[LevelLogger(image_every=t.image_every)], progress_bar=t.progress_bar
-    )
+    trainer = SB3Trainer(model, callbacks=[LevelLogger(image_every=t.image_every)])
     summary = {"env": config.env.id, "adversarial": config.adversarial.method, "seed": t.seed}
     return Job(trainer, evaluate_now, finish, summary=summary)
 

@@ -12,6 +12,7 @@ from gymnasium import spaces
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.policies import ActorCriticPolicy
 
+from advrl import progress
 from advrl.agents import is_grid_space
 from advrl.agents.attacks import ObservationAttack
 from advrl.agents.policy_inputs import supports_attacks
@@ -117,16 +118,17 @@ def evaluate_robustness(
         "runs": {},
     }
     for run, model, _ in loaded:
-        points = robustness_curve(
-            model,
-            factory,
-            attack,
-            eps_values,
-            episodes=episodes,
-            seed=seed,
-            deterministic=deterministic,
-            discrete=discrete,
-        )
+        with progress.phase(f"attacking {run.name}", len(eps_values), "eps"):
+            points = robustness_curve(
+                model,
+                factory,
+                attack,
+                eps_values,
+                episodes=episodes,
+                seed=seed,
+                deterministic=deterministic,
+                discrete=discrete,
+            )
         report = curve_report(points, baseline=baseline, reference=reference, eps_range=eps_range)
         name = run.name
         if name in curves:

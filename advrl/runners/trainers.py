@@ -11,6 +11,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import Logger
 
+from advrl import progress
 from advrl.agents.state import (
     agent_state,
     global_rng_state,
@@ -39,6 +40,14 @@ class AfterIteration(BaseCallback):
         return True
 
 
+class ProgressTick(BaseCallback):
+    """Tells the progress display of every env step (it redraws when due)."""
+
+    def _on_step(self) -> bool:
+        progress.tick()
+        return True
+
+
 class SB3Trainer:
     """An SB3 model trained by its own ``learn`` (PPO, robust PPO), or by an imitation trainer
     around it that keeps state of its own (``GAIL``: the discriminator, the reward normalizer).
@@ -47,7 +56,6 @@ class SB3Trainer:
         model: the SB3 model (the policy a run exports).
         trainer: GAIL (its ``learn`` and ``state_dict``), or None for the model alone.
         callbacks: further SB3 callbacks (e.g. level statistics for TensorBoard).
-        progress_bar: SB3's progress bar.
     """
 
     def __init__(
@@ -56,12 +64,10 @@ class SB3Trainer:
         *,
         trainer: GAIL | ASAF | None = None,
         callbacks: Sequence[BaseCallback] = (),
-        progress_bar: bool = False,
     ) -> None:
         self.model = model
         self.trainer = trainer
         self.callbacks = list(callbacks)
-        self.progress_bar = progress_bar
 
     @property
     def num_timesteps(self) -> int:
@@ -77,9 +83,10 @@ class SB3Trainer:
         learner: Any = self.trainer if self.trainer is not None else self.model
         learner.learn(
             total_timesteps - self.num_timesteps,
-            callback=CallbackList([*self.callbacks, AfterIteration(after_iteration)]),
+            callback=CallbackList(
+                [*self.callbacks, ProgressTick(), AfterIteration(after_iteration)]
+            ),
             reset_num_timesteps=False,
-            progress_bar=self.progress_bar,
         )
 
     def state_dict(self) -> dict[str, Any]:
