@@ -12,6 +12,7 @@
     advrl demos info demos.npz
     advrl eval RUN [--levels heldout|NAME,NAME] [--episodes N]
     advrl eval RUN [RUN...] --attack pgd --eps 0,0.05,0.1 [--objective kl] [--norm linf]
+    advrl enjoy RUN [--level NAME|FILE|'{g: 3.7}'] [--episodes N] [--video out.mp4]
     advrl sweep --config configs/dr-maze-small.yaml --seeds 0-4 --grid method=dr,plr
     advrl sweep report SWEEP
 
@@ -219,10 +220,15 @@ def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
 def _ppo_result(summary: dict[str, Any]) -> str:
     ev = summary["eval"]
     policy, greedy, random = ev["policy"], ev["policy_deterministic"], ev["random"]
+    out = (
+        f"return {policy['mean_return']:.3f} (greedy {greedy['mean_return']:.3f}, random "
+        f"{random['mean_return']:.3f})"
+    )
+    if "success_rate" not in policy:  # the env does not say what success is
+        return out
     return (
         f"success {policy['success_rate']:.2f} (greedy {greedy['success_rate']:.2f}, random "
-        f"{random['success_rate']:.2f}), return {policy['mean_return']:.3f} (random "
-        f"{random['mean_return']:.3f})"
+        f"{random['success_rate']:.2f}), {out}"
     )
 
 
@@ -457,6 +463,52 @@ def cmd_demos_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_enjoy(args: argparse.Namespace) -> int:
+    """Play a run's policy on a level: each episode's result, and a video of them all."""
+    from advrl.eval import sb3_policy
+    from advrl.eval.rollouts import evaluate
+    from advrl.eval.video import check_writer, render_env, write_video
+    from advrl.runners.loading import load_run
+
+    if args.episodes < 1:
+        raise UserError(f"--episodes must be >= 1, got {args.episodes}")
+    if args.fps <= 0 or not math.isfinite(args.fps):
+        raise UserError(f"--fps must be a positive number, got {args.fps}")
+    loaded = load_run(args.run, allow_import=args.allow_import)
+    name = Path(args.level).stem if args.level and not args.level.startswith("{") else "level"
+    video = Path(args.video) if args.video else loaded.path / "videos" / f"{name}.gif"
+    try:
+        check_writer(video)
+    except (ValueError, ImportError) as err:
+        raise UserError(f"--video: {err}") from None
+    model, env_cfg = loaded.model, loaded.config.env
+    try:
+        env, options = render_env(env_cfg.id, env_cfg.kwargs, args.level)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    if env.observation_space != model.observation_space:
+        raise UserError(
+            f"the policy of {args.run!r} sees {model.observation_space}; the level gives "
+            f"{env.observation_space}"
+        )
+    frames: list[np.ndarray] = []
+    policy = sb3_policy(model, deterministic=not args.stochastic)
+    try:
+        with progress.phase("playing", args.episodes, "episodes"):
+            stats = evaluate(env, policy, args.episodes, args.seed, options=options, frames=frames)
+    except ValueError as err:  # a level the env refuses (a parameter out of range)
+        raise UserError(f"--level: {err}") from None
+    finally:
+        env.close()
+    for i, (ret, length) in enumerate(zip(stats.returns, stats.lengths, strict=True)):
+        solved = ("solved" if stats.successes[i] else "not solved") if stats.success_defined else ""
+        print(f"episode {i + 1}: return {ret:.3f}, {length} steps{', ' + solved if solved else ''}")
+    write_video(frames, video, fps=args.fps)
+    height, width = frames[0].shape[:2]
+    print(f"wrote {video}: {len(frames)} frames of {width}x{height}")
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run a sweep (or resume one), or report one (``advrl sweep report SWEEP``)."""
     from advrl.config import read_yaml
@@ -638,6 +690,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", default="auto", choices=["auto", "advrl", "imitation", "minari"]
     )
     p_info.set_defaults(func=cmd_demos_info)
+
+    p_enjoy = sub.add_parser(
+        "enjoy", help="watch a run's policy play: each episode, and a video", parents=[shown]
+    )
+    p_enjoy.add_argument("run", help="run folder")
+    p_enjoy.add_argument(
+        "--level",
+        help="a held-out maze or a layout .txt file (maze runs), or a YAML mapping of parameters "
+        "(physics runs, e.g. '{g: 3.7}'); default: the run's own env",
+    )
+    p_enjoy.add_argument("--episodes", type=int, default=1)
+    p_enjoy.add_argument(
+        "--video", help=".gif, or .mp4 with the video extra (default: RUN/videos/LEVEL.gif)"
+    )
+    p_enjoy.add_argument("--fps", type=float, default=10.0, help="frames per second")
+    p_enjoy.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    p_enjoy.add_argument(
+        "--stochastic", action="store_true", help="sample actions (default: greedy)"
+    )
+    _allow_import(p_enjoy)
+    p_enjoy.set_defaults(func=cmd_enjoy)
 
     p_sweep = sub.add_parser(
         "sweep",

@@ -56,6 +56,9 @@ class TrainSettings:
     """Write a checkpoint every this many env steps (0: only at the end)."""
     keep_checkpoints: int = 3
     """Checkpoints kept in the run folder, the newest (0: every one)."""
+    video_every: int = 0
+    """Record a clip of one greedy episode to TensorBoard (``video/episode``) every this many env
+    steps (0: never)."""
     progress_bar: bool = True
     """Show the run's progress (steps, steps/s, ETA, evaluations, key metrics) while it trains;
     the command line's --quiet turns it off too."""

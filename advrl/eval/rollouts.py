@@ -27,6 +27,8 @@ class EpisodeStats:
     returns: np.ndarray
     lengths: np.ndarray
     successes: np.ndarray
+    success_defined: bool = True
+    """Whether the env says what success is (``info["is_success"]``); CartPole does not."""
 
     @property
     def mean_return(self) -> float:
@@ -39,16 +41,20 @@ class EpisodeStats:
         return float(self.successes.mean())
 
     def as_dict(self) -> dict[str, float]:
-        """Means and the standard error of the return, for summaries."""
+        """Means and the standard error of the return, for summaries (the success rate where
+        the env defines success)."""
         n = len(self.returns)
         sem = float(self.returns.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
-        return {
+        out = {
             "episodes": n,
             "mean_return": self.mean_return,
             "return_sem": sem,
             "success_rate": self.success_rate,
             "mean_length": float(self.lengths.mean()),
         }
+        if not self.success_defined:
+            del out["success_rate"]
+        return out
 
 
 def start_episode(policy: Policy) -> None:
@@ -58,30 +64,51 @@ def start_episode(policy: Policy) -> None:
         reset()
 
 
-def evaluate(env: gym.Env, policy: Policy, episodes: int, seed: int = 0) -> EpisodeStats:
+def evaluate(
+    env: gym.Env,
+    policy: Policy,
+    episodes: int,
+    seed: int = 0,
+    *,
+    options: dict[str, Any] | None = None,
+    frames: list[np.ndarray] | None = None,
+) -> EpisodeStats:
     """Play ``episodes`` episodes; episode ``i`` starts from ``env.reset(seed=seed + i)``.
 
     The same ``(env, episodes, seed)`` gives the same levels to every policy, so policies compare on
     identical levels.
+
+    Args:
+        options: ``reset`` options of every episode (e.g. ``{"level": level}``).
+        frames: when given, ``env.render()`` after each reset and step is appended to it (an env
+            made with ``render_mode="rgb_array"``).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     returns, lengths, successes = [], [], []
+    defined = False
     for i in range(episodes):
-        obs, _ = env.reset(seed=seed + i)
+        obs, _ = env.reset(seed=seed + i, options=options)
         start_episode(policy)
         total, steps, done = 0.0, 0, False
         info: dict[str, Any] = {}
+        if frames is not None:
+            frames.append(np.asarray(env.render()))
         while not done:
             obs, reward, terminated, truncated, info = env.step(policy(obs))
             total += float(reward)
             steps += 1
             done = terminated or truncated
+            if frames is not None:
+                frames.append(np.asarray(env.render()))
         returns.append(total)
         lengths.append(steps)
+        defined = defined or "is_success" in info
         successes.append(bool(info.get("is_success", False)))
         progress.advance()
-    return EpisodeStats(np.array(returns), np.array(lengths), np.array(successes))
+    return EpisodeStats(
+        np.array(returns), np.array(lengths), np.array(successes), success_defined=defined
+    )
 
 
 class SB3Policy:

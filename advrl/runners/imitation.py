@@ -25,6 +25,7 @@ from advrl.config import (
 )
 from advrl.envs.vector import make_env
 from advrl.eval import EVAL_SEED_OFFSET
+from advrl.eval.video import policy_clip
 from advrl.gail import (
     ASAF,
     GAIL,
@@ -206,6 +207,9 @@ def imitation_job(config: ImitationRunConfig) -> Job:
         finish,
         fresh_start=lambda: init_policy(model, config, demos),
         summary=summary,
+        video=lambda: policy_clip(
+            model, config.env.id, config.env.kwargs, seed=t.seed + EVAL_SEED_OFFSET
+        ),
     )
 
 

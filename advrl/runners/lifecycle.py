@@ -42,6 +42,7 @@ from stable_baselines3.common.logger import (
 from advrl import progress
 from advrl.agents.state import isolated_rng
 from advrl.config import ConfigError, TrainSettings, save_config
+from advrl.eval.video import VIDEO_FPS, tensorboard_video
 from advrl.files import read_state, write_state
 from advrl.periodic import Periodic
 from advrl.runs import RunDir, start_run
@@ -97,6 +98,7 @@ class Job:
             the summary's method-specific fields.
         fresh_start: for a new run (not a resumed one), before learning (e.g. behaviour cloning).
         summary: fields of the summary known from the start (env, method, seed, ...).
+        video: the frames of one episode of the policy (``train.video_every``).
     """
 
     trainer: Trainer
@@ -104,6 +106,7 @@ class Job:
     finish: Callable[[RunDir], dict[str, Any]]
     fresh_start: Callable[[], None] | None = None
     summary: dict[str, Any] | None = None
+    video: Callable[[], list[Any]] | None = None
 
 
 def upgrade_checkpoint(state: dict[str, Any], role: str = "policy") -> dict[str, Any]:
@@ -322,8 +325,22 @@ def _run(
         for callback in callbacks:
             callback.on_checkpoint(trainer.num_timesteps, path)
 
+    tensorboard = next(f for f in logger.output_formats if isinstance(f, TensorBoardOutputFormat))
+
+    def video() -> None:
+        if job.video is None:
+            return
+        with isolated_rng(), progress.phase("recording a clip"):
+            frames = job.video()
+        if frames:
+            fps = VIDEO_FPS
+            tensorboard_video(
+                tensorboard.writer, "video/episode", frames, trainer.num_timesteps, fps
+            )
+
     events = [
         Periodic(train.eval_every, evaluate, done),
+        Periodic(train.video_every, video, done),
         Periodic(train.checkpoint_every, save, done),
     ]
 

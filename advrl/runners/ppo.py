@@ -17,6 +17,7 @@ from advrl.agents.simaug import maze_only_views
 from advrl.config import ConfigError, EnvSettings, PPORunConfig
 from advrl.envs.vector import BackendError, make_env, make_vec
 from advrl.eval import EVAL_SEED_OFFSET, evaluate, random_policy, sb3_policy
+from advrl.eval.video import policy_clip
 from advrl.logging import LevelLogger
 from advrl.runners.lifecycle import Job, RunCallback, execute
 from advrl.runners.trainers import SB3Trainer
@@ -141,7 +142,10 @@ def ppo_job(config: PPORunConfig) -> Job:
             stats = evaluate(
                 eval_env, sb3_policy(model), t.eval_episodes, t.seed + EVAL_SEED_OFFSET
             )
-        return {"eval/mean_return": stats.mean_return, "eval/success_rate": stats.success_rate}
+        metrics = {"eval/mean_return": stats.mean_return}
+        if stats.success_defined:
+            metrics["eval/success_rate"] = stats.success_rate
+        return metrics
 
     def finish(run: RunDir) -> dict[str, Any]:
         eval_env.close()
@@ -150,7 +154,12 @@ def ppo_job(config: PPORunConfig) -> Job:
 
     trainer = SB3Trainer(model, callbacks=[LevelLogger(image_every=t.image_every)])
     summary = {"env": config.env.id, "adversarial": config.adversarial.method, "seed": t.seed}
-    return Job(trainer, evaluate_now, finish, summary=summary)
+
+    def video() -> list[Any]:
+        seed = t.seed + EVAL_SEED_OFFSET
+        return policy_clip(model, config.env.id, config.env.kwargs, seed=seed)
+
+    return Job(trainer, evaluate_now, finish, summary=summary, video=video)
 
 
 def train_ppo(

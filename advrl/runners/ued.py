@@ -22,9 +22,10 @@ from advrl.agents.settings import PolicySettings, PPOSettings
 from advrl.config import ConfigError, UEDRunConfig
 from advrl.envs.batched_designer import BatchedMazeDesigner
 from advrl.envs.physics import ParamDesignerEnv
-from advrl.envs.vector import BackendError, make_env, make_vec
+from advrl.envs.vector import BackendError, batched_kwargs, make_env, make_vec
 from advrl.envs.wrappers import FixedLevel
 from advrl.eval import EVAL_SEED_OFFSET
+from advrl.eval.video import policy_clip
 from advrl.eval.zero_shot import ZeroShotResult, write_table, zero_shot
 from advrl.pair import Adversary, MazeFamily, ParamFamily, Student, UEDRunner, family_for
 from advrl.pair.methods import TEACHERS, TeacherContext
@@ -198,7 +199,15 @@ def ued_job(config: UEDRunConfig[Any]) -> Job:
         }
 
     summary = {"env": config.env.id, "seed": config.train.seed}
-    return Job(trainer, evaluate_now, finish, summary=summary)
+
+    def video() -> list[Any]:  # the protagonist on the first held-out maze (mazes)
+        maze = batched_kwargs(config.env.id, config.env.kwargs) is not None
+        level = config.train.eval_levels[0] if maze and config.train.eval_levels else None
+        seed = config.train.seed + EVAL_SEED_OFFSET
+        model = runner.protagonist.model
+        return policy_clip(model, config.env.id, config.env.kwargs, level=level, seed=seed)
+
+    return Job(trainer, evaluate_now, finish, summary=summary, video=video)
 
 
 def train_ued(
