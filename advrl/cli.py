@@ -12,6 +12,7 @@
     advrl demos info demos.npz
     advrl eval RUN [--levels heldout|NAME,NAME] [--episodes N]
     advrl eval RUN [RUN...] --attack pgd --eps 0,0.05,0.1 [--objective kl] [--norm linf]
+    advrl plot RUN [RUN...] [--out FOLDER]
     advrl enjoy RUN [--level NAME|FILE|'{g: 3.7}'] [--episodes N] [--video out.mp4]
     advrl sweep --config configs/dr-maze-small.yaml --seeds 0-4 --grid method=dr,plr
     advrl sweep report SWEEP
@@ -509,6 +510,28 @@ def cmd_enjoy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    """The figures of one run or several (seeds of a config are one line with a band)."""
+    from advrl.eval.plots import PlotError, figures_to_tensorboard, make_figures, save_figures
+
+    runs = [Path(r) for r in args.run]
+    missing = [str(r) for r in runs if not r.is_dir()]
+    if missing:
+        raise UserError(f"no run folder {missing[0]!r}")
+    out = Path(args.out) if args.out else (runs[0] / "plots" if len(runs) == 1 else Path("plots"))
+    try:
+        with progress.phase("plotting"):
+            figures = make_figures(runs)
+    except (PlotError, ImportError) as err:
+        raise UserError(str(err)) from None
+    paths = save_figures(figures, out)
+    if not args.no_tensorboard:
+        figures_to_tensorboard(paths, out / "tb")
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run a sweep (or resume one), or report one (``advrl sweep report SWEEP``)."""
     from advrl.config import read_yaml
@@ -711,6 +734,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _allow_import(p_enjoy)
     p_enjoy.set_defaults(func=cmd_enjoy)
+
+    p_plot = sub.add_parser(
+        "plot", help="figures of runs: learning curves, held-out bars, level complexity, ARA"
+    )
+    p_plot.add_argument("run", nargs="+", help="run folders (seeds of one config share a line)")
+    p_plot.add_argument("--out", help="folder of the PNGs (default: RUN/plots, or ./plots)")
+    p_plot.add_argument(
+        "--no-tensorboard", action="store_true", help="skip the copy in OUT/tb for TensorBoard"
+    )
+    p_plot.set_defaults(func=cmd_plot)
 
     p_sweep = sub.add_parser(
         "sweep",

@@ -1,0 +1,407 @@
+"""The figures of one run or several (``advrl plot``), from what the runs wrote.
+
+- **learning curves**: return and success against env steps (training, periodic evaluation,
+  held-out solve rate), from ``tb/progress.csv``; runs of the same config (seeds) are one line,
+  their mean, with a band of one standard error over seeds;
+- **held-out solve rate per maze**: bars with 95% intervals (over seeds; with one run, Wilson's
+  interval over its episodes) and the random policy's rate as a tick, from the run's
+  ``heldout.csv`` (UED) or its newest ``eval-*.csv`` (``advrl eval``);
+- **level complexity**: the walls and the shortest path of the levels the students played, against
+  env steps (PAIRED's levels should grow);
+- **robustness**: the ``advrl eval --attack`` curves saved in the runs (``robustness-*.json``).
+
+A figure is made only when some run holds its data. Needs matplotlib (``advrl[plot]``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from advrl.files import atomic_write_bytes
+
+STEP_KEYS = ("time/protagonist_steps", "time/total_timesteps")
+"""The columns of ``progress.csv`` that count env steps (UED: the protagonist's)."""
+
+CURVES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
+    "return": [
+        ("training", ("rollout/ep_rew_mean", "ued/protagonist_return")),
+        ("evaluation", ("eval/mean_return",)),
+    ],
+    "success": [
+        ("training", ("rollout/success_rate", "ued/protagonist_solve_rate")),
+        ("evaluation", ("eval/success_rate",)),
+        ("held-out", ("heldout/mean_solve_rate",)),
+    ],
+}
+"""Learning-curve panels: each a list of series, each the first of its keys a run records."""
+
+COMPLEXITY = {"walls": "levels/num_walls", "shortest path": "levels/shortest_path"}
+"""Level-complexity panels and their keys."""
+
+IGNORED = ("seed", "name", "out_dir")
+"""Settings that do not make runs different configs (seeds of one config are one group)."""
+
+STYLES = {"training": "-", "evaluation": "--", "held-out": ":"}
+
+
+class PlotError(ValueError):
+    """The runs cannot be plotted (no run folder, nothing recorded)."""
+
+
+@dataclass
+class Run:
+    """What a run folder holds for plots."""
+
+    path: Path
+    config: dict[str, Any]
+    history: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    heldout: list[dict[str, str]] = field(default_factory=list)
+    robustness: list[Path] = field(default_factory=list)
+
+
+def read_run(path: Path) -> Run:
+    """A run folder's config, recorded history (every numeric column of ``progress.csv`` against
+    the steps), held-out table and robustness results.
+
+    Raises:
+        PlotError: the folder is no run (no ``config.yaml``).
+    """
+    config_file = path / "config.yaml"
+    if not config_file.is_file():
+        raise PlotError(f"{str(path)!r} is not a run folder (no config.yaml)")
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+    run = Run(path, config if isinstance(config, dict) else {})
+    progress = path / "tb" / "progress.csv"
+    if progress.is_file():
+        with progress.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        step_key = next((k for k in STEP_KEYS if rows and k in rows[0]), None)
+        if step_key is not None:
+            keys = [k for k in rows[0] if k != step_key]
+            for key in keys:
+                pairs = [(_number(r.get(step_key)), _number(r.get(key))) for r in rows]
+                good = [(s, v) for s, v in pairs if math.isfinite(s) and math.isfinite(v)]
+                if good:
+                    steps, values = np.array(good).T
+                    run.history[key] = (steps, values)
+    tables = sorted(path.glob("eval-*.csv"), key=lambda p: p.stat().st_mtime)
+    table = path / "heldout.csv" if (path / "heldout.csv").is_file() else None
+    table = tables[-1] if tables else table
+    if table is not None:
+        with table.open(newline="", encoding="utf-8") as f:
+            run.heldout = [r for r in csv.DictReader(f) if r.get("level") != "default"]
+    run.robustness = sorted(path.glob("robustness-*.json"))
+    return run
+
+
+def _number(text: str | None) -> float:
+    try:
+        return float(text) if text not in (None, "") else math.nan
+    except ValueError:
+        return math.nan
+
+
+def group_runs(runs: Sequence[Run]) -> dict[str, list[Run]]:
+    """Runs of the same config (seeds apart) grouped, labelled by their method and by the settings
+    in which groups of the same method differ."""
+    groups: dict[str, list[Run]] = {}
+    keys: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        flat = _flat({k: v for k, v in run.config.items() if k not in IGNORED})
+        flat.pop("train.seed", None)
+        key = json.dumps(flat, sort_keys=True, default=str)
+        groups.setdefault(key, []).append(run)
+        keys[key] = flat
+    labelled: dict[str, list[Run]] = {}
+    for key, members in groups.items():
+        flat = keys[key]
+        method = flat.get("method", "ppo")
+        peers = [f for f in keys.values() if f.get("method", "ppo") == method]  # same method
+        differing = sorted(k for k in flat if len({str(f.get(k)) for f in peers}) > 1)
+        label = str(method)
+        if differing:
+            label += f" ({', '.join(f'{k}={flat[k]}' for k in differing[:3])})"
+        while label in labelled:
+            label += "'"
+        labelled[label] = members
+    return labelled
+
+
+def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _series(
+    runs: Sequence[Run], keys: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Steps, the mean over runs and its standard error, on the first run's steps (within the
+    range every run covers)."""
+    curves = []
+    for run in runs:
+        key = next((k for k in keys if k in run.history), None)
+        if key is not None:
+            curves.append(run.history[key])
+    if not curves:
+        return None
+    end = min(steps[-1] for steps, _ in curves)
+    grid = curves[0][0][curves[0][0] <= end]
+    values = np.stack([np.interp(grid, steps, v) for steps, v in curves])
+    sem = (
+        values.std(axis=0, ddof=1) / np.sqrt(len(values))
+        if len(values) > 1
+        else np.zeros(len(grid))
+    )
+    return grid, values.mean(axis=0), sem
+
+
+def _figure(panels: int) -> tuple[Any, list[Any]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4), squeeze=False)
+    return fig, list(axes[0])
+
+
+def learning_curves(groups: dict[str, list[Run]]) -> Any | None:
+    """Return and success against env steps, one color per group, one style per series."""
+    panels = {
+        name: [
+            (series, keys)
+            for series, keys in specs
+            if any(_series(g, keys) for g in groups.values())
+        ]
+        for name, specs in CURVES.items()
+    }
+    panels = {name: specs for name, specs in panels.items() if specs}
+    if not panels:
+        return None
+    fig, axes = _figure(len(panels))
+    for ax, (name, specs) in zip(axes, panels.items(), strict=True):
+        for color, (label, runs) in enumerate(groups.items()):
+            for series, keys in specs:
+                found = _series(runs, keys)
+                if found is None:
+                    continue
+                steps, mean, sem = found
+                n = len([r for r in runs if any(k in r.history for k in keys)])
+                ax.plot(
+                    steps,
+                    mean,
+                    STYLES[series],
+                    color=f"C{color}",
+                    label=f"{label}: {series} ({n} runs)",
+                )
+                if n > 1:
+                    ax.fill_between(steps, mean - sem, mean + sem, color=f"C{color}", alpha=0.2)
+        ax.set_title(name)
+        ax.set_xlabel("env steps")
+        ax.legend(fontsize="x-small")
+    fig.tight_layout()
+    return fig
+
+
+def heldout_bars(groups: dict[str, list[Run]]) -> Any | None:
+    """The held-out solve rate per maze, a bar per group with its 95% interval."""
+    tables = {label: [r.heldout for r in runs if r.heldout] for label, runs in groups.items()}
+    tables = {label: t for label, t in tables.items() if t}
+    if not tables:
+        return None
+    levels = list(
+        dict.fromkeys(row["level"] for t in tables.values() for rows in t for row in rows)
+    )
+    fig, (ax,) = _figure(1)
+    fig.set_size_inches(max(6.0, 0.7 * len(levels) * len(tables) + 2), 4.5)
+    width = 0.8 / len(tables)
+    x = np.arange(len(levels))
+    for i, (label, runs) in enumerate(tables.items()):
+        means, lows, highs, randoms = [], [], [], []
+        for level in levels:
+            rates = [
+                float(row["solve_rate"]) for rows in runs for row in rows if row["level"] == level
+            ]
+            episodes = [
+                int(row["episodes"]) for rows in runs for row in rows if row["level"] == level
+            ]
+            mean = float(np.mean(rates)) if rates else math.nan
+            if len(rates) > 1:
+                half = 1.96 * float(np.std(rates, ddof=1)) / math.sqrt(len(rates))
+                low, high = mean - half, mean + half
+            else:
+                low, high = wilson(mean, episodes[0] if episodes else 0)
+            means.append(mean)
+            lows.append(max(mean - low, 0.0))
+            highs.append(max(high - mean, 0.0))
+            rand = [
+                float(row["solve_rate_random"])
+                for rows in runs
+                for row in rows
+                if row["level"] == level and row.get("solve_rate_random")
+            ]
+            randoms.append(float(np.mean(rand)) if rand else math.nan)
+        offset = x - 0.4 + width * (i + 0.5)
+        ax.bar(
+            offset,
+            means,
+            width,
+            yerr=[lows, highs],
+            capsize=2,
+            color=f"C{i}",
+            label=f"{label} ({len(runs)} runs)",
+        )
+        if any(math.isfinite(r) for r in randoms):
+            ax.scatter(
+                offset,
+                randoms,
+                marker="_",
+                s=120,
+                color="black",
+                zorder=3,
+                label="random policy" if i == 0 else None,
+            )
+    ax.set_xticks(x, levels, rotation=45, ha="right", fontsize="small")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("solve rate")
+    ax.set_title("held-out solve rate per maze (95% intervals)")
+    ax.legend(fontsize="x-small")
+    fig.tight_layout()
+    return fig
+
+
+def wilson(rate: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson's score interval of a success rate over ``n`` episodes."""
+    if n <= 0 or not math.isfinite(rate):
+        return (math.nan, math.nan)
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (centre - half, centre + half)
+
+
+def level_complexity(groups: dict[str, list[Run]]) -> Any | None:
+    """The walls and shortest path of the levels played, against env steps."""
+    present = {
+        name: key
+        for name, key in COMPLEXITY.items()
+        if any(_series(g, (key,)) for g in groups.values())
+    }
+    if not present:
+        return None
+    fig, axes = _figure(len(present))
+    for ax, (name, key) in zip(axes, present.items(), strict=True):
+        for color, (label, runs) in enumerate(groups.items()):
+            found = _series(runs, (key,))
+            if found is None:
+                continue
+            steps, mean, sem = found
+            ax.plot(steps, mean, color=f"C{color}", label=f"{label} ({len(runs)} runs)")
+            if len(runs) > 1:
+                ax.fill_between(steps, mean - sem, mean + sem, color=f"C{color}", alpha=0.2)
+        ax.set_title(f"levels played: {name}")
+        ax.set_xlabel("env steps")
+        ax.legend(fontsize="x-small")
+    fig.tight_layout()
+    return fig
+
+
+def robustness(runs: Sequence[Run]) -> Any | None:
+    """The robustness curves the runs hold (one panel per attack file), with the random line."""
+    from advrl.eval.robustness import Z95
+
+    files = list(dict.fromkeys(p.resolve() for r in runs for p in r.robustness))
+    results = [json.loads(p.read_text(encoding="utf-8")) for p in files]
+    if not results:
+        return None
+    fig, axes = _figure(len(results))
+    for ax, path, result in zip(axes, files, results, strict=True):
+        for name, curve in result.get("runs", {}).items():
+            points = curve["curve"]
+            eps = [p["eps"] for p in points]
+            mean = np.array([p["mean_return"] for p in points])
+            half = np.array([Z95 * p["sem"] for p in points])
+            ara = curve.get("ara")
+            ax.plot(
+                eps, mean, marker="o", label=f"{name} (ARA {ara:.3g})" if ara is not None else name
+            )
+            ax.fill_between(eps, mean - half, mean + half, alpha=0.2)
+        if result.get("baseline") is not None:
+            ax.axhline(result["baseline"], color="grey", linestyle="--", label="random policy")
+        ax.set_title(path.stem)
+        ax.set_xlabel("eps")
+        ax.set_ylabel("mean return")
+        ax.legend(fontsize="x-small")
+    fig.tight_layout()
+    return fig
+
+
+def make_figures(paths: Sequence[Path]) -> dict[str, Any]:
+    """Every figure the runs have data for, by file stem (``learning_curves``,
+    ``heldout_solve_rate``, ``level_complexity``, ``robustness``).
+
+    Raises:
+        PlotError: a folder is no run, or no run recorded anything to plot.
+        ImportError: matplotlib is missing (the message names the extra).
+    """
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ImportError("advrl plot needs matplotlib: pip install 'advrl[plot]'") from None
+    runs = [read_run(Path(p)) for p in paths]
+    groups = group_runs(runs)
+    made = {
+        "learning_curves": learning_curves(groups),
+        "heldout_solve_rate": heldout_bars(groups),
+        "level_complexity": level_complexity(groups),
+        "robustness": robustness(runs),
+    }
+    figures = {name: fig for name, fig in made.items() if fig is not None}
+    if not figures:
+        raise PlotError("the runs have recorded nothing to plot yet (no tb/progress.csv)")
+    return figures
+
+
+def save_figures(figures: dict[str, Any], folder: Path) -> list[Path]:
+    """Each figure as ``folder/<name>.png`` (atomically); the figures are closed."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, fig in figures.items():
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110)
+        plt.close(fig)
+        path = folder / f"{name}.png"
+        atomic_write_bytes(path, buffer.getvalue())
+        paths.append(path)
+    return paths
+
+
+def figures_to_tensorboard(paths: Sequence[Path], logdir: Path) -> None:
+    """The PNGs as images in a TensorBoard log (tag ``plots/<name>``)."""
+    from PIL import Image
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(logdir))
+    try:
+        for path in paths:
+            image = np.asarray(Image.open(path).convert("RGB"))
+            writer.add_image(f"plots/{path.stem}", image, 0, dataformats="HWC")
+    finally:
+        writer.close()

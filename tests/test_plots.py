@@ -1,0 +1,136 @@
+"""`advrl plot` on three seeds of a small config: each figure, with its panels and series."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from advrl.cli import main
+from advrl.eval.plots import make_figures, wilson
+
+pytest.importorskip("matplotlib")
+
+PPO = {"n_steps": 16, "batch_size": 64, "n_epochs": 1, "learning_rate": 1e-3}
+NET = {"net_arch": [8], "conv_filters": 4}
+
+
+def ued_config(folder: Path, method: str = "paired") -> Path:
+    config = {
+        "method": method,
+        "env": {"id": "advrl/Maze-v0", "kwargs": {"size": 7, "max_steps": 12}, "num_levels": 4},
+        "protagonist": {"ppo": PPO, "policy": NET},
+        "antagonist": {"ppo": PPO, "policy": NET},
+        "adversary": {
+            "ppo": {**PPO, "batch_size": 20},
+            "policy": NET,
+            "wall_budget": 3,
+            "noise_dim": 2,
+        },
+        "train": {
+            "total_timesteps": 256,
+            "eval_every": 128,
+            "eval_episodes": 2,
+            "eval_levels": ["SmallCorridor", "FourRooms"],
+            "checkpoint_every": 0,
+            "image_every": 0,
+            "progress_bar": False,
+        },
+        "out_dir": str(folder / "runs"),
+    }
+    path = folder / f"{method}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("plots")
+    config = ued_config(folder)
+    runs = []
+    for seed in range(3):
+        name = f"paired-{seed}"
+        sets = ["--set", f"train.seed={seed}", "--set", f"name={name}"]
+        assert main(["train", "paired", "--config", str(config), "-q", *sets]) == 0
+        runs.append(folder / "runs" / name)
+    return runs
+
+
+def labels(ax: object) -> list[str]:
+    return [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")]  # type: ignore[attr-defined]
+
+
+def test_three_seeds_make_one_line_with_a_band_per_series(seeds: list[Path]) -> None:
+    figures = make_figures(seeds)
+    assert set(figures) == {"learning_curves", "heldout_solve_rate", "level_complexity"}
+
+    returns, success = figures["learning_curves"].axes
+    assert returns.get_title() == "return" and success.get_title() == "success"
+    assert labels(returns) == ["paired: training (3 runs)"]
+    assert labels(success) == ["paired: training (3 runs)", "paired: held-out (3 runs)"]
+    assert len(returns.collections) == 1 and len(success.collections) == 2  # a band each
+    # The line is the mean over seeds of what the runs recorded.
+    import csv
+
+    first = []
+    for run in seeds:
+        with (run / "tb" / "progress.csv").open() as f:
+            first.append(float(next(csv.DictReader(f))["ued/protagonist_return"]))
+    assert returns.get_lines()[0].get_ydata()[0] == pytest.approx(np.mean(first))
+
+    (bars,) = figures["heldout_solve_rate"].axes
+    assert [t.get_text() for t in bars.get_xticklabels()] == ["SmallCorridor", "FourRooms"]
+    assert len(bars.patches) == 2  # one group, two mazes
+    assert "random policy" in [t.get_text() for t in bars.get_legend().get_texts()]
+
+    walls, path = figures["level_complexity"].axes
+    assert walls.get_title() == "levels played: walls"
+    assert path.get_title() == "levels played: shortest path"
+    assert labels(walls) == ["paired (3 runs)"]
+
+
+def test_different_configs_are_different_lines_and_the_cli_writes_every_figure(
+    seeds: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dr = ued_config(tmp_path, "dr")
+    assert main(["train", "dr", "--config", str(dr), "-q", "--set", "name=dr"]) == 0
+    dr_run = tmp_path / "runs" / "dr"
+    # an attack's curves saved in a run are plotted too
+    (dr_run / "robustness-pgd.json").write_text(
+        '{"baseline": 0.1, "runs": {"dr": {"ara": 0.2, "curve": ['
+        '{"eps": 0, "mean_return": 0.5, "sem": 0.1}, {"eps": 0.1, "mean_return": 0.3, "sem": 0.1}]}}}'
+    )
+    out = tmp_path / "figures"
+    assert main(["plot", *map(str, seeds), str(dr_run), "--out", str(out)]) == 0
+    written = {p.name for p in out.glob("*.png")}
+    assert written == {
+        "learning_curves.png",
+        "heldout_solve_rate.png",
+        "level_complexity.png",
+        "robustness.png",
+    }
+    assert any((out / "tb").iterdir())  # the same figures for TensorBoard
+    figures = make_figures([*seeds, dr_run])
+    returns = figures["learning_curves"].axes[0]
+    assert labels(returns) == ["paired: training (3 runs)", "dr: training (1 runs)"]
+    (curve,) = figures["robustness"].axes
+    assert labels(curve) == ["dr (ARA 0.2)", "random policy"]
+    assert len(figures["heldout_solve_rate"].axes[0].patches) == 4  # two groups, two mazes
+
+
+def test_plot_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plot", str(tmp_path / "none")]) == 2
+    assert "no run folder" in capsys.readouterr().err
+    assert main(["plot", str(tmp_path)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+
+
+def test_wilson_interval_matches_its_formula() -> None:
+    low, high = wilson(0.5, 100)
+    assert low == pytest.approx(0.4038, abs=1e-4) and high == pytest.approx(0.5962, abs=1e-4)
+    low, high = wilson(0.0, 10)
+    assert low == pytest.approx(0.0, abs=1e-12) and 0.27 < high < 0.28
+    assert all(math.isnan(v) for v in wilson(0.5, 0))
