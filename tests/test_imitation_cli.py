@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,10 @@ def tb_tags(run: Path) -> set[str]:
 
 
 def test_gail_then_asaf_fine_tuning(
-    tmp_path: Path, demos_file: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    demos_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    undocumented: Callable[[Path], set[str]],
 ) -> None:
     config = imitation_config(tmp_path, "gail", demos_file, name="gail")
     assert main(["train", "gail", "--config", str(config), "--json"]) == 0
@@ -98,7 +102,7 @@ def test_gail_then_asaf_fine_tuning(
     assert {"disc/loss", "disc/expert_acc", "disc/grad_penalty", "imitation/normalized_score"} <= (
         tb_tags(gail)
     )
-    assert {"eval/mean_return", "eval/normalized_score", "rollout/ep_rew_mean"} <= tb_tags(gail)
+    assert {"eval/mean_reward", "eval/normalized_score", "rollout/ep_rew_mean"} <= tb_tags(gail)
     assert sorted(p.name for p in (gail / "checkpoints").iterdir()) == ["step_64.pt", "step_96.pt"]
 
     config = imitation_config(
@@ -108,6 +112,8 @@ def test_gail_then_asaf_fine_tuning(
     assert "ASAF (fine-tuned)" in capsys.readouterr().out
     asaf = tmp_path / "runs" / "asaf"
     assert {"asaf/loss", "asaf/expert_acc", "imitation/normalized_score"} <= tb_tags(asaf)
+    assert {"eval/mean_reward", "eval/normalized_score"} <= tb_tags(asaf)  # eval/* for ASAF too
+    assert undocumented(gail) == set() and undocumented(asaf) == set()  # the README's table
     # resume: a longer budget continues from the last checkpoint
     assert main(["train", "asaf", "--resume", str(asaf), "--set", "train.total_timesteps=300"]) == 0
     resumed = json.loads((asaf / "summary.json").read_text())

@@ -30,7 +30,10 @@ def test_callbacks_hear_every_evaluation_and_checkpoint(tmp_path: Path) -> None:
     summary = train_ppo(config, callbacks=[recorder])
     # evaluations every 256 steps, the last one in the summary (not twice); checkpoints too
     assert [s for s, _ in recorder.evaluations] == [256, 512]
-    assert all(set(m) == {"eval/mean_return", "eval/success_rate"} for _, m in recorder.evaluations)
+    assert all(
+        set(m) == {"eval/mean_reward", "eval/mean_ep_length", "eval/success_rate"}
+        for _, m in recorder.evaluations
+    )
     assert [s for s, _ in recorder.checkpoints] == [256, 512, 768]
     assert recorder.checkpoints[-1][1] == tmp_path / "r" / "checkpoints" / "step_768.pt"
     assert summary["timesteps"] == 768

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -69,9 +70,9 @@ def test_three_seeds_make_one_line_with_a_band_per_series(seeds: list[Path]) -> 
 
     returns, success = figures["learning_curves"].axes
     assert returns.get_title() == "return" and success.get_title() == "success"
-    assert labels(returns) == ["paired: training (3 runs)"]
+    assert labels(returns) == ["paired: training (3 runs)", "paired: evaluation (3 runs)"]
     assert labels(success) == ["paired: training (3 runs)", "paired: held-out (3 runs)"]
-    assert len(returns.collections) == 1 and len(success.collections) == 2  # a band each
+    assert len(returns.collections) == 2 and len(success.collections) == 2  # a band each
     # The line is the mean over seeds of what the runs recorded.
     import csv
 
@@ -115,10 +116,21 @@ def test_different_configs_are_different_lines_and_the_cli_writes_every_figure(
     assert any((out / "tb").iterdir())  # the same figures for TensorBoard
     figures = make_figures([*seeds, dr_run])
     returns = figures["learning_curves"].axes[0]
-    assert labels(returns) == ["paired: training (3 runs)", "dr: training (1 runs)"]
+    assert labels(returns) == [
+        "paired: training (3 runs)",
+        "paired: evaluation (3 runs)",
+        "dr: training (1 runs)",
+        "dr: evaluation (1 runs)",
+    ]
     (curve,) = figures["robustness"].axes
     assert labels(curve) == ["dr (ARA 0.2)", "random policy"]
     assert len(figures["heldout_solve_rate"].axes[0].patches) == 4  # two groups, two mazes
+
+
+def test_what_ued_runs_log_is_in_the_readme_table(
+    seeds: list[Path], undocumented: Callable[[Path], set[str]]
+) -> None:
+    assert undocumented(seeds[0]) == set()
 
 
 def test_plot_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -123,7 +123,7 @@ def test_asha_stops_trials_on_their_periodic_evaluations(tmp_path: Path) -> None
     assert "IQM" in report
     results = list((folder / "ray" / "tune").glob("*/result.json"))
     reported = [line for path in results for line in path.read_text().splitlines() if line]
-    assert any('"score"' in line and '"eval_mean_return"' in line for line in reported)
+    assert any('"score"' in line and '"eval_mean_reward"' in line for line in reported)
     assert all('"eval_success_rate"' in line for line in reported)  # the metric ranked by
 
 

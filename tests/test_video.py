@@ -7,6 +7,7 @@ import io
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ TINY = [
     "ppo.batch_size=64",
     "ppo.n_epochs=1",
     "train.total_timesteps=256",
-    "train.eval_every=0",
+    "train.eval_every=128",
     "train.eval_episodes=2",
     "train.checkpoint_every=0",
     "train.progress_bar=false",
@@ -123,6 +124,29 @@ def test_mp4_without_moviepy_names_the_extra(
     with pytest.raises(ImportError, match=r"advrl\[video\]"):
         write_video([np.zeros((4, 4, 3), np.uint8)], tmp_path / "x.mp4")
     assert not list(tmp_path.iterdir())
+
+
+def test_what_the_runs_log_is_in_the_readme_table(
+    runs: dict[str, Path], undocumented: Callable[[Path], set[str]]
+) -> None:
+    assert undocumented(runs["maze"]) == set()
+    assert undocumented(runs["cartpole"]) == set()
+
+
+def test_tensorboard_holds_the_config_and_hparams(runs: dict[str, Path]) -> None:
+    from tensorboard.backend.event_processing import event_file_loader
+
+    (events,) = (runs["maze"] / "tb").glob("events.*")
+    texts, hparams = [], []
+    for event in event_file_loader.EventFileLoader(str(events)).Load():
+        for value in event.summary.value:
+            if value.tag.startswith("config"):
+                texts.append(value.tensor.string_val[0].decode())
+            if value.tag.startswith("_hparams_/"):
+                hparams.append(value.metadata.plugin_data.content)
+    assert len(texts) == 1 and "name: maze" in texts[0] and "video_every: 128" in texts[0]
+    assert hparams and any(b"eval/mean_reward" in h for h in hparams)
+    assert any(b"ppo.n_steps" in h for h in hparams)
 
 
 def test_video_every_puts_clips_of_the_policy_in_tensorboard(runs: dict[str, Path]) -> None:

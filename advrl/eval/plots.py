@@ -31,15 +31,18 @@ from advrl.files import atomic_write_bytes
 STEP_KEYS = ("time/protagonist_steps", "time/total_timesteps")
 """The columns of ``progress.csv`` that count env steps (UED: the protagonist's)."""
 
+HELD_OUT = "heldout/mean_solve_rate"
+"""A UED run's periodic held-out solve rate."""
+
 CURVES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "return": [
         ("training", ("rollout/ep_rew_mean", "ued/protagonist_return")),
-        ("evaluation", ("eval/mean_return",)),
+        ("evaluation", ("eval/mean_reward", "eval/mean_return")),
     ],
     "success": [
         ("training", ("rollout/success_rate", "ued/protagonist_solve_rate")),
         ("evaluation", ("eval/success_rate",)),
-        ("held-out", ("heldout/mean_solve_rate",)),
+        ("held-out", (HELD_OUT,)),
     ],
 }
 """Learning-curve panels: each a list of series, each the first of its keys a run records."""
@@ -195,10 +198,11 @@ def learning_curves(groups: dict[str, list[Run]]) -> Any | None:
     fig, axes = _figure(len(panels))
     for ax, (name, specs) in zip(axes, panels.items(), strict=True):
         for color, (label, runs) in enumerate(groups.items()):
+            held_out = any(HELD_OUT in r.history for r in runs)
             for series, keys in specs:
                 found = _series(runs, keys)
-                if found is None:
-                    continue
+                if found is None or (series, name, held_out) == ("evaluation", "success", True):
+                    continue  # a UED run's evaluation success is its held-out solve rate
                 steps, mean, sem = found
                 n = len([r for r in runs if any(k in r.history for k in keys)])
                 ax.plot(

@@ -95,6 +95,9 @@ class ZeroShotResult:
             out[f"heldout/{name}/solve_rate"] = s.success_rate
             out[f"heldout/{name}/return"] = s.mean_return
         out["heldout/mean_solve_rate"] = self.mean("success_rate")
+        out["eval/mean_reward"] = self.mean("mean_return")  # SB3's names, as other runs
+        if all(s.success_defined for s in self.stats["stochastic"].values()):
+            out["eval/success_rate"] = out["heldout/mean_solve_rate"]
         out["heldout/mean_solve_rate_greedy"] = self.mean("success_rate", "deterministic")
         return out
 

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from stable_baselines3.common.logger import Image, Logger
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
@@ -143,11 +144,17 @@ class UEDRunner:
     @staticmethod
     def _student_metrics(name: str, result: RolloutResult) -> dict[str, float]:
         episodes = sum(len(r) for r in result.returns)
-        return {
+        metrics = {
             f"ued/{name}_return": float(result.mean_return.mean()),
             f"ued/{name}_solve_rate": result.solve_rate,
             f"ued/{name}_episodes": float(episodes),
         }
+        if episodes:  # SB3's names, per agent: the mean over the episodes that ended
+            flat = [r for level in result.returns for r in level]
+            solved = [s for level in result.successes for s in level]
+            metrics[f"{name}/rollout/ep_rew_mean"] = float(np.mean(flat))
+            metrics[f"{name}/rollout/success_rate"] = float(np.mean(solved))
+        return metrics
 
     def run(self, total_timesteps: int, hooks: Sequence[Hook] = ()) -> None:
         """Iterate until the protagonist has taken ``total_timesteps`` env steps."""

@@ -184,9 +184,12 @@ def imitation_job(config: ImitationRunConfig) -> Job:
     def evaluate_now() -> dict[str, float]:
         result = imitation_eval(model, config, demos, t.eval_episodes)
         metrics = {
-            "eval/mean_return": result["policy"]["mean_return"],
-            "eval/mean_return_deterministic": result["policy_deterministic"]["mean_return"],
+            "eval/mean_reward": result["policy"]["mean_return"],
+            "eval/mean_ep_length": result["policy"]["mean_length"],
+            "eval/mean_reward_deterministic": result["policy_deterministic"]["mean_return"],
         }
+        if "success_rate" in result["policy"]:
+            metrics["eval/success_rate"] = result["policy"]["success_rate"]
         if "normalized_score" in result["policy"]:
             metrics["eval/normalized_score"] = result["policy"]["normalized_score"]
         return metrics

@@ -32,8 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import yaml
 from stable_baselines3.common.logger import (
     CSVOutputFormat,
+    HParam,
     KVWriter,
     Logger,
     TensorBoardOutputFormat,
@@ -41,7 +43,7 @@ from stable_baselines3.common.logger import (
 
 from advrl import progress
 from advrl.agents.state import isolated_rng
-from advrl.config import ConfigError, TrainSettings, save_config
+from advrl.config import ConfigError, TrainSettings, save_config, to_dict
 from advrl.eval.video import VIDEO_FPS, tensorboard_video
 from advrl.files import read_state, write_state
 from advrl.periodic import Periodic
@@ -223,6 +225,30 @@ class ProgressWriter(KVWriter):
         """Nothing to close."""
 
 
+NOT_TENSORBOARD = ("stdout", "log", "json", "csv")
+"""SB3 output formats that take TensorBoard-only records (hparams) as an error."""
+
+
+def config_markdown(settings: dict[str, Any]) -> str:
+    """A run's resolved settings as TensorBoard text (Markdown: a code block of the YAML)."""
+    text = yaml.safe_dump(settings, sort_keys=False, default_flow_style=None)
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def hparams(settings: dict[str, Any], prefix: str = "") -> dict[str, bool | int | float | str]:
+    """The settings flattened to ``section.key`` with values TensorBoard's HParams takes (a list
+    or None becomes its text)."""
+    out: dict[str, bool | int | float | str] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            out.update(hparams(value, f"{prefix}{key}."))
+        elif isinstance(value, (bool, int, float, str)):
+            out[f"{prefix}{key}"] = value
+        else:
+            out[f"{prefix}{key}"] = str(value)
+    return out
+
+
 def policy_params(run: RunDir, role: str) -> dict[str, Any]:
     """The parameters (SB3's ``get_parameters``) of agent ``role`` in a run's newest intact
     checkpoint.
@@ -303,16 +329,22 @@ def _run(
         save_config(config, run.config_file)
     keep_until = trainer.num_timesteps if found is not None else -1  # the checkpoint's step
     csv_format = ResumedCSV(run.tb / "progress.csv", keep_until=keep_until)
-    logger.output_formats += [TensorBoardOutputFormat(str(run.tb)), csv_format]
+    tensorboard = TensorBoardOutputFormat(str(run.tb))
+    logger.output_formats += [tensorboard, csv_format]
+    settings = to_dict(config)
+    tensorboard.writer.add_text("config", config_markdown(settings), trainer.num_timesteps)
     if train.progress_bar:
         logger.output_formats.append(ProgressWriter())
     if found is None and job.fresh_start is not None:
         job.fresh_start()
     done = trainer.num_timesteps
 
+    last: dict[str, float] = {}
+
     def evaluate() -> None:
         with isolated_rng():  # the same training whether or not, and however often, it evaluates
             metrics = job.evaluate()
+        last.update(metrics)
         for key, value in metrics.items():
             logger.record(key, value)
         for callback in callbacks:
@@ -324,8 +356,6 @@ def _run(
         run.prune_checkpoints(train.keep_checkpoints)
         for callback in callbacks:
             callback.on_checkpoint(trainer.num_timesteps, path)
-
-    tensorboard = next(f for f in logger.output_formats if isinstance(f, TensorBoardOutputFormat))
 
     def video() -> None:
         if job.video is None:
@@ -377,6 +407,9 @@ def _run(
         **job.finish(run),
     }
     run.write_summary(summary)
+    if last:  # the settings beside the last evaluation's metrics, in TensorBoard's HParams tab
+        logger.record("hparams", HParam(hparams(settings), dict(last)), exclude=NOT_TENSORBOARD)
+        logger.dump(trainer.num_timesteps)
     trainer.close()
     logger.close()
     return summary

@@ -142,7 +142,10 @@ def ppo_job(config: PPORunConfig) -> Job:
             stats = evaluate(
                 eval_env, sb3_policy(model), t.eval_episodes, t.seed + EVAL_SEED_OFFSET
             )
-        metrics = {"eval/mean_return": stats.mean_return}
+        metrics = {
+            "eval/mean_reward": stats.mean_return,
+            "eval/mean_ep_length": float(stats.lengths.mean()),
+        }
         if stats.success_defined:
             metrics["eval/success_rate"] = stats.success_rate
         return metrics

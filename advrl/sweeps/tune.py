@@ -47,7 +47,12 @@ def score(summary: dict[str, Any]) -> float:
     return float(summary["eval"]["policy"]["mean_return"])
 
 
-SCORES = ("heldout/mean_solve_rate", "eval/normalized_score", "eval/mean_return")
+SCORES = (
+    "heldout/mean_solve_rate",
+    "eval/normalized_score",
+    "eval/mean_reward",
+    "eval/mean_return",
+)
 """The periodic evaluation's score, by preference (UED's held-out solve rate first)."""
 
 
