@@ -225,10 +225,6 @@ class ProgressWriter(KVWriter):
         """Nothing to close."""
 
 
-NOT_TENSORBOARD = ("stdout", "log", "json", "csv")
-"""SB3 output formats that take TensorBoard-only records (hparams) as an error."""
-
-
 def config_markdown(settings: dict[str, Any]) -> str:
     """A run's resolved settings as TensorBoard text (Markdown: a code block of the YAML)."""
     text = yaml.safe_dump(settings, sort_keys=False, default_flow_style=None)
@@ -408,8 +404,8 @@ def _run(
     }
     run.write_summary(summary)
     if last:  # the settings beside the last evaluation's metrics, in TensorBoard's HParams tab
-        logger.record("hparams", HParam(hparams(settings), dict(last)), exclude=NOT_TENSORBOARD)
-        logger.dump(trainer.num_timesteps)
+        record = HParam(hparams(settings), dict(last))  # TensorBoard's alone: no row in the CSV
+        tensorboard.write({"hparams": record}, {"hparams": ()}, trainer.num_timesteps)
     trainer.close()
     logger.close()
     return summary
