@@ -10,6 +10,7 @@
     advrl expert train --env CartPole-v1 [--config configs/expert-cartpole.yaml]
     advrl demos record --model RUN --episodes 10 --out demos.npz
     advrl demos info demos.npz
+    advrl demos export demos.npz --to imitation|minari --out PATH
     advrl eval RUN [--levels heldout|NAME,NAME] [--episodes N]
     advrl eval RUN [RUN...] --attack pgd --eps 0,0.05,0.1 [--objective kl] [--norm linf]
     advrl plot RUN [RUN...] [--out FOLDER]
@@ -593,6 +594,42 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return report(folder)
 
 
+def cmd_demos_export(args: argparse.Namespace) -> int:
+    """Write a demonstrations file in another library's format."""
+    import gymnasium as gym
+
+    from advrl.gail import load_demos
+    from advrl.gail.demos import write_imitation_npz
+    from advrl.gail.minari_io import write_minari
+
+    demos = load_demos(args.path)
+    out = Path(args.out)
+    if args.to == "imitation":
+        write_imitation_npz(demos, out)
+    else:
+        env_id = args.env or demos.env_id
+        if not env_id:
+            raise UserError(f"{args.path!r} does not say its env: give --env ID (Minari stores it)")
+        if ":" in env_id and env_id.split(":")[0] not in (args.allow_import or []):
+            raise UserError(
+                f"env {env_id!r} imports module {env_id.split(':')[0]!r}; pass --allow-import "
+                f"{env_id.split(':')[0]} if you trust it"
+            )
+        try:
+            env = gym.make(env_id)
+        except gym.error.Error as err:
+            raise UserError(f"env {env_id!r}: {err}") from None
+        demos.check_spaces(env.observation_space, env.action_space, env_id)
+        try:
+            write_minari(demos, out, env.observation_space, env.action_space, env.spec)
+        except ImportError as err:
+            raise UserError(str(err)) from None
+        finally:
+            env.close()
+    print(f"wrote {out}: {demos.num_episodes} episodes, {demos.num_transitions} steps ({args.to})")
+    return 0
+
+
 def cmd_demos_info(args: argparse.Namespace) -> int:
     """Describe a demonstrations file."""
     from advrl.gail import load_demos
@@ -713,6 +750,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", default="auto", choices=["auto", "advrl", "imitation", "minari"]
     )
     p_info.set_defaults(func=cmd_demos_info)
+    p_export = demos_sub.add_parser(
+        "export", help="write demonstrations for the imitation library or as a Minari dataset"
+    )
+    p_export.add_argument("path", help="demonstrations (.npz or Minari folder)")
+    p_export.add_argument("--to", required=True, choices=["imitation", "minari"])
+    p_export.add_argument("--out", required=True, help="imitation: a .npz; minari: a new folder")
+    p_export.add_argument("--env", help="env id (minari; default: the one the demos recorded)")
+    _allow_import(p_export)
+    p_export.set_defaults(func=cmd_demos_export)
 
     p_enjoy = sub.add_parser(
         "enjoy", help="watch a run's policy play: each episode, and a video", parents=[shown]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import gymnasium as gym
@@ -290,3 +291,90 @@ def test_odd_npz_files_are_one_clear_error(tmp_path: Path, arrays: dict, problem
     np.savez(path, **arrays)
     with pytest.raises(DemoError, match=problem):
         load_demos(path)
+
+
+def recorded_cartpole(episodes: int = 3) -> Demonstrations:
+    env = gym.make("CartPole-v1")
+    demos = record_demos(env, random_policy(env.action_space, 0), episodes, env_id="CartPole-v1")
+    env.close()
+    return demos
+
+
+def assert_same_episodes(a: Demonstrations, b: Demonstrations) -> None:
+    np.testing.assert_array_equal(a.lengths, b.lengths)
+    np.testing.assert_array_equal(a.terminated, b.terminated)
+    np.testing.assert_array_equal(a.truncated, b.truncated)
+    np.testing.assert_allclose(np.asarray(a.obs), np.asarray(b.obs))
+    np.testing.assert_array_equal(a.acts, b.acts)
+    np.testing.assert_allclose(a.rews, b.rews)
+
+
+def test_imitation_export_round_trips_and_splits_as_imitation_does(tmp_path: Path) -> None:
+    from advrl.gail.demos import write_imitation_npz
+
+    demos = make_demos((3, 1, 4))
+    path = write_imitation_npz(demos, tmp_path / "traj.npz")
+    assert_same_episodes(load_demos(path, "imitation"), demos)
+    assert_same_episodes(load_demos(path), demos)  # "auto" tells it from advrl's
+    # imitation's loader: obs split at indices + arange + 1, the rest at indices, one info per step
+    data = np.load(path, allow_pickle=True)
+    n = len(data["indices"])
+    obs = np.split(data["obs"], data["indices"] + np.arange(n) + 1)
+    acts = np.split(data["acts"], data["indices"])
+    infos = np.split(data["infos"], data["indices"])
+    assert [len(o) for o in obs] == [4, 2, 5] and [len(a) for a in acts] == [3, 1, 4]
+    assert [len(i) for i in infos] == [3, 1, 4] and all(x == {} for x in data["infos"])
+    for i, (o, a) in enumerate(zip(obs, acts, strict=True)):
+        episode_obs, episode_acts, _ = demos.episode(i)
+        np.testing.assert_array_equal(o, episode_obs)
+        np.testing.assert_array_equal(a, episode_acts)
+    np.testing.assert_array_equal(data["terminal"], demos.terminated)
+    with pytest.raises(DemoError, match="not dict observations"):
+        write_imitation_npz(make_demos(dict_obs=True), tmp_path / "dict.npz")
+
+
+def test_minari_export_round_trips_and_minari_reads_it(tmp_path: Path) -> None:
+    pytest.importorskip("minari")
+    from minari import MinariDataset
+
+    from advrl.gail.minari_io import write_minari
+
+    demos = recorded_cartpole()
+    env = gym.make("CartPole-v1")
+    folder = write_minari(
+        demos, tmp_path / "cartpole", env.observation_space, env.action_space, env.spec
+    )
+    back = load_demos(folder)
+    assert_same_episodes(back, demos)
+    assert back.env_id == "CartPole-v1"
+    assert (back.expert_return, back.random_return) == (demos.expert_return, demos.random_return)
+    dataset = MinariDataset(folder / "data")  # Minari's own reader
+    assert dataset.total_episodes == 3 and dataset.total_steps == demos.num_transitions
+    assert dataset.spec.dataset_id == "advrl/cartpole-v0"
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no partial folder left
+    with pytest.raises(DemoError, match="exists already"):
+        write_minari(demos, folder, env.observation_space, env.action_space)
+
+
+def test_demos_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from advrl.cli import main
+
+    demos = recorded_cartpole(2)
+    source = save_demos(demos, tmp_path / "d.npz")
+    out = tmp_path / "imitation.npz"
+    assert main(["demos", "export", str(source), "--to", "imitation", "--out", str(out)]) == 0
+    assert "2 episodes" in capsys.readouterr().out
+    assert_same_episodes(load_demos(out), demos)
+    unknown = save_demos(make_demos(), tmp_path / "unknown.npz")  # recorded on "Test-v0"
+    args = ["demos", "export", str(unknown), "--to", "minari", "--out", str(tmp_path / "u")]
+    assert main(args) == 2
+    assert "env 'Test-v0'" in capsys.readouterr().err
+    unnamed = save_demos(replace(make_demos(), env_id=""), tmp_path / "unnamed.npz")
+    args = ["demos", "export", str(unnamed), "--to", "minari", "--out", str(tmp_path / "u")]
+    assert main(args) == 2
+    assert "give --env ID" in capsys.readouterr().err
+    assert not (tmp_path / "u").exists()
+    pytest.importorskip("minari")
+    args = ["demos", "export", str(source), "--to", "minari", "--out", str(tmp_path / "m")]
+    assert main(args) == 0
+    assert_same_episodes(load_demos(tmp_path / "m"), demos)

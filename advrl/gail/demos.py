@@ -437,6 +437,41 @@ def read_imitation_npz(path: str | Path) -> Demonstrations:
         )
 
 
+def write_imitation_npz(demos: Demonstrations, path: str | Path) -> Path:
+    """Write demonstrations in the ``imitation`` library's ``.npz`` trajectory layout (what
+    :func:`read_imitation_npz` reads, and what ``imitation.data.serialize.load`` reads from a
+    ``.npz``: it splits ``obs`` at ``indices + arange + 1`` and the rest at ``indices``).
+
+    ``infos`` is one empty dict per step (``imitation`` wants one per step; it is an object array,
+    which advrl writes but never reads back). Truncated episodes are written non-terminal; the
+    expert and random returns are not part of the layout.
+
+    Raises:
+        DemoError: dict observations (the layout holds one observation array).
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise DemoError(f"imitation's trajectory files end in .npz, got {str(path)!r}")
+    if isinstance(demos.obs, dict):
+        raise DemoError(
+            "imitation's .npz layout holds one observation array, not dict observations"
+        )
+    infos = np.empty(demos.num_transitions, dtype=object)
+    infos[:] = [{} for _ in range(demos.num_transitions)]
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer,
+        obs=np.asarray(demos.obs),
+        acts=np.asarray(demos.acts),
+        infos=infos,
+        terminal=np.asarray(demos.terminated, dtype=bool),
+        rews=np.asarray(demos.rews, dtype=np.float32),
+        indices=np.cumsum(demos.lengths[:-1]).astype(np.int64),
+    )
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
 def _is_advrl(path: Path) -> bool:
     with _open_npz(path) as data:
         return "format" in data.files or "lengths" in data.files
