@@ -114,8 +114,9 @@ def cmd_levels_show(args: argparse.Namespace) -> int:
     out = Path(args.out or f"{Path(args.name).stem.replace('/', '_')}.png")
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp", ".gif"):
         raise UserError(f"--out must be an image file (.png), got {str(out)!r}")
-    if out.parent and not out.parent.exists():
-        raise UserError(f"folder {str(out.parent)!r} does not exist")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise UserError(f"{str(out.parent)!r} is a file, not a folder for {out.name}")
+    out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image).save(out)
     print(f"wrote {out} ({image.shape[1]}x{image.shape[0]})")
     return 0
