@@ -95,10 +95,13 @@ class _Phase:
     done: int = 0
     start_time: float = field(default_factory=time.monotonic)
 
+    def count(self) -> str:
+        """``3/8 mazes`` (``3 mazes`` without a total)."""
+        of = f"/{self.total}" if self.total is not None else ""
+        return f"{self.done}{of} {self.unit}".rstrip()
+
     def text(self) -> str:
-        if self.total is None:
-            return self.label
-        return f"{self.label} {self.done}/{self.total} {self.unit}".rstrip()
+        return self.label if self.total is None else f"{self.label} {self.count()}"
 
 
 class Reporter:
@@ -144,7 +147,30 @@ class Reporter:
         """Stop drawing."""
 
 
-class PlainReporter(Reporter):
+class _Shown(Reporter):
+    """A reporter that shows lines: its records as the compact metric line at most every
+    ``metrics_every_s`` seconds (always when a record holds an evaluation), or as SB3's table
+    (``verbose``), through :meth:`message`."""
+
+    metrics_every_s = 10.0
+    _next_metrics = 0.0
+
+    def metrics(self, values: Mapping[str, Any], step: int) -> None:
+        """SB3's table, or the compact line when due."""
+        if self.verbose:
+            self.message(sb3_table(values))
+            return
+        now = time.monotonic()
+        evaluated = any(k.startswith(("eval/", "heldout/")) for k in values)
+        if not evaluated and now < self._next_metrics:
+            return
+        line = metric_line(values, step)
+        if line is not None:
+            self._next_metrics = now + self.metrics_every_s
+            self.message(line)
+
+
+class PlainReporter(_Shown):
     """Plain lines, for a file or a pipe: a step line every ``every_s`` seconds (and at each
     tenth of the budget), a line when a phase starts and ends, a metric line per record at most
     every ``every_s`` seconds (always when it holds an evaluation).
@@ -158,15 +184,11 @@ class PlainReporter(Reporter):
     def __init__(self, stream: TextIO | None = None, every_s: float = 30.0, verbose: bool = False):
         super().__init__()
         self.stream = stream if stream is not None else sys.stdout
-        self.every_s = every_s
+        self.every_s = self.metrics_every_s = every_s
         self.verbose = verbose
         self._next_line = 0.0
         self._next_tenth = 0
-        self._next_metrics = 0.0
         self._last_steps = -1
-
-    def _print(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
 
     def begin_task(self, task: _Task) -> None:
         """Prints the first step line at once."""
@@ -176,13 +198,13 @@ class PlainReporter(Reporter):
     def begin_phase(self, phase: _Phase) -> None:
         """Prints the phase's name."""
         self.phases.append(phase)
-        self._print(f"{phase.label}...")
+        self.message(f"{phase.label}...")
 
     def end_phase(self, phase: _Phase) -> None:
         """Prints what it did and how long it took."""
         self.phases.remove(phase)
         took = time.monotonic() - phase.start_time
-        self._print(f"{phase.text()} in {took:.1f} s")
+        self.message(f"{phase.text()} in {took:.1f} s")
 
     def refresh(self, force: bool = False) -> None:
         """A step line when due."""
@@ -201,31 +223,17 @@ class PlainReporter(Reporter):
         self._last_steps = steps
         steps, rate, eta = task.status()
         pct = 100.0 * steps / max(task.total, 1)
-        self._print(
+        self.message(
             f"{task.label}: {steps:,}/{task.total:,} steps ({pct:.0f}%), "
             f"{rate:,.0f} steps/s, eta {_duration(eta)}"
         )
 
-    def metrics(self, values: Mapping[str, Any], step: int) -> None:
-        """SB3's table, or the compact line when due."""
-        if self.verbose:
-            self._print(sb3_table(values))
-            return
-        now = time.monotonic()
-        evaluated = any(k.startswith(("eval/", "heldout/")) for k in values)
-        if not evaluated and now < self._next_metrics:
-            return
-        line = metric_line(values, step)
-        if line is not None:
-            self._next_metrics = now + self.every_s
-            self._print(line)
-
     def message(self, text: str) -> None:
         """Printed as it is."""
-        self._print(text)
+        print(text, file=self.stream, flush=True)
 
 
-class LiveReporter(Reporter):
+class LiveReporter(_Shown):
     """A live rich display on a terminal: a bar of the steps with steps/s and ETA, a row per
     phase, and the metric lines printed above it. The display runs while a task or a phase does;
     its last state stays on the screen.
@@ -261,7 +269,6 @@ class LiveReporter(Reporter):
         )
         self._ids: dict[int, Any] = {}
         self._next_draw = 0.0
-        self._next_metrics = 0.0
 
     def _add(self, key: object, label: str, total: int | None) -> None:
         if not (self.tasks or self.phases):  # nothing shown: a new display
@@ -317,25 +324,9 @@ class LiveReporter(Reporter):
             self.progress.update(
                 self._ids[id(phase)],
                 completed=phase.done,
-                status=f"{phase.done}/{phase.total} {phase.unit}"
-                if phase.total is not None
-                else f"{phase.done} {phase.unit}",
+                status=phase.count(),
             )
         self.progress.refresh()
-
-    def metrics(self, values: Mapping[str, Any], step: int) -> None:
-        """SB3's table, or the compact line when due, above the bars."""
-        if self.verbose:
-            self.console.print(sb3_table(values), markup=False, highlight=False)
-            return
-        now = time.monotonic()
-        evaluated = any(k.startswith(("eval/", "heldout/")) for k in values)
-        if not evaluated and now < self._next_metrics:
-            return
-        line = metric_line(values, step)
-        if line is not None:
-            self._next_metrics = now + self.metrics_every_s
-            self.console.print(line, markup=False, highlight=False)
 
     def message(self, text: str) -> None:
         """Printed above the bars."""
