@@ -468,9 +468,7 @@ def cmd_demos_record(args: argparse.Namespace) -> int:
 
 def cmd_enjoy(args: argparse.Namespace) -> int:
     """Play a run's policy on a level: each episode's result, and a video of them all."""
-    from advrl.eval import sb3_policy
-    from advrl.eval.rollouts import evaluate
-    from advrl.eval.video import check_writer, render_env, write_video
+    from advrl.eval.video import check_writer, play_recorded, write_video
     from advrl.runners.loading import load_run
 
     if args.episodes < 1:
@@ -484,25 +482,20 @@ def cmd_enjoy(args: argparse.Namespace) -> int:
         check_writer(video)
     except (ValueError, ImportError) as err:
         raise UserError(f"--video: {err}") from None
-    model, env_cfg = loaded.model, loaded.config.env
-    try:
-        env, options = render_env(env_cfg.id, env_cfg.kwargs, args.level)
-    except ValueError as err:
-        raise UserError(str(err)) from None
-    if env.observation_space != model.observation_space:
-        raise UserError(
-            f"the policy of {args.run!r} sees {model.observation_space}; the level gives "
-            f"{env.observation_space}"
-        )
-    frames: list[np.ndarray] = []
-    policy = sb3_policy(model, deterministic=not args.stochastic)
+    env_cfg = loaded.config.env
     try:
         with progress.phase("playing", args.episodes, "episodes"):
-            stats = evaluate(env, policy, args.episodes, args.seed, options=options, frames=frames)
-    except ValueError as err:  # a level the env refuses (a parameter out of range)
+            stats, frames = play_recorded(
+                loaded.model,
+                env_cfg.id,
+                env_cfg.kwargs,
+                level=args.level,
+                episodes=args.episodes,
+                seed=args.seed,
+                deterministic=not args.stochastic,
+            )
+    except ValueError as err:  # an unknown level, or one the env or the policy cannot play
         raise UserError(f"--level: {err}") from None
-    finally:
-        env.close()
     for i, (ret, length) in enumerate(zip(stats.returns, stats.lengths, strict=True)):
         solved = ("solved" if stats.successes[i] else "not solved") if stats.success_defined else ""
         print(f"episode {i + 1}: return {ret:.3f}, {length} steps{', ' + solved if solved else ''}")

@@ -20,6 +20,7 @@ import yaml
 from PIL import Image
 
 from advrl.envs.vector import batched_kwargs, make_env
+from advrl.eval.rollouts import EpisodeStats, evaluate, sb3_policy
 from advrl.files import atomic_write_bytes
 
 VIDEO_FPS = 10.0
@@ -80,6 +81,38 @@ def render_env(
     )
 
 
+def play_recorded(
+    model: Any,
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    *,
+    level: str | None = None,
+    episodes: int = 1,
+    seed: int = 0,
+    deterministic: bool = True,
+    tile_size: int | None = None,
+) -> tuple[EpisodeStats, list[np.ndarray]]:
+    """Play a policy (``model.predict``) on the run's env, or on ``level`` (see
+    :func:`render_env`), for ``episodes`` seeded episodes; their statistics and every frame.
+
+    Raises:
+        ValueError: ``level`` is unknown, gives other observations than the policy's, or is
+            refused by the env (a parameter out of range).
+    """
+    env, options = render_env(env_id, env_kwargs, level, tile_size=tile_size)
+    frames: list[np.ndarray] = []
+    try:
+        if env.observation_space != model.observation_space:
+            raise ValueError(
+                f"the policy sees {model.observation_space}; the level gives {env.observation_space}"
+            )
+        policy = sb3_policy(model, deterministic=deterministic)
+        stats = evaluate(env, policy, episodes, seed, options=options, frames=frames)
+    finally:
+        env.close()
+    return stats, frames
+
+
 def policy_clip(
     model: Any,
     env_id: str,
@@ -89,19 +122,8 @@ def policy_clip(
     seed: int = 0,
     tile_size: int = 16,
 ) -> list[np.ndarray]:
-    """The frames of one greedy episode of a policy (``model.predict``) on the run's env, or on
-    ``level`` (see :func:`render_env`)."""
-    from advrl.eval.rollouts import evaluate, sb3_policy
-
-    env, options = render_env(env_id, env_kwargs, level, tile_size=tile_size)
-    frames: list[np.ndarray] = []
-    try:
-        evaluate(
-            env, sb3_policy(model, deterministic=True), 1, seed, options=options, frames=frames
-        )
-    finally:
-        env.close()
-    return frames
+    """The frames of one greedy episode of a policy on the run's env, or on ``level``."""
+    return play_recorded(model, env_id, env_kwargs, level=level, seed=seed, tile_size=tile_size)[1]
 
 
 def gif_bytes(frames: Sequence[np.ndarray], fps: float) -> bytes:
