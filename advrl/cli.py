@@ -46,6 +46,7 @@ from advrl.config import (
     ImitationRunConfig,
     PPORunConfig,
     UEDRunConfig,
+    check_env_import,
     from_dict,
     load_config,
     to_dict,
@@ -604,11 +605,8 @@ def cmd_demos_export(args: argparse.Namespace) -> int:
         env_id = args.env or demos.env_id
         if not env_id:
             raise UserError(f"{args.path!r} does not say its env: give --env ID (Minari stores it)")
-        if ":" in env_id and env_id.split(":")[0] not in (args.allow_import or []):
-            raise UserError(
-                f"env {env_id!r} imports module {env_id.split(':')[0]!r}; pass --allow-import "
-                f"{env_id.split(':')[0]} if you trust it"
-            )
+        if not args.env:  # the file's env id, not the user's
+            check_env_import(env_id, args.allow_import, args.path, "demos file")
         try:
             env = gym.make(env_id)
         except gym.error.Error as err:

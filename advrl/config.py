@@ -540,15 +540,28 @@ def load_run_config(
         config = from_dict(cls, data)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
-    env_id = getattr(getattr(config, "env", None), "id", "")
-    module = env_id.split(":")[0] if ":" in env_id else None
     named = any(item.partition("=")[0].strip() == "env.id" for item in overrides or [])
-    if module is not None and module not in allow_import and not named:
-        raise ConfigError(
-            f"{path} names env {env_id!r}, which imports the Python module {module!r}; advrl "
-            f"imports code only when you name it: if you trust this run, pass --allow-import {module}"
-        )
+    if not named:
+        check_env_import(getattr(getattr(config, "env", None), "id", ""), allow_import, path, "run")
     return config
+
+
+def check_env_import(
+    env_id: str, allow_import: Sequence[str], source: str | Path, what: str = "file"
+) -> None:
+    """Refuse an env id of the form ``module:Env`` (Gymnasium would import ``module``) read from
+    a file the user did not write, unless the user named that module.
+
+    Raises:
+        ConfigError: naming the module and the ``--allow-import`` that accepts it.
+    """
+    module = env_id.split(":")[0] if ":" in env_id else None
+    if module is not None and module not in allow_import:
+        raise ConfigError(
+            f"{source} names env {env_id!r}, which imports the Python module {module!r}; advrl "
+            f"imports code only when you name it: if you trust this {what}, pass --allow-import "
+            f"{module}"
+        )
 
 
 def apply_override(data: dict[str, Any], item: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -374,6 +375,11 @@ def test_demos_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(args) == 2
     assert "give --env ID" in capsys.readouterr().err
     assert not (tmp_path / "u").exists()
+    foreign = save_demos(replace(make_demos(), env_id="evilmod:Env"), tmp_path / "foreign.npz")
+    args = ["demos", "export", str(foreign), "--to", "minari", "--out", str(tmp_path / "u")]
+    assert main(args) == 2  # the file's env id would import a module the user did not name
+    assert "--allow-import evilmod" in capsys.readouterr().err
+    assert not (tmp_path / "u").exists() and "evilmod" not in sys.modules
     pytest.importorskip("minari")
     args = ["demos", "export", str(source), "--to", "minari", "--out", str(tmp_path / "m")]
     assert main(args) == 0
