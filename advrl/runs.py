@@ -21,6 +21,10 @@ from typing import Any
 from advrl.config import ConfigError, save_config
 from advrl.files import atomic_write_bytes
 
+STEP_COLUMNS = ("time/total_timesteps", "time/protagonist_steps")
+"""The columns of a run's ``tb/progress.csv`` that count a row's env steps (UED: the
+protagonist's)."""
+
 CHECKPOINT_RE = re.compile(r"step_(\d+)\.pt")
 
 

@@ -27,9 +27,7 @@ import numpy as np
 import yaml
 
 from advrl.files import atomic_write_bytes
-
-STEP_KEYS = ("time/protagonist_steps", "time/total_timesteps")
-"""The columns of ``progress.csv`` that count env steps (UED: the protagonist's)."""
+from advrl.runs import STEP_COLUMNS
 
 HELD_OUT = "heldout/mean_solve_rate"
 """A UED run's periodic held-out solve rate."""
@@ -87,7 +85,7 @@ def read_run(path: Path) -> Run:
     if progress.is_file():
         with progress.open(newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
-        step_key = next((k for k in STEP_KEYS if rows and k in rows[0]), None)
+        step_key = next((k for k in STEP_COLUMNS if rows and k in rows[0]), None)
         if step_key is not None:
             keys = [k for k in rows[0] if k != step_key]
             for key in keys:

@@ -47,7 +47,7 @@ from advrl.config import ConfigError, TrainSettings, save_config, to_dict
 from advrl.eval.video import VIDEO_FPS, tensorboard_video
 from advrl.files import read_state, write_state
 from advrl.periodic import Periodic
-from advrl.runs import RunDir, start_run
+from advrl.runs import STEP_COLUMNS, RunDir, start_run
 
 CHECKPOINT_FORMAT = 2
 """Version of the checkpoint layout; files without one are upgraded by :func:`upgrade_checkpoint`."""
@@ -155,10 +155,6 @@ def newest_intact_checkpoint(run: RunDir) -> tuple[Path, dict[str, Any]] | None:
         except ValueError as err:
             warnings.warn(f"{err}; using the checkpoint before it", RuntimeWarning, stacklevel=2)
     return None
-
-
-STEP_COLUMNS = ("time/total_timesteps", "time/protagonist_steps")
-"""The columns of ``progress.csv`` that count a row's env steps."""
 
 
 class ResumedCSV(CSVOutputFormat):
