@@ -107,6 +107,14 @@ def _resolve_level(name: str, seed: int) -> np.ndarray:
     return render_level(maze_level)
 
 
+def _check_out_folder(out: Path) -> None:
+    """Fail before any work if ``out``'s folder cannot be made (a file stands in its path); a
+    folder that does not exist yet is made when ``out`` is written."""
+    existing = next((p for p in out.parents if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UserError(f"{str(existing)!r} is a file, not a folder for {out.name}")
+
+
 def cmd_levels_show(args: argparse.Namespace) -> int:
     """Render one level to a PNG."""
     from PIL import Image
@@ -115,8 +123,7 @@ def cmd_levels_show(args: argparse.Namespace) -> int:
     out = Path(args.out or f"{Path(args.name).stem.replace('/', '_')}.png")
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp", ".gif"):
         raise UserError(f"--out must be an image file (.png), got {str(out)!r}")
-    if out.parent.exists() and not out.parent.is_dir():
-        raise UserError(f"{str(out.parent)!r} is a file, not a folder for {out.name}")
+    _check_out_folder(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image).save(out)
     print(f"wrote {out} ({image.shape[1]}x{image.shape[0]})")
@@ -440,8 +447,7 @@ def cmd_demos_record(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix != ".npz":
         raise UserError(f"--out must end in .npz, got {args.out!r}")
-    if out.parent.exists() and not out.parent.is_dir():
-        raise UserError(f"{str(out.parent)!r} is a file, not a folder for {out.name}")
+    _check_out_folder(out)
     if args.episodes < 1:
         raise UserError(f"--episodes must be >= 1, got {args.episodes}")
     loaded = load_run(args.model, allow_import=args.allow_import)

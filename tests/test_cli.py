@@ -55,6 +55,10 @@ def test_levels_show_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "not a maze env" in capsys.readouterr().err
     assert run_cli("levels", "show", str(tmp_path / "none.txt")) == 2
     assert "not found" in capsys.readouterr().err
+    (tmp_path / "f").write_text("")
+    assert run_cli("levels", "show", "Labyrinth", "--out", str(tmp_path / "f" / "x" / "l.png")) == 2
+    assert "is a file, not a folder for l.png" in capsys.readouterr().err
+    assert run_cli("levels", "show", "Labyrinth", "--out", str(tmp_path / "new" / "l.png")) == 0
 
 
 def test_train_ppo_writes_a_complete_run_and_resumes(
