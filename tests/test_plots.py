@@ -8,43 +8,26 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from advrl.cli import main
 from advrl.eval.plots import make_figures, wilson
 
 pytest.importorskip("matplotlib")
 
-PPO = {"n_steps": 16, "batch_size": 64, "n_epochs": 1, "learning_rate": 1e-3}
-NET = {"net_arch": [8], "conv_filters": 4}
-
 
 def ued_config(folder: Path, method: str = "paired") -> Path:
-    config = {
-        "method": method,
-        "env": {"id": "advrl/Maze-v0", "kwargs": {"size": 7, "max_steps": 12}, "num_levels": 4},
-        "protagonist": {"ppo": PPO, "policy": NET},
-        "antagonist": {"ppo": PPO, "policy": NET},
-        "adversary": {
-            "ppo": {**PPO, "batch_size": 20},
-            "policy": NET,
-            "wall_budget": 3,
-            "noise_dim": 2,
-        },
-        "train": {
-            "total_timesteps": 256,
-            "eval_every": 128,
-            "eval_episodes": 2,
-            "eval_levels": ["SmallCorridor", "FourRooms"],
-            "checkpoint_every": 0,
-            "image_every": 0,
-            "progress_bar": False,
-        },
-        "out_dir": str(folder / "runs"),
-    }
-    path = folder / f"{method}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    """The tiny maze run of the UED tests, evaluated on two held-out mazes."""
+    from tests.test_ued_cli import tiny_config, write
+
+    config = tiny_config(
+        method,
+        folder / "runs",
+        eval_levels=["SmallCorridor", "FourRooms"],
+        checkpoint_every=0,
+        image_every=0,
+        progress_bar=False,
+    )
+    return Path(write(config, folder / f"{method}.yaml"))
 
 
 @pytest.fixture(scope="module")
