@@ -435,6 +435,17 @@ def to_dict(config: Any) -> dict[str, Any]:
     return plain(dataclasses.asdict(config))
 
 
+def flat_dict(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings (:func:`to_dict`, a ``config.yaml``) as ``section.key`` -> value."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flat_dict(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """A YAML file holding a mapping.
 

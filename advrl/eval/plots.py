@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from advrl.config import flat_dict
 from advrl.files import atomic_write_bytes
 from advrl.runs import STEP_COLUMNS
 
@@ -117,7 +118,7 @@ def group_runs(runs: Sequence[Run]) -> dict[str, list[Run]]:
     groups: dict[str, list[Run]] = {}
     keys: dict[str, dict[str, Any]] = {}
     for run in runs:
-        flat = _flat({k: v for k, v in run.config.items() if k not in IGNORED})
+        flat = flat_dict({k: v for k, v in run.config.items() if k not in IGNORED})
         flat.pop("train.seed", None)
         key = json.dumps(flat, sort_keys=True, default=str)
         groups.setdefault(key, []).append(run)
@@ -135,16 +136,6 @@ def group_runs(runs: Sequence[Run]) -> dict[str, list[Run]]:
             label += "'"
         labelled[label] = members
     return labelled
-
-
-def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in tree.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def _series(

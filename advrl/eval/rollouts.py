@@ -57,6 +57,16 @@ class EpisodeStats:
         return out
 
 
+def eval_scalars(stats: dict[str, float]) -> dict[str, float]:
+    """A periodic evaluation's scalars under SB3's names, from :meth:`EpisodeStats.as_dict`:
+    ``eval/mean_reward``, ``eval/mean_ep_length`` and, where the env defines success,
+    ``eval/success_rate``."""
+    out = {"eval/mean_reward": stats["mean_return"], "eval/mean_ep_length": stats["mean_length"]}
+    if "success_rate" in stats:
+        out["eval/success_rate"] = stats["success_rate"]
+    return out
+
+
 def start_episode(policy: Policy) -> None:
     """Tell a policy with memory (one with a ``reset()`` method) that a new episode begins."""
     reset = getattr(policy, "reset", None)

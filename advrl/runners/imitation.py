@@ -25,6 +25,7 @@ from advrl.config import (
 )
 from advrl.envs.vector import make_env
 from advrl.eval import EVAL_SEED_OFFSET
+from advrl.eval.rollouts import eval_scalars
 from advrl.eval.video import policy_clip
 from advrl.gail import (
     ASAF,
@@ -183,13 +184,8 @@ def imitation_job(config: ImitationRunConfig) -> Job:
 
     def evaluate_now() -> dict[str, float]:
         result = imitation_eval(model, config, demos, t.eval_episodes)
-        metrics = {
-            "eval/mean_reward": result["policy"]["mean_return"],
-            "eval/mean_ep_length": result["policy"]["mean_length"],
-            "eval/mean_reward_deterministic": result["policy_deterministic"]["mean_return"],
-        }
-        if "success_rate" in result["policy"]:
-            metrics["eval/success_rate"] = result["policy"]["success_rate"]
+        metrics = eval_scalars(result["policy"])
+        metrics["eval/mean_reward_deterministic"] = result["policy_deterministic"]["mean_return"]
         if "normalized_score" in result["policy"]:
             metrics["eval/normalized_score"] = result["policy"]["normalized_score"]
         return metrics

@@ -43,7 +43,7 @@ from stable_baselines3.common.logger import (
 
 from advrl import progress
 from advrl.agents.state import isolated_rng
-from advrl.config import ConfigError, TrainSettings, save_config, to_dict
+from advrl.config import ConfigError, TrainSettings, flat_dict, save_config, to_dict
 from advrl.eval.video import VIDEO_FPS, tensorboard_video
 from advrl.files import read_state, write_state
 from advrl.periodic import Periodic
@@ -227,18 +227,13 @@ def config_markdown(settings: dict[str, Any]) -> str:
     return "\n".join("    " + line for line in text.splitlines())
 
 
-def hparams(settings: dict[str, Any], prefix: str = "") -> dict[str, bool | int | float | str]:
+def hparams(settings: dict[str, Any]) -> dict[str, bool | int | float | str]:
     """The settings flattened to ``section.key`` with values TensorBoard's HParams takes (a list
     or None becomes its text)."""
-    out: dict[str, bool | int | float | str] = {}
-    for key, value in settings.items():
-        if isinstance(value, dict):
-            out.update(hparams(value, f"{prefix}{key}."))
-        elif isinstance(value, (bool, int, float, str)):
-            out[f"{prefix}{key}"] = value
-        else:
-            out[f"{prefix}{key}"] = str(value)
-    return out
+    return {
+        key: value if isinstance(value, (bool, int, float, str)) else str(value)
+        for key, value in flat_dict(settings).items()
+    }
 
 
 def policy_params(run: RunDir, role: str) -> dict[str, Any]:
@@ -355,10 +350,8 @@ def _run(
         with isolated_rng(), progress.phase("recording a clip"):
             frames = job.video()
         if frames:
-            fps = VIDEO_FPS
-            tensorboard_video(
-                tensorboard.writer, "video/episode", frames, trainer.num_timesteps, fps
-            )
+            step = trainer.num_timesteps
+            tensorboard_video(tensorboard.writer, "video/episode", frames, step, VIDEO_FPS)
 
     events = [
         Periodic(train.eval_every, evaluate, done),

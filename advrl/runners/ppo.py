@@ -17,6 +17,7 @@ from advrl.agents.simaug import maze_only_views
 from advrl.config import ConfigError, EnvSettings, PPORunConfig
 from advrl.envs.vector import BackendError, make_env, make_vec
 from advrl.eval import EVAL_SEED_OFFSET, evaluate, random_policy, sb3_policy
+from advrl.eval.rollouts import eval_scalars
 from advrl.eval.video import policy_clip
 from advrl.logging import LevelLogger
 from advrl.runners.lifecycle import Job, RunCallback, execute
@@ -142,13 +143,7 @@ def ppo_job(config: PPORunConfig) -> Job:
             stats = evaluate(
                 eval_env, sb3_policy(model), t.eval_episodes, t.seed + EVAL_SEED_OFFSET
             )
-        metrics = {
-            "eval/mean_reward": stats.mean_return,
-            "eval/mean_ep_length": float(stats.lengths.mean()),
-        }
-        if stats.success_defined:
-            metrics["eval/success_rate"] = stats.success_rate
-        return metrics
+        return eval_scalars(stats.as_dict())
 
     def finish(run: RunDir) -> dict[str, Any]:
         eval_env.close()
