@@ -22,7 +22,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvS
 from advrl.envs.generators import RandomWalls
 from advrl.envs.level import DIRECTION_VECTORS, MazeLevel
 from advrl.envs.maze import MAX_CODE
-from advrl.envs.torch_vec_env import TorchVecEnv, to_numpy
+from advrl.envs.torch_vec_env import TorchVecEnv, select, to_numpy
 
 EMPTY, WALL, GOAL = OBJECT_TO_IDX["empty"], OBJECT_TO_IDX["wall"], OBJECT_TO_IDX["goal"]
 LEFT, RIGHT, FORWARD = 0, 1, 2
@@ -276,7 +276,7 @@ class BatchedMaze(TorchVecEnv):
         return reward, terminated, truncated
 
     # ------------------------------------------------------------------ SB3 VecEnv
-    def reset(self) -> dict[str, np.ndarray]:
+    def reset(self) -> Any:
         """Start new episodes in every slot."""
         self._reset_slots(torch.ones(self.num_envs, dtype=torch.bool, device=self.device))
         return to_numpy(self.observe())
@@ -296,14 +296,14 @@ class BatchedMaze(TorchVecEnv):
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         done_idx = torch.nonzero(done).squeeze(1)
         if len(done_idx):
-            terminal = to_numpy({k: v[done_idx] for k, v in obs.items()})
+            terminal = to_numpy(select(obs, done_idx))
             idx = done_idx.tolist()
             succ = terminated[done_idx].tolist()
             trunc = (truncated & ~terminated)[done_idx].tolist()
             rets, lens = returns[done_idx].tolist(), lengths[done_idx].tolist()
             for j, i in enumerate(idx):
                 infos[i] = {
-                    "terminal_observation": {k: v[j] for k, v in terminal.items()},
+                    "terminal_observation": select(terminal, j),
                     "TimeLimit.truncated": trunc[j],
                     "is_success": succ[j],
                     "episode": {"r": rets[j], "l": lens[j], "t": 0.0},

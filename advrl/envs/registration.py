@@ -30,6 +30,13 @@ def register_envs() -> list[str]:
     _register(
         "advrl/Maze-Small-v0", maze, kwargs={"size": 9, "num_walls": (0, 12), "max_steps": 100}
     )
+    pixel_maze = "advrl.envs.pixel_maze:PixelMazeEnv"
+    _register("advrl/PixelMaze-v0", pixel_maze, kwargs={"size": 15, "max_steps": 250})
+    _register(
+        "advrl/PixelMaze-Small-v0",
+        pixel_maze,
+        kwargs={"size": 9, "num_walls": (0, 12), "max_steps": 100},
+    )
     designer = "advrl.envs.designer:MazeDesignerEnv"
     _register("advrl/MazeDesigner-v0", designer, kwargs={"size": 15, "wall_budget": 50})
     _register("advrl/MazeDesigner-Walls25-v0", designer, kwargs={"size": 15, "wall_budget": 25})
@@ -51,6 +58,12 @@ def register_envs() -> list[str]:
                 max_episode_steps=steps,
                 reward_threshold=threshold,
             )
+    _register(
+        "advrl/PixelCartPole-v1",
+        "advrl.envs.physics.pixel_cartpole:PixelCartPoleEnv",
+        max_episode_steps=500,
+        reward_threshold=475.0,
+    )
     _register(
         "advrl/PhysicsDesigner-v0",
         "advrl.envs.physics:ParamDesignerEnv",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import torch
@@ -73,6 +73,19 @@ class TorchVecEnv(VecEnv):
         return [False] * len(self._indices(indices))
 
 
-def to_numpy(obs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-    """Device observations as the numpy arrays SB3 expects."""
-    return {k: v.cpu().numpy() for k, v in obs.items()}
+@overload
+def to_numpy(obs: torch.Tensor) -> np.ndarray: ...
+@overload
+def to_numpy(obs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]: ...
+def to_numpy(obs: torch.Tensor | dict[str, torch.Tensor]) -> np.ndarray | dict[str, np.ndarray]:
+    """Device observations (a tensor or a dict of them) as the numpy arrays SB3 expects."""
+    if isinstance(obs, dict):
+        return {k: v.cpu().numpy() for k, v in obs.items()}
+    return obs.cpu().numpy()
+
+
+def select(obs: Any, index: Any) -> Any:
+    """``obs[index]`` of a batch of observations: an array, a tensor or a dict of them."""
+    if isinstance(obs, dict):
+        return {k: v[index] for k, v in obs.items()}
+    return obs[index]

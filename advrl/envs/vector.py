@@ -13,6 +13,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from advrl.checks import at_most, positive
 from advrl.envs.batched import BatchedMaze
+from advrl.envs.batched_pixel_maze import PixelBatchedMaze
 
 __all__ = [
     "BATCHED_KWARGS",
@@ -87,25 +88,35 @@ def make_env(env_id: str, kwargs: dict[str, Any] | None = None) -> gym.Env:
 BATCHED_KWARGS = ("size", "agent_view_size", "max_steps", "num_walls")
 """MazeEnv arguments that BatchedMaze shares."""
 
+PIXEL_KWARGS = ("views", "tile")
+"""PixelMazeEnv's own arguments, which PixelBatchedMaze shares."""
 
-def batched_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any] | None:
+MAZE_ENTRY = "advrl.envs.maze:MazeEnv"
+PIXEL_MAZE_ENTRY = "advrl.envs.pixel_maze:PixelMazeEnv"
+
+
+def batched_kwargs(
+    env_id: str, env_kwargs: dict[str, Any], *, entry_point: str = MAZE_ENTRY
+) -> dict[str, Any] | None:
     """BatchedMaze arguments for an env, or None where it cannot stand in for it.
 
     It stands in for a domain-randomized :class:`MazeEnv` (no custom generator) whose other
-    arguments are only rendering ones.
+    arguments are only rendering ones; with ``entry_point=PIXEL_MAZE_ENTRY``, PixelBatchedMaze's
+    arguments for a :class:`PixelMazeEnv` of the same kind.
     """
     try:
         spec = gym.spec(env_id)
     except gym.error.Error:
         return None
-    if spec.entry_point != "advrl.envs.maze:MazeEnv":
+    if spec.entry_point != entry_point:
         return None
+    shared = BATCHED_KWARGS + (PIXEL_KWARGS if entry_point == PIXEL_MAZE_ENTRY else ())
     kwargs = {**spec.kwargs, **env_kwargs}
-    if any(k not in (*BATCHED_KWARGS, "render_mode", "tile_size") for k in kwargs):
+    if any(k not in (*shared, "render_mode", "tile_size") for k in kwargs):
         return None
     if isinstance(kwargs.get("num_walls"), list):
         kwargs["num_walls"] = tuple(kwargs["num_walls"])
-    return {k: v for k, v in kwargs.items() if k in BATCHED_KWARGS}
+    return {k: v for k, v in kwargs.items() if k in shared}
 
 
 def make_vec(
@@ -127,9 +138,16 @@ def make_vec(
             in for.
     """
     kwargs = batched_kwargs(env_id, env_kwargs) if backend != "gymnasium" else None
+    pixel_kwargs = (
+        batched_kwargs(env_id, env_kwargs, entry_point=PIXEL_MAZE_ENTRY)
+        if backend != "gymnasium"
+        else None
+    )
+    if pixel_kwargs is not None:
+        return PixelBatchedMaze(n_envs, device=device, seed=seed, **pixel_kwargs)
     if backend == "batched" and kwargs is None:
         raise BackendError(
-            f"env.backend=batched needs an advrl maze (e.g. advrl/Maze-v0) with only "
+            f"env.backend=batched needs an advrl maze (e.g. advrl/Maze-v0, advrl/PixelMaze-v0) with only "
             f"{', '.join(BATCHED_KWARGS)} as kwargs; {env_id!r} with {env_kwargs} is not one: "
             "set env.backend=gymnasium"
         )

@@ -1,0 +1,110 @@
+"""The PAIRED maze seen as pixels: the agent's egocentric view drawn as an RGB image under a view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+
+from advrl.envs.maze import MazeEnv
+from advrl.envs.pixels import maze_materials, paint
+from advrl.envs.views import View, ViewSpace, near, resolve_view, view_space, views_of
+
+MAZE_VIEWS: dict[str, ViewSpace] = views_of(
+    default=View(((0.0, 0.0, 0.0), (0.4, 0.4, 0.4), (0.0, 1.0, 0.0), (1.0, 0.0, 0.0))),
+    train=ViewSpace(
+        colors=(
+            near((0.1, 0.1, 0.1), 0.1),
+            near((0.5, 0.5, 0.5), 0.12),
+            ((0.0, 0.3), (0.6, 1.0), (0.0, 0.3)),
+            ((0.6, 1.0), (0.0, 0.3), (0.0, 0.3)),
+        ),
+        texture=(0.0, 0.25),
+        light=(0.8, 1.2),
+        light_slope=(-0.2, 0.2),
+        shift=((-0.04, 0.04), (-0.04, 0.04)),
+        zoom=(0.95, 1.05),
+    ),
+    heldout=ViewSpace(
+        colors=(
+            near((0.3, 0.3, 0.3), 0.05),
+            ((0.2, 0.35), (0.3, 0.45), (0.65, 0.8)),
+            ((0.3, 0.45), (0.8, 1.0), (0.3, 0.45)),
+            ((0.8, 1.0), (0.35, 0.5), (0.0, 0.2)),
+        ),
+        texture=(0.3, 0.45),
+        light=(0.65, 0.78),
+        light_slope=(-0.3, 0.3),
+        shift=((-0.06, 0.06), (-0.06, 0.06)),
+        zoom=(0.9, 1.1),
+    ),
+)
+"""The maze's view spaces. Materials: floor, wall, goal, agent. ``default`` is MiniGrid's palette
+(black floor, grey walls, green goal, red agent); ``train`` varies every colour around it, the
+texture, light and camera; ``heldout`` has a lighter floor, blue walls, a textured and darker
+scene: its floor colour, texture and light are outside the training ranges for every draw."""
+
+VIEW_SEED_STREAM = 0x5EE
+"""Mixed into a reset's seed to seed the view draws, apart from the level draws."""
+
+
+class PixelMazeEnv(MazeEnv):
+    """:class:`~advrl.envs.maze.MazeEnv` observed through pixels: what the agent sees, drawn.
+
+    **Description.** The maze's rules, levels and episodes, unchanged (a level given or drawn as in
+    MazeEnv, from the same seeded generator, so a seed gives the same levels). The observation is
+    the agent's egocentric ``agent_view_size`` square drawn as an RGB image, ``tile`` pixels per
+    cell, the agent at the bottom middle facing up, under a :class:`~advrl.envs.views.View` drawn at
+    every reset from ``views`` (see :data:`MAZE_VIEWS`) or given with
+    ``env.reset(options={"view": ...})`` (a View, a dict of its fields or a view-space name).
+
+    **Observation.** ``Box(0, 255, (v * tile, v * tile, 3), uint8)``.
+
+    **Actions, reward, episode end.** MazeEnv's. ``reset`` puts the view in ``info["view"]``.
+
+    **Registered ids.** ``advrl/PixelMaze-v0`` (15x15, PAIRED's DR levels), ``advrl/PixelMaze-Small-v0``
+    (9x9, 0-12 walls, 100 steps); both draw ``train`` views (``views="heldout"`` for held-out ones).
+
+    Args:
+        views: the view space drawn at each reset: ``default``, ``train``, ``heldout`` or a
+            :class:`~advrl.envs.views.ViewSpace`.
+        tile: pixels per cell.
+        **maze_kwargs: :class:`~advrl.envs.maze.MazeEnv`'s arguments.
+    """
+
+    def __init__(
+        self, *, views: str | ViewSpace = "train", tile: int = 8, **maze_kwargs: Any
+    ) -> None:
+        if int(tile) < 2:
+            raise ValueError(f"tile must be at least 2 pixels, got {tile}")
+        self.view_space = view_space(views, MAZE_VIEWS)
+        self.tile = int(tile)
+        self.view: View = MAZE_VIEWS["default"].sample(np.random.default_rng(0))
+        self._view_rng = np.random.default_rng()
+        super().__init__(**maze_kwargs)
+        side = self.agent_view_size * self.tile
+        self.observation_space = spaces.Box(0, 255, (side, side, 3), dtype=np.uint8)
+
+    def reset(  # type: ignore[override]
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """MazeEnv's reset (``options["level"]``), plus ``options["view"]``: how to draw it."""
+        options = dict(options or {})
+        view = options.pop("view", None)
+        if seed is not None:
+            self._view_rng = np.random.default_rng([seed, VIEW_SEED_STREAM])
+        if view is None:
+            self.view = self.view_space.sample(self._view_rng)
+        else:
+            self.view = resolve_view(view, MAZE_VIEWS, self._view_rng)
+        obs, info = super().reset(seed=seed, options=options or None)
+        info["view"] = self.view
+        return obs, info  # type: ignore[return-value]
+
+    def gen_obs(self) -> np.ndarray:  # type: ignore[override]
+        """The egocentric view drawn under the current view."""
+        image = torch.from_numpy(super().gen_obs()["image"]).unsqueeze(0)
+        views = torch.from_numpy(self.view.vector()).unsqueeze(0)
+        return paint(maze_materials(image, self.tile), views)[0].numpy()
