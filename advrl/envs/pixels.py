@@ -47,36 +47,35 @@ def paint(materials: torch.Tensor, views: torch.Tensor) -> torch.Tensor:
     n, h, w = materials.shape
     if views.shape != (n, VIEW_DIM):
         raise ValueError(f"views must be [{n}, {VIEW_DIM}], got {tuple(views.shape)}")
-    views = views.to(materials.device, torch.float32)
-    colors = views[:, : 3 * MATERIALS].view(n, MATERIALS, 3)
+    dev = materials.device
+    views = views.to(dev, torch.float32)
+    colors = views[:, : 3 * MATERIALS].view(n, MATERIALS, 3).transpose(1, 2)  # [N, 3, M]
     texture, light, slope = views[:, 12], views[:, 13], views[:, 14]
     shift, zoom = views[:, 15:17], views[:, 17]
-    rgb = colors[torch.arange(n, device=materials.device).view(n, 1, 1), materials]  # [N, H, W, 3]
-    pattern = checker(h, w, device=materials.device)
-    rgb = rgb * (1 - texture.view(n, 1, 1, 1) * pattern.view(1, h, w, 1))
-    across = torch.linspace(-0.5, 0.5, w, device=materials.device)
-    gain = light.view(n, 1) * (1 + slope.view(n, 1) * across.view(1, w))  # [N, W]
-    rgb = rgb * gain.view(n, 1, w, 1)
+    index = materials.reshape(n, 1, h * w).expand(n, 3, h * w)
+    rgb = colors.gather(2, index).view(n, 3, h, w)  # channels first, as grid_sample wants
+    across = torch.linspace(-0.5, 0.5, w, device=dev).view(1, 1, w)
+    shade = 1 - texture.view(n, 1, 1) * checker(h, w, device=dev).view(1, h, w)  # [N, H, W]
+    shade = shade * light.view(n, 1, 1) * (1 + slope.view(n, 1, 1) * across)
+    rgb = rgb * shade.view(n, 1, h, w)
     moved = (shift != 0).any(1) | (zoom != 1)
-    if bool(moved.any()):
-        rgb = rgb.clone()
+    if bool(moved.all()):
+        rgb = _camera(rgb, shift, zoom)
+    elif bool(moved.any()):
         rows = torch.nonzero(moved).squeeze(1)
         rgb[rows] = _camera(rgb[rows], shift[rows], zoom[rows])
-    return (rgb.clamp(0, 1) * 255).round().to(torch.uint8)
+    return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
 
 
 def _camera(rgb: torch.Tensor, shift: torch.Tensor, zoom: torch.Tensor) -> torch.Tensor:
-    """Resample ``[k, H, W, 3]`` images as seen by a camera moved by ``shift`` (share of the side;
+    """Resample ``[k, 3, H, W]`` images as seen by a camera moved by ``shift`` (share of the side;
     the scene moves the other way) and zoomed by ``zoom`` about the centre."""
     k = rgb.shape[0]
     theta = torch.zeros(k, 2, 3, device=rgb.device)
     theta[:, 0, 0] = theta[:, 1, 1] = 1 / zoom
     theta[:, :, 2] = 2 * shift  # normalized coordinates span 2 per image side
-    grid = F.affine_grid(theta, [k, 3, rgb.shape[1], rgb.shape[2]], align_corners=False)
-    out = F.grid_sample(
-        rgb.permute(0, 3, 1, 2), grid, mode="bilinear", padding_mode="border", align_corners=False
-    )
-    return out.permute(0, 2, 3, 1)
+    grid = F.affine_grid(theta, [k, 3, rgb.shape[2], rgb.shape[3]], align_corners=False)
+    return F.grid_sample(rgb, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 # ---------------------------------------------------------------------- the maze
