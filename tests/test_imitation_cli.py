@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -78,6 +79,30 @@ def test_recorded_demos(demos_file: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["demos", "info", str(demos_file)]) == 0
     out = capsys.readouterr().out
     assert "episodes:     3" in out and "CartPole-v1" in out
+
+
+def test_pixel_demos_from_a_state_expert_then_gail_from_pixels(
+    tmp_path: Path, expert_run: Path, demos_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pixels = tmp_path / "pixels.npz"
+    args = ["demos", "record", "--model", str(expert_run), "--episodes", "3", "--out", str(pixels)]
+    assert main([*args, "--env", "advrl/PixelCartPole-v1"]) == 0
+    assert "from its state (info['state']); recording its pixels" in capsys.readouterr().out
+    recorded, state = load_demos(pixels), load_demos(demos_file)
+    assert isinstance(recorded.obs, np.ndarray) and recorded.obs.shape[1:] == (48, 48, 9)
+    # the same expert on the same seeds: the same episodes, seen as pixels
+    np.testing.assert_array_equal(recorded.acts, state.acts)
+    np.testing.assert_array_equal(recorded.lengths, state.lengths)
+    config = imitation_config(
+        tmp_path,
+        "gail",
+        pixels,
+        name="pixels",
+        env={"id": "advrl/PixelCartPole-v1", "n_envs": 2, "backend": "gymnasium"},
+        discriminator={"net_arch": [8], "batch_size": 16, "augment": "translation,cutout"},
+    )
+    assert main(["train", "gail", "--config", str(config)]) == 0
+    assert "GAIL +DiffAugment on advrl/PixelCartPole-v1" in capsys.readouterr().out
 
 
 def tb_tags(run: Path) -> set[str]:

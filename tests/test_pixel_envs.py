@@ -146,7 +146,9 @@ def test_a_view_never_changes_the_maze_state() -> None:
             steps = [env.step(action) for env in envs]
             expected = symbolic.step(action)
             for _obs, reward, terminated, truncated, info in steps:
+                state = info.pop("state")
                 assert (reward, terminated, truncated, info) == expected[1:]
+                np.testing.assert_array_equal(state["image"], expected[0]["image"])
             assert envs[0].agent_pos == envs[1].agent_pos == symbolic.agent_pos
             assert not np.array_equal(steps[0][0], steps[1][0])
             done = expected[2] or expected[3]
@@ -232,3 +234,17 @@ def test_make_vec_picks_the_batched_pixel_maze() -> None:
     gym_vec = make_vec("advrl/PixelMaze-Small-v0", {}, 2, backend="gymnasium", device="cpu", seed=0)
     assert not isinstance(gym_vec, PixelBatchedMaze)
     assert gym_vec.reset().shape == (2, 40, 40, 3)
+
+
+def test_pixel_envs_get_a_cnn_policy() -> None:
+    from stable_baselines3.common.torch_layers import NatureCNN
+
+    from advrl.agents import make_ppo
+
+    model = make_ppo(PixelBatchedMaze(2, size=7), n_steps=8, batch_size=16, seed=0)
+    assert isinstance(model.policy.features_extractor, NatureCNN)
+    before = model.policy.state_dict()["features_extractor.cnn.0.weight"].clone()
+    model.learn(16)
+    assert not torch.equal(before, model.policy.state_dict()["features_extractor.cnn.0.weight"])
+    with pytest.raises(ValueError, match="not pixels"):
+        make_ppo(PixelBatchedMaze(2, size=7), dual_bn=True)

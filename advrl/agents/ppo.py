@@ -14,6 +14,7 @@ import gymnasium as gym
 from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.vec_env import VecEnv
 from torch import nn
 
@@ -33,6 +34,11 @@ def is_grid_space(space: gym.Space) -> bool:
     return shape is not None and len(shape) == 3 and shape[-1] == 3
 
 
+def is_pixel_space(space: gym.Space) -> bool:
+    """Pixel images: a ``uint8`` Box of three dimensions in [0, 255] (channels first or last)."""
+    return isinstance(space, spaces.Box) and is_image_space(space, check_channels=False)
+
+
 def policy_for(
     space: gym.Space,
     *,
@@ -47,8 +53,9 @@ def policy_for(
     """SB3 policy name and ``policy_kwargs`` for an observation space.
 
     Grid observations get :class:`GridFeaturesExtractor` with separate policy and value heads of
-    ``net_arch`` (PAIRED's student: one hidden layer of 32); vector observations get an MLP
-    (``net_arch`` default ``[64, 64]``).
+    ``net_arch`` (PAIRED's student: one hidden layer of 32); pixel images (a ``uint8`` Box of
+    ``H x W x C``, e.g. the pixel envs) get SB3's ``CnnPolicy`` (NatureCNN, heads of ``net_arch``,
+    default none); vector observations get an MLP (``net_arch`` default ``[64, 64]``).
 
     ``dual_bn`` (AdvProp) adds a main and an auxiliary batch norm: after the grid convolution, or
     in every hidden layer of a shared vector trunk (:class:`DualBNMlpExtractor`, empty heads).
@@ -104,6 +111,12 @@ def _feed_forward_policy(
             net_arch={"pi": arch, "vf": arch},
         )
         return "MultiInputPolicy", kwargs
+    if is_pixel_space(space):
+        if dual_bn:
+            raise ValueError("dual_bn (AdvProp) needs vector or maze grid observations, not pixels")
+        arch = [] if net_arch is None else list(net_arch)
+        kwargs["net_arch"] = {"pi": arch, "vf": arch}
+        return "CnnPolicy", kwargs
     arch = [64, 64] if net_arch is None else list(net_arch)
     if dual_bn:
         if not isinstance(space, spaces.Box):

@@ -77,7 +77,8 @@ class PolicySettings:
     """The policy network (see :func:`advrl.agents.make_ppo`, which takes these as keywords)."""
 
     net_arch: list[int] | None = None
-    """Hidden layers of each head; null: [32] for grid observations, [64, 64] for vectors."""
+    """Hidden layers of each head; null: [32] for grid observations, none after NatureCNN for
+    pixels, [64, 64] for vectors."""
     activation: Literal["relu", "tanh"] = "relu"
     """Activation of the hidden layers."""
     conv_filters: int = 16

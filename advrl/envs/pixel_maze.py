@@ -62,7 +62,10 @@ class PixelMazeEnv(MazeEnv):
 
     **Observation.** ``Box(0, 255, (v * tile, v * tile, 3), uint8)``.
 
-    **Actions, reward, episode end.** MazeEnv's. ``reset`` puts the view in ``info["view"]``.
+    **Actions, reward, episode end.** MazeEnv's. ``reset`` puts the view in ``info["view"]``;
+    ``reset`` and ``step`` put MazeEnv's own observation of the same moment in ``info["state"]``
+    (in :attr:`state_space`): for analysis and for experts trained on the symbolic maze, never
+    seen by a pixel policy.
 
     **Registered ids.** ``advrl/PixelMaze-v0`` (15x15, PAIRED's DR levels), ``advrl/PixelMaze-Small-v0``
     (9x9, 0-12 walls, 100 steps); both draw ``train`` views (``views="heldout"`` for held-out ones).
@@ -83,7 +86,10 @@ class PixelMazeEnv(MazeEnv):
         self.tile = int(tile)
         self.view: View = MAZE_VIEWS["default"].sample(np.random.default_rng(0))
         self._view_rng = np.random.default_rng()
+        self.state: dict[str, Any] = {}
         super().__init__(**maze_kwargs)
+        self.state_space = self.observation_space
+        """MazeEnv's observation space: what ``info["state"]`` holds."""
         side = self.agent_view_size * self.tile
         self.observation_space = spaces.Box(0, 255, (side, side, 3), dtype=np.uint8)
 
@@ -100,11 +106,18 @@ class PixelMazeEnv(MazeEnv):
         else:
             self.view = resolve_view(view, MAZE_VIEWS, self._view_rng)
         obs, info = super().reset(seed=seed, options=options or None)
-        info["view"] = self.view
+        info.update(view=self.view, state=self.state)
         return obs, info  # type: ignore[return-value]
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:  # type: ignore[override]
+        """MazeEnv's step, observed as pixels."""
+        obs, reward, terminated, truncated, info = super().step(action)
+        info["state"] = self.state
+        return obs, reward, terminated, truncated, info  # type: ignore[return-value]
 
     def gen_obs(self) -> np.ndarray:  # type: ignore[override]
         """The egocentric view drawn under the current view."""
-        image = torch.from_numpy(super().gen_obs()["image"]).unsqueeze(0)
+        self.state = super().gen_obs()
+        image = torch.from_numpy(self.state["image"]).unsqueeze(0)
         views = torch.from_numpy(self.view.vector()).unsqueeze(0)
         return paint(maze_materials(image, self.tile), views)[0].numpy()

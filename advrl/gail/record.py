@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -19,6 +20,11 @@ def _stack(rows: list[Any]) -> Obs:
     return np.stack([np.asarray(r) for r in rows])
 
 
+def state_input(obs: Any, info: dict[str, Any]) -> Any:
+    """The state a pixel env reports in ``info["state"]`` (see :func:`record_demos`)."""
+    return info["state"]
+
+
 def record_demos(
     env: gym.Env,
     policy: Policy,
@@ -27,6 +33,7 @@ def record_demos(
     seed: int = 0,
     env_id: str = "",
     random_episodes: int | None = None,
+    policy_input: Callable[[Any, dict[str, Any]], Any] | None = None,
 ) -> Demonstrations:
     """Play ``episodes`` episodes of ``policy`` (episode ``i`` from ``reset(seed=seed + i)``).
 
@@ -40,6 +47,9 @@ def record_demos(
         seed: seed of the first episode.
         env_id: id stored with the demos.
         random_episodes: episodes of the random policy (default: ``max(episodes, 20)``).
+        policy_input: what the policy sees, from the step's observation and ``info`` (default: the
+            observation). :func:`state_input` lets an expert trained on a pixel env's state play
+            it while its pixels are recorded.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
@@ -50,13 +60,13 @@ def record_demos(
     terminated: list[bool] = []
     truncated: list[bool] = []
     for i in progress.counted(range(episodes), "recording", "episodes"):
-        obs, _ = env.reset(seed=seed + i)
+        obs, info = env.reset(seed=seed + i)
         start_episode(policy)
         obs_rows.append(obs)
         steps, term, trunc = 0, False, False
         while not (term or trunc):
-            action = policy(obs)
-            obs, reward, term, trunc, _ = env.step(action)
+            action = policy(obs if policy_input is None else policy_input(obs, info))
+            obs, reward, term, trunc, info = env.step(action)
             obs_rows.append(obs)
             acts.append(np.asarray(action))
             rews.append(float(reward))

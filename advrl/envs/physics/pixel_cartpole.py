@@ -59,8 +59,8 @@ class PixelCartPoleEnv(ParamCartPoleEnv):
     the channel axis, so velocities can be seen. Each episode is drawn under a
     :class:`~advrl.envs.views.View` drawn at reset from ``views`` (see :data:`CARTPOLE_VIEWS`) or
     given with ``env.reset(options={"view": ...})``. ``info["state"]`` carries CartPole's
-    4-number state (for analysis; a pixel policy does not see it) and ``reset`` puts the view in
-    ``info["view"]``.
+    4-number observation (in :attr:`state_space`; for analysis and for experts trained on
+    CartPole, never seen by a pixel policy) and ``reset`` puts the view in ``info["view"]``.
 
     **Observation.** ``Box(0, 255, (size, size, 3 * frames), uint8)``.
 
@@ -87,6 +87,8 @@ class PixelCartPoleEnv(ParamCartPoleEnv):
         if int(size) < 16 or int(frames) < 1:
             raise ValueError(f"size must be >= 16 and frames >= 1, got {size} and {frames}")
         super().__init__(randomize=randomize, render_mode=render_mode)
+        self.state_space = self.observation_space
+        """CartPole's observation space: what ``info["state"]`` holds."""
         self.view_space = view_space(views, CARTPOLE_VIEWS)
         self.size, self.frames = int(size), int(frames)
         self.observation_space = spaces.Box(0, 255, (size, size, 3 * frames), dtype=np.uint8)
