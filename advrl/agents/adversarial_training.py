@@ -18,7 +18,9 @@ Methods (``AdversarialTraining.method``), each on top of PPO's clipped surrogate
 - ``advprop``: ``L(s) + L_aux(s + delta)``, the adversarial term through the auxiliary batch norms
   (the policy must be built with ``dual_bn``); acting and evaluation use the main ones;
 - ``simaug``: ``L(mixup(s + delta, hardest view of s))``: several views of each state, the one with the
-  largest loss kept, mixed with the adversarial view (see :mod:`advrl.agents.simaug`).
+  largest loss kept, mixed with the adversarial view (see :mod:`advrl.agents.simaug`);
+- ``rad``: ``L(v(s))``, each sample under one of the views drawn at random (the observation itself
+  not among them): plain data augmentation with SimAug's views, the RAD-style baseline.
 
 ``adv_every = k`` computes the adversarial term on every k-th minibatch only, scaled by ``k`` there
 (``pgd_at``, ``fgsm_rs``, ``fast_bat``: weight ``k w`` on the perturbed loss, ``1 - k w`` on the clean
@@ -46,9 +48,12 @@ import torch
 import torch.nn.functional as F
 from gymnasium import spaces
 from stable_baselines3 import PPO
+from stable_baselines3.common.buffers import RolloutBuffer
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.distributions import Distribution
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.utils import explained_variance
+from stable_baselines3.common.vec_env import VecEnv
 from torch import nn
 
 from advrl.agents.advprop import auxiliary_bn, dual_batch_norms
@@ -72,9 +77,22 @@ from advrl.agents.indexed_buffers import (
 from advrl.agents.lipschitz import SingularValueClipping
 from advrl.agents.obs_normalization import ObservationNormalizer
 from advrl.agents.policy_inputs import Observation, PolicyInput, supports_attacks
-from advrl.agents.simaug import View, hardest_view, make_view, maze_only_views, mixup
+from advrl.agents.scene_views import (
+    SceneRecorder,
+    SceneViews,
+    policy_takes_channels_first,
+    scene_env,
+)
+from advrl.agents.simaug import (
+    View,
+    hardest_view,
+    maze_only_views,
+    mixup,
+    scene_view_count,
+    transform_views,
+)
 
-ATMethod = Literal["none", "pgd_at", "fgsm_rs", "fast_bat", "sa", "advprop", "simaug"]
+ATMethod = Literal["none", "pgd_at", "fgsm_rs", "fast_bat", "sa", "advprop", "simaug", "rad"]
 AT_METHODS: tuple[str, ...] = typing.get_args(ATMethod)
 """Adversarial training methods of :class:`RobustPPO`."""
 PERTURBED_METHODS = ("pgd_at", "fgsm_rs", "fast_bat")
@@ -112,9 +130,11 @@ class AdversarialTraining:
             first epoch, then the sample's ``x*`` from its previous epoch (one input-gradient pass
             fewer per minibatch after the first epoch); or ``"random"``, the random start itself.
         sa_coef: ``kappa``, the weight of SA-PPO's regularizer.
-        views: SimAug's views (``"kind:size"``, see :data:`advrl.agents.simaug.VIEW_KINDS`; on the
-            maze ``walls:p``, the same situation with other walls); the clean observation is
-            always one of the candidates.
+        views: SimAug's (and ``rad``'s) views (``"kind:size"``, see
+            :data:`advrl.agents.simaug.VIEW_KINDS`; on the maze ``walls:p``, the same situation with
+            other walls; on the pixel maze ``scene:K``, the sample's scene drawn under K views from
+            the env's view space); for ``simaug`` the clean observation is always one of the
+            candidates.
         mixup_alpha: SimAug's ``Beta(alpha, alpha)`` mixing weight.
         svc_bound: clip the actor's singular values at this bound (None: off).
         svc_every: gradient steps between clippings.
@@ -162,10 +182,10 @@ class AdversarialTraining:
             raise ValueError(f"adv_weight must be in [0, 1], got {self.adv_weight}")
         if self.adv_every < 1:
             raise ValueError(f"adv_every must be >= 1, got {self.adv_every}")
-        if self.adv_every > 1 and self.method == "simaug":
+        if self.adv_every > 1 and self.method in ("simaug", "rad"):
             raise ValueError(
-                "adv_every > 1 alternates the adversarial term with the clean loss; simaug's loss "
-                "has no clean part: use adv_every: 1"
+                f"adv_every > 1 alternates the adversarial term with the clean loss; "
+                f"{self.method}'s loss has no clean part: use adv_every: 1"
             )
         if self.adv_every * self.adv_weight > 1 and self.method in PERTURBED_METHODS:
             raise ValueError(
@@ -180,8 +200,9 @@ class AdversarialTraining:
             raise ValueError(f"lmbda must be positive (or None), got {self.lmbda}")
         if self.svc_bound is not None and self.svc_bound <= 0:
             raise ValueError(f"svc_bound must be positive (or None), got {self.svc_bound}")
-        for view in self.views:
-            make_view(view)  # raises on a bad spec
+        transform_views(self.views)  # raises on a bad spec
+        if self.method == "rad" and not self.views:
+            raise ValueError("rad trains on random views: list some in views (e.g. 'scene:1')")
 
     @property
     def enabled(self) -> bool:
@@ -325,8 +346,14 @@ class RobustPPO(PPO):
             if at.svc_bound is not None
             else None
         )
-        self._views: list[View] = [make_view(v) for v in at.views]
-        if at.method == "simaug" and not _is_grid_policy(self.policy):
+        self._views: list[View] = transform_views(at.views)
+        self._scene_count = scene_view_count(at.views) if at.method in ("simaug", "rad") else 0
+        self._scene_views: SceneViews | None = None
+        self._recorder: SceneRecorder | None = None
+        self._scenes: torch.Tensor | None = None
+        if self._scene_count and self.env is not None:
+            self._scene_views_for(self.env)
+        if at.method in ("simaug", "rad") and not _is_grid_policy(self.policy):
             maze_only = maze_only_views(at.views)
             if maze_only:
                 raise ValueError(
@@ -348,7 +375,49 @@ class RobustPPO(PPO):
         return ObservationNormalizer.from_vec_normalize(vec_normalize, self.device)
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_svc", "_views", "_points"]
+        excluded = ["_svc", "_views", "_points", "_scene_views", "_recorder", "_scenes"]
+        return [*super()._excluded_save_params(), *excluded]
+
+    def _scene_views_for(self, env: VecEnv) -> SceneViews:
+        """The scene views of ``env`` (checked once per env)."""
+        if self._scene_views is not None and self._recorder is not None:
+            if self._recorder.env is scene_env(env):
+                return self._scene_views
+        drawer = scene_env(env)
+        if drawer is None:
+            raise ValueError(
+                "scene views redraw the env's scenes under other views: they need a pixel env "
+                "that draws its scenes (advrl/PixelMaze-* on env.backend: batched); this env is "
+                f"{type(env).__name__}"
+            )
+        shape = self.observation_space.shape
+        assert shape is not None and drawer.observation_space.shape is not None
+        self._scene_views = SceneViews(
+            drawer,
+            channels_first=policy_takes_channels_first(shape, drawer.observation_space.shape),
+            device=self.device,
+        )
+        self._recorder = SceneRecorder(drawer, self.n_steps)
+        self._recorder.init_callback(self)
+        return self._scene_views
+
+    def collect_rollouts(
+        self,
+        env: VecEnv,
+        callback: BaseCallback,
+        rollout_buffer: RolloutBuffer,
+        n_rollout_steps: int,
+    ) -> bool:
+        """SB3's rollout; with scene views, the scene of every stored observation is kept too."""
+        if not self._scene_count:
+            return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
+        self._scene_views_for(env)
+        assert self._recorder is not None
+        both = CallbackList([self._recorder, callback])
+        both.model = self  # each callback is set up already
+        done = super().collect_rollouts(env, both, rollout_buffer, n_rollout_steps)
+        self._scenes = self._recorder.flat() if done else None
+        return done
 
     # ------------------------------------------------------------------------- perturbations
     def current_eps(self) -> float:
@@ -494,12 +563,33 @@ class RobustPPO(PPO):
         b.stats["robust/adv_policy_loss"].append(adv_loss.item())
         return Terms(clean.policy_loss, clean.entropy, b.scale * adv_loss)
 
-    def _terms_simaug(self, b: _Minibatch, clean: Terms) -> Terms:
-        """SimAug: ``L(mixup(s + delta, hardest view of s))``."""
+    def _candidate_views(self, b: _Minibatch) -> list[torch.Tensor]:
+        """The minibatch under each configured view (transforms within the bounds, then redrawn
+        scenes), without the observation itself."""
         low, high = observation_bounds(b.target)
         x = b.target.x
+        views = [torch.max(torch.min(v(x), high), low) for v in self._views]
+        if self._scene_count:
+            if self._scenes is None or b.indices is None or self._scene_views is None:
+                raise RuntimeError("scene views need the rollout's scenes and minibatch indices")
+            scenes = self._scenes[torch.as_tensor(b.indices)]
+            views += [self._scene_views(scenes) for _ in range(self._scene_count)]
+        return views
+
+    def _terms_rad(self, b: _Minibatch, clean: Terms) -> Terms:
+        """RAD-style augmentation: ``L(v(s))``, one configured view per sample, at random."""
         with torch.no_grad():
-            views = torch.stack([x, *(torch.max(torch.min(v(x), high), low) for v in self._views)])
+            views = torch.stack(self._candidate_views(b))  # [V, N, ...]
+            pick = torch.randint(len(views), (views.shape[1],), device=views.device)
+            x = views[pick, torch.arange(views.shape[1], device=views.device)]
+        log_prob, entropy = self._log_prob_entropy(b.target, x, b.actions)
+        return Terms(b.surrogate(log_prob).mean(), entropy, clean.extra)
+
+    def _terms_simaug(self, b: _Minibatch, clean: Terms) -> Terms:
+        """SimAug: ``L(mixup(s + delta, hardest view of s))``."""
+        x = b.target.x
+        with torch.no_grad():
+            views = torch.stack([x, *self._candidate_views(b)])
             losses = torch.stack(
                 [b.surrogate(self._log_prob_entropy(b.target, v, b.actions)[0]) for v in views]
             )
@@ -623,5 +713,6 @@ METHOD_TERMS: dict[str, Callable[[RobustPPO, _Minibatch, Terms], Terms]] = {
     "sa": RobustPPO._terms_sa,
     "advprop": RobustPPO._terms_advprop,
     "simaug": RobustPPO._terms_simaug,
+    "rad": RobustPPO._terms_rad,
 }
 """Each adversarial method's minibatch terms."""

@@ -9,7 +9,10 @@ them redrawn (``walls``). The PPO targets (action, advantage) are the same for e
 so the mixup mixes observations only.
 
 Views are written as ``"kind:size"`` strings (``gaussian:0.05``, ``scale:0.1``, ``dropout:0.1``) so
-configs can list them; :func:`make_view` turns one into a function.
+configs can list them; :func:`make_view` turns one into a function. On a pixel env that draws its
+scenes under views (the pixel maze), ``scene:K`` adds K views that are the sample's own scene drawn
+again under views from the env's view space (see :mod:`advrl.agents.scene_views`): SimAug's
+several cameras on one situation.
 """
 
 from __future__ import annotations
@@ -87,11 +90,35 @@ def maze_only_views(specs: tuple[str, ...] | list[str]) -> list[str]:
     return [spec for spec in specs if spec.partition(":")[0] in MAZE_VIEW_KINDS]
 
 
+SCENE = "scene"
+"""The view kind that redraws the sample's scene (``scene:K``: K fresh views)."""
+
+
+def scene_view_count(specs: tuple[str, ...] | list[str]) -> int:
+    """How many redrawn scenes the ``scene:K`` specs among ``specs`` ask for (0: none)."""
+    count = 0
+    for spec in specs:
+        kind, _, size = spec.partition(":")
+        if kind != SCENE:
+            continue
+        if not size.isdigit() or int(size) < 1:
+            raise ValueError(f"view {spec!r}: scene views take a count >= 1, e.g. 'scene:4'")
+        count += int(size)
+    return count
+
+
+def transform_views(specs: tuple[str, ...] | list[str]) -> list[View]:
+    """The observation transforms among ``specs`` (all kinds but ``scene``), validated."""
+    scene_view_count(specs)  # raises on a bad scene spec
+    return [make_view(spec) for spec in specs if spec.partition(":")[0] != SCENE]
+
+
 def make_view(spec: str) -> View:
     """A view from its ``"kind:size"`` spec (see :data:`VIEW_KINDS`)."""
     kind, _, size = spec.partition(":")
     if kind not in VIEW_KINDS:
-        raise ValueError(f"unknown view {spec!r}: kinds are {sorted(VIEW_KINDS)} as 'kind:size'")
+        kinds = sorted([*VIEW_KINDS, SCENE])
+        raise ValueError(f"unknown view {spec!r}: kinds are {kinds} as 'kind:size'")
     try:
         value = float(size)
     except ValueError:

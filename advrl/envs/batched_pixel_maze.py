@@ -38,7 +38,8 @@ class PixelBatchedMaze(BatchedMaze):
         if int(tile) < 2:
             raise ValueError(f"tile must be at least 2 pixels, got {tile}")
         self.tile = int(tile)
-        space = view_space(views, MAZE_VIEWS)
+        self.view_space = space = view_space(views, MAZE_VIEWS)
+        self.view_spaces = MAZE_VIEWS
         super().__init__(num_envs, **maze_kwargs)
         side = self.view * self.tile
         self.observation_space = spaces.Box(0, 255, (side, side, 3), dtype=np.uint8)
@@ -76,7 +77,15 @@ class PixelBatchedMaze(BatchedMaze):
 
     def observe(self) -> torch.Tensor:  # type: ignore[override]
         """Current observations on the device: ``uint8 [N, v * tile, v * tile, 3]``."""
-        return paint(maze_materials(super().observe()["image"], self.tile), self.views)
+        return self.draw(self.scenes(), self.views)
+
+    def scenes(self) -> torch.Tensor:
+        """What each slot's agent sees, before drawing: MazeEnv's ``uint8 [N, v, v, 3]`` view."""
+        return super().observe()["image"]
+
+    def draw(self, scenes: torch.Tensor, views: torch.Tensor) -> torch.Tensor:
+        """Scenes (from :meth:`scenes`) drawn under views (``[B, VIEW_DIM]``), ``uint8 [B, H, W, 3]``."""
+        return paint(maze_materials(scenes.to(self.device), self.tile), views)
 
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
         """Reseed the level and view generators (they take effect at the next reset)."""

@@ -81,7 +81,7 @@ def check_adversarial_config(config: PPORunConfig, space: gym.Space) -> None:
             f"{type(space).__name__} observations (use attack: pgd)"
         )
     maze_only = maze_only_views(at.views)
-    if at.method == "simaug" and maze_only and not is_grid_space(space):
+    if at.method in ("simaug", "rad") and maze_only and not is_grid_space(space):
         raise ConfigError(
             f"adversarial.views {maze_only} redraw the maze's walls; {config.env.id} has "
             f"{type(space).__name__} observations (use gaussian, scale or dropout views)"
