@@ -303,6 +303,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UserError("several runs are compared under --attack only; give one run folder")
     run = Path(args.run[0])
     loaded = load_run(run, allow_import=args.allow_import)
+    if args.views:
+        return eval_views(args, run, loaded)
     names = loaded.eval_levels
     if args.all:
         names = list(all_heldout_names())
@@ -330,6 +332,65 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"mean solve rate {result.mean('success_rate'):.3f}{reference}")
     out = run / f"eval-{'all' if args.all else args.levels.replace(',', '_')}.csv"
     write_table(rows, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def eval_views(args: argparse.Namespace, run: Path, loaded: Any) -> int:
+    """``advrl eval RUN --views ...``: the run's env drawn under each named view space, on the
+    same seeded levels; sampled and greedy actions, and a random policy."""
+    from advrl.envs.vector import make_env
+    from advrl.eval import evaluate, random_policy, sb3_policy
+
+    config = loaded.config
+    probe = make_env(config.env.id, config.env.kwargs)
+    spaces = getattr(probe.unwrapped, "view_space", None)
+    probe.close()
+    if spaces is None:
+        raise UserError(
+            f"--views draws the env under other views; {config.env.id} has none (pixel envs "
+            "such as advrl/PixelMaze-Small-v0 and advrl/PixelCartPole-v1 have them)"
+        )
+    names = [n.strip() for n in args.views.split(",") if n.strip()]
+    episodes = _episodes(args, loaded.eval_episodes)
+    seed = loaded.eval_seed
+    rows = []
+    with progress.phase("evaluating views", len(names), "view spaces"):
+        for name in names:
+            try:
+                env = make_env(config.env.id, {**config.env.kwargs, "views": name})
+            except ValueError as err:
+                raise UserError(str(err)) from None
+            row: dict[str, Any] = {"views": name}
+            for mode, greedy in (("policy", False), ("greedy", True)):
+                stats = evaluate(
+                    env, sb3_policy(loaded.model, deterministic=greedy), episodes, seed
+                )
+                row[f"{mode}_return"] = stats.mean_return
+                if stats.success_defined:
+                    row[f"{mode}_success"] = stats.success_rate
+            env.close()
+            rows.append(row)
+            progress.advance()
+    env = make_env(config.env.id, config.env.kwargs)
+    rand = evaluate(env, random_policy(env.action_space, seed), episodes, seed)
+    env.close()
+    keys = [k for k in rows[0] if k != "views"]
+    print(f"{config.env.id}, {episodes} episodes per view space (the same levels for each)")
+    print("| views | " + " | ".join(keys) + " |")
+    print("|" + "---|" * (len(keys) + 1))
+    for row in rows:
+        print("| " + " | ".join([row["views"], *(f"{row[k]:.3f}" for k in keys)]) + " |")
+    reference = f"random policy: return {rand.mean_return:.3f}"
+    if rand.success_defined:
+        reference += f", success {rand.success_rate:.3f}"
+    print(reference)
+    out = run / f"eval-views-{'_'.join(names)}.csv"
+    out.write_text(
+        ",".join(["views", *keys])
+        + "\n"
+        + "".join(",".join([r["views"], *(repr(r[k]) for k in keys)]) + "\n" for r in rows)
+    )
     print(f"wrote {out}")
     return 0
 
@@ -868,7 +929,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_eval.add_argument("--all", action="store_true", help="every held-out maze")
     p_eval.add_argument(
-        "--episodes", type=int, help="episodes per maze or per eps (default: the run's / 20)"
+        "--views",
+        help="pixel envs: comma-separated view spaces to play the run's env under "
+        "(default, train, heldout) instead of held-out mazes",
+    )
+    p_eval.add_argument(
+        "--episodes",
+        type=int,
+        help="episodes per maze, view space or eps (default: the run's / 20)",
     )
     attack = p_eval.add_argument_group("observation attacks (robustness curves and ARA)")
     attack.add_argument(
