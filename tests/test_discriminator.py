@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import gymnasium as gym
@@ -129,6 +130,22 @@ def test_diffaugment_translation_and_cutout_by_hand() -> None:
     expected[1:, :3] = x[0, 0, :3, 1:]
     expected[0, :2] = 0  # cut out
     torch.testing.assert_close(out, expected)
+
+
+def test_diffaugment_colours_stacked_frames_one_frame_at_a_time() -> None:
+    aug = DiffAugment("color")
+    frames = torch.rand(5, 9, 8, 8)  # three RGB frames on the channel axis
+    params = aug.sample(5, 8, 8, generator=torch.Generator().manual_seed(1))
+    assert params.saturation is not None
+    whole = aug.apply(frames, params)
+    no_contrast = dataclasses.replace(params, contrast=None)
+    for f in range(3):  # brightness and saturation act on each frame alone
+        rgb = frames[:, 3 * f : 3 * f + 3]
+        expected = rgb + params.brightness.view(-1, 1, 1, 1)  # type: ignore[union-attr]
+        mean = expected.mean(1, keepdim=True)
+        expected = (expected - mean) * params.saturation.view(-1, 1, 1, 1) + mean
+        torch.testing.assert_close(aug.apply(frames, no_contrast)[:, 3 * f : 3 * f + 3], expected)
+    assert whole.shape == frames.shape
 
 
 def test_diffaugment_one_transform_for_both_batches_and_gradients() -> None:

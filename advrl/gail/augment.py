@@ -2,7 +2,9 @@
 
 The same sampled transform is applied to the expert and the generator batch (row ``i`` of each gets
 transform ``i``), so the discriminator cannot tell them apart by their augmentation, and gradients flow
-through it to its inputs. Images are float ``[N, C, H, W]`` tensors.
+through it to its inputs. Images are float ``[N, C, H, W]`` tensors; when C is a multiple of 3 (RGB
+frames stacked on the channel axis, as the pixel envs give them) saturation works on each frame's
+own colours.
 
 Policies (comma-separated): ``color`` (brightness, saturation, contrast), ``translation`` (shift by up
 to ``translation_ratio`` of the side, zero padded), ``cutout`` (a zeroed square of
@@ -99,8 +101,7 @@ class DiffAugment:
         if params.brightness is not None:
             x = x + params.brightness.view(-1, 1, 1, 1)
         if params.saturation is not None:
-            mean = x.mean(dim=1, keepdim=True)
-            x = (x - mean) * params.saturation.view(-1, 1, 1, 1) + mean
+            x = _saturate(x, params.saturation)
         if params.contrast is not None:
             mean = x.mean(dim=(1, 2, 3), keepdim=True)
             x = (x - mean) * params.contrast.view(-1, 1, 1, 1) + mean
@@ -114,6 +115,15 @@ class DiffAugment:
         """Sample a transform and apply it to ``x``."""
         n, _, h, w = x.shape
         return self.apply(x, self.sample(n, h, w, x.device, generator))
+
+
+def _saturate(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """Scale each pixel's colours about their mean by ``factor[i]``: per RGB frame when the channels
+    are stacked RGB frames, else over all channels."""
+    n, c, h, w = x.shape
+    frames = x.view(n, c // 3, 3, h, w) if c % 3 == 0 else x.view(n, 1, c, h, w)
+    mean = frames.mean(dim=2, keepdim=True)
+    return ((frames - mean) * factor.view(-1, 1, 1, 1, 1) + mean).view(n, c, h, w)
 
 
 def _translate(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
