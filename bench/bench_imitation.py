@@ -7,6 +7,13 @@ policy, ``eval_episodes`` episodes), mean and spread over seeds, env steps and w
 score at intermediate evaluations (steps to reach 0.9).
 
     python bench/bench_imitation.py --tasks cartpole --seeds 0,1,2 --out bench-runs/imitation
+
+From pixels (``pixel-cartpole``): the CartPole expert plays ``advrl/PixelCartPole-v1`` from its
+state while its 48x48 frames are recorded, and GAIL imitates the frames
+(``configs/gail-pixel-cartpole.yaml``), with and without DiffAugment, from few demonstrations:
+
+    python bench/bench_imitation.py --tasks pixel-cartpole --methods gail,gail+diffaug-full \
+        --demo-counts 1,2,5,10 --seeds 0,1,2,3,4
 """
 
 from __future__ import annotations
@@ -25,17 +32,22 @@ from advrl.config import ImitationRunConfig, PPORunConfig, load_config
 from advrl.envs.vector import make_env
 from advrl.eval import sb3_policy
 from advrl.gail import record_demos, save_demos
+from advrl.gail.record import state_input
 from advrl.runners import train_ppo
 from advrl.runners.imitation import train_imitation
 from advrl.runners.loading import load_run
 
+DEFAULT_DEMOS = 10
+"""Demonstrations recorded per task (and used per run unless --demo-counts says otherwise)."""
+
 METHODS: dict[str, tuple[str, list[str]]] = {
-    "gail": ("gail", []),
+    "gail": ("gail", ["discriminator.augment=null"]),
     "asaf": ("asaf", ["asaf.window=null"]),
     "asaf-w": ("asaf", ["asaf.window=32", "asaf.batch_size=50"]),
     "asaf-1": ("asaf", ["asaf.window=1", "asaf.batch_size=200"]),
     "gail+asaf": ("asaf", []),  # ASAF fine-tuning of the same seed's GAIL policy
     "gail+diffaug": ("gail", ["discriminator.augment=translation,cutout"]),
+    "gail+diffaug-full": ("gail", ["discriminator.augment=color,translation,cutout"]),
 }
 """Method name -> (config family, overrides)."""
 
@@ -43,30 +55,35 @@ METHODS: dict[str, tuple[str, list[str]]] = {
 STOCHASTIC_DEMOS = {"maze-small"}
 """Tasks whose expert is recorded with sampled actions (a greedy maze policy can loop forever)."""
 
+PIXEL_TASKS = {"pixel-cartpole": ("cartpole", "advrl/PixelCartPole-v1")}
+"""Pixel task -> (the task whose expert plays from the state, the pixel env recorded)."""
+
 
 def expert_demos(task: str, out: Path, episodes: int) -> Path:
     """Train (or reuse) the task's expert and record its demos."""
     demos = out / f"demos-{task}.npz"
     if demos.is_file():
         return demos
-    run = out / f"expert-{task}"
+    expert_task, pixel_env = PIXEL_TASKS.get(task, (task, None))
+    run = out / f"expert-{expert_task}"
     if not (run / "summary.json").is_file():
         config = load_config(
             PPORunConfig,
-            Path("configs") / f"expert-{task}.yaml",
-            [f"out_dir={out}", f"name=expert-{task}"],
+            Path("configs") / f"expert-{expert_task}.yaml",
+            [f"out_dir={out}", f"name=expert-{expert_task}"],
         )
         train_ppo(config)
     loaded = load_run(run)
     model, config = loaded.model, loaded.config
-    env_id = config.env.id
-    env = make_env(env_id, config.env.kwargs)
+    env_id = pixel_env or config.env.id
+    env = make_env(env_id, {} if pixel_env else config.env.kwargs)
     save_demos(
         record_demos(
             env,
             sb3_policy(model, deterministic=task not in STOCHASTIC_DEMOS),
             episodes,
             env_id=env_id,
+            policy_input=state_input if pixel_env else None,
         ),
         demos,
     )
@@ -89,6 +106,8 @@ def run_method(
 ) -> dict[str, Any]:
     family, overrides = METHODS[method]
     name = f"{task}-{method}-seed{seed}"
+    if episodes != DEFAULT_DEMOS:
+        name = f"{task}-{method}-d{episodes}-seed{seed}"
     if (out / name / "summary.json").is_file():
         return json.loads((out / name / "summary.json").read_text())
     sets = [
@@ -113,7 +132,10 @@ def main() -> None:
     parser.add_argument("--tasks", default="cartpole")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--demo-episodes", type=int, default=10)
+    parser.add_argument("--demo-episodes", type=int, default=DEFAULT_DEMOS, help="recorded")
+    parser.add_argument(
+        "--demo-counts", default=None, help="comma-separated demos per run (default: all recorded)"
+    )
     parser.add_argument("--asaf-steps", type=int, help="budget of ASAF runs (default: config's)")
     parser.add_argument("--finetune-steps", type=int, default=50_000)
     parser.add_argument("--out", default="bench-runs/imitation")
@@ -129,7 +151,10 @@ def main() -> None:
         "steps to 0.9 |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for task in args.tasks.split(","):
+    counts = [args.demo_episodes]
+    if args.demo_counts:
+        counts = [int(c) for c in args.demo_counts.split(",")]
+    for task, count in ((t, c) for t in args.tasks.split(",") for c in counts):
         demos = expert_demos(task, out, args.demo_episodes)
         for method in args.methods.split(","):
             steps = None
@@ -137,9 +162,7 @@ def main() -> None:
                 steps = args.finetune_steps
             elif method.startswith("asaf"):
                 steps = args.asaf_steps
-            results = [
-                run_method(task, method, s, demos, out, steps, args.demo_episodes) for s in seeds
-            ]
+            results = [run_method(task, method, s, demos, out, steps, count) for s in seeds]
             scores = [r["eval"]["policy"]["normalized_score"] for r in results]
             greedy = [r["eval"]["policy_deterministic"]["normalized_score"] for r in results]
             reach = []
@@ -150,8 +173,9 @@ def main() -> None:
             reach_text = (
                 f"{int(np.median(reached))} ({len(reached)}/{len(reach)})" if reached else "never"
             )
+            label = task if count == args.demo_episodes else f"{task}, {count} demos"
             print(
-                f"| {task} | {method} | {len(seeds)} | "
+                f"| {label} | {method} | {len(seeds)} | "
                 f"{np.mean(scores):.2f} ± {np.std(scores):.2f} | "
                 f"{np.mean(greedy):.2f} ± {np.std(greedy):.2f} | "
                 f"{results[0]['timesteps']} | {np.mean([r['wall_clock_s'] for r in results]):.0f} | "
