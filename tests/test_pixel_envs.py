@@ -248,3 +248,33 @@ def test_pixel_envs_get_a_cnn_policy() -> None:
     assert not torch.equal(before, model.policy.state_dict()["features_extractor.cnn.0.weight"])
     with pytest.raises(ValueError, match="not pixels"):
         make_ppo(PixelBatchedMaze(2, size=7), dual_bn=True)
+
+
+def test_batched_pixel_cartpole_equals_make_vec_env_of_the_single_env() -> None:
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from advrl.envs.physics.batched_pixel_cartpole import PixelCartPoleVecEnv
+
+    batched = make_vec("advrl/PixelCartPole-v1", {}, 4, backend="auto", device="cpu", seed=7)
+    assert isinstance(batched, PixelCartPoleVecEnv)
+    singles = make_vec_env("advrl/PixelCartPole-v1", n_envs=4, seed=7)
+    np.testing.assert_array_equal(batched.reset(), singles.reset())
+    rng = np.random.default_rng(0)
+    ends = 0
+    for _ in range(250):
+        actions = rng.integers(0, 2, 4)
+        obs_b, rew_b, done_b, info_b = batched.step(actions)
+        obs_s, rew_s, done_s, info_s = singles.step(actions)
+        np.testing.assert_array_equal(obs_b, obs_s)
+        np.testing.assert_array_equal(rew_b, rew_s)
+        np.testing.assert_array_equal(done_b, done_s)
+        for b, s in zip(info_b, info_s, strict=True):
+            np.testing.assert_array_equal(b["state"], s["state"])
+            if "terminal_observation" in s:
+                ends += 1
+                np.testing.assert_array_equal(b["terminal_observation"], s["terminal_observation"])
+                assert b["episode"]["l"] == s["episode"]["l"]
+                assert b["episode"]["r"] == s["episode"]["r"]
+    assert ends >= 20
+    views = singles.get_attr("unwrapped")
+    assert batched.get_attr("view") == [View.from_vector(u.view.vector()) for u in views]

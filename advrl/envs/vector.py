@@ -14,6 +14,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from advrl.checks import at_most, positive
 from advrl.envs.batched import BatchedMaze
 from advrl.envs.batched_pixel_maze import PixelBatchedMaze
+from advrl.envs.physics.batched_pixel_cartpole import PixelCartPoleVecEnv
 
 __all__ = [
     "BATCHED_KWARGS",
@@ -41,7 +42,8 @@ class VecSettings:
     kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for ``gymnasium.make``."""
     backend: Literal["auto", "batched", "gymnasium"] = "auto"
-    """``batched``: the torch BatchedMaze (domain-randomized advrl mazes only); ``gymnasium``:
+    """``batched``: a batched twin (BatchedMaze for domain-randomized advrl mazes, the pixel
+    maze's PixelBatchedMaze, the pixel CartPole's PixelCartPoleVecEnv); ``gymnasium``:
     ``gymnasium.make`` copies under an SB3 VecEnv; ``auto``: batched where it applies."""
     device: str = "cpu"
     """Torch device of the batched backend (``cpu``, ``cuda``)."""
@@ -93,6 +95,24 @@ PIXEL_KWARGS = ("views", "tile")
 
 MAZE_ENTRY = "advrl.envs.maze:MazeEnv"
 PIXEL_MAZE_ENTRY = "advrl.envs.pixel_maze:PixelMazeEnv"
+PIXEL_CARTPOLE_ENTRY = "advrl.envs.physics.pixel_cartpole:PixelCartPoleEnv"
+PIXEL_CARTPOLE_KWARGS = ("views", "size", "frames", "randomize")
+"""PixelCartPoleEnv's arguments, which PixelCartPoleVecEnv shares."""
+
+
+def pixel_cartpole_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """PixelCartPoleVecEnv arguments for a registered PixelCartPoleEnv id, or None."""
+    try:
+        spec = gym.spec(env_id)
+    except gym.error.Error:
+        return None
+    kwargs = {**spec.kwargs, **env_kwargs}
+    if spec.entry_point != PIXEL_CARTPOLE_ENTRY or any(
+        k not in (*PIXEL_CARTPOLE_KWARGS, "render_mode") for k in kwargs
+    ):
+        return None
+    kwargs = {k: v for k, v in kwargs.items() if k in PIXEL_CARTPOLE_KWARGS}
+    return {**kwargs, "max_steps": spec.max_episode_steps or 500}
 
 
 def batched_kwargs(
@@ -130,8 +150,9 @@ def make_vec(
     factory: Callable[..., gym.Env] = make_env,
     vec_env_cls: type[DummyVecEnv] | type[SubprocVecEnv] = DummyVecEnv,
 ) -> VecEnv:
-    """``n_envs`` copies of an env: BatchedMaze where it applies (``batched``/``auto``), else
-    ``factory(env_id, kwargs)`` under ``vec_env_cls``.
+    """``n_envs`` copies of an env: a batched twin where one applies (``batched``/``auto``:
+    BatchedMaze, PixelBatchedMaze, PixelCartPoleVecEnv), else ``factory(env_id, kwargs)`` under
+    ``vec_env_cls``.
 
     Raises:
         BackendError: ``backend`` is ``batched`` and the env is not a maze BatchedMaze can stand
@@ -145,6 +166,11 @@ def make_vec(
     )
     if pixel_kwargs is not None:
         return PixelBatchedMaze(n_envs, device=device, seed=seed, **pixel_kwargs)
+    cartpole_kwargs = pixel_cartpole_kwargs(env_id, env_kwargs) if backend != "gymnasium" else None
+    if cartpole_kwargs is not None:
+        vec = PixelCartPoleVecEnv(n_envs, **cartpole_kwargs)
+        vec.seed(seed)
+        return vec
     if backend == "batched" and kwargs is None:
         raise BackendError(
             f"env.backend=batched needs an advrl maze (e.g. advrl/Maze-v0, advrl/PixelMaze-v0) with only "
