@@ -33,7 +33,7 @@ class PixelBatchedMaze(BatchedMaze):
     """
 
     def __init__(
-        self, num_envs: int, *, views: str | ViewSpace = "train", tile: int = 8, **maze_kwargs: Any
+        self, num_envs: int, *, views: str | ViewSpace = "default", tile: int = 8, **maze_kwargs: Any
     ) -> None:
         if int(tile) < 2:
             raise ValueError(f"tile must be at least 2 pixels, got {tile}")

@@ -68,7 +68,8 @@ class PixelMazeEnv(MazeEnv):
     seen by a pixel policy.
 
     **Registered ids.** ``advrl/PixelMaze-v0`` (15x15, PAIRED's DR levels), ``advrl/PixelMaze-Small-v0``
-    (9x9, 0-12 walls, 100 steps); both draw ``train`` views (``views="heldout"`` for held-out ones).
+    (9x9, 0-12 walls, 100 steps); both draw the ``default`` view (``views="train"`` or
+    ``views="heldout"`` for the other spaces).
 
     Args:
         views: the view space drawn at each reset: ``default``, ``train``, ``heldout`` or a
@@ -78,7 +79,7 @@ class PixelMazeEnv(MazeEnv):
     """
 
     def __init__(
-        self, *, views: str | ViewSpace = "train", tile: int = 8, **maze_kwargs: Any
+        self, *, views: str | ViewSpace = "default", tile: int = 8, **maze_kwargs: Any
     ) -> None:
         if int(tile) < 2:
             raise ValueError(f"tile must be at least 2 pixels, got {tile}")

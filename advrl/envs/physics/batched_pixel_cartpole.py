@@ -41,7 +41,7 @@ class PixelCartPoleVecEnv(VecEnv):
         self,
         num_envs: int,
         *,
-        views: str | ViewSpace = "train",
+        views: str | ViewSpace = "default",
         size: int = 48,
         frames: int = 3,
         randomize: bool = False,

@@ -64,8 +64,8 @@ class PixelCartPoleEnv(ParamCartPoleEnv):
 
     **Observation.** ``Box(0, 255, (size, size, 3 * frames), uint8)``.
 
-    **Registered ids.** ``advrl/PixelCartPole-v1`` (``train`` views; ``views="heldout"`` for
-    held-out ones; ``randomize=True`` draws the dynamics too).
+    **Registered ids.** ``advrl/PixelCartPole-v1`` (the ``default`` view; ``views="train"`` or
+    ``views="heldout"`` for the other spaces; ``randomize=True`` draws the dynamics too).
 
     Args:
         views: view space drawn at each reset: ``default``, ``train``, ``heldout`` or a ViewSpace.
@@ -78,7 +78,7 @@ class PixelCartPoleEnv(ParamCartPoleEnv):
     def __init__(
         self,
         *,
-        views: str | ViewSpace = "train",
+        views: str | ViewSpace = "default",
         size: int = 48,
         frames: int = 3,
         randomize: bool = False,
