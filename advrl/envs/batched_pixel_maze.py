@@ -11,9 +11,9 @@ from gymnasium import spaces
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices
 
 from advrl.envs.batched import BatchedMaze
-from advrl.envs.pixel_maze import MAZE_VIEWS, VIEW_SEED_STREAM
+from advrl.envs.pixel_maze import MAZE_VIEWS
 from advrl.envs.pixels import maze_materials, paint
-from advrl.envs.views import VIEW_DIM, View, ViewSpace, view_space
+from advrl.envs.views import VIEW_DIM, VIEW_SEED_STREAM, View, ViewSpace, view_space
 
 
 class PixelBatchedMaze(BatchedMaze):
@@ -33,7 +33,12 @@ class PixelBatchedMaze(BatchedMaze):
     """
 
     def __init__(
-        self, num_envs: int, *, views: str | ViewSpace = "default", tile: int = 8, **maze_kwargs: Any
+        self,
+        num_envs: int,
+        *,
+        views: str | ViewSpace = "default",
+        tile: int = 8,
+        **maze_kwargs: Any,
     ) -> None:
         if int(tile) < 2:
             raise ValueError(f"tile must be at least 2 pixels, got {tile}")

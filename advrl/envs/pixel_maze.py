@@ -10,7 +10,7 @@ from gymnasium import spaces
 
 from advrl.envs.maze import MazeEnv
 from advrl.envs.pixels import maze_materials, paint
-from advrl.envs.views import View, ViewSpace, near, resolve_view, view_space, views_of
+from advrl.envs.views import View, ViewDraws, ViewSpace, near, view_space, views_of
 
 MAZE_VIEWS: dict[str, ViewSpace] = views_of(
     default=View(((0.0, 0.0, 0.0), (0.4, 0.4, 0.4), (0.0, 1.0, 0.0), (1.0, 0.0, 0.0))),
@@ -45,9 +45,6 @@ MAZE_VIEWS: dict[str, ViewSpace] = views_of(
 (black floor, grey walls, green goal, red agent); ``train`` varies every colour around it, the
 texture, light and camera; ``heldout`` has a lighter floor, blue walls, a textured and darker
 scene: its floor colour, texture and light are outside the training ranges for every draw."""
-
-VIEW_SEED_STREAM = 0x5EE
-"""Mixed into a reset's seed to seed the view draws, apart from the level draws."""
 
 
 class PixelMazeEnv(MazeEnv):
@@ -86,7 +83,7 @@ class PixelMazeEnv(MazeEnv):
         self.view_space = view_space(views, MAZE_VIEWS)
         self.tile = int(tile)
         self.view: View = MAZE_VIEWS["default"].sample(np.random.default_rng(0))
-        self._view_rng = np.random.default_rng()
+        self._views = ViewDraws(self.view_space, MAZE_VIEWS)
         self.state: dict[str, Any] = {}
         super().__init__(**maze_kwargs)
         self.state_space = self.observation_space
@@ -99,13 +96,7 @@ class PixelMazeEnv(MazeEnv):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """MazeEnv's reset (``options["level"]``), plus ``options["view"]``: how to draw it."""
         options = dict(options or {})
-        view = options.pop("view", None)
-        if seed is not None:
-            self._view_rng = np.random.default_rng([seed, VIEW_SEED_STREAM])
-        if view is None:
-            self.view = self.view_space.sample(self._view_rng)
-        else:
-            self.view = resolve_view(view, MAZE_VIEWS, self._view_rng)
+        self.view = self._views.choose(options.pop("view", None), seed)
         obs, info = super().reset(seed=seed, options=options or None)
         info.update(view=self.view, state=self.state)
         return obs, info  # type: ignore[return-value]

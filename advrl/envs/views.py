@@ -182,6 +182,35 @@ def resolve_view(value: Any, spaces: Mapping[str, ViewSpace], rng: np.random.Gen
     )
 
 
+VIEW_SEED_STREAM = 0x5EE
+"""Mixed into a reset's seed to seed the view draws, apart from the env's other draws."""
+
+
+class ViewDraws:
+    """An env's view at each reset: the one a reset asks for, else one drawn from its space.
+
+    Draws come from a generator of their own, reseeded from a reset's seed (mixed with
+    :data:`VIEW_SEED_STREAM`), so views never shift the env's level or state draws.
+
+    Args:
+        space: what resets without a view draw from.
+        spaces: the env's named view spaces (for a reset that names one).
+    """
+
+    def __init__(self, space: ViewSpace, spaces: Mapping[str, ViewSpace]) -> None:
+        self.space = space
+        self.spaces = spaces
+        self.rng = np.random.default_rng()
+
+    def choose(self, option: Any, seed: int | None) -> View:
+        """The view of a reset with ``seed`` and ``options["view"] = option`` (None: draw one)."""
+        if seed is not None:
+            self.rng = np.random.default_rng([seed, VIEW_SEED_STREAM])
+        if option is None:
+            return self.space.sample(self.rng)
+        return resolve_view(option, self.spaces, self.rng)
+
+
 def view_space(name_or_space: str | ViewSpace, spaces: Mapping[str, ViewSpace]) -> ViewSpace:
     """An env's ``views`` argument: a space or the name of one of its own."""
     if isinstance(name_or_space, ViewSpace):

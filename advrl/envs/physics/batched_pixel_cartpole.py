@@ -11,9 +11,9 @@ from gymnasium import spaces
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvStepReturn
 
 from advrl.envs.physics.cartpole import ParamCartPoleEnv
-from advrl.envs.physics.pixel_cartpole import CARTPOLE_VIEWS, VIEW_SEED_STREAM
+from advrl.envs.physics.pixel_cartpole import CARTPOLE_VIEWS
 from advrl.envs.pixels import cartpole_materials, paint
-from advrl.envs.views import VIEW_DIM, View, ViewSpace, view_space
+from advrl.envs.views import VIEW_DIM, View, ViewDraws, ViewSpace, view_space
 
 
 class PixelCartPoleVecEnv(VecEnv):
@@ -58,7 +58,7 @@ class PixelCartPoleVecEnv(VecEnv):
         self.envs = [ParamCartPoleEnv(randomize=randomize) for _ in range(num_envs)]
         self.view_space = view_space(views, CARTPOLE_VIEWS)
         self.view_spaces = CARTPOLE_VIEWS
-        self._view_rngs = [np.random.default_rng() for _ in range(num_envs)]
+        self._view_draws = [ViewDraws(self.view_space, CARTPOLE_VIEWS) for _ in range(num_envs)]
         self.views = np.zeros((num_envs, VIEW_DIM), dtype=np.float32)
         self.stack = np.zeros((num_envs, self.frames, self.size, self.size, 3), dtype=np.uint8)
         self.t = np.zeros(num_envs, dtype=np.int64)
@@ -87,9 +87,7 @@ class PixelCartPoleVecEnv(VecEnv):
         states = []
         for i in rows:
             seed = self._seeds[i]
-            if seed is not None:
-                self._view_rngs[i] = np.random.default_rng([seed, VIEW_SEED_STREAM])
-            self.views[i] = self.view_space.sample(self._view_rngs[i]).vector()
+            self.views[i] = self._view_draws[i].choose(None, seed).vector()
             state, _ = self.envs[i].reset(seed=seed)
             states.append(state)
             self._seeds[i] = None

@@ -11,7 +11,7 @@ from gymnasium import spaces
 
 from advrl.envs.physics.cartpole import ParamCartPoleEnv
 from advrl.envs.pixels import cartpole_materials, paint
-from advrl.envs.views import View, ViewSpace, near, resolve_view, view_space, views_of
+from advrl.envs.views import View, ViewDraws, ViewSpace, near, view_space, views_of
 
 CARTPOLE_VIEWS: dict[str, ViewSpace] = views_of(
     default=View(((1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (0.0, 0.0, 0.0), (0.79, 0.6, 0.4))),
@@ -46,8 +46,6 @@ CARTPOLE_VIEWS: dict[str, ViewSpace] = views_of(
 palette (white, black track and cart, brown pole); ``train`` varies colours, texture, light and
 camera around it; ``heldout`` has a blue-grey background, a red cart, a green pole, more texture
 and less light: its background, texture and light are outside the training ranges for every draw."""
-
-VIEW_SEED_STREAM = 0x5EE
 
 
 class PixelCartPoleEnv(ParamCartPoleEnv):
@@ -93,7 +91,7 @@ class PixelCartPoleEnv(ParamCartPoleEnv):
         self.size, self.frames = int(size), int(frames)
         self.observation_space = spaces.Box(0, 255, (size, size, 3 * frames), dtype=np.uint8)
         self.view: View = CARTPOLE_VIEWS["default"].sample(np.random.default_rng(0))
-        self._view_rng = np.random.default_rng()
+        self._views = ViewDraws(self.view_space, CARTPOLE_VIEWS)
         self._stack: deque[np.ndarray] = deque(maxlen=self.frames)
 
     def draw(self) -> np.ndarray:
@@ -112,13 +110,7 @@ class PixelCartPoleEnv(ParamCartPoleEnv):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """The physics env's reset (``options["level"]``), plus ``options["view"]``."""
         options = dict(options or {})
-        view = options.pop("view", None)
-        if seed is not None:
-            self._view_rng = np.random.default_rng([seed, VIEW_SEED_STREAM])
-        if view is None:
-            self.view = self.view_space.sample(self._view_rng)
-        else:
-            self.view = resolve_view(view, CARTPOLE_VIEWS, self._view_rng)
+        self.view = self._views.choose(options.pop("view", None), seed)
         state, info = super().reset(seed=seed, options=options or None)
         frame = self.draw()
         self._stack.extend([frame] * self.frames)
