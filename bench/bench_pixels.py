@@ -25,6 +25,7 @@ import advrl  # noqa: F401  (registers the envs)
 from advrl.envs import MazeEnv
 from advrl.envs.batched import BatchedMaze
 from advrl.envs.batched_pixel_maze import PixelBatchedMaze
+from advrl.envs.physics.batched_pixel_cartpole import PixelCartPoleVecEnv
 from advrl.envs.vector import make_vec
 
 
@@ -42,13 +43,13 @@ def single_rate(make: Callable[[], gym.Env], seconds: float) -> float:
     return steps / (time.perf_counter() - start)
 
 
-def vec_rate(vec, seconds: float) -> float:
+def vec_rate(vec, seconds: float, actions: int = 3) -> float:
     vec.reset()
     rng = np.random.default_rng(0)
     steps, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         for _ in range(10):
-            vec.step(rng.integers(0, 3, size=vec.num_envs))
+            vec.step(rng.integers(0, actions, size=vec.num_envs))
         steps += 10 * vec.num_envs
     return steps / (time.perf_counter() - start)
 
@@ -93,6 +94,32 @@ def main() -> None:
             median(lambda: single_rate(lambda: gym.make("advrl/PixelCartPole-v1"), s)),
         )
     )
+    for n in (16, 64):
+        rows.append(
+            (
+                f"PixelCartPole, DummyVecEnv of {n} single envs",
+                median(
+                    lambda n=n: vec_rate(
+                        make_vec(
+                            "advrl/PixelCartPole-v1",
+                            {},
+                            n,
+                            backend="gymnasium",
+                            device="cpu",
+                            seed=0,
+                        ),
+                        s,
+                        actions=2,
+                    )
+                ),
+            )
+        )
+        rows.append(
+            (
+                f"PixelCartPoleVecEnv (batched drawing), N={n}",
+                median(lambda n=n: vec_rate(PixelCartPoleVecEnv(n), s, actions=2)),
+            )
+        )
     for n in args.sizes:
         rows.append(
             (
@@ -115,7 +142,7 @@ def main() -> None:
         )
         rows.append(
             (
-                "PPO CnnPolicy on PixelCartPole, 16 envs",
+                "PPO CnnPolicy on PixelCartPoleVecEnv, N=16",
                 ppo_rate("advrl/PixelCartPole-v1", 16, args.ppo_steps),
             )
         )
