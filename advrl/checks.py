@@ -9,6 +9,10 @@ import math
 from typing import Any
 
 
+class ConfigError(ValueError):
+    """A config file or value is wrong; the message names the key and what is expected."""
+
+
 def positive(settings: Any, *names: str) -> None:
     """Each named field, where it is a number, is finite and > 0."""
     for name in names:

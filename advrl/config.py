@@ -27,16 +27,12 @@ import yaml
 
 from advrl.agents.adversarial_training import AdversarialTraining
 from advrl.agents.settings import PolicySettings, PPOSettings
-from advrl.checks import non_negative, positive
+from advrl.checks import ConfigError, non_negative, positive
 from advrl.envs.vector import EnvSettings, UEDEnvSettings
 from advrl.files import atomic_write_bytes
 from advrl.gail.settings import ASAFSettings, DiscriminatorSettings
 from advrl.pair.methods import TEACHERS
 from advrl.pair.settings import AdversarySettings, PAIREDSettings, StudentSettings
-
-
-class ConfigError(ValueError):
-    """A config file or value is wrong; the message names the key and what is expected."""
 
 
 # ---------------------------------------------------------------------------------------- train loop

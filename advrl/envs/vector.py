@@ -11,7 +11,7 @@ import gymnasium as gym
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
-from advrl.checks import at_most, positive
+from advrl.checks import ConfigError, at_most, positive
 from advrl.envs.batched import BatchedMaze
 from advrl.envs.batched_pixel_maze import PixelBatchedMaze
 from advrl.envs.physics.batched_pixel_cartpole import PixelCartPoleVecEnv
@@ -77,8 +77,8 @@ class UEDEnvSettings(VecSettings):
         at_most(self, MAX_ENVS, "num_levels")
 
 
-class BackendError(ValueError):
-    """The batched backend was asked for an env it cannot stand in for."""
+class BackendError(ConfigError):
+    """The batched backend was asked for an env it cannot stand in for (a config mistake)."""
 
 
 def make_env(env_id: str, kwargs: dict[str, Any] | None = None) -> gym.Env:

@@ -15,7 +15,7 @@ from advrl import progress
 from advrl.agents import RobustPPO, is_grid_space, make_ppo
 from advrl.agents.simaug import maze_only_views
 from advrl.config import ConfigError, EnvSettings, PPORunConfig
-from advrl.envs.vector import BackendError, make_env, make_vec
+from advrl.envs.vector import make_env, make_vec
 from advrl.eval import EVAL_SEED_OFFSET, evaluate, random_policy, sb3_policy
 from advrl.eval.rollouts import eval_scalars
 from advrl.eval.video import policy_clip
@@ -45,18 +45,15 @@ def check_env_config(config: PPORunConfig) -> gym.Space:
 
 def make_training_env(env_cfg: EnvSettings, seed: int) -> VecEnv:
     """The training VecEnv: BatchedMaze (``batched``/``auto``) or Gymnasium envs under SB3."""
-    try:
-        return make_vec(
-            env_cfg.id,
-            env_cfg.kwargs,
-            env_cfg.n_envs,
-            backend=env_cfg.backend,
-            device=env_cfg.device,
-            seed=seed,
-            vec_env_cls=SubprocVecEnv if env_cfg.vec_env == "subproc" else DummyVecEnv,
-        )
-    except BackendError as err:
-        raise ConfigError(str(err)) from None
+    return make_vec(
+        env_cfg.id,
+        env_cfg.kwargs,
+        env_cfg.n_envs,
+        backend=env_cfg.backend,
+        device=env_cfg.device,
+        seed=seed,
+        vec_env_cls=SubprocVecEnv if env_cfg.vec_env == "subproc" else DummyVecEnv,
+    )
 
 
 def check_adversarial_config(config: PPORunConfig, space: gym.Space) -> None:

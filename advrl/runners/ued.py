@@ -22,7 +22,7 @@ from advrl.agents.settings import PolicySettings, PPOSettings
 from advrl.config import ConfigError, UEDRunConfig
 from advrl.envs.batched_designer import BatchedMazeDesigner
 from advrl.envs.physics import ParamDesignerEnv
-from advrl.envs.vector import BackendError, batched_kwargs, make_env, make_vec
+from advrl.envs.vector import batched_kwargs, make_env, make_vec
 from advrl.envs.wrappers import FixedLevel
 from advrl.eval import EVAL_SEED_OFFSET
 from advrl.eval.video import policy_clip
@@ -61,18 +61,15 @@ def make_student_env(config: UEDRunConfig[Any], seed: int) -> VecEnv:
     """The students' VecEnv: BatchedMaze for mazes (unless ``backend: gymnasium``), else Gymnasium
     envs that replay fixed levels."""
     env = config.env
-    try:
-        return make_vec(
-            env.id,
-            env.kwargs,
-            env.num_levels,
-            backend=env.backend,
-            device=env.device,
-            seed=seed,
-            factory=make_level_env,
-        )
-    except BackendError as err:
-        raise ConfigError(str(err)) from None
+    return make_vec(
+        env.id,
+        env.kwargs,
+        env.num_levels,
+        backend=env.backend,
+        device=env.device,
+        seed=seed,
+        factory=make_level_env,
+    )
 
 
 def _ppo(
