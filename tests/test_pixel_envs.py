@@ -278,3 +278,10 @@ def test_batched_pixel_cartpole_equals_make_vec_env_of_the_single_env() -> None:
     assert ends >= 20
     views = singles.get_attr("unwrapped")
     assert batched.get_attr("view") == [View.from_vector(u.view.vector()) for u in views]
+
+
+def test_large_batches_are_drawn_in_blocks_alike() -> None:
+    env = PixelBatchedMaze(300, size=7, seed=2, views="train")
+    env.reset()
+    whole = paint(maze_materials(env.scenes(), env.tile), env.views)  # one pass over all 300
+    np.testing.assert_array_equal(env.observe().numpy(), whole.numpy())

@@ -15,6 +15,9 @@ from advrl.envs.pixel_maze import MAZE_VIEWS
 from advrl.envs.pixels import maze_materials, paint
 from advrl.envs.views import VIEW_DIM, VIEW_SEED_STREAM, View, ViewSpace, view_space
 
+CPU_BLOCK = 256
+"""Scenes drawn per pass on the CPU."""
+
 
 class PixelBatchedMaze(BatchedMaze):
     """N pixel mazes stepped together: BatchedMaze's rules, PixelMazeEnv's pictures.
@@ -89,8 +92,17 @@ class PixelBatchedMaze(BatchedMaze):
         return super().observe()["image"]
 
     def draw(self, scenes: torch.Tensor, views: torch.Tensor) -> torch.Tensor:
-        """Scenes (from :meth:`scenes`) drawn under views (``[B, VIEW_DIM]``), ``uint8 [B, H, W, 3]``."""
-        return paint(maze_materials(scenes.to(self.device), self.tile), views)
+        """Scenes (from :meth:`scenes`) drawn under views (``[B, VIEW_DIM]``), ``uint8 [B, H, W, 3]``.
+
+        On the CPU in blocks of :data:`CPU_BLOCK` scenes: larger batches spill the caches (1.75x
+        slower for 1,024 scenes at once than in blocks of 256 on one thread)."""
+        scenes = scenes.to(self.device)
+        step = len(scenes) if self.device.type != "cpu" else CPU_BLOCK
+        blocks = [
+            paint(maze_materials(scenes[i : i + step], self.tile), views[i : i + step])
+            for i in range(0, len(scenes), max(step, 1))
+        ]
+        return blocks[0] if len(blocks) == 1 else torch.cat(blocks)
 
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
         """Reseed the level and view generators (they take effect at the next reset)."""
