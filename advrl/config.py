@@ -494,14 +494,26 @@ def load_config(cls: type[C], path: str | Path | None, overrides: list[str] | No
     Raises:
         ConfigError: the file is missing, not YAML, not a mapping, or has a bad key or value.
     """
-    data = read_yaml(path) if path is not None else {}
+    return config_from(cls, read_yaml(path) if path is not None else {}, overrides, source=path)
+
+
+def config_from(
+    cls: type[C],
+    data: dict[str, Any],
+    overrides: list[str] | None = None,
+    *,
+    source: str | Path | None = None,
+) -> C:
+    """``cls`` from a config's mapping (as :func:`read_yaml` gives it) and ``key.sub=value``
+    overrides; errors name ``source`` (the file) when given."""
+    data = dict(data)
     for item in overrides or []:
         apply_override(data, item)
     _check_size(data, "the overrides")
     try:
         return from_dict(cls, data)
     except ConfigError as err:
-        raise ConfigError(f"{path}: {err}" if path is not None else str(err)) from None
+        raise ConfigError(f"{source}: {err}" if source is not None else str(err)) from None
 
 
 def upgrade_run_config(data: dict[str, Any]) -> dict[str, Any]:

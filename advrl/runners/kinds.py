@@ -14,7 +14,7 @@ from advrl.config import (
     ImitationRunConfig,
     PPORunConfig,
     UEDRunConfig,
-    load_config,
+    config_from,
     load_run_config,
     read_yaml,
 )
@@ -80,11 +80,11 @@ def resolve_settings(
         if not path.is_file():
             raise ConfigError(f"{str(resume)!r} is not a run folder (no config.yaml)")
         return load_run_config(cls, path, [*overrides, *extra], allow_import=allow_import)
-    if config is not None:
-        named = read_yaml(config).get("method")
-        if cls is not PPORunConfig and named is not None and named != method:
-            raise ConfigError(
-                f"{config} is a config for {named!r}; run `advrl train {named}` with it, or "
-                f"change its `method:` to {method!r}"
-            )
-    return load_config(cls, config, [*overrides, *extra])
+    data = read_yaml(config) if config is not None else {}
+    named = data.get("method")
+    if cls is not PPORunConfig and named is not None and named != method:
+        raise ConfigError(
+            f"{config} is a config for {named!r}; run `advrl train {named}` with it, or "
+            f"change its `method:` to {method!r}"
+        )
+    return config_from(cls, data, [*overrides, *extra], source=config)
