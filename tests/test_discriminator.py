@@ -15,6 +15,7 @@ from torch import nn
 import advrl  # noqa: F401
 from advrl.agents.lipschitz import SingularValueClipping, clip_singular_values, max_singular_value
 from advrl.gail import DiffAugment, Discriminator, discriminator_loss, reward_from_logits
+from advrl.gail.augment import AugmentParams
 from advrl.gail.discriminator import DiscInput, gradient_penalty
 
 VECTOR = spaces.Box(-1.0, 1.0, (3,), np.float32)
@@ -146,6 +147,35 @@ def test_diffaugment_colours_stacked_frames_one_frame_at_a_time() -> None:
         expected = (expected - mean) * params.saturation.view(-1, 1, 1, 1) + mean
         torch.testing.assert_close(aug.apply(frames, no_contrast)[:, 3 * f : 3 * f + 3], expected)
     assert whole.shape == frames.shape
+
+
+def reference_augment(x: torch.Tensor, p: AugmentParams) -> torch.Tensor:
+    """DiffAugment step by step, as the paper's code does it (saturation per RGB frame)."""
+    n, c, h, w = x.shape
+    x = x + p.brightness.view(-1, 1, 1, 1)  # type: ignore[union-attr]
+    groups = x.view(n, c // 3, 3, h, w) if c % 3 == 0 else x.view(n, 1, c, h, w)
+    mean = groups.mean(2, keepdim=True)
+    x = ((groups - mean) * p.saturation.view(-1, 1, 1, 1, 1) + mean).view(n, c, h, w)  # type: ignore[union-attr]
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - mean) * p.contrast.view(-1, 1, 1, 1) + mean  # type: ignore[union-attr]
+    out = torch.zeros_like(x)
+    for i in range(n):
+        dy, dx = (int(v) for v in p.shift[i])  # type: ignore[index]
+        for r in range(h):
+            for col in range(w):
+                if 0 <= r - dy < h and 0 <= col - dx < w:
+                    out[i, :, r, col] = x[i, :, r - dy, col - dx]
+        top, left = (int(v) for v in p.cutout[i])  # type: ignore[index]
+        out[i, :, top : top + p.cutout_size[0], left : left + p.cutout_size[1]] = 0
+    return out
+
+
+@pytest.mark.parametrize("channels", [1, 3, 9])
+def test_diffaugment_equals_the_step_by_step_transform(channels: int) -> None:
+    aug = DiffAugment("color,translation,cutout", translation_ratio=0.25, cutout_ratio=0.4)
+    x = torch.rand(6, channels, 8, 8)
+    params = aug.sample(6, 8, 8, generator=torch.Generator().manual_seed(channels))
+    torch.testing.assert_close(aug.apply(x, params), reference_augment(x, params))
 
 
 def test_diffaugment_one_transform_for_both_batches_and_gradients() -> None:

@@ -95,20 +95,17 @@ class DiffAugment:
         return AugmentParams(**params)  # type: ignore[arg-type]
 
     def apply(self, x: torch.Tensor, params: AugmentParams) -> torch.Tensor:
-        """Apply a sampled transform to ``x`` (``[N, C, H, W]``, float); differentiable in ``x``."""
+        """Apply a sampled transform to ``x`` (``[N, C, H, W]``, float); differentiable in ``x``.
+
+        In order: brightness, saturation, contrast, translation, cutout. The three colour steps
+        are affine in ``x`` and are applied as the one map they compose to (:func:`_color`);
+        translation and cutout as one gather and one mask (:func:`_move_and_cut`)."""
         if x.dim() != 4:
             raise ValueError(f"DiffAugment takes [N, C, H, W] images, got shape {tuple(x.shape)}")
-        if params.brightness is not None:
-            x = x + params.brightness.view(-1, 1, 1, 1)
-        if params.saturation is not None:
-            x = _saturate(x, params.saturation)
-        if params.contrast is not None:
-            mean = x.mean(dim=(1, 2, 3), keepdim=True)
-            x = (x - mean) * params.contrast.view(-1, 1, 1, 1) + mean
-        if params.shift is not None:
-            x = _translate(x, params.shift)
-        if params.cutout is not None:
-            x = x * _cutout_mask(x, params.cutout, params.cutout_size)
+        if any(v is not None for v in (params.brightness, params.saturation, params.contrast)):
+            x = _color(x, params)
+        if params.shift is not None or params.cutout is not None:
+            x = _move_and_cut(x, params)
         return x
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -117,34 +114,45 @@ class DiffAugment:
         return self.apply(x, self.sample(n, h, w, x.device, generator))
 
 
-def _saturate(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    """Scale each pixel's colours about their mean by ``factor[i]``: per RGB frame when the channels
-    are stacked RGB frames, else over all channels."""
+def _color(x: torch.Tensor, p: AugmentParams) -> torch.Tensor:
+    """Brightness ``b``, then saturation ``s`` (each pixel's colours scaled about their mean ``m``:
+    per RGB frame when the channels are stacked RGB frames, else over all channels), then
+    contrast ``k`` (the image scaled about its mean ``M``), as the one affine map they compose to:
+    ``k s x + (k - k s) m + (1 - k) M + b`` (the colour mean of ``x + b`` is ``m + b``; saturation
+    keeps each frame's colour mean, so the image's mean after it is ``M + b``)."""
     n, c, h, w = x.shape
+    one, zero = torch.ones(n, device=x.device), torch.zeros(n, device=x.device)
+    b = zero if p.brightness is None else p.brightness
+    s = one if p.saturation is None else p.saturation
+    k = one if p.contrast is None else p.contrast
     frames = x.view(n, c // 3, 3, h, w) if c % 3 == 0 else x.view(n, 1, c, h, w)
-    mean = frames.mean(dim=2, keepdim=True)
-    return ((frames - mean) * factor.view(-1, 1, 1, 1, 1) + mean).view(n, c, h, w)
+    m = frames.mean(dim=2, keepdim=True)  # [N, F, 1, H, W]
+    big_m = zero if p.contrast is None else x.mean(dim=(1, 2, 3))
+
+    def per_image(t: torch.Tensor) -> torch.Tensor:
+        return t.to(x.dtype).view(n, 1, 1, 1, 1)
+
+    out = frames * per_image(k * s) + m * per_image(k - k * s) + per_image((1 - k) * big_m + b)
+    return out.view(n, c, h, w)
 
 
-def _translate(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """Shift image ``i`` by ``shift[i] = (dy, dx)`` cells; what comes in from outside is zero."""
+def _move_and_cut(x: torch.Tensor, p: AugmentParams) -> torch.Tensor:
+    """Shift image ``i`` by ``p.shift[i] = (dy, dx)`` pixels (what comes in from outside is zero),
+    then zero the cut-out square at ``p.cutout[i]``: one gather and one mask."""
     n, c, h, w = x.shape
-    rows = torch.arange(h, device=x.device).view(1, h) - shift[:, :1]  # [N, H]: source row
-    cols = torch.arange(w, device=x.device).view(1, w) - shift[:, 1:]  # [N, W]
-    valid = ((rows >= 0) & (rows < h)).view(n, 1, h, 1) & ((cols >= 0) & (cols < w)).view(
-        n, 1, 1, w
-    )
-    rows = rows.clamp(0, h - 1).view(n, 1, h, 1).expand(n, c, h, w)
-    cols = cols.clamp(0, w - 1).view(n, 1, 1, w).expand(n, c, h, w)
-    shifted = x.gather(2, rows).gather(3, cols)
-    return shifted * valid
-
-
-def _cutout_mask(x: torch.Tensor, corner: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    n, _, h, w = x.shape
-    r = torch.arange(h, device=x.device).view(1, h)
-    c = torch.arange(w, device=x.device).view(1, w)
-    inside_r = (r >= corner[:, :1]) & (r < corner[:, :1] + size[0])
-    inside_c = (c >= corner[:, 1:]) & (c < corner[:, 1:] + size[1])
-    inside = inside_r.view(n, 1, h, 1) & inside_c.view(n, 1, 1, w)
-    return (~inside).to(x.dtype)
+    keep = torch.ones(n, h, w, dtype=torch.bool, device=x.device)
+    if p.shift is not None:
+        rows = torch.arange(h, device=x.device).view(1, h, 1) - p.shift[:, 0].view(n, 1, 1)
+        cols = torch.arange(w, device=x.device).view(1, 1, w) - p.shift[:, 1].view(n, 1, 1)
+        keep = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)  # [N, H, W]
+        source = rows.clamp(0, h - 1) * w + cols.clamp(0, w - 1)  # [N, H, W]: flat source pixel
+        index = source.view(n, 1, h * w).expand(n, c, h * w)
+        x = x.reshape(n, c, h * w).gather(2, index).view(n, c, h, w)
+    if p.cutout is not None:
+        top, left = p.cutout[:, 0].view(n, 1, 1), p.cutout[:, 1].view(n, 1, 1)
+        row = torch.arange(h, device=x.device).view(1, h, 1)
+        col = torch.arange(w, device=x.device).view(1, 1, w)
+        size_r, size_c = p.cutout_size
+        inside = (row >= top) & (row < top + size_r) & (col >= left) & (col < left + size_c)
+        keep = keep & ~inside
+    return x * keep.view(n, 1, h, w).to(x.dtype)
