@@ -219,9 +219,15 @@ class DemosSettings:
     """The file's format (``auto``: from its contents)."""
     episodes: int | None = None
     """Use only the first this many episodes (null: all)."""
+    heldout_episodes: int = 0
+    """GAIL: the next this many episodes are kept out of training and show how well D tells
+    unseen expert steps (``disc/expert_acc_unseen`` beside ``disc/expert_acc_seen``; 0: off)."""
 
     def __post_init__(self) -> None:
         positive(self, "episodes")
+        non_negative(self, "heldout_episodes")
+        if self.heldout_episodes and self.episodes is None:
+            raise ValueError("heldout_episodes needs episodes: the ones kept out follow them")
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,8 @@ def run_method(
     ]
     if steps is not None:
         sets.append(f"train.total_timesteps={steps}")
+    if task in PIXEL_TASKS and family == "gail" and episodes < DEFAULT_DEMOS:
+        sets.append(f"demos.heldout_episodes={DEFAULT_DEMOS - episodes}")  # D's unseen accuracy
     if method == "gail+asaf":
         gail = run_method(task, "gail", seed, demos, out, None, episodes)
         sets.append(f"init.from_run={gail['run']}")

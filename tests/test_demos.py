@@ -55,6 +55,12 @@ def test_episode_views_and_transitions() -> None:
     assert demos.normalized_score(10.0) == 1.0 and demos.normalized_score(2.0) == 0.0
     head = demos.head(1)
     assert head.num_episodes == 1 and head.num_transitions == 3 and len(head.obs) == 4
+    second = demos.episodes(1, 2)  # the episodes after the first: what GAIL can keep unseen
+    np.testing.assert_array_equal(second.obs[:, 0], [4, 5, 6])
+    np.testing.assert_array_equal(second.rews, [3, 4])
+    assert second.truncated.tolist() == [True] and second.num_transitions == 2
+    with pytest.raises(ValueError, match=r"episodes \[1, 3\) are not within the 2"):
+        demos.episodes(1, 3)
 
 
 @pytest.mark.parametrize("dict_obs", [False, True])

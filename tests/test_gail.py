@@ -109,3 +109,31 @@ def test_gail_rejects_demos_of_another_env() -> None:
             discriminator=Discriminator(venv.observation_space, venv.action_space),
             demos=cartpole_demos(),
         )
+
+
+def test_accuracy_on_seen_and_unseen_expert_steps() -> None:
+    """D's accuracy on the training demos and on demos it never trains on, by hand."""
+    venv = make_vec_env("CartPole-v1", n_envs=2, seed=0)
+    model = make_ppo(venv, net_arch=[8], seed=0, n_steps=32, batch_size=32, n_epochs=1)
+    disc = Discriminator(venv.observation_space, venv.action_space, net_arch=(8,))
+    demos = cartpole_demos()
+    trainer = GAIL(
+        venv=venv,
+        model=model,
+        discriminator=disc,
+        demos=demos.head(1),
+        unseen_demos=demos.episodes(1, 3),
+        batch_size=16,
+    )
+    trainer.learn(64)  # one round of D updates
+    unseen = demos.episodes(1, 3).transitions()
+    rows = np.random.default_rng(0).permutation(len(unseen))[:16]
+    with torch.no_grad():
+        expected = float((disc(unseen.obs[rows], unseen.acts[rows]) > 0).float().mean())
+    assert trainer._expert_accuracy(unseen) == expected
+    seen = demos.head(1).transitions()
+    rows = np.random.default_rng(0).permutation(len(seen))[:16]
+    with torch.no_grad():
+        expected = float((disc(seen.obs[rows], seen.acts[rows]) > 0).float().mean())
+    assert trainer._expert_accuracy(trainer.expert) == expected
+    assert trainer.unseen is not None and len(trainer.unseen) == len(unseen)

@@ -118,6 +118,9 @@ def test_gail_then_asaf_fine_tuning(
     undocumented: Callable[[Path], set[str]],
 ) -> None:
     config = imitation_config(tmp_path, "gail", demos_file, name="gail")
+    data = yaml.safe_load(config.read_text())
+    data["demos"]["heldout_episodes"] = 1  # the third recorded episode: D never trains on it
+    config.write_text(yaml.safe_dump(data))
     assert main(["train", "gail", "--config", str(config), "--json"]) == 0
     out = capsys.readouterr().out
     assert "GAIL on CartPole-v1 from 2 expert episodes" in out
@@ -127,6 +130,7 @@ def test_gail_then_asaf_fine_tuning(
     assert {"disc/loss", "disc/expert_acc", "disc/grad_penalty", "imitation/normalized_score"} <= (
         tb_tags(gail)
     )
+    assert {"disc/expert_acc_seen", "disc/expert_acc_unseen"} <= tb_tags(gail)
     assert {"eval/mean_reward", "eval/normalized_score", "rollout/ep_rew_mean"} <= tb_tags(gail)
     assert sorted(p.name for p in (gail / "checkpoints").iterdir()) == ["step_64.pt", "step_96.pt"]
 
@@ -195,6 +199,14 @@ def test_user_errors(
             "--set",
             "demos.episodes=9",
         ]
+    )
+    gail_config = str(imitation_config(tmp_path, "gail", demos_file))
+    kept = ["--set", "demos.episodes=2", "--set", "demos.heldout_episodes=2"]
+    assert "demos.episodes (2) + demos.heldout_episodes (2) is more than the 3" in error(
+        ["train", "gail", "--config", gail_config, *kept]
+    )
+    assert "heldout_episodes needs episodes" in error(
+        ["train", "gail", "--config", gail_config, "--set", "demos.episodes=null", *kept[2:]]
     )
     assert "--out must end in .npz" in error(
         ["demos", "record", "--model", str(expert_run), "--out", "x.txt"]

@@ -236,15 +236,22 @@ class Demonstrations:
         """The first ``k`` episodes (all of them if there are fewer)."""
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
-        k = min(k, self.num_episodes)
-        n = int(self.lengths[:k].sum())
+        return self.episodes(0, min(k, self.num_episodes))
+
+    def episodes(self, start: int, stop: int) -> Demonstrations:
+        """Episodes ``start`` to ``stop - 1``."""
+        if not 0 <= start < stop <= self.num_episodes:
+            raise ValueError(
+                f"episodes [{start}, {stop}) are not within the {self.num_episodes} recorded"
+            )
+        first, last = int(self.lengths[:start].sum()), int(self.lengths[:stop].sum())
         return Demonstrations(
-            obs=take_rows(self.obs, slice(0, n + k)),
-            acts=self.acts[:n],
-            rews=self.rews[:n],
-            lengths=self.lengths[:k],
-            terminated=self.terminated[:k],
-            truncated=self.truncated[:k],
+            obs=take_rows(self.obs, slice(first + start, last + stop)),
+            acts=self.acts[first:last],
+            rews=self.rews[first:last],
+            lengths=self.lengths[start:stop],
+            terminated=self.terminated[start:stop],
+            truncated=self.truncated[start:stop],
             env_id=self.env_id,
             expert_return=self.expert_return,
             random_return=self.random_return,

@@ -41,6 +41,9 @@ class GAIL:
         svc_bound: singular value clipping bound for D's weights (None: off).
         svc_every: D steps between clippings.
         seed: seed of expert sampling and of DiffAugment.
+        unseen_demos: expert episodes D never trains on: each round logs D's accuracy on them
+            and on as many of the training ones (both without augmentation), whose gap shows D
+            memorizing its demonstrations.
     """
 
     def __init__(
@@ -59,14 +62,20 @@ class GAIL:
         svc_bound: float | None = None,
         svc_every: int = 1,
         seed: int = 0,
+        unseen_demos: Demonstrations | None = None,
     ) -> None:
         demos.check_spaces(venv.observation_space, venv.action_space, "the generator's env")
+        if unseen_demos is not None:
+            unseen_demos.check_spaces(venv.observation_space, venv.action_space, "the env")
         if batch_size < 1 or epochs < 1:
             raise ValueError("batch_size and epochs must be >= 1")
         self.model = model
         self.discriminator = discriminator
         self.demos = demos
         self.expert: Transitions = demos.transitions()
+        self.unseen: Transitions | None = (
+            None if unseen_demos is None else unseen_demos.transitions()
+        )
         self.batch_size = batch_size
         self.epochs = epochs
         self.grad_penalty = grad_penalty
@@ -120,7 +129,22 @@ class GAIL:
         self.rounds += 1
         means = {k: float(np.mean(v)) for k, v in stats.items()}
         means["reward_mean"] = float(rewards.mean())
+        if self.unseen is not None:
+            means["expert_acc_seen"] = self._expert_accuracy(self.expert)
+            means["expert_acc_unseen"] = self._expert_accuracy(self.unseen)
         return means
+
+    @torch.no_grad()
+    def _expert_accuracy(self, expert: Transitions) -> float:
+        """The share of up to ``batch_size`` of these expert steps (a fixed draw) that D, without
+        augmentation, calls expert."""
+        rows = np.random.default_rng(0).permutation(len(expert))[: self.batch_size]
+        self.discriminator.eval()
+        try:
+            logits = self.discriminator(take_rows(expert.obs, rows), expert.acts[rows])
+        finally:
+            self.discriminator.train()
+        return float((logits > 0).float().mean())
 
     def learn(
         self,

@@ -51,13 +51,18 @@ def run_demos(config: ImitationRunConfig) -> Demonstrations:
     path = Path(config.demos.path)
     try:
         demos = load_demos(path, config.demos.format)
-        if config.demos.episodes is not None:
-            if config.demos.episodes > demos.num_episodes:
+        wanted, kept_out = config.demos.episodes, config.demos.heldout_episodes
+        if wanted is not None:
+            if wanted > demos.num_episodes:
                 raise DemoError(
-                    f"demos.episodes is {config.demos.episodes} but the file holds only "
-                    f"{demos.num_episodes}"
+                    f"demos.episodes is {wanted} but the file holds only {demos.num_episodes}"
                 )
-            demos = demos.head(config.demos.episodes)
+            if wanted + kept_out > demos.num_episodes:
+                raise DemoError(
+                    f"demos.episodes ({wanted}) + demos.heldout_episodes ({kept_out}) is more "
+                    f"than the {demos.num_episodes} episodes the file holds: lower one"
+                )
+            demos = demos.head(wanted)
         env = make_env(config.env.id, config.env.kwargs)
         demos.check_spaces(env.observation_space, env.action_space, config.env.id)
         env.close()
@@ -118,11 +123,18 @@ def _gail(config: ImitationRunConfig, demos: Demonstrations, model: BaseAlgorith
         )
     except ValueError as err:
         raise ConfigError(f"discriminator: {err}") from None
+    unseen = None
+    if config.demos.heldout_episodes and config.demos.episodes is not None:
+        start = config.demos.episodes
+        unseen = load_demos(config.demos.path, config.demos.format).episodes(
+            start, start + config.demos.heldout_episodes
+        )
     gail = GAIL(
         venv=venv,
         model=model,
         discriminator=disc,
         demos=demos,
+        unseen_demos=unseen,
         **d.training(),
         seed=config.train.seed,
     )
