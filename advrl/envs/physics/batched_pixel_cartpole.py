@@ -53,7 +53,6 @@ class PixelCartPoleVecEnv(VecEnv):
             )
         self.size, self.frames, self.max_steps = int(size), int(frames), int(max_steps)
         space = spaces.Box(0, 255, (self.size, self.size, 3 * self.frames), dtype=np.uint8)
-        self.render_mode = None
         super().__init__(num_envs, space, spaces.Discrete(2))
         self.envs = [ParamCartPoleEnv(randomize=randomize) for _ in range(num_envs)]
         self.view_space = view_space(views, CARTPOLE_VIEWS)
@@ -143,8 +142,11 @@ class PixelCartPoleVecEnv(VecEnv):
             env.close()
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
-        """``view``: each slot's view; other names: the physics envs' attributes."""
+        """``view``: each slot's view; ``render_mode``: None (the frames are the observations);
+        other names: the physics envs' attributes."""
         rows = self._indices(indices)
+        if attr_name == "render_mode":
+            return [None for _ in rows]
         if attr_name == "view":
             return [View.from_vector(self.views[i]) for i in rows]
         return [getattr(self.envs[i], attr_name) for i in rows]
