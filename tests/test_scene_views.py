@@ -106,3 +106,28 @@ def test_scene_views_need_an_env_that_draws_its_scenes() -> None:
         AdversarialTraining(method="simaug", views=("scene:x",))
     with pytest.raises(ValueError, match="rad trains on random views"):
         AdversarialTraining(method="rad", views=())
+
+
+def test_pixel_cartpole_redraws_its_frame_stacks() -> None:
+    from advrl.envs.physics.batched_pixel_cartpole import PixelCartPoleVecEnv
+    from advrl.envs.physics.pixel_cartpole import CARTPOLE_VIEWS
+
+    env = PixelCartPoleVecEnv(3, views="train")
+    env.seed(0)
+    obs = env.reset()
+    for t in range(7):  # frames of different moments in every stack, resets included
+        obs, *_ = env.step(np.array([t % 2, 1, 0]))
+    scenes = env.scenes()
+    assert scenes.shape == (3, 3, 3)
+    redrawn = env.draw(scenes, torch.from_numpy(env.views))
+    np.testing.assert_array_equal(redrawn.numpy(), obs)
+    heldout = torch.as_tensor(
+        np.stack(
+            [CARTPOLE_VIEWS["heldout"].sample(np.random.default_rng(i)).vector() for i in range(3)]
+        )
+    )
+    assert not np.array_equal(env.draw(scenes, heldout).numpy(), obs)
+    at = AdversarialTraining(method="simaug", eps=4.0, steps=1, views=("scene:2",))
+    model = make_ppo(env, algorithm=RobustPPO, adversarial=at, n_steps=8, batch_size=24, seed=0)
+    model.learn(24)
+    assert model._scenes is not None and model._scenes.shape == (24, 3, 3)

@@ -132,7 +132,7 @@ class AdversarialTraining:
         sa_coef: ``kappa``, the weight of SA-PPO's regularizer.
         views: SimAug's (and ``rad``'s) views (``"kind:size"``, see
             :data:`advrl.agents.simaug.VIEW_KINDS`; on the maze ``walls:p``, the same situation with
-            other walls; on the pixel maze ``scene:K``, the sample's scene drawn under K views from
+            other walls; on the pixel envs ``scene:K``, the sample's scene drawn under K views from
             the env's view space); for ``simaug`` the clean observation is always one of the
             candidates.
         mixup_alpha: SimAug's ``Beta(alpha, alpha)`` mixing weight.
@@ -387,7 +387,8 @@ class RobustPPO(PPO):
         if drawer is None:
             raise ValueError(
                 "scene views redraw the env's scenes under other views: they need a pixel env "
-                "that draws its scenes (advrl/PixelMaze-* on env.backend: batched); this env is "
+                "that draws its scenes (advrl/PixelMaze-* or advrl/PixelCartPole-v1 on "
+                "env.backend: batched); this env is "
                 f"{type(env).__name__}"
             )
         shape = self.observation_space.shape

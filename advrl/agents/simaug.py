@@ -10,9 +10,9 @@ so the mixup mixes observations only.
 
 Views are written as ``"kind:size"`` strings (``gaussian:0.05``, ``scale:0.1``, ``dropout:0.1``) so
 configs can list them; :func:`make_view` turns one into a function. On a pixel env that draws its
-scenes under views (the pixel maze), ``scene:K`` adds K views that are the sample's own scene drawn
-again under views from the env's view space (see :mod:`advrl.agents.scene_views`): SimAug's
-several cameras on one situation.
+scenes under views (the pixel maze, the pixel CartPole), ``scene:K`` adds K views that are the
+sample's own scene drawn again under views from the env's training view space (see
+:mod:`advrl.agents.scene_views`): SimAug's several cameras on one situation.
 """
 
 from __future__ import annotations

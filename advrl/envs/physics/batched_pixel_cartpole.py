@@ -26,7 +26,8 @@ class PixelCartPoleVecEnv(VecEnv):
     observations, rewards, ends and terminal observations as ``make_vec_env`` of the single env
     with the same seed: a test holds them equal. Episodes are cut at ``max_steps``
     (``TimeLimit.truncated``); ``infos`` carry ``state``, ``terminal_observation`` and Monitor's
-    ``episode``.
+    ``episode``. :meth:`scenes` and :meth:`draw` let SimAug's ``scene:K`` views redraw a
+    sample's frames under other views (:mod:`advrl.agents.scene_views`).
 
     Args:
         num_envs: number of slots N.
@@ -60,22 +61,41 @@ class PixelCartPoleVecEnv(VecEnv):
         self._view_draws = [ViewDraws(self.view_space, CARTPOLE_VIEWS) for _ in range(num_envs)]
         self.views = np.zeros((num_envs, VIEW_DIM), dtype=np.float32)
         self.stack = np.zeros((num_envs, self.frames, self.size, self.size, 3), dtype=np.uint8)
+        self.poses = np.zeros((num_envs, self.frames, 3), dtype=np.float32)  # what they show
         self.t = np.zeros(num_envs, dtype=np.int64)
         self.ep_return = np.zeros(num_envs, dtype=np.float64)
         self._actions: np.ndarray | None = None
 
     # ------------------------------------------------------------------ drawing
-    def draw(self, rows: Sequence[int]) -> np.ndarray:
+    def _pose(self, rows: Sequence[int]) -> np.ndarray:
+        """``float32 [k, 3]``: cart position, pole angle and half length of each slot in ``rows``."""
+        return np.array(
+            [(self.envs[i].state[0], self.envs[i].state[2], self.envs[i].length) for i in rows],  # type: ignore[index]
+            dtype=np.float32,
+        ).reshape(-1, 3)
+
+    def _draw_rows(self, rows: Sequence[int]) -> np.ndarray:
         """The current frame of each slot in ``rows``: ``uint8 [k, size, size, 3]``."""
-        states = np.array([self.envs[i].state for i in rows], dtype=np.float64).reshape(-1, 4)
-        lengths = [self.envs[i].length for i in rows]
-        materials = cartpole_materials(
-            torch.as_tensor(states[:, 0]),
-            torch.as_tensor(states[:, 2]),
-            torch.as_tensor(lengths, dtype=torch.float64),
-            self.size,
-        )
-        return paint(materials, torch.from_numpy(self.views[list(rows)])).numpy()
+        pose = torch.from_numpy(self._pose(rows))
+        views = torch.from_numpy(self.views[list(rows)])
+        return self._frames(pose, views).numpy()
+
+    def _frames(self, pose: torch.Tensor, views: torch.Tensor) -> torch.Tensor:
+        materials = cartpole_materials(pose[:, 0], pose[:, 1], pose[:, 2], self.size)
+        return paint(materials, views)
+
+    def scenes(self) -> torch.Tensor:
+        """What each slot's frames show, before drawing: ``float32 [N, frames, 3]``, the cart
+        position, pole angle and half length of every stacked frame, oldest first."""
+        return torch.from_numpy(self.poses.copy())
+
+    def draw(self, scenes: torch.Tensor, views: torch.Tensor) -> torch.Tensor:
+        """Scenes (from :meth:`scenes`) drawn under views ``[B, VIEW_DIM]``: ``uint8 [B, H, W,
+        3 * frames]``, the observations those scenes give under those views."""
+        b, frames, _ = scenes.shape
+        drawn = self._frames(scenes.reshape(b * frames, 3), views.repeat_interleave(frames, 0))
+        stacked = drawn.view(b, frames, self.size, self.size, 3).permute(0, 2, 3, 1, 4)
+        return stacked.reshape(b, self.size, self.size, 3 * frames)
 
     def _observation(self, rows: Sequence[int] | slice = slice(None)) -> np.ndarray:
         stack = self.stack[rows]  # [k, frames, H, W, 3] -> [k, H, W, frames * 3]
@@ -92,7 +112,8 @@ class PixelCartPoleVecEnv(VecEnv):
             self._seeds[i] = None
             self.t[i], self.ep_return[i] = 0, 0.0
         if rows:
-            self.stack[rows] = self.draw(rows)[:, None]  # a reset repeats its first frame
+            self.stack[rows] = self._draw_rows(rows)[:, None]  # a reset repeats its first frame
+            self.poses[rows] = self._pose(rows)[:, None]
         return states
 
     # ------------------------------------------------------------------ SB3 VecEnv
@@ -125,7 +146,9 @@ class PixelCartPoleVecEnv(VecEnv):
                 {"state": state, "TimeLimit.truncated": bool(truncated and not terminated)}
             )
         self.stack[:, :-1] = self.stack[:, 1:]
-        self.stack[:, -1] = self.draw(range(n))
+        self.stack[:, -1] = self._draw_rows(range(n))
+        self.poses[:, :-1] = self.poses[:, 1:]
+        self.poses[:, -1] = self._pose(range(n))
         done = [i for i in range(n) if dones[i]]
         if done:
             terminal = self._observation(done)
