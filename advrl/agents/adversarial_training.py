@@ -352,7 +352,7 @@ class RobustPPO(PPO):
         self._recorder: SceneRecorder | None = None
         self._scenes: torch.Tensor | None = None
         if self._scene_count and self.env is not None:
-            self._scene_views_for(self.env)
+            self._bind_scene_env(self.env)
         if at.method in ("simaug", "rad") and not _is_grid_policy(self.policy):
             maze_only = maze_only_views(at.views)
             if maze_only:
@@ -378,12 +378,11 @@ class RobustPPO(PPO):
         excluded = ["_svc", "_views", "_points", "_scene_views", "_recorder", "_scenes"]
         return [*super()._excluded_save_params(), *excluded]
 
-    def _scene_views_for(self, env: VecEnv) -> SceneViews:
-        """The scene views of ``env`` (checked once per env)."""
-        if self._scene_views is not None and self._recorder is not None:
-            if self._recorder.env is scene_env(env):
-                return self._scene_views
+    def _bind_scene_env(self, env: VecEnv) -> None:
+        """Draw scene views from ``env`` and record its scenes (set up once per env)."""
         drawer = scene_env(env)
+        if self._recorder is not None and self._recorder.env is drawer:
+            return
         if drawer is None:
             raise ValueError(
                 "scene views redraw the env's scenes under other views: they need a pixel env "
@@ -400,7 +399,6 @@ class RobustPPO(PPO):
         )
         self._recorder = SceneRecorder(drawer, self.n_steps)
         self._recorder.init_callback(self)
-        return self._scene_views
 
     def collect_rollouts(
         self,
@@ -412,7 +410,7 @@ class RobustPPO(PPO):
         """SB3's rollout; with scene views, the scene of every stored observation is kept too."""
         if not self._scene_count:
             return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
-        self._scene_views_for(env)
+        self._bind_scene_env(env)
         assert self._recorder is not None
         both = CallbackList([self._recorder, callback])
         both.model = self  # each callback is set up already

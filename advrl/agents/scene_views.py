@@ -20,7 +20,7 @@ from gymnasium import spaces
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
-from advrl.envs.views import VIEW_DIM, ViewSpace
+from advrl.envs.views import ViewSpace
 
 
 @runtime_checkable
@@ -97,13 +97,10 @@ class SceneViews:
         self.env = env
         self.channels_first = channels_first
         self.device = torch.device(device)
-        low, high = env.view_spaces["train"].bounds()
-        self.low = torch.as_tensor(low)
-        self.span = torch.as_tensor(high - low)
 
     def sample_views(self, n: int) -> torch.Tensor:
         """``[n, VIEW_DIM]`` views, uniform in the training view space (torch's global generator)."""
-        return self.low + self.span * torch.rand(n, VIEW_DIM)
+        return self.env.view_spaces["train"].draw_vectors(n)
 
     def __call__(self, scenes: torch.Tensor, views: torch.Tensor | None = None) -> torch.Tensor:
         """``scenes`` drawn under ``views`` (default: fresh ones), as float images in ``[0, 255]``."""

@@ -46,19 +46,17 @@ class PixelBatchedMaze(BatchedMaze):
         if int(tile) < 2:
             raise ValueError(f"tile must be at least 2 pixels, got {tile}")
         self.tile = int(tile)
-        self.view_space = space = view_space(views, MAZE_VIEWS)
+        self.view_space = view_space(views, MAZE_VIEWS)
         self.view_spaces = MAZE_VIEWS
         super().__init__(num_envs, **maze_kwargs)
         side = self.view * self.tile
         self.observation_space = spaces.Box(0, 255, (side, side, 3), dtype=np.uint8)
         dev = self.device
-        low, high = space.bounds()
-        self._view_low = torch.as_tensor(low, device=dev)
-        self._view_span = torch.as_tensor(high - low, device=dev)
         self.view_generator = torch.Generator(device=dev)
         seed = maze_kwargs.get("seed")
         self.view_generator.manual_seed(VIEW_SEED_STREAM + (0 if seed is None else int(seed)))
-        self.views = self._view_low.expand(num_envs, VIEW_DIM).clone()  # [N, VIEW_DIM]
+        low = torch.as_tensor(self.view_space.bounds()[0], device=dev)
+        self.views = low.expand(num_envs, VIEW_DIM).clone()  # [N, VIEW_DIM]
         self.fixed_view = torch.zeros(num_envs, dtype=torch.bool, device=dev)
         self.fixed_views = self.views.clone()
 
@@ -77,8 +75,9 @@ class PixelBatchedMaze(BatchedMaze):
         rows = torch.nonzero(mask).squeeze(1)
         if rows.numel() == 0:
             return
-        draw = torch.rand(len(rows), VIEW_DIM, generator=self.view_generator, device=self.device)
-        drawn = self._view_low + self._view_span * draw
+        drawn = self.view_space.draw_vectors(
+            len(rows), generator=self.view_generator, device=self.device
+        )
         self.views[rows] = torch.where(
             self.fixed_view[rows].view(-1, 1), self.fixed_views[rows], drawn
         )

@@ -36,9 +36,7 @@ class TorchVecEnv(VecEnv):
         self.generator.manual_seed(0 if seed is None else int(seed))
 
     def _indices(self, indices: VecEnvIndices) -> list[int]:
-        if indices is None:
-            return list(range(self.num_envs))
-        return [indices] if isinstance(indices, int) else list(indices)
+        return list(self._get_indices(indices))
 
     def close(self) -> None:
         """Nothing to release."""

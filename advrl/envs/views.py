@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
+import torch
 
 RGB = tuple[float, float, float]
 Range = tuple[float, float]
@@ -127,6 +128,18 @@ class ViewSpace:
         """One view, uniform in the box."""
         low, high = self.bounds()
         return View.from_vector(rng.uniform(low, high))
+
+    def draw_vectors(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
+    ) -> torch.Tensor:
+        """``float32 [n, VIEW_DIM]``: n views uniform in the box, as vectors, from ``generator``
+        (torch's global one if None): what a batch of slots draws on the device."""
+        low, high = (torch.as_tensor(b, device=device) for b in self.bounds())
+        return low + (high - low) * torch.rand(n, VIEW_DIM, generator=generator, device=device)
 
     def contains(self, view: View) -> bool:
         """Whether ``view`` lies in the box (every number within its range)."""

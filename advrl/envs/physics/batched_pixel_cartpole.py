@@ -167,7 +167,7 @@ class PixelCartPoleVecEnv(VecEnv):
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
         """``view``: each slot's view; ``render_mode``: None (the frames are the observations);
         other names: the physics envs' attributes."""
-        rows = self._indices(indices)
+        rows = list(self._get_indices(indices))
         if attr_name == "render_mode":
             return [None for _ in rows]
         if attr_name == "view":
@@ -176,7 +176,7 @@ class PixelCartPoleVecEnv(VecEnv):
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
         """Set an attribute of the physics envs."""
-        for i in self._indices(indices):
+        for i in self._get_indices(indices):
             setattr(self.envs[i], attr_name, value)
 
     def env_method(
@@ -187,14 +187,9 @@ class PixelCartPoleVecEnv(VecEnv):
         **method_kwargs: Any,
     ) -> list[Any]:
         """Call a method of the physics envs."""
-        rows = self._indices(indices)
+        rows = self._get_indices(indices)
         return [getattr(self.envs[i], method_name)(*method_args, **method_kwargs) for i in rows]
 
     def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
         """No slot is wrapped (episode statistics are reported in ``infos`` directly)."""
-        return [False] * len(self._indices(indices))
-
-    def _indices(self, indices: VecEnvIndices) -> list[int]:
-        if indices is None:
-            return list(range(self.num_envs))
-        return [indices] if isinstance(indices, int) else list(indices)
+        return [False] * len(list(self._get_indices(indices)))
