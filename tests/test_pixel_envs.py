@@ -9,6 +9,7 @@ import torch
 from advrl.envs import MazeEnv, RandomWalls
 from advrl.envs.batched import BatchedMaze
 from advrl.envs.batched_pixel_maze import PixelBatchedMaze
+from advrl.envs.physics.batched_pixel_cartpole import PixelCartPoleVecEnv
 from advrl.envs.physics.pixel_cartpole import CARTPOLE_VIEWS, PixelCartPoleEnv
 from advrl.envs.pixel_maze import MAZE_VIEWS, PixelMazeEnv
 from advrl.envs.pixels import (
@@ -253,8 +254,6 @@ def test_pixel_envs_get_a_cnn_policy() -> None:
 def test_batched_pixel_cartpole_equals_make_vec_env_of_the_single_env() -> None:
     from stable_baselines3.common.env_util import make_vec_env
 
-    from advrl.envs.physics.batched_pixel_cartpole import PixelCartPoleVecEnv
-
     batched = make_vec("advrl/PixelCartPole-v1", {}, 4, backend="auto", device="cpu", seed=7)
     assert isinstance(batched, PixelCartPoleVecEnv)
     singles = make_vec_env("advrl/PixelCartPole-v1", n_envs=4, seed=7)
@@ -285,3 +284,19 @@ def test_large_batches_are_drawn_in_blocks_alike() -> None:
     env.reset()
     whole = paint(maze_materials(env.scenes(), env.tile), env.views)  # one pass over all 300
     np.testing.assert_array_equal(env.observe().numpy(), whole.numpy())
+
+
+def test_students_that_replay_levels_keep_the_gymnasium_pixel_cartpole() -> None:
+    """UED's students need envs that replay fixed levels: the pixel CartPole's batched twin has
+    none, so it does not stand in for them (the pixel maze's does: set_levels)."""
+    from advrl.pair.students import assign_levels
+    from advrl.runners.ued import make_level_env
+
+    kwargs = {"backend": "auto", "device": "cpu", "seed": 0, "levels": True}
+    vec = make_vec("advrl/PixelCartPole-v1", {}, 2, factory=make_level_env, **kwargs)
+    assert not isinstance(vec, PixelCartPoleVecEnv)
+    assign_levels(vec, [{"length": 0.8}, {"gravity": 5.0}])
+    vec.reset()
+    assert [e.unwrapped.level["length"] for e in vec.envs] == [0.8, 0.5]  # type: ignore[attr-defined]
+    maze = make_vec("advrl/PixelMaze-Small-v0", {}, 2, factory=make_level_env, **kwargs)
+    assert isinstance(maze, PixelBatchedMaze)

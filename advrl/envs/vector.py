@@ -24,6 +24,7 @@ __all__ = [
     "UEDEnvSettings",
     "VecSettings",
     "batched_kwargs",
+    "batched_twin",
     "make_env",
     "make_vec",
 ]
@@ -99,30 +100,25 @@ PIXEL_CARTPOLE_ENTRY = "advrl.envs.physics.pixel_cartpole:PixelCartPoleEnv"
 PIXEL_CARTPOLE_KWARGS = ("views", "size", "frames", "randomize")
 """PixelCartPoleEnv's arguments, which PixelCartPoleVecEnv shares."""
 
-
-def pixel_cartpole_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any] | None:
-    """PixelCartPoleVecEnv arguments for a registered PixelCartPoleEnv id, or None."""
-    try:
-        spec = gym.spec(env_id)
-    except gym.error.Error:
-        return None
-    kwargs = {**spec.kwargs, **env_kwargs}
-    if spec.entry_point != PIXEL_CARTPOLE_ENTRY or any(
-        k not in (*PIXEL_CARTPOLE_KWARGS, "render_mode") for k in kwargs
-    ):
-        return None
-    kwargs = {k: v for k, v in kwargs.items() if k in PIXEL_CARTPOLE_KWARGS}
-    return {**kwargs, "max_steps": spec.max_episode_steps or 500}
+TWIN_KWARGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    MAZE_ENTRY: (BATCHED_KWARGS, ("render_mode", "tile_size")),
+    PIXEL_MAZE_ENTRY: (BATCHED_KWARGS + PIXEL_KWARGS, ("render_mode", "tile_size")),
+    PIXEL_CARTPOLE_ENTRY: (PIXEL_CARTPOLE_KWARGS, ("render_mode",)),
+}
+"""Per Gymnasium entry point with a batched twin: the arguments the twin shares, and the
+rendering arguments it can ignore (any other argument keeps the Gymnasium env)."""
 
 
 def batched_kwargs(
     env_id: str, env_kwargs: dict[str, Any], *, entry_point: str = MAZE_ENTRY
 ) -> dict[str, Any] | None:
-    """BatchedMaze arguments for an env, or None where it cannot stand in for it.
+    """The batched twin's arguments for an env, or None where it cannot stand in for it.
 
-    It stands in for a domain-randomized :class:`MazeEnv` (no custom generator) whose other
-    arguments are only rendering ones; with ``entry_point=PIXEL_MAZE_ENTRY``, PixelBatchedMaze's
-    arguments for a :class:`PixelMazeEnv` of the same kind.
+    BatchedMaze stands in for a domain-randomized :class:`MazeEnv` (no custom generator) whose
+    other arguments are only rendering ones; ``entry_point`` names another twin's Gymnasium env
+    (:data:`TWIN_KWARGS`): PixelBatchedMaze's for a :class:`PixelMazeEnv` of the same kind,
+    PixelCartPoleVecEnv's (with the registered time limit as ``max_steps``) for a
+    PixelCartPoleEnv.
     """
     try:
         spec = gym.spec(env_id)
@@ -130,13 +126,42 @@ def batched_kwargs(
         return None
     if spec.entry_point != entry_point:
         return None
-    shared = BATCHED_KWARGS + (PIXEL_KWARGS if entry_point == PIXEL_MAZE_ENTRY else ())
+    shared, ignored = TWIN_KWARGS[entry_point]
     kwargs = {**spec.kwargs, **env_kwargs}
-    if any(k not in (*shared, "render_mode", "tile_size") for k in kwargs):
+    if any(k not in (*shared, *ignored) for k in kwargs):
         return None
     if isinstance(kwargs.get("num_walls"), list):
         kwargs["num_walls"] = tuple(kwargs["num_walls"])
-    return {k: v for k, v in kwargs.items() if k in shared}
+    twin = {k: v for k, v in kwargs.items() if k in shared}
+    if entry_point == PIXEL_CARTPOLE_ENTRY:
+        twin["max_steps"] = spec.max_episode_steps or 500
+    return twin
+
+
+def batched_twin(
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    n_envs: int,
+    *,
+    device: str,
+    seed: int,
+    levels: bool = False,
+) -> VecEnv | None:
+    """The batched twin of ``n_envs`` copies of an env (BatchedMaze, PixelBatchedMaze,
+    PixelCartPoleVecEnv), or None where none stands in for it. With ``levels``, only a twin whose
+    slots replay fixed levels (``set_levels``: the mazes) stands in."""
+    kwargs = batched_kwargs(env_id, env_kwargs)
+    if kwargs is not None:
+        return BatchedMaze(n_envs, device=device, seed=seed, **kwargs)
+    kwargs = batched_kwargs(env_id, env_kwargs, entry_point=PIXEL_MAZE_ENTRY)
+    if kwargs is not None:
+        return PixelBatchedMaze(n_envs, device=device, seed=seed, **kwargs)
+    kwargs = batched_kwargs(env_id, env_kwargs, entry_point=PIXEL_CARTPOLE_ENTRY)
+    if kwargs is not None and not levels:
+        vec = PixelCartPoleVecEnv(n_envs, **kwargs)
+        vec.seed(seed)
+        return vec
+    return None
 
 
 def make_vec(
@@ -149,36 +174,26 @@ def make_vec(
     seed: int,
     factory: Callable[..., gym.Env] = make_env,
     vec_env_cls: type[DummyVecEnv] | type[SubprocVecEnv] = DummyVecEnv,
+    levels: bool = False,
 ) -> VecEnv:
-    """``n_envs`` copies of an env: a batched twin where one applies (``batched``/``auto``:
-    BatchedMaze, PixelBatchedMaze, PixelCartPoleVecEnv), else ``factory(env_id, kwargs)`` under
-    ``vec_env_cls``.
+    """``n_envs`` copies of an env: its batched twin where one applies (``batched``/``auto``,
+    see :func:`batched_twin`), else ``factory(env_id, kwargs)`` under ``vec_env_cls``.
+    ``levels``: the copies must replay fixed levels (UED's students; ``factory`` makes such envs).
 
     Raises:
-        BackendError: ``backend`` is ``batched`` and the env is not a maze BatchedMaze can stand
-            in for.
+        BackendError: ``backend`` is ``batched`` and no batched twin stands in for the env.
     """
-    kwargs = batched_kwargs(env_id, env_kwargs) if backend != "gymnasium" else None
-    pixel_kwargs = (
-        batched_kwargs(env_id, env_kwargs, entry_point=PIXEL_MAZE_ENTRY)
-        if backend != "gymnasium"
-        else None
-    )
-    if pixel_kwargs is not None:
-        return PixelBatchedMaze(n_envs, device=device, seed=seed, **pixel_kwargs)
-    cartpole_kwargs = pixel_cartpole_kwargs(env_id, env_kwargs) if backend != "gymnasium" else None
-    if cartpole_kwargs is not None:
-        vec = PixelCartPoleVecEnv(n_envs, **cartpole_kwargs)
-        vec.seed(seed)
-        return vec
-    if backend == "batched" and kwargs is None:
+    twin = None
+    if backend != "gymnasium":
+        twin = batched_twin(env_id, env_kwargs, n_envs, device=device, seed=seed, levels=levels)
+    if twin is not None:
+        return twin
+    if backend == "batched":
         raise BackendError(
             f"env.backend=batched needs an advrl maze (e.g. advrl/Maze-v0, advrl/PixelMaze-v0) with only "
             f"{', '.join(BATCHED_KWARGS)} as kwargs; {env_id!r} with {env_kwargs} is not one: "
             "set env.backend=gymnasium"
         )
-    if kwargs is not None:
-        return BatchedMaze(n_envs, device=device, seed=seed, **kwargs)
     return make_vec_env(
         factory,
         n_envs=n_envs,

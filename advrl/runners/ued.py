@@ -69,6 +69,7 @@ def make_student_env(config: UEDRunConfig[Any], seed: int) -> VecEnv:
         device=env.device,
         seed=seed,
         factory=make_level_env,
+        levels=True,
     )
 
 
