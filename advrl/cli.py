@@ -341,19 +341,21 @@ def eval_views(args: argparse.Namespace, run: Path, loaded: Any) -> int:
     same seeded levels; sampled and greedy actions, and a random policy."""
     from advrl.envs.vector import make_env
     from advrl.eval import evaluate, random_policy, sb3_policy
+    from advrl.eval.zero_shot import write_table
 
     config = loaded.config
-    probe = make_env(config.env.id, config.env.kwargs)
-    spaces = getattr(probe.unwrapped, "view_space", None)
-    probe.close()
-    if spaces is None:
+    names = [n.strip() for n in args.views.split(",") if n.strip()]
+    episodes = _episodes(args, loaded.eval_episodes)
+    seed = loaded.eval_seed
+    env = make_env(config.env.id, config.env.kwargs)
+    if not hasattr(env.unwrapped, "view_space"):
+        env.close()
         raise UserError(
             f"--views draws the env under other views; {config.env.id} has none (pixel envs "
             "such as advrl/PixelMaze-Small-v0 and advrl/PixelCartPole-v1 have them)"
         )
-    names = [n.strip() for n in args.views.split(",") if n.strip()]
-    episodes = _episodes(args, loaded.eval_episodes)
-    seed = loaded.eval_seed
+    rand = evaluate(env, random_policy(env.action_space, seed), episodes, seed)
+    env.close()
     rows = []
     with progress.phase("evaluating views", len(names), "view spaces"):
         for name in names:
@@ -372,9 +374,6 @@ def eval_views(args: argparse.Namespace, run: Path, loaded: Any) -> int:
             env.close()
             rows.append(row)
             progress.advance()
-    env = make_env(config.env.id, config.env.kwargs)
-    rand = evaluate(env, random_policy(env.action_space, seed), episodes, seed)
-    env.close()
     keys = [k for k in rows[0] if k != "views"]
     print(f"{config.env.id}, {episodes} episodes per view space (the same levels for each)")
     print("| views | " + " | ".join(keys) + " |")
@@ -386,11 +385,7 @@ def eval_views(args: argparse.Namespace, run: Path, loaded: Any) -> int:
         reference += f", success {rand.success_rate:.3f}"
     print(reference)
     out = run / f"eval-views-{'_'.join(names)}.csv"
-    out.write_text(
-        ",".join(["views", *keys])
-        + "\n"
-        + "".join(",".join([r["views"], *(repr(r[k]) for k in keys)]) + "\n" for r in rows)
-    )
+    write_table(rows, out)
     print(f"wrote {out}")
     return 0
 
