@@ -21,6 +21,14 @@ def cartpole_demos():  # type: ignore[no-untyped-def]
     return record_demos(env, random_policy(env.action_space, 0), 3, random_episodes=2)
 
 
+def cartpole_parts():  # type: ignore[no-untyped-def]
+    """GAIL's collaborators on CartPole, tiny: two envs, a PPO of one 8-unit layer, a D alike."""
+    venv = make_vec_env("CartPole-v1", n_envs=2, seed=0)
+    model = make_ppo(venv, net_arch=[8], seed=0, n_steps=32, batch_size=32, n_epochs=1)
+    disc = Discriminator(venv.observation_space, venv.action_space, net_arch=(8,))
+    return venv, model, disc
+
+
 def test_reward_wrapper_replaces_rewards_and_keeps_pairs() -> None:
     venv = make_vec_env("CartPole-v1", n_envs=2, seed=0)
     torch.manual_seed(0)
@@ -46,9 +54,7 @@ def test_reward_wrapper_replaces_rewards_and_keeps_pairs() -> None:
 
 def test_ppo_trains_on_the_discriminator_reward() -> None:
     """With D frozen (lr 0), PPO's buffer holds exactly D's rewards of the (s, a) it played."""
-    venv = make_vec_env("CartPole-v1", n_envs=2, seed=0)
-    model = make_ppo(venv, net_arch=[8], seed=0, n_steps=32, batch_size=32, n_epochs=1)
-    disc = Discriminator(venv.observation_space, venv.action_space, net_arch=(8,))
+    venv, model, disc = cartpole_parts()
     trainer = GAIL(
         venv=venv,
         model=model,
@@ -68,9 +74,7 @@ def test_ppo_trains_on_the_discriminator_reward() -> None:
 
 
 def test_gail_logs_and_state_round_trip() -> None:
-    venv = make_vec_env("CartPole-v1", n_envs=2, seed=0)
-    model = make_ppo(venv, net_arch=[8], seed=0, n_steps=32, batch_size=32, n_epochs=1)
-    disc = Discriminator(venv.observation_space, venv.action_space, net_arch=(8,))
+    venv, model, disc = cartpole_parts()
     demos = cartpole_demos()
     trainer = GAIL(
         venv=venv,
@@ -113,9 +117,7 @@ def test_gail_rejects_demos_of_another_env() -> None:
 
 def test_accuracy_on_seen_and_unseen_expert_steps() -> None:
     """D's accuracy on the training demos and on demos it never trains on, by hand."""
-    venv = make_vec_env("CartPole-v1", n_envs=2, seed=0)
-    model = make_ppo(venv, net_arch=[8], seed=0, n_steps=32, batch_size=32, n_epochs=1)
-    disc = Discriminator(venv.observation_space, venv.action_space, net_arch=(8,))
+    venv, model, disc = cartpole_parts()
     demos = cartpole_demos()
     trainer = GAIL(
         venv=venv,
@@ -130,10 +132,10 @@ def test_accuracy_on_seen_and_unseen_expert_steps() -> None:
     rows = np.random.default_rng(0).permutation(len(unseen))[:16]
     with torch.no_grad():
         expected = float((disc(unseen.obs[rows], unseen.acts[rows]) > 0).float().mean())
-    assert trainer._expert_accuracy(unseen) == expected
+    assert trainer._expert_accuracy(*trainer._probes[1]) == expected
     seen = demos.head(1).transitions()
     rows = np.random.default_rng(0).permutation(len(seen))[:16]
     with torch.no_grad():
         expected = float((disc(seen.obs[rows], seen.acts[rows]) > 0).float().mean())
-    assert trainer._expert_accuracy(trainer.expert) == expected
+    assert trainer._expert_accuracy(*trainer._probes[0]) == expected
     assert trainer.unseen is not None and len(trainer.unseen) == len(unseen)

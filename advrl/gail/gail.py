@@ -76,6 +76,12 @@ class GAIL:
         self.unseen: Transitions | None = (
             None if unseen_demos is None else unseen_demos.transitions()
         )
+        # the fixed expert steps D's seen / unseen accuracy is measured on, drawn once
+        self._probes = (
+            []
+            if self.unseen is None
+            else [self._probe(self.expert, batch_size), self._probe(self.unseen, batch_size)]
+        )
         self.batch_size = batch_size
         self.epochs = epochs
         self.grad_penalty = grad_penalty
@@ -129,19 +135,23 @@ class GAIL:
         self.rounds += 1
         means = {k: float(np.mean(v)) for k, v in stats.items()}
         means["reward_mean"] = float(rewards.mean())
-        if self.unseen is not None:
-            means["expert_acc_seen"] = self._expert_accuracy(self.expert)
-            means["expert_acc_unseen"] = self._expert_accuracy(self.unseen)
+        if self._probes:
+            seen, unseen = (self._expert_accuracy(*probe) for probe in self._probes)
+            means["expert_acc_seen"], means["expert_acc_unseen"] = seen, unseen
         return means
 
+    @staticmethod
+    def _probe(expert: Transitions, size: int) -> tuple[Any, np.ndarray]:
+        """Up to ``size`` of these expert steps, a fixed draw: ``(obs, acts)``."""
+        rows = np.random.default_rng(0).permutation(len(expert))[:size]
+        return take_rows(expert.obs, rows), expert.acts[rows]
+
     @torch.no_grad()
-    def _expert_accuracy(self, expert: Transitions) -> float:
-        """The share of up to ``batch_size`` of these expert steps (a fixed draw) that D, without
-        augmentation, calls expert."""
-        rows = np.random.default_rng(0).permutation(len(expert))[: self.batch_size]
+    def _expert_accuracy(self, obs: Any, acts: np.ndarray) -> float:
+        """The share of these expert steps that D, without augmentation, calls expert."""
         self.discriminator.eval()
         try:
-            logits = self.discriminator(take_rows(expert.obs, rows), expert.acts[rows])
+            logits = self.discriminator(obs, acts)
         finally:
             self.discriminator.train()
         return float((logits > 0).float().mean())

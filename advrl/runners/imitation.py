@@ -42,13 +42,15 @@ from advrl.runners.trainers import ASAFTrainer, SB3Trainer
 from advrl.runs import RunDir
 
 
-def run_demos(config: ImitationRunConfig) -> Demonstrations:
-    """The run's demonstrations, checked against its env.
+def run_demos(config: ImitationRunConfig) -> tuple[Demonstrations, Demonstrations | None]:
+    """The run's demonstrations, checked against its env, and the episodes after them kept out
+    of training (``demos.heldout_episodes``; None: none), from one read of the file.
 
     Raises:
         ConfigError: the file is missing or malformed, or does not fit the env.
     """
     path = Path(config.demos.path)
+    unseen = None
     try:
         demos = load_demos(path, config.demos.format)
         wanted, kept_out = config.demos.episodes, config.demos.heldout_episodes
@@ -62,6 +64,8 @@ def run_demos(config: ImitationRunConfig) -> Demonstrations:
                     f"demos.episodes ({wanted}) + demos.heldout_episodes ({kept_out}) is more "
                     f"than the {demos.num_episodes} episodes the file holds: lower one"
                 )
+            if kept_out:
+                unseen = demos.episodes(wanted, wanted + kept_out)
             demos = demos.head(wanted)
         env = make_env(config.env.id, config.env.kwargs)
         demos.check_spaces(env.observation_space, env.action_space, config.env.id)
@@ -72,7 +76,7 @@ def run_demos(config: ImitationRunConfig) -> Demonstrations:
         ) from None
     except DemoError as err:
         raise ConfigError(f"demos.path {str(path)!r}: {err}") from None
-    return demos
+    return demos, unseen
 
 
 def policy_config(config: ImitationRunConfig) -> PPORunConfig:
@@ -111,7 +115,12 @@ def init_policy(model: BaseAlgorithm, config: ImitationRunConfig, demos: Demonst
         )
 
 
-def _gail(config: ImitationRunConfig, demos: Demonstrations, model: BaseAlgorithm) -> SB3Trainer:
+def _gail(
+    config: ImitationRunConfig,
+    demos: Demonstrations,
+    model: BaseAlgorithm,
+    unseen: Demonstrations | None,
+) -> SB3Trainer:
     venv = model.get_env()
     assert venv is not None
     if isinstance(venv, VecTransposeImage):  # GAIL rewards what the demos hold: untransposed
@@ -123,12 +132,6 @@ def _gail(config: ImitationRunConfig, demos: Demonstrations, model: BaseAlgorith
         )
     except ValueError as err:
         raise ConfigError(f"discriminator: {err}") from None
-    unseen = None
-    if config.demos.heldout_episodes and config.demos.episodes is not None:
-        start = config.demos.episodes
-        unseen = load_demos(config.demos.path, config.demos.format).episodes(
-            start, start + config.demos.heldout_episodes
-        )
     gail = GAIL(
         venv=venv,
         model=model,
@@ -141,7 +144,12 @@ def _gail(config: ImitationRunConfig, demos: Demonstrations, model: BaseAlgorith
     return SB3Trainer(model, trainer=gail)
 
 
-def _asaf(config: ImitationRunConfig, demos: Demonstrations, model: BaseAlgorithm) -> SB3Trainer:
+def _asaf(
+    config: ImitationRunConfig,
+    demos: Demonstrations,
+    model: BaseAlgorithm,
+    unseen: Demonstrations | None,
+) -> SB3Trainer:
     asaf = ASAF(model=model, demos=demos, **dataclasses.asdict(config.asaf), seed=config.train.seed)
     return ASAFTrainer(asaf)
 
@@ -152,12 +160,15 @@ class ImitationMethod:
 
     Attributes:
         help: one line for ``advrl train --help``.
-        build: its trainer, from the run's settings, the demonstrations and the PPO model that
-            holds the policy.
+        build: its trainer, from the run's settings, the demonstrations, the PPO model that
+            holds the policy, and the expert episodes kept out of training (None: none; GAIL
+            measures its discriminator on them, ASAF does not use them).
     """
 
     help: str
-    build: Callable[[ImitationRunConfig, Demonstrations, BaseAlgorithm], SB3Trainer]
+    build: Callable[
+        [ImitationRunConfig, Demonstrations, BaseAlgorithm, Demonstrations | None], SB3Trainer
+    ]
 
 
 IMITATION: dict[str, ImitationMethod] = {
@@ -167,9 +178,12 @@ IMITATION: dict[str, ImitationMethod] = {
 """Method name -> :class:`ImitationMethod`."""
 
 
-def build_imitation(config: ImitationRunConfig, demos: Demonstrations) -> SB3Trainer:
+def build_imitation(
+    config: ImitationRunConfig, demos: Demonstrations, unseen: Demonstrations | None = None
+) -> SB3Trainer:
     """The trainer (GAIL around PPO, or ASAF) of a run; its ``model`` holds the policy."""
-    return IMITATION[config.method].build(config, demos, build_ppo(policy_config(config)))
+    model = build_ppo(policy_config(config))
+    return IMITATION[config.method].build(config, demos, model, unseen)
 
 
 def imitation_eval(
@@ -190,8 +204,8 @@ def imitation_job(config: ImitationRunConfig) -> Job:
     if config.policy.lstm_hidden is not None:
         raise ConfigError(f"{config.method} trains feed-forward policies; drop policy.lstm_hidden")
     check_env_config(policy_config(config))
-    demos = run_demos(config)
-    trainer = build_imitation(config, demos)
+    demos, unseen = run_demos(config)
+    trainer = build_imitation(config, demos, unseen)
     model, t = trainer.model, config.train
 
     def evaluate_now() -> dict[str, float]:
