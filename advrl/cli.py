@@ -339,51 +339,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def eval_views(args: argparse.Namespace, run: Path, loaded: Any) -> int:
     """``advrl eval RUN --views ...``: the run's env drawn under each named view space, on the
     same seeded levels; sampled and greedy actions, and a random policy."""
-    from advrl.envs.vector import make_env
-    from advrl.eval import evaluate, random_policy, sb3_policy
-    from advrl.eval.zero_shot import write_table
+    from advrl.eval.zero_shot import format_table, write_table, zero_shot_views
 
     config = loaded.config
     names = [n.strip() for n in args.views.split(",") if n.strip()]
     episodes = _episodes(args, loaded.eval_episodes)
-    seed = loaded.eval_seed
-    env = make_env(config.env.id, config.env.kwargs)
-    if not hasattr(env.unwrapped, "view_space"):
-        env.close()
-        raise UserError(
-            f"--views draws the env under other views; {config.env.id} has none (pixel envs "
-            "such as advrl/PixelMaze-Small-v0 and advrl/PixelCartPole-v1 have them)"
+    try:
+        result = zero_shot_views(
+            loaded.model,
+            config.env.id,
+            config.env.kwargs,
+            names,
+            episodes=episodes,
+            seed=loaded.eval_seed,
         )
-    rand = evaluate(env, random_policy(env.action_space, seed), episodes, seed)
-    env.close()
-    rows = []
-    with progress.phase("evaluating views", len(names), "view spaces"):
-        for name in names:
-            try:
-                env = make_env(config.env.id, {**config.env.kwargs, "views": name})
-            except ValueError as err:
-                raise UserError(str(err)) from None
-            row: dict[str, Any] = {"views": name}
-            for mode, greedy in (("policy", False), ("greedy", True)):
-                stats = evaluate(
-                    env, sb3_policy(loaded.model, deterministic=greedy), episodes, seed
-                )
-                row[f"{mode}_return"] = stats.mean_return
-                if stats.success_defined:
-                    row[f"{mode}_success"] = stats.success_rate
-            env.close()
-            rows.append(row)
-            progress.advance()
-    keys = [k for k in rows[0] if k != "views"]
+    except ValueError as err:
+        raise UserError(f"--views: {err}") from None
+    rows = result.rows()
     print(f"{config.env.id}, {episodes} episodes per view space (the same levels for each)")
-    print("| views | " + " | ".join(keys) + " |")
-    print("|" + "---|" * (len(keys) + 1))
-    for row in rows:
-        print("| " + " | ".join([row["views"], *(f"{row[k]:.3f}" for k in keys)]) + " |")
-    reference = f"random policy: return {rand.mean_return:.3f}"
-    if rand.success_defined:
-        reference += f", success {rand.success_rate:.3f}"
-    print(reference)
+    print(format_table(rows))
     out = run / f"eval-views-{'_'.join(names)}.csv"
     write_table(rows, out)
     print(f"wrote {out}")

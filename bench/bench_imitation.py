@@ -3,17 +3,23 @@
 For each task: train (or reuse) a PPO expert from ``configs/expert-<task>.yaml``, record
 ``--demo-episodes`` greedy episodes, then train every method from ``configs/<gail|asaf>-<task>.yaml``
 for each seed. Prints one markdown table: final normalized score (0 = random, 1 = expert; stochastic
-policy, ``eval_episodes`` episodes), mean and spread over seeds, env steps and wall-clock, plus the
-score at intermediate evaluations (steps to reach 0.9).
+policy, ``eval_episodes`` episodes) and the env steps at which the periodic evaluations first
+reached 0.9 (a run that never did counts as its budget), IQM over seeds, env steps and
+wall-clock.
 
     python bench/bench_imitation.py --tasks cartpole --seeds 0,1,2 --out bench-runs/imitation
 
-From pixels (``pixel-cartpole``): the CartPole expert plays ``advrl/PixelCartPole-v1`` from its
-state while its 48x48 frames are recorded, and GAIL imitates the frames
-(``configs/gail-pixel-cartpole.yaml``), with and without DiffAugment, from few demonstrations:
+From pixels (``pixel-maze``, ``pixel-cartpole``): the state-based expert plays the pixel env
+(``advrl/PixelMaze-Small-v0``, ``advrl/PixelCartPole-v1``) from ``info["state"]`` while its frames
+are recorded, and GAIL imitates the frames (``configs/gail-pixel-<task>.yaml``), with and without
+DiffAugment, from few demonstrations; the recorded episodes a run does not imitate stay out of D's
+training, and D's accuracy on seen and unseen expert steps is reported:
 
-    python bench/bench_imitation.py --tasks pixel-cartpole --methods gail,gail+diffaug-full \
-        --demo-counts 1,2,5,10 --seeds 0,1,2,3,4
+    python bench/bench_imitation.py --tasks pixel-maze --methods gail,gail+diffaug-full \
+        --demo-counts 2,10 --seeds 0,1,2,3,4 --results docs/results/imitation-pixels
+
+Each run's figures are kept as one JSON under ``--results`` (``--report`` prints the table from
+them); the table gives the IQM over seeds with stratified-bootstrap 95% CIs (rliable).
 """
 
 from __future__ import annotations
@@ -52,10 +58,13 @@ METHODS: dict[str, tuple[str, list[str]]] = {
 """Method name -> (config family, overrides)."""
 
 
-STOCHASTIC_DEMOS = {"maze-small"}
+STOCHASTIC_DEMOS = {"maze-small", "pixel-maze"}
 """Tasks whose expert is recorded with sampled actions (a greedy maze policy can loop forever)."""
 
-PIXEL_TASKS = {"pixel-cartpole": ("cartpole", "advrl/PixelCartPole-v1")}
+PIXEL_TASKS = {
+    "pixel-cartpole": ("cartpole", "advrl/PixelCartPole-v1"),
+    "pixel-maze": ("maze-small", "advrl/PixelMaze-Small-v0"),
+}
 """Pixel task -> (the task whose expert plays from the state, the pixel env recorded)."""
 
 
@@ -129,6 +138,88 @@ def run_method(
     return train_imitation(config)
 
 
+def disc_accuracy(run: Path) -> dict[str, float]:
+    """D's last logged accuracy on the expert steps it trains on and on unseen ones, if logged."""
+    last: dict[str, float] = {}
+    with open(run / "tb" / "progress.csv") as f:
+        for row in csv.DictReader(f):
+            for key in ("seen", "unseen"):
+                if row.get(f"disc/expert_acc_{key}", ""):
+                    last[key] = float(row[f"disc/expert_acc_{key}"])
+    return last
+
+
+def record(
+    task: str, method: str, count: int, seed: int, summary: dict[str, Any]
+) -> dict[str, Any]:
+    """One run's figures for the tables (kept under --results)."""
+    run = Path(summary["run"])
+    return {
+        "task": task,
+        "method": method,
+        "demos": count,
+        "seed": seed,
+        "score": summary["eval"]["policy"]["normalized_score"],
+        "greedy": summary["eval"]["policy_deterministic"]["normalized_score"],
+        "steps": summary["timesteps"],
+        "wall_clock_s": summary["wall_clock_s"],
+        "curve": eval_curve(run),
+        "disc_accuracy": disc_accuracy(run),
+    }
+
+
+def steps_to(curve: list[list[float]] | list[tuple[int, float]], level: float) -> float | None:
+    """The first evaluation's env steps at which the score reached ``level`` (None: never)."""
+    return next((float(step) for step, score in curve if score >= level), None)
+
+
+def table(records: list[dict[str, Any]], reps: int) -> list[str]:
+    """One row per (task, demos, method): IQM [95% CI] over seeds (rliable)."""
+    from advrl.eval.intervals import aggregate
+
+    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault((r["task"], r["demos"], r["method"]), []).append(r)
+    columns: dict[str, dict[tuple[str, int, str], np.ndarray]] = {
+        "score": {},
+        "greedy": {},
+        "reach": {},
+    }
+    for key, runs in groups.items():
+        columns["score"][key] = np.array([r["score"] for r in runs])
+        columns["greedy"][key] = np.array([r["greedy"] for r in runs])
+        # a run that never reached 0.9 counts as its whole budget: a lower bound on its steps
+        columns["reach"][key] = np.array(
+            [steps_to(r["curve"], 0.9) or float(r["steps"]) for r in runs]
+        )
+    names = {str(k): k for k in groups}
+    stats = {
+        c: aggregate({str(k): v for k, v in values.items()}, reps) for c, values in columns.items()
+    }
+    lines = [
+        "| task | demos | method | seeds | normalized score (stoch.) | greedy | steps to 0.9 "
+        "(reached) | D's accuracy on seen / unseen expert steps | steps | wall-clock s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, (task, count, method) in names.items():
+        runs = groups[(task, count, method)]
+        reached = sum(steps_to(r["curve"], 0.9) is not None for r in runs)
+        acc = [r["disc_accuracy"] for r in runs if r["disc_accuracy"]]
+        acc_text = (
+            f"{np.mean([a['seen'] for a in acc]):.2f} / {np.mean([a['unseen'] for a in acc]):.2f}"
+            if acc
+            else "-"
+        )
+        reach = stats["reach"][label].iqm
+        lines.append(
+            f"| {task} | {count} | {method} | {len(runs)} | {stats['score'][label].iqm.format()} | "
+            f"{stats['greedy'][label].iqm.format()} | "
+            f"{reach.point:,.0f} [{reach.low:,.0f}, {reach.high:,.0f}] ({reached}/{len(runs)}) | "
+            f"{acc_text} | {runs[0]['steps']} | {np.mean([r['wall_clock_s'] for r in runs]):.0f} |"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", default="cartpole")
@@ -140,50 +231,43 @@ def main() -> None:
     )
     parser.add_argument("--asaf-steps", type=int, help="budget of ASAF runs (default: config's)")
     parser.add_argument("--finetune-steps", type=int, default=50_000)
-    parser.add_argument("--out", default="bench-runs/imitation")
+    parser.add_argument("--out", default="bench-runs/imitation", help="run folders")
+    parser.add_argument(
+        "--results", default="docs/results/imitation", help="one JSON of figures per run"
+    )
+    parser.add_argument("--report", action="store_true", help="only the table, from --results")
+    parser.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
     args = parser.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out, results = Path(args.out), Path(args.results)
     seeds = [int(s) for s in args.seeds.split(",")]
-    print(
-        f"# {platform.node()} {platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}"
-    )
-    print(
-        "| task | method | seeds | normalized score (stoch.) | greedy | steps | wall-clock s | "
-        "steps to 0.9 |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
     counts = [args.demo_episodes]
     if args.demo_counts:
         counts = [int(c) for c in args.demo_counts.split(",")]
+    print(
+        f"# {platform.node()} {platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}"
+    )
+    records = []
     for task, count in ((t, c) for t in args.tasks.split(",") for c in counts):
-        demos = expert_demos(task, out, args.demo_episodes)
         for method in args.methods.split(","):
-            steps = None
-            if method == "gail+asaf":
-                steps = args.finetune_steps
-            elif method.startswith("asaf"):
-                steps = args.asaf_steps
-            results = [run_method(task, method, s, demos, out, steps, count) for s in seeds]
-            scores = [r["eval"]["policy"]["normalized_score"] for r in results]
-            greedy = [r["eval"]["policy_deterministic"]["normalized_score"] for r in results]
-            reach = []
-            for r in results:
-                hits = [step for step, score in eval_curve(Path(r["run"])) if score >= 0.9]
-                reach.append(hits[0] if hits else None)
-            reached = [x for x in reach if x is not None]
-            reach_text = (
-                f"{int(np.median(reached))} ({len(reached)}/{len(reach)})" if reached else "never"
-            )
-            label = task if count == args.demo_episodes else f"{task}, {count} demos"
-            print(
-                f"| {label} | {method} | {len(seeds)} | "
-                f"{np.mean(scores):.2f} ± {np.std(scores):.2f} | "
-                f"{np.mean(greedy):.2f} ± {np.std(greedy):.2f} | "
-                f"{results[0]['timesteps']} | {np.mean([r['wall_clock_s'] for r in results]):.0f} | "
-                f"{reach_text} |",
-                flush=True,
-            )
+            for seed in seeds:
+                path = results / f"{task}-{method}-d{count}-seed{seed}.json"
+                if path.is_file() or args.report:
+                    if path.is_file():
+                        records.append(json.loads(path.read_text()))
+                    continue
+                out.mkdir(parents=True, exist_ok=True)
+                demos = expert_demos(task, out, args.demo_episodes)
+                steps = None
+                if method == "gail+asaf":
+                    steps = args.finetune_steps
+                elif method.startswith("asaf"):
+                    steps = args.asaf_steps
+                summary = run_method(task, method, seed, demos, out, steps, count)
+                records.append(record(task, method, count, seed, summary))
+                results.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(records[-1], indent=1) + "\n")
+                print(f"{path.stem}: normalized score {records[-1]['score']:.2f}", flush=True)
+    print("\n".join(table(records, args.reps)))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ import torch
 from advrl.config import UEDRunConfig, load_config
 from advrl.eval import EVAL_SEED_OFFSET
 from advrl.eval.heldout import RandomMazePolicy, evaluate_heldout
+from advrl.eval.intervals import aggregate
 from advrl.runners.ued import train_ued
 
 
@@ -164,28 +165,19 @@ def random_results(names: list[str], seeds: list[int], episodes: int) -> list[di
     return out
 
 
-def aggregate(records: list[dict[str, Any]], names: list[str], reps: int) -> dict[str, Any]:
-    """IQM and mean with stratified-bootstrap 95% CIs per method (rliable)."""
-    from rliable import library as rly
-    from rliable import metrics
-
+def method_scores(records: list[dict[str, Any]], names: list[str]) -> dict[str, np.ndarray]:
+    """Per method, the ``[seeds, mazes]`` held-out solve rates."""
     scores = {}
     for method in dict.fromkeys(r["method"] for r in records):
         runs = sorted((r for r in records if r["method"] == method), key=lambda r: r["seed"])
         scores[method] = np.array([[r["solve_rate"][n] for n in names] for r in runs])
-
-    def both(x: np.ndarray) -> np.ndarray:
-        return np.array([metrics.aggregate_iqm(x), metrics.aggregate_mean(x)])
-
-    point, ci = rly.get_interval_estimates(
-        scores, both, reps=reps, random_state=np.random.RandomState(0)
-    )
-    return {m: {"scores": scores[m], "point": point[m], "ci": ci[m]} for m in scores}
+    return scores
 
 
 def report(records: list[dict[str, Any]], names: list[str], reps: int) -> str:
     """The markdown tables."""
-    agg = aggregate(records, names, reps)
+    scores = method_scores(records, names)
+    agg = aggregate(scores, reps)
     lines = [
         f"{time.strftime('%Y-%m-%d')}; held-out: {len(names)} mazes, stochastic policy; "
         f"IQM and mean over (seeds x mazes), stratified-bootstrap 95% CIs ({reps} reps)",
@@ -195,26 +187,24 @@ def report(records: list[dict[str, Any]], names: list[str], reps: int) -> str:
     ]
     for method, a in agg.items():
         runs = [r for r in records if r["method"] == method]
-        (iqm, mean), ((iqm_lo, mean_lo), (iqm_hi, mean_hi)) = a["point"], a["ci"]
         steps = np.mean([r.get("protagonist_steps", 0) for r in runs])
         wall = np.mean([r.get("wall_clock_s", 0) for r in runs]) / 60
         lines.append(
-            f"| {method} | {len(runs)} | {iqm:.3f} [{iqm_lo:.3f}, {iqm_hi:.3f}] | "
-            f"{mean:.3f} [{mean_lo:.3f}, {mean_hi:.3f}] | "
+            f"| {method} | {len(runs)} | {a.iqm.format(3)} | {a.mean.format(3)} | "
             + (f"{steps:,.0f} | {wall:.1f} min |" if method != "random" else "- | - |")
         )
     if "dr" in agg:
-        lo_dr, hi_dr = agg["dr"]["ci"][0][0], agg["dr"]["ci"][1][0]
+        lo_dr, hi_dr = agg["dr"].iqm.low, agg["dr"].iqm.high
         lines.append("")
         for method, a in agg.items():
             if method == "dr":
                 continue
-            lo, hi = a["ci"][0][0], a["ci"][1][0]
+            lo, hi = a.iqm.low, a.iqm.high
             verdict = "above DR" if lo > hi_dr else "below DR" if hi < lo_dr else "CIs overlap DR's"
             lines.append(f"- IQM of {method}: {verdict}")
     lines += ["", "| maze | " + " | ".join(agg) + " |", "|---|" + "---|" * len(agg)]
     for j, name in enumerate(names):
-        cells = [f"{a['scores'][:, j].mean():.2f}" for a in agg.values()]
+        cells = [f"{scores[m][:, j].mean():.2f}" for m in agg]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     curves: dict[str, dict[int, list[float]]] = {}
     for r in records:

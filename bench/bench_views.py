@@ -32,6 +32,7 @@ import torch
 
 from advrl.config import PPORunConfig, load_config
 from advrl.eval import EVAL_SEED_OFFSET, evaluate, random_policy, sb3_policy
+from advrl.eval.intervals import aggregate
 from advrl.runners import train_ppo
 from advrl.runners.loading import load_run
 
@@ -69,20 +70,6 @@ def evaluate_run(summary: dict[str, Any], episodes: int) -> dict[str, Any]:
     return result
 
 
-def interval(values: dict[str, np.ndarray], reps: int) -> dict[str, tuple[float, float, float]]:
-    """IQM and its stratified-bootstrap 95% CI per key (rliable; one task, runs as rows)."""
-    from rliable import library as rly
-    from rliable import metrics
-
-    point, ci = rly.get_interval_estimates(
-        {k: v.reshape(-1, 1) for k, v in values.items()},
-        lambda x: np.array([metrics.aggregate_iqm(x)]),
-        reps=reps,
-        random_state=np.random.RandomState(0),
-    )
-    return {k: (float(point[k][0]), float(ci[k][0, 0]), float(ci[k][1, 0])) for k in values}
-
-
 def report(records: list[dict[str, Any]], reps: int) -> str:
     methods = list(dict.fromkeys(r["method"] for r in records))
     lines = [
@@ -90,9 +77,6 @@ def report(records: list[dict[str, Any]], reps: int) -> str:
         "return: train views | held-out views | held-out / train return | train min |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-
-    def fmt(x: tuple[float, float, float], digits: int = 2) -> str:
-        return f"{x[0]:.{digits}f} [{x[1]:.{digits}f}, {x[2]:.{digits}f}]"
 
     columns: dict[str, dict[str, np.ndarray]] = {}
     for key in ("default", "train", "heldout"):
@@ -115,11 +99,11 @@ def report(records: list[dict[str, Any]], reps: int) -> str:
         )
         for m in methods
     }
-    estimates = {name: interval(values, reps) for name, values in columns.items()}
+    estimates = {name: aggregate(values, reps) for name, values in columns.items()}
     for m in methods:
         runs = [r for r in records if r["method"] == m]
         minutes = np.mean([r["wall_clock_s"] for r in runs]) / 60
-        cells = [fmt(estimates[c][m]) for c in columns]
+        cells = [estimates[c][m].iqm.format() for c in columns]
         lines.append(f"| {m} | {len(runs)} | {' | '.join(cells)} | {minutes:.1f} |")
     rand = np.mean([r["eval"]["random"]["success"] for r in records])
     rand_ret = np.mean([r["eval"]["random"]["return"] for r in records])

@@ -111,3 +111,34 @@ def test_zero_shot_plays_the_random_policy_on_the_same_episodes() -> None:
             HashPolicy(), "advrl/Maze-v0", {}, ["FourRooms13"], episodes=2, seed=2
         ).stats
     )
+
+
+class PixelSumPolicy:
+    """Left or right by the parity of the frame's pixel sum: actions that depend on the view."""
+
+    def predict(
+        self, obs: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True
+    ) -> tuple[Any, None]:
+        return np.array(int(np.asarray(obs, dtype=np.int64).sum()) % 2), None
+
+
+def test_views_evaluation_plays_the_same_levels_under_each_view_space() -> None:
+    from advrl.eval.rollouts import evaluate, random_policy
+    from advrl.eval.zero_shot import zero_shot_views
+
+    result = zero_shot_views(
+        PixelSumPolicy(), "advrl/PixelCartPole-v1", {}, ["default", "heldout"], episodes=3, seed=5
+    )
+    assert result.levels == ["default", "heldout"]
+    # the random policy ignores what it sees: the same seeded levels give it the same episodes
+    rand = result.stats["random"]
+    assert np.array_equal(rand["default"].returns, rand["heldout"].returns)
+    env = gym.make("advrl/PixelCartPole-v1", views="heldout")
+    expected = evaluate(env, random_policy(env.action_space, 5), 3, 5)
+    assert np.array_equal(rand["heldout"].returns, expected.returns)
+    # CartPole defines no success: the rows give returns only
+    assert list(result.rows()[0]) == [
+        "level", "episodes", "return", "return_greedy", "return_random"
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="has no views to draw it under"):
+        zero_shot_views(PixelSumPolicy(), "CartPole-v1", {}, ["default"], episodes=1, seed=0)

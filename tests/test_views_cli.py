@@ -35,13 +35,13 @@ def test_views_config_trains_and_evaluates_under_view_spaces(
     capsys.readouterr()
     assert main(["eval", str(run), "--views", "default,heldout", "--episodes", "3", "-q"]) == 0
     out = capsys.readouterr().out
-    assert "| views | policy_return | policy_success | greedy_return | greedy_success |" in out
-    assert "| heldout |" in out and "random policy: return" in out
+    header = "level    episodes  solve_rate  return  solve_rate_greedy  return_greedy  "
+    assert header + "solve_rate_random  return_random" in out
+    assert "\nheldout  3 " in out
     lines = (run / "eval-views-default_heldout.csv").read_text().splitlines()
-    assert lines[0].startswith("views,policy_return") and [x[:7] for x in lines[1:]] == [
-        "default",
-        "heldout",
-    ]
+    assert lines[0].startswith("level,episodes,solve_rate,return,") and [
+        x[:7] for x in lines[1:]
+    ] == ["default", "heldout"]
     assert main(["eval", str(run), "--views", "dusk", "--episodes", "1", "-q"]) == 2
     assert "views='dusk': choose one of ['default', 'heldout', 'train']" in capsys.readouterr().err
 
@@ -53,4 +53,6 @@ def test_eval_views_needs_a_pixel_env(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(args) == 0
     capsys.readouterr()
     assert main(["eval", str(tmp_path / "run"), "--views", "heldout"]) == 2
-    assert "advrl/Maze-Small-v0 has none (pixel envs" in capsys.readouterr().err
+    assert "--views: advrl/Maze-Small-v0 has no views to draw it under (pixel envs" in (
+        capsys.readouterr().err
+    )

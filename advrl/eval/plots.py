@@ -95,7 +95,10 @@ def read_run(path: Path) -> Run:
                 if good:
                     steps, values = np.array(good).T
                     run.history[key] = (steps, values)
-    tables = sorted(path.glob("eval-*.csv"), key=lambda p: p.stat().st_mtime)
+    tables = sorted(  # held-out levels; eval-views-*.csv holds view spaces, not levels
+        (p for p in path.glob("eval-*.csv") if not p.name.startswith("eval-views-")),
+        key=lambda p: p.stat().st_mtime,
+    )
     table = path / "heldout.csv" if (path / "heldout.csv").is_file() else None
     table = tables[-1] if tables else table
     if table is not None:

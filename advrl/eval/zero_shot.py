@@ -21,7 +21,7 @@ import torch
 from advrl import progress
 from advrl.envs.vector import batched_kwargs, make_env
 from advrl.eval.heldout import RandomMazePolicy, evaluate_heldout
-from advrl.eval.rollouts import EpisodeStats, evaluate, sb3_policy
+from advrl.eval.rollouts import EpisodeStats, evaluate, random_policy, sb3_policy
 from advrl.files import atomic_write_bytes
 
 Mode = Literal["stochastic", "deterministic", "random"]
@@ -56,20 +56,19 @@ class ZeroShotResult:
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per level: solve rate and return of the stochastic and the greedy policy (and
-        the random policy's solve rate, where it was played)."""
+        the random policy's, where it was played); solve rates only where the env defines
+        success."""
         rows = []
         for name in self.levels:
             s, d = self.stats["stochastic"][name], self.stats["deterministic"][name]
-            row: dict[str, Any] = {
-                "level": name,
-                "episodes": len(s.returns),
-                "solve_rate": round(s.success_rate, 4),
-                "return": round(s.mean_return, 4),
-                "solve_rate_greedy": round(d.success_rate, 4),
-                "return_greedy": round(d.mean_return, 4),
-            }
+            row: dict[str, Any] = {"level": name, "episodes": len(s.returns)}
+            played = [("", s), ("_greedy", d)]
             if "random" in self.stats:
-                row["solve_rate_random"] = round(self.stats["random"][name].success_rate, 4)
+                played.append(("_random", self.stats["random"][name]))
+            for suffix, stats in played:
+                if s.success_defined:
+                    row[f"solve_rate{suffix}"] = round(stats.success_rate, 4)
+                row[f"return{suffix}"] = round(stats.mean_return, 4)
             rows.append(row)
         return rows
 
@@ -130,6 +129,49 @@ def zero_shot(
         for mode in modes:
             stats[mode] = _play(model, env_id, env_kwargs, maze_kwargs, names, mode, episodes, seed)
     return ZeroShotResult(stats, held_out=maze_kwargs is not None)
+
+
+def zero_shot_views(
+    model: Any,
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    views: Sequence[str],
+    *,
+    episodes: int,
+    seed: int,
+) -> ZeroShotResult:
+    """A pixel env's policy on its env drawn under each named view space (e.g. ``default``,
+    ``train``, ``heldout``): the same seeded levels under every view space, sampled and greedy
+    actions and a uniformly random policy; the result's levels are the view spaces.
+
+    Raises:
+        ValueError: the env has no views, or a view space is unknown.
+    """
+    env = make_env(env_id, env_kwargs)
+    has_views = hasattr(env.unwrapped, "view_space")
+    env.close()
+    if not has_views:
+        raise ValueError(
+            f"{env_id} has no views to draw it under (pixel envs such as "
+            "advrl/PixelMaze-Small-v0 and advrl/PixelCartPole-v1 have them)"
+        )
+    modes: list[Mode] = ["stochastic", "deterministic", "random"]
+    stats: dict[str, dict[str, EpisodeStats]] = {mode: {} for mode in modes}
+    with progress.phase("evaluating views", len(views), "view spaces"):
+        for name in views:
+            env = make_env(env_id, {**env_kwargs, "views": name})
+            for mode in modes:
+                policy = (
+                    random_policy(env.action_space, seed)
+                    if mode == "random"
+                    else sb3_policy(model, mode == "deterministic")
+                )
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed)
+                    stats[mode][name] = evaluate(env, policy, episodes, seed)
+            env.close()
+            progress.advance()
+    return ZeroShotResult(stats, held_out=False)
 
 
 def _play(

@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 import yaml
 
 from advrl.config import ConfigError
+from advrl.eval.intervals import aggregate
 from advrl.files import atomic_write_bytes
 from advrl.sweeps.spec import SweepSpec
 from advrl.sweeps.tune import EXTRA_HINT, score
@@ -64,8 +64,7 @@ def collect(folder: Path, reps: int = 2000) -> tuple[list[GroupResult], list[str
         ConfigError: not a sweep folder, no finished trial, or rliable missing.
     """
     try:
-        from rliable import library as rly
-        from rliable import metrics
+        import rliable  # noqa: F401
     except ImportError:
         raise ConfigError(f"advrl sweep report aggregates with rliable; {EXTRA_HINT}") from None
     spec = SweepSpec.load(folder)
@@ -89,25 +88,15 @@ def collect(folder: Path, reps: int = 2000) -> tuple[list[GroupResult], list[str
     if not groups:
         raise ConfigError(f"no trial of {str(folder)!r} has finished yet")
     matrices = {g: np.array([s for _, s in runs], dtype=float) for g, runs in groups.items()}
-
-    def both(x: np.ndarray) -> np.ndarray:
-        return np.array([metrics.aggregate_iqm(x), metrics.aggregate_mean(x)])
-
-    with warnings.catch_warnings():  # arch's notice about its random_state argument
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        point, ci = rly.get_interval_estimates(
-            matrices, both, reps=reps, random_state=np.random.RandomState(0)
-        )
     results = [
         GroupResult(
             group=g,
             seeds=[seed for seed, _ in groups[g]],
             scores=matrices[g],
-            iqm=(float(point[g][0]), float(ci[g][0][0]), float(ci[g][1][0])),
-            mean=(float(point[g][1]), float(ci[g][0][1]), float(ci[g][1][1])),
+            iqm=agg.iqm.as_tuple(),
+            mean=agg.mean.as_tuple(),
         )
-        for g in matrices
+        for g, agg in aggregate(matrices, reps).items()
     ]
     return results, missing
 
