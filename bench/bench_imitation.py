@@ -54,6 +54,8 @@ METHODS: dict[str, tuple[str, list[str]]] = {
     "gail+asaf": ("asaf", []),  # ASAF fine-tuning of the same seed's GAIL policy
     "gail+diffaug": ("gail", ["discriminator.augment=translation,cutout"]),
     "gail+diffaug-full": ("gail", ["discriminator.augment=color,translation,cutout"]),
+    # a control: D stays at its initialization, so the reward is the form's sign and nothing learned
+    "gail-frozen-d": ("gail", ["discriminator.augment=null", "discriminator.learning_rate=1e-12"]),
 }
 """Method name -> (config family, overrides)."""
 

@@ -142,3 +142,46 @@ def test_views_evaluation_plays_the_same_levels_under_each_view_space() -> None:
     ]  # fmt: skip
     with pytest.raises(ValueError, match="has no views to draw it under"):
         zero_shot_views(PixelSumPolicy(), "CartPole-v1", {}, ["default"], episodes=1, seed=0)
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "advrl/Maze-Small-v0"])
+def test_episodes_side_by_side_are_the_episodes_one_by_one(env_id: str) -> None:
+    """evaluate_batch (all episodes stepped together, one batched policy call per step) plays the
+    same seeded levels as evaluate: a policy of the observation and the step number gets the same
+    returns, lengths and successes."""
+    from advrl.eval.rollouts import evaluate, evaluate_batch
+
+    def action(obs: Any, t: int) -> int:
+        if isinstance(obs, dict):  # the maze: wander by a hash of the view and the step
+            return int(hashed_action(obs["image"][None], np.asarray(obs["direction"]), t)[0])
+        return int(np.sum(obs) * 100 + t) % 2
+
+    class One:  # one observation at a time; reset() at each episode's start
+        def reset(self) -> None:
+            self.t = 0
+
+        def __call__(self, obs: Any) -> int:
+            self.t += 1
+            return action(obs, self.t - 1)
+
+    calls = []
+
+    def batch(obs: Any) -> np.ndarray:  # every running episode is at step len(calls)
+        rows = len(obs["image"]) if isinstance(obs, dict) else len(obs)
+        row = (
+            (lambda i: {k: v[i] for k, v in obs.items()})
+            if isinstance(obs, dict)
+            else obs.__getitem__
+        )
+        calls.append(rows)
+        return np.array([action(row(i), len(calls) - 1) for i in range(rows)])
+
+    alone = evaluate(gym.make(env_id), One(), 6, seed=11)
+    together = evaluate_batch(lambda: gym.make(env_id), batch, 6, seed=11)
+    assert np.array_equal(alone.returns, together.returns)
+    assert np.array_equal(alone.lengths, together.lengths)
+    assert np.array_equal(alone.successes, together.successes)
+    assert alone.success_defined == together.success_defined == (env_id != "CartPole-v1")
+    assert len(set(together.lengths.tolist())) > 1  # episodes of different lengths ran together
+    if env_id != "CartPole-v1":
+        assert 0 < together.successes.sum() < 6

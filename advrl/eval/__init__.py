@@ -6,6 +6,7 @@ from advrl.eval.rollouts import (
     EVAL_SEED_OFFSET,
     EpisodeStats,
     evaluate,
+    evaluate_batch,
     random_policy,
     sb3_policy,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "ara",
     "curve_report",
     "evaluate",
+    "evaluate_batch",
     "normalized_ara",
     "random_policy",
     "robustness_curve",

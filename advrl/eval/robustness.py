@@ -1,10 +1,11 @@
 """Robustness curves: a policy's return under observation attacks of growing size, and their ARA.
 
 :func:`robustness_curve` plays the same seeded episodes at every ``eps`` (episode ``i`` resets with
-``seed + i``, as :func:`advrl.eval.evaluate` does), all episodes of one ``eps`` side by side so the
-attack perturbs a whole batch of observations per step. The attack acts on the env's observations;
-for a policy trained under ``VecNormalize``, pass its ``normalizer`` (the policy then takes their
-normalization, and ``eps`` stays in the env's units). :func:`curve_report` adds the ARA
+``seed + i``, as :func:`advrl.eval.evaluate` does), all episodes of one ``eps`` side by side
+(:func:`advrl.eval.evaluate_batch`), so the attacked policy perturbs a whole batch of observations
+per step. The attack acts on the env's observations; for a policy trained under ``VecNormalize``,
+pass its ``normalizer`` (the policy then takes their normalization, and ``eps`` stays in the env's
+units). :func:`curve_report` adds the ARA
 (:mod:`advrl.eval.ara`); :func:`write_curves_csv` and :func:`plot_curves` save several runs' curves
 together.
 """
@@ -27,6 +28,7 @@ from advrl import progress
 from advrl.agents.attacks import ObservationAttack, attacked_actions
 from advrl.agents.obs_normalization import ObservationNormalizer
 from advrl.eval.ara import ara, normalized_ara
+from advrl.eval.rollouts import evaluate_batch
 
 Z95 = 1.959964
 """Two-sided 95% normal quantile: confidence intervals are ``mean +- Z95 * sem``."""
@@ -50,51 +52,6 @@ class CurvePoint:
 
 def _sem(returns: np.ndarray) -> float:
     return float(returns.std(ddof=1) / math.sqrt(len(returns))) if len(returns) > 1 else 0.0
-
-
-def _stack(observations: list[Any]) -> Any:
-    if isinstance(observations[0], dict):
-        return {k: np.stack([o[k] for o in observations]) for k in observations[0]}
-    return np.stack(observations)
-
-
-def _size(batch: Any) -> int:
-    """Rows of a batch of observations (an array or a dict of arrays)."""
-    return len(next(iter(batch.values()))) if isinstance(batch, dict) else len(batch)
-
-
-def play_batch(
-    make_env: Callable[[], gym.Env],
-    act: Callable[[Any], np.ndarray],
-    episodes: int,
-    seed: int,
-) -> np.ndarray:
-    """Returns of ``episodes`` episodes (episode ``i`` from ``reset(seed=seed + i)``), stepped together.
-
-    Args:
-        make_env: builds one env.
-        act: a batch of observations of the running episodes -> their actions.
-    """
-    if episodes < 1:
-        raise ValueError(f"episodes must be >= 1, got {episodes}")
-    envs = [make_env() for _ in range(episodes)]
-    try:
-        obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
-        returns = np.zeros(episodes)
-        running = list(range(episodes))
-        while running:
-            actions = act(_stack([obs[i] for i in running]))
-            still = []
-            for i, action in zip(running, actions, strict=True):
-                obs[i], reward, terminated, truncated, _ = envs[i].step(action)
-                returns[i] += float(reward)
-                if not (terminated or truncated):
-                    still.append(i)
-            running = still
-        return returns
-    finally:
-        for env in envs:
-            env.close()
 
 
 def robustness_curve(
@@ -127,7 +84,7 @@ def robustness_curve(
         act = attacked_actions(
             model, replace(attack, eps=eps), deterministic, generator, discrete, normalizer
         )
-        returns = play_batch(make_env, act, episodes, seed)
+        returns = evaluate_batch(make_env, act, episodes, seed).returns
         progress.advance()
         points.append(CurvePoint(eps, float(returns.mean()), _sem(returns), episodes))
     return points
@@ -137,14 +94,12 @@ def random_return(make_env: Callable[[], gym.Env], episodes: int, seed: int) -> 
     """Mean return of uniformly random actions on the same seeded episodes (ARA's baseline)."""
     space = make_env().action_space
     space.seed(seed)
-    return float(
-        play_batch(
-            make_env,
-            lambda obs: np.stack([space.sample() for _ in range(_size(obs))]),
-            episodes,
-            seed,
-        ).mean()
-    )
+
+    def act(batch: Any) -> np.ndarray:
+        rows = len(next(iter(batch.values()))) if isinstance(batch, dict) else len(batch)
+        return np.stack([space.sample() for _ in range(rows)])
+
+    return evaluate_batch(make_env, act, episodes, seed).mean_return
 
 
 def curve_report(
