@@ -138,7 +138,7 @@ def test_views_evaluation_plays_the_same_levels_under_each_view_space() -> None:
     assert np.array_equal(rand["heldout"].returns, expected.returns)
     # CartPole defines no success: the rows give returns only
     assert list(result.rows()[0]) == [
-        "level", "episodes", "return", "return_greedy", "return_random"
+        "views", "episodes", "return", "return_greedy", "return_random"
     ]  # fmt: skip
     with pytest.raises(ValueError, match="has no views to draw it under"):
         zero_shot_views(PixelSumPolicy(), "CartPole-v1", {}, ["default"], episodes=1, seed=0)

@@ -35,11 +35,11 @@ def test_views_config_trains_and_evaluates_under_view_spaces(
     capsys.readouterr()
     assert main(["eval", str(run), "--views", "default,heldout", "--episodes", "3", "-q"]) == 0
     out = capsys.readouterr().out
-    header = "level    episodes  solve_rate  return  solve_rate_greedy  return_greedy  "
+    header = "views    episodes  solve_rate  return  solve_rate_greedy  return_greedy  "
     assert header + "solve_rate_random  return_random" in out
     assert "\nheldout  3 " in out
     lines = (run / "eval-views-default_heldout.csv").read_text().splitlines()
-    assert lines[0].startswith("level,episodes,solve_rate,return,") and [
+    assert lines[0].startswith("views,episodes,solve_rate,return,") and [
         x[:7] for x in lines[1:]
     ] == ["default", "heldout"]
     assert main(["eval", str(run), "--views", "dusk", "--episodes", "1", "-q"]) == 2

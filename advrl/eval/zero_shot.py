@@ -38,10 +38,13 @@ class ZeroShotResult:
             policy sampling or taking its most likely action) and, where played, ``random`` (a
             uniformly random policy on the same episodes: the reference).
         held_out: whether the levels are named held-out mazes (else the env's standard level).
+        label: what the levels are, the first column of :meth:`rows` (``views`` where they are
+            view spaces, see :func:`zero_shot_views`).
     """
 
     stats: dict[str, dict[str, EpisodeStats]]
     held_out: bool
+    label: str = "level"
 
     @property
     def levels(self) -> list[str]:
@@ -61,7 +64,7 @@ class ZeroShotResult:
         rows = []
         for name in self.levels:
             s, d = self.stats["stochastic"][name], self.stats["deterministic"][name]
-            row: dict[str, Any] = {"level": name, "episodes": len(s.returns)}
+            row: dict[str, Any] = {self.label: name, "episodes": len(s.returns)}
             played = [("", s), ("_greedy", d)]
             if "random" in self.stats:
                 played.append(("_random", self.stats["random"][name]))
@@ -171,7 +174,7 @@ def zero_shot_views(
                     stats[mode][name] = evaluate(env, policy, episodes, seed)
             env.close()
             progress.advance()
-    return ZeroShotResult(stats, held_out=False)
+    return ZeroShotResult(stats, held_out=False, label="views")
 
 
 def _play(
