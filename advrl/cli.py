@@ -472,7 +472,7 @@ def cmd_demos_record(args: argparse.Namespace) -> int:
     from advrl.envs.vector import make_env
     from advrl.eval import sb3_policy
     from advrl.gail import record_demos, save_demos
-    from advrl.gail.record import state_input
+    from advrl.gail.record import policy_input_for
     from advrl.runners.loading import load_run
 
     out = Path(args.out)
@@ -487,18 +487,12 @@ def cmd_demos_record(args: argparse.Namespace) -> int:
     if args.env and args.env != env_id:
         env_id, env_kwargs = args.env, {}
     env = make_env(env_id, env_kwargs)
-    state_space = getattr(env.unwrapped, "state_space", None)
-    from_state = env.observation_space != model.observation_space and (
-        state_space == model.observation_space
-    )
-    if (
-        env.observation_space != model.observation_space and not from_state
-    ) or env.action_space != model.action_space:
-        raise UserError(
-            f"the policy of {args.model!r} was trained on spaces {model.observation_space} / "
-            f"{model.action_space}; {env_id} has {env.observation_space} / {env.action_space}"
-        )
-    if from_state:
+    try:
+        policy_input = policy_input_for(env, model.observation_space, model.action_space)
+    except ValueError as err:
+        env.close()
+        raise UserError(f"{args.model!r}: {err}") from None
+    if policy_input is not None:
         print(f"the policy plays {env_id} from its state (info['state']); recording its pixels")
     policy = sb3_policy(model, deterministic=not args.stochastic)
     demos = record_demos(
@@ -507,7 +501,7 @@ def cmd_demos_record(args: argparse.Namespace) -> int:
         args.episodes,
         seed=args.seed,
         env_id=env_id,
-        policy_input=state_input if from_state else None,
+        policy_input=policy_input,
     )
     env.close()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -38,7 +38,7 @@ from advrl.config import ImitationRunConfig, PPORunConfig, load_config
 from advrl.envs.vector import make_env
 from advrl.eval import sb3_policy
 from advrl.gail import record_demos, save_demos
-from advrl.gail.record import state_input
+from advrl.gail.record import policy_input_for
 from advrl.runners import train_ppo
 from advrl.runners.imitation import train_imitation
 from advrl.runners.loading import load_run
@@ -94,7 +94,7 @@ def expert_demos(task: str, out: Path, episodes: int) -> Path:
             sb3_policy(model, deterministic=task not in STOCHASTIC_DEMOS),
             episodes,
             env_id=env_id,
-            policy_input=state_input if pixel_env else None,
+            policy_input=policy_input_for(env, model.observation_space, model.action_space),
         ),
         demos,
     )

@@ -224,3 +224,26 @@ def test_user_errors(
         ]
     )
     assert "give --env ID" in error(["expert", "train"])
+
+
+def test_what_a_policy_plays_a_pixel_env_from(
+    expert_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gymnasium as gym
+
+    from advrl.gail.record import policy_input_for, state_input
+
+    state = gym.make("CartPole-v1")
+    pixels = gym.make("advrl/PixelCartPole-v1")
+    fits = (state.observation_space, state.action_space)
+    assert policy_input_for(state, *fits) is None  # its own observations
+    assert policy_input_for(pixels, *fits) is state_input  # the state the pixels draw
+    assert policy_input_for(pixels, pixels.observation_space, pixels.action_space) is None
+    with pytest.raises(ValueError, match="trained on spaces"):
+        policy_input_for(pixels, state.observation_space, gym.spaces.Discrete(3))
+    with pytest.raises(ValueError, match="; Acrobot-v1 has"):
+        policy_input_for(gym.make("Acrobot-v1"), *fits)
+    out = tmp_path / "acrobot.npz"
+    args = ["demos", "record", "--model", str(expert_run), "--env", "Acrobot-v1", "--out", str(out)]
+    assert main(args) == 2
+    assert "the policy was trained on spaces" in capsys.readouterr().err and not out.exists()

@@ -25,6 +25,28 @@ def state_input(obs: Any, info: dict[str, Any]) -> Any:
     return info["state"]
 
 
+def policy_input_for(
+    env: gym.Env, observation_space: gym.Space, action_space: gym.Space
+) -> Callable[[Any, dict[str, Any]], Any] | None:
+    """What a policy with these spaces plays ``env`` from: its observations (None), or a pixel
+    env's state (:func:`state_input`) when the policy was trained on the state the env draws.
+
+    Raises:
+        ValueError: the policy fits neither the env's observations nor its state, or its actions.
+    """
+    state_space = getattr(env.unwrapped, "state_space", None)
+    if action_space == env.action_space:
+        if observation_space == env.observation_space:
+            return None
+        if state_space is not None and observation_space == state_space:
+            return state_input
+    name = env.spec.id if env.spec is not None else "the env"
+    raise ValueError(
+        f"the policy was trained on spaces {observation_space} / {action_space}; {name} has "
+        f"{env.observation_space} / {env.action_space}"
+    )
+
+
 def record_demos(
     env: gym.Env,
     policy: Policy,
