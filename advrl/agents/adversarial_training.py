@@ -95,6 +95,8 @@ from advrl.agents.simaug import (
 ATMethod = Literal["none", "pgd_at", "fgsm_rs", "fast_bat", "sa", "advprop", "simaug", "rad"]
 AT_METHODS: tuple[str, ...] = typing.get_args(ATMethod)
 """Adversarial training methods of :class:`RobustPPO`."""
+VIEW_METHODS = ("simaug", "rad")
+"""The methods whose loss is taken on views of the observation (``views``), not next to its own."""
 PERTURBED_METHODS = ("pgd_at", "fgsm_rs", "fast_bat")
 """The methods whose loss mixes the clean and the perturbed surrogate,
 ``(1 - w) L(s) + w L(s + delta)``."""
@@ -182,7 +184,7 @@ class AdversarialTraining:
             raise ValueError(f"adv_weight must be in [0, 1], got {self.adv_weight}")
         if self.adv_every < 1:
             raise ValueError(f"adv_every must be >= 1, got {self.adv_every}")
-        if self.adv_every > 1 and self.method in ("simaug", "rad"):
+        if self.adv_every > 1 and self.method in VIEW_METHODS:
             raise ValueError(
                 f"adv_every > 1 alternates the adversarial term with the clean loss; "
                 f"{self.method}'s loss has no clean part: use adv_every: 1"
@@ -347,13 +349,13 @@ class RobustPPO(PPO):
             else None
         )
         self._views: list[View] = transform_views(at.views)
-        self._scene_count = scene_view_count(at.views) if at.method in ("simaug", "rad") else 0
+        self._scene_count = scene_view_count(at.views) if at.method in VIEW_METHODS else 0
         self._scene_views: SceneViews | None = None
         self._recorder: SceneRecorder | None = None
         self._scenes: torch.Tensor | None = None
         if self._scene_count and self.env is not None:
             self._bind_scene_env(self.env)
-        if at.method in ("simaug", "rad") and not _is_grid_policy(self.policy):
+        if at.method in VIEW_METHODS and not _is_grid_policy(self.policy):
             maze_only = maze_only_views(at.views)
             if maze_only:
                 raise ValueError(

@@ -13,6 +13,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from advrl import progress
 from advrl.agents import RobustPPO, is_grid_space, make_ppo
+from advrl.agents.adversarial_training import VIEW_METHODS
 from advrl.agents.simaug import maze_only_views
 from advrl.config import ConfigError, EnvSettings, PPORunConfig
 from advrl.envs.vector import make_env, make_vec
@@ -78,7 +79,7 @@ def check_adversarial_config(config: PPORunConfig, space: gym.Space) -> None:
             f"{type(space).__name__} observations (use attack: pgd)"
         )
     maze_only = maze_only_views(at.views)
-    if at.method in ("simaug", "rad") and maze_only and not is_grid_space(space):
+    if at.method in VIEW_METHODS and maze_only and not is_grid_space(space):
         raise ConfigError(
             f"adversarial.views {maze_only} redraw the maze's walls; {config.env.id} has "
             f"{type(space).__name__} observations (use gaussian, scale or dropout views)"
