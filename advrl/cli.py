@@ -424,18 +424,11 @@ def cmd_eval_attack(args: argparse.Namespace) -> int:
             raise
         raise UserError(str(err)) from None
     print(
-        f"{result['env']}: {args.attack} ({objective}, {args.norm}), "
-        f"{result['episodes']} episodes per eps; random policy {result['baseline']:.1f}"
+        f"{result.env}: {args.attack} ({objective}, {args.norm}), "
+        f"{result.episodes} episodes per eps; random policy {result.baseline:.1f}"
     )
-    header = ["run", *(f"eps={e:g}" for e in eps), "ARA", "normalized ARA"]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for name, r in result["runs"].items():
-        cells = [f"{p['mean_return']:.1f} ± {1.96 * p['sem']:.1f}" for p in r["curve"]]
-        norm = r["normalized_ara"]
-        cells += [f"{r['ara']:.3g}", "n/a" if norm is None else f"{norm:.3f}"]
-        print("| " + " | ".join([name, *cells]) + " |")
-    for f in result["files"]:
+    print("\n".join(result.table()))
+    for f in result.files:
         print(f"wrote {f}")
     return 0
 

@@ -173,8 +173,8 @@ def main() -> None:
                 {
                     "clean": at[eps[0]],
                     **{b: at[b] for b in budgets},
-                    "ara": report["ara"],
-                    "nara": report["normalized_ara"] or 0.0,
+                    "ara": report.ara,
+                    "nara": report.normalized_ara or 0.0,
                     "time": m["time"],
                 }
             )

@@ -55,3 +55,38 @@ def test_bad_normalization() -> None:
         normalized_ara([0, 1], [1, 0], baseline=1, reference=1)
     with pytest.raises(ValueError, match="must lie inside"):
         normalized_ara([0, 1], [1, 0], baseline=0, reference=1, eps_range=(0, 2))
+
+
+def test_curve_report_and_the_runs_table() -> None:
+    """A straight decline from 10 to the random return 0: ARA 10 * 2 / 2, normalized 0.5; a curve
+    whose clean return is not above the random one has no normalized ARA."""
+    from pathlib import Path
+
+    from advrl.eval.robustness import CurvePoint, RobustnessResult, RunCurve, curve_report
+
+    points = [CurvePoint(0.0, 10.0, 0.5, 4), CurvePoint(1.0, 5.0, 0.0, 4), CurvePoint(2.0, 0, 0, 4)]
+    report = curve_report(points, baseline=0.0)
+    assert report.ara == pytest.approx(10.0)
+    assert report.normalized_ara == pytest.approx(0.5)
+    assert report.reference == 10.0 and report.eps_range == (0.0, 2.0)
+    flat = [CurvePoint(e, -1.0, 0.0, 4) for e in (0.0, 1.0, 2.0)]
+    assert curve_report(flat, baseline=0.0).normalized_ara is None
+    result = RobustnessResult(
+        env="E",
+        attack={"method": "pgd"},
+        episodes=4,
+        seed=0,
+        baseline=0.0,
+        runs={
+            "a": RunCurve(Path("a"), points, report),
+            "b": RunCurve(Path("b"), flat, curve_report(flat, baseline=0.0)),
+        },
+        files=[],
+    )
+    lines = result.table()
+    assert lines[0] == "| run | eps=0 | eps=1 | eps=2 | ARA | normalized ARA |"
+    assert lines[2] == "| a | 10.0 ± 1.0 | 5.0 ± 0.0 | 0.0 ± 0.0 | 10 | 0.500 |"
+    assert lines[3].endswith("| 0 | n/a |")
+    saved = result.to_json()["runs"]["a"]
+    assert saved["curve"][1] == {"eps": 1.0, "mean_return": 5.0, "sem": 0.0}
+    assert saved["ara"] == pytest.approx(10.0) and list(saved["eps_range"]) == [0.0, 2.0]

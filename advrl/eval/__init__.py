@@ -1,7 +1,13 @@
 """Evaluation: returns and solve rates over levels and seeds, robustness metrics."""
 
 from advrl.eval.ara import ara, normalized_ara
-from advrl.eval.robustness import CurvePoint, curve_report, robustness_curve
+from advrl.eval.robustness import (
+    CurvePoint,
+    CurveReport,
+    RobustnessResult,
+    curve_report,
+    robustness_curve,
+)
 from advrl.eval.rollouts import (
     EVAL_SEED_OFFSET,
     EpisodeStats,
@@ -14,7 +20,9 @@ from advrl.eval.rollouts import (
 __all__ = [
     "EVAL_SEED_OFFSET",
     "CurvePoint",
+    "CurveReport",
     "EpisodeStats",
+    "RobustnessResult",
     "ara",
     "curve_report",
     "evaluate",

@@ -102,13 +102,25 @@ def random_return(make_env: Callable[[], gym.Env], episodes: int, seed: int) -> 
     return evaluate_batch(make_env, act, episodes, seed).mean_return
 
 
+@dataclass(frozen=True)
+class CurveReport:
+    """A curve's ARA, in return x eps units and normalized (``None`` where the reference return
+    is not above the baseline)."""
+
+    baseline: float
+    reference: float
+    ara: float
+    normalized_ara: float | None
+    eps_range: tuple[float, float]
+
+
 def curve_report(
     points: Sequence[CurvePoint],
     *,
     baseline: float,
     reference: float | None = None,
     eps_range: tuple[float, float] | None = None,
-) -> dict[str, Any]:
+) -> CurveReport:
     """ARA of a curve: in return x eps units, and normalized (baseline 0, ``reference`` 1).
 
     Args:
@@ -119,18 +131,78 @@ def curve_report(
     eps = [p.eps for p in points]
     perf = [p.mean_return for p in points]
     ref = perf[0] if reference is None else reference
-    report: dict[str, Any] = {
-        "baseline": baseline,
-        "reference": ref,
-        "ara": ara(eps, perf, baseline),
-        "normalized_ara": None,
-        "eps_range": list(eps_range) if eps_range else [eps[0], eps[-1]],
-    }
+    normalized = None
     if ref > baseline:
-        report["normalized_ara"] = normalized_ara(
+        normalized = normalized_ara(
             eps, perf, baseline=baseline, reference=ref, eps_range=eps_range
         )
-    return report
+    return CurveReport(
+        baseline=baseline,
+        reference=ref,
+        ara=ara(eps, perf, baseline),
+        normalized_ara=normalized,
+        eps_range=eps_range or (eps[0], eps[-1]),
+    )
+
+
+@dataclass(frozen=True)
+class RunCurve:
+    """One run's robustness curve and its ARA."""
+
+    run: Path
+    points: list[CurvePoint]
+    report: CurveReport
+
+
+@dataclass(frozen=True)
+class RobustnessResult:
+    """Several runs' robustness curves under one attack, played on the same seeded episodes.
+
+    ``runs`` maps each run's display name (its folder name, or its path where two names clash)
+    to its curve; ``files`` are what was written.
+    """
+
+    env: str
+    attack: dict[str, Any]
+    episodes: int
+    seed: int
+    baseline: float
+    runs: dict[str, RunCurve]
+    files: list[Path]
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``robustness-<attack>.json`` layout: ``{"env", "attack", "episodes", "seed",
+        "baseline", "runs": {name: {"run", "curve": [{"eps", "mean_return", "sem"}], **ARA}}}``."""
+        runs = {
+            name: {
+                "run": str(r.run),
+                "curve": [
+                    {"eps": p.eps, "mean_return": p.mean_return, "sem": p.sem} for p in r.points
+                ],
+                **asdict(r.report),
+            }
+            for name, r in self.runs.items()
+        }
+        return {
+            "env": self.env,
+            "attack": self.attack,
+            "episodes": self.episodes,
+            "seed": self.seed,
+            "baseline": self.baseline,
+            "runs": runs,
+        }
+
+    def table(self) -> list[str]:
+        """A markdown table: one row per run, the mean return +- 95% CI at each eps, the ARA."""
+        eps = [p.eps for p in next(iter(self.runs.values())).points]
+        header = ["run", *(f"eps={e:g}" for e in eps), "ARA", "normalized ARA"]
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for name, r in self.runs.items():
+            cells = [f"{p.mean_return:.1f} ± {Z95 * p.sem:.1f}" for p in r.points]
+            norm = r.report.normalized_ara
+            cells += [f"{r.report.ara:.3g}", "n/a" if norm is None else f"{norm:.3f}"]
+            lines.append("| " + " | ".join([name, *cells]) + " |")
+        return lines
 
 
 CSV_FIELDS = ("run", "attack", "eps", "mean_return", "sem", "ci95_low", "ci95_high", "episodes")

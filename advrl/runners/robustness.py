@@ -6,7 +6,6 @@ import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from gymnasium import spaces
 from stable_baselines3.common.logger import configure
@@ -21,6 +20,9 @@ from advrl.envs.vector import make_env
 from advrl.eval import EVAL_SEED_OFFSET
 from advrl.eval.robustness import (
     CurvePoint,
+    CurveReport,
+    RobustnessResult,
+    RunCurve,
     check_plotting,
     curve_report,
     plot_curves,
@@ -28,6 +30,7 @@ from advrl.eval.robustness import (
     robustness_curve,
     write_curves_csv,
 )
+from advrl.files import atomic_write_bytes
 from advrl.runners.loading import load_run
 
 
@@ -36,15 +39,15 @@ def _tag(eps: float) -> str:
 
 
 def log_curve(
-    run: Path, attack: str, points: Sequence[CurvePoint], report: dict[str, Any], step: int
+    run: Path, attack: str, points: Sequence[CurvePoint], report: CurveReport, step: int
 ) -> None:
     """The curve and its ARA as TensorBoard scalars in the run's ``tb`` folder, at ``step``."""
     logger = configure(str(run / "tb"), ["tensorboard"])
     for p in points:
         logger.record(f"robustness/{attack}/return_eps_{_tag(p.eps)}", p.mean_return)
-    logger.record(f"robustness/{attack}/ara", report["ara"])
-    if report["normalized_ara"] is not None:
-        logger.record(f"robustness/{attack}/normalized_ara", report["normalized_ara"])
+    logger.record(f"robustness/{attack}/ara", report.ara)
+    if report.normalized_ara is not None:
+        logger.record(f"robustness/{attack}/normalized_ara", report.normalized_ara)
     logger.dump(step)
     logger.close()
 
@@ -62,7 +65,7 @@ def evaluate_robustness(
     plot: bool = True,
     discrete: bool = False,
     allow_import: Sequence[str] = (),
-) -> dict[str, Any]:
+) -> RobustnessResult:
     """Robustness curves of several runs on their env, on the same seeded episodes.
 
     Every run is played on the first run's env and seeds; runs on different envs are refused.
@@ -70,9 +73,6 @@ def evaluate_robustness(
     the first run's folder) and each run's curve to its TensorBoard folder. ``discrete``: on the
     maze, act on real observations (cells take their largest type) rather than relaxed features;
     the files and tags are then named ``<attack>-discrete``.
-
-    Returns:
-        ``{"attack": ..., "baseline": random return, "runs": {name: {"curve": [...], **report}}}``.
     """
     if not runs:
         raise ConfigError("give at least one run folder")
@@ -108,15 +108,7 @@ def evaluate_robustness(
     label = f"{attack.method}-discrete" if discrete and attack.method != "flip" else attack.method
     seed = first.train.seed + EVAL_SEED_OFFSET
     baseline = random_return(factory, episodes, seed)
-    curves: dict[str, list[CurvePoint]] = {}
-    result: dict[str, Any] = {
-        "env": env_id,
-        "attack": {**vars(attack), "deterministic_policy": deterministic, "discrete": discrete},
-        "episodes": episodes,
-        "seed": seed,
-        "baseline": baseline,
-        "runs": {},
-    }
+    curves: dict[str, RunCurve] = {}
     for run, model, _ in loaded:
         with progress.phase(f"attacking {run.name}", len(eps_values), "eps"):
             points = robustness_curve(
@@ -130,29 +122,29 @@ def evaluate_robustness(
                 discrete=discrete,
             )
         report = curve_report(points, baseline=baseline, reference=reference, eps_range=eps_range)
-        name = run.name
-        if name in curves:
-            name = str(run)
-        curves[name] = points
-        result["runs"][name] = {
-            "run": str(run),
-            "curve": [{"eps": p.eps, "mean_return": p.mean_return, "sem": p.sem} for p in points],
-            **report,
-        }
+        curves[str(run) if run.name in curves else run.name] = RunCurve(run, points, report)
         log_curve(run, label, points, report, int(model.num_timesteps))
     folder = Path(out) if out is not None else runs[0]
     folder.mkdir(parents=True, exist_ok=True)
     stem = folder / f"robustness-{label}"
-    write_curves_csv(curves, label, stem.with_suffix(".csv"))
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=2))
+    files = [stem.with_suffix(s) for s in (".csv", ".json", ".png")[: 3 if plot else 2]]
+    result = RobustnessResult(
+        env=env_id,
+        attack={**vars(attack), "deterministic_policy": deterministic, "discrete": discrete},
+        episodes=episodes,
+        seed=seed,
+        baseline=baseline,
+        runs=curves,
+        files=files,
+    )
+    points_by_run = {name: r.points for name, r in curves.items()}
+    write_curves_csv(points_by_run, label, files[0])
+    atomic_write_bytes(files[1], json.dumps(result.to_json(), indent=2).encode())
     if plot:
         plot_curves(
-            curves,
-            stem.with_suffix(".png"),
+            points_by_run,
+            files[2],
             baseline=baseline,
             title=f"{env_id}: {label} ({attack.objective}, {attack.norm})",
         )
-    result["files"] = [
-        str(stem.with_suffix(s)) for s in (".csv", ".json", ".png")[: 3 if plot else 2]
-    ]
     return result
