@@ -10,6 +10,9 @@ path and walls early and late in training, and a uniformly random policy on the 
     python bench/bench_ued_transfer.py --methods dr plr accel paired --seeds 0 1 2 3 4
     python bench/bench_ued_transfer.py --report   # the table from the runs finished so far
 
+A variant (``--methods paired-mean``: PAIRED on the unbiased difference-of-means regret) runs its
+method's config with the overrides of ``VARIANTS``.
+
 Every run is an ordinary run folder, ``<out>/<method>-seed<seed>``: a finished one (it has
 ``summary.json``) is skipped, an unfinished one resumes from its latest checkpoint, so the command
 can be stopped and started again. A finished run also leaves ``<results>/<method>-seed<seed>.json``
@@ -40,6 +43,13 @@ from advrl.eval import EVAL_SEED_OFFSET
 from advrl.eval.heldout import RandomMazePolicy, evaluate_heldout
 from advrl.eval.intervals import aggregate
 from advrl.runners.ued import train_ued
+
+VARIANTS: dict[str, tuple[str, list[str]]] = {
+    # PAIRED with an estimator of regret that is zero in expectation for equal students
+    "paired-mean": ("paired", ["teacher.regret=mean"]),
+    "paired-unclipped": ("paired", ["teacher.regret=unclipped"]),
+}
+"""Variant name -> (the method whose config it runs, its overrides)."""
 
 
 def run_name(method: str, seed: int) -> str:
@@ -114,6 +124,7 @@ def train_one(config_path: str, method: str, seed: int, args: argparse.Namespace
         f"out_dir={args.out}",
         f"name={name}",
         *(["train.total_timesteps=" + str(args.steps)] if args.steps else []),
+        *VARIANTS.get(method, ("", []))[1],
         *args.set,
     ]
     config = load_config(UEDRunConfig, config_path, overrides)
@@ -268,7 +279,7 @@ def main() -> None:
     parser.add_argument("--one", nargs=2, metavar=("METHOD", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    configs = {m: f"configs/{m}-{args.suffix}.yaml" for m in args.methods}
+    configs = {m: f"configs/{VARIANTS.get(m, (m, []))[0]}-{args.suffix}.yaml" for m in args.methods}
     if args.one:  # a worker of --jobs: one run
         torch.set_num_threads(1)
         train_one(configs[args.one[0]], args.one[0], int(args.one[1]), args)

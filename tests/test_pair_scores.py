@@ -32,6 +32,22 @@ def test_unclipped_regret_goes_negative_where_the_protagonist_wins() -> None:
     np.testing.assert_allclose(paired_regret(PRO, ANT, "unclipped"), [0.2, 0.3, -0.3, -0.2])
 
 
+def test_mean_regret_is_the_difference_of_mean_returns() -> None:
+    np.testing.assert_allclose(paired_regret(PRO, ANT, "mean"), [-0.15, 0.3, -0.35, -0.2])
+
+
+def test_only_the_mean_regret_is_unbiased_for_one_policy_against_itself() -> None:
+    """Two rollouts of one coin-flip policy (return 1 or 0, 4 episodes a level): in expectation the
+    mean regret is 0; the papers' clipped best-minus-mean estimator is not."""
+    rng = np.random.default_rng(0)
+    first = rng.integers(0, 2, (20_000, 4)).astype(float).tolist()
+    second = rng.integers(0, 2, (20_000, 4)).astype(float).tolist()
+    assert abs(paired_regret(first, second, "mean").mean()) < 0.01
+    # E[max of 4 coins] - E[mean] = 15/16 - 1/2 = 0.4375, before clipping adds more
+    assert paired_regret(first, second, "unclipped").mean() == pytest.approx(0.4375, abs=0.01)
+    assert paired_regret(first, second, "clipped").mean() > 0.44
+
+
 def test_flexible_regret_lets_the_better_student_play_antagonist() -> None:
     # Levels 0, 1: the antagonist's best is higher -> a_max - p_mean; levels 2, 3: the
     # protagonist's best is higher -> p_max - a_mean.

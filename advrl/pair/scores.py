@@ -13,8 +13,8 @@ from typing import Literal
 
 import numpy as np
 
-RegretMode = Literal["clipped", "unclipped", "flexible"]
-REGRET_MODES: tuple[RegretMode, ...] = ("clipped", "unclipped", "flexible")
+RegretMode = Literal["clipped", "unclipped", "flexible", "mean"]
+REGRET_MODES: tuple[RegretMode, ...] = ("clipped", "unclipped", "flexible", "mean")
 
 
 def mean_and_max(returns: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
@@ -34,12 +34,15 @@ def paired_regret(
     - ``clipped`` (PAIRED): ``max(antagonist's best − protagonist's mean, 0)``;
     - ``unclipped``: ``antagonist's best − protagonist's mean``, negative when the protagonist wins;
     - ``flexible``: per level, whichever student has the higher best return plays antagonist:
-      ``max(max(best_P, best_A) − mean of the other student, 0)`` (ties: the protagonist is best).
+      ``max(max(best_P, best_A) − mean of the other student, 0)`` (ties: the protagonist is best);
+    - ``mean`` (an estimator ablation, not the papers'): ``antagonist's mean − protagonist's mean``,
+      zero in expectation when the two students are the same policy, where the others are biased
+      upward (the best of several episodes beats their mean; clipping keeps only positive noise).
 
     Args:
         protagonist: for each level, the protagonist's finished episode returns.
         antagonist: for each level, the antagonist's finished episode returns.
-        mode: one of ``clipped``, ``unclipped``, ``flexible``.
+        mode: one of ``clipped``, ``unclipped``, ``flexible``, ``mean``.
     """
     if len(protagonist) != len(antagonist):
         raise ValueError(
@@ -52,6 +55,8 @@ def paired_regret(
         return np.maximum(a_max - p_mean, 0.0)
     if mode == "unclipped":
         return a_max - p_mean
+    if mode == "mean":
+        return a_mean - p_mean
     if mode == "flexible":
         antagonist_best = a_max > p_max
         best = np.where(antagonist_best, a_max, p_max)

@@ -11,6 +11,7 @@ from typing import Literal
 
 from advrl.agents.settings import PolicySettings, PPOSettings
 from advrl.checks import non_negative, positive, unit_interval
+from advrl.pair.scores import RegretMode
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,9 @@ class AdversarySettings:
 class PAIREDSettings:
     """PAIRED: the adversary designs levels to maximize the antagonist's lead (the regret)."""
 
-    regret: Literal["clipped", "unclipped", "flexible"] = "clipped"
-    """``clipped`` at 0 (PAIRED), ``unclipped``, or ``flexible`` (the better student is antagonist)."""
+    regret: RegretMode = "clipped"
+    """``clipped`` at 0 (PAIRED), ``unclipped``, ``flexible`` (the better student is antagonist), or
+    ``mean`` (difference of the students' mean returns: unbiased for equal students)."""
 
 
 @dataclass(frozen=True)
