@@ -5,7 +5,8 @@ teacher, imitation, adversarial training, the train loop). A YAML file is their 
 the CLI's flags and ``--help`` are generated from the same classes (every field's docstring is its
 help). Unknown keys and bad values stop with one :class:`ConfigError` that names the key.
 Method-specific sections are tagged unions: a UED run's ``teacher:`` section is the settings of the
-method its ``method:`` names (:data:`advrl.pair.methods.TEACHERS`).
+method its ``method:`` names (:data:`advrl.pair.methods.TEACHERS`); an imitation run's settings are
+its method's class (``discriminator:`` for GAIL, ``asaf:`` for ASAF).
 
 Only the CLI reads files; library classes take these settings or keyword arguments.
 """
@@ -250,9 +251,10 @@ class InitSettings:
 
 @dataclass(frozen=True)
 class ImitationRunConfig:
-    """``advrl train gail|asaf``: adversarial imitation from demonstrations."""
+    """The settings every imitation method shares; each method's own section is in its subclass
+    (:class:`GAILRunConfig`, :class:`ASAFRunConfig`), chosen by ``method:``."""
 
-    method: Annotated[Literal["gail", "asaf"], tyro.conf.Suppress] = "gail"
+    method: Annotated[str, tyro.conf.Suppress] = "gail"
     """Which method (the command's name; a config names the one it was written for)."""
     env: EnvSettings = field(default_factory=lambda: EnvSettings(id="CartPole-v1", n_envs=8))
     """The env imitated on."""
@@ -262,10 +264,6 @@ class ImitationRunConfig:
     """GAIL's generator (ASAF uses only ``ppo.device``)."""
     policy: PolicySettings = field(default_factory=PolicySettings)
     """The policy network."""
-    discriminator: DiscriminatorSettings = field(default_factory=DiscriminatorSettings)
-    """GAIL's discriminator."""
-    asaf: ASAFSettings = field(default_factory=ASAFSettings)
-    """ASAF's settings."""
     init: InitSettings = field(default_factory=InitSettings)
     """Where the policy starts."""
     train: ImitationTrainSettings = field(
@@ -279,11 +277,34 @@ class ImitationRunConfig:
     name: str | None = None
     """Run folder name; null: ``<env>-<method>-seed<seed>-<time>``."""
 
+    method_sections: ClassVar[dict[str, str]] = {"discriminator": "gail", "asaf": "asaf"}
+    """Each method's own section -> the method (a config of another method has no such key)."""
+
     def __post_init__(self) -> None:
         check_rollout_size(self.ppo, self.env.n_envs, "ppo.n_steps x env.n_envs")
 
 
-RunConfig = PPORunConfig | UEDRunConfig[Any] | ImitationRunConfig
+@dataclass(frozen=True)
+class GAILRunConfig(ImitationRunConfig):
+    """``advrl train gail``: GAIL, a discriminator's reward for an SB3 PPO generator."""
+
+    method: Annotated[Literal["gail"], tyro.conf.Suppress] = "gail"
+    """Which method (the command's name; a config names the one it was written for)."""
+    discriminator: DiscriminatorSettings = field(default_factory=DiscriminatorSettings)
+    """GAIL's discriminator."""
+
+
+@dataclass(frozen=True)
+class ASAFRunConfig(ImitationRunConfig):
+    """``advrl train asaf``: ASAF, whose policy is its own discriminator."""
+
+    method: Annotated[Literal["asaf"], tyro.conf.Suppress] = "asaf"
+    """Which method (the command's name; a config names the one it was written for)."""
+    asaf: ASAFSettings = field(default_factory=ASAFSettings)
+    """ASAF's settings."""
+
+
+RunConfig = PPORunConfig | UEDRunConfig[Any] | GAILRunConfig | ASAFRunConfig
 """The settings of any run."""
 
 
@@ -402,6 +423,12 @@ def from_dict(cls: type[C], data: dict[str, Any], where: str = "", base: C | Non
             raise ConfigError(
                 f"key {unknown[0]!r}{prefix} is now {renamed[unknown[0]]!r}: move its settings "
                 f"there (the settings of the method named by `method:`)"
+            )
+        owner = getattr(cls, "method_sections", {}).get(unknown[0])
+        if owner is not None:
+            raise ConfigError(
+                f"key {unknown[0]!r} holds the settings of `advrl train {owner}`; a "
+                f"{data.get('method', fields['method'].default)} config has none: remove it"
             )
         raise ConfigError(f"unknown key {unknown[0]!r}{prefix}; valid keys: {', '.join(fields)}")
     kwargs: dict[str, Any] = {}
@@ -527,8 +554,13 @@ def upgrade_run_config(data: dict[str, Any]) -> dict[str, Any]:
 
     UED runs kept each method's settings in its own section (``paired``, ``plr`` and ``accel``,
     all written, fully resolved, for every method); today a run has one ``teacher:`` section for
-    its method. A config file a user writes gets the one-line error instead (see ``renamed_keys``).
+    its method. Imitation runs wrote both ``discriminator:`` and ``asaf:``; today a run has its own
+    method's. A config file a user writes gets the one-line error instead (see ``renamed_keys``
+    and ``method_sections``).
     """
+    if "discriminator" in data and "asaf" in data:
+        other = "asaf" if data.get("method", "gail") == "gail" else "discriminator"
+        return {k: v for k, v in data.items() if k != other}
     legacy = [k for k in ("paired", "plr", "accel") if k in data]
     if not legacy or "teacher" in data:
         return data

@@ -14,8 +14,9 @@ import tyro
 import yaml
 
 from advrl.cli import main
-from advrl.config import ImitationRunConfig, PPORunConfig, UEDRunConfig, load_config
+from advrl.config import PPORunConfig, UEDRunConfig, load_config
 from advrl.pair.methods import TEACHERS
+from advrl.runners.imitation import IMITATION
 
 COMMANDS = ["ppo", *TEACHERS, "gail", "asaf"]
 
@@ -86,7 +87,7 @@ def test_help_documents_every_setting(
     elif method in TEACHERS:
         expected = schema_keys(UEDRunConfig, TEACHERS[method].settings)
     else:
-        expected = schema_keys(ImitationRunConfig)
+        expected = schema_keys(IMITATION[method].settings)
     assert sorted(entries) == sorted(expected)
     assert undocumented(entries) == []
 

@@ -74,10 +74,10 @@ def test_file_errors_and_overrides(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_config_loads(path: Path, tmp_path: Path) -> None:
     """Each file under configs/ loads into the schema its name says, and round-trips."""
-    from advrl.config import ImitationRunConfig, UEDRunConfig
+    from advrl.config import ASAFRunConfig, GAILRunConfig, UEDRunConfig
 
     family = path.name.split("-")[0]
-    cls: type = {"gail": ImitationRunConfig, "asaf": ImitationRunConfig}.get(family, PPORunConfig)
+    cls: type = {"gail": GAILRunConfig, "asaf": ASAFRunConfig}.get(family, PPORunConfig)
     if family in ("paired", "dr", "minimax", "plr", "accel"):
         cls = UEDRunConfig
     config = load_config(cls, path)
@@ -150,3 +150,31 @@ def test_run_folders_of_the_earlier_layout_load(
         assert getattr(config.teacher, key) == value
     if method in ("plr", "accel"):
         assert config.teacher.buffer_size == 9
+
+
+def test_an_imitation_config_has_its_own_methods_section_only(tmp_path: Path) -> None:
+    """GAIL's settings have ``discriminator``, ASAF's ``asaf``; the other method's section in a
+    user's file is named as such; a run folder of the earlier layout (both sections) loads."""
+    from advrl.config import ASAFRunConfig, GAILRunConfig, load_run_config
+
+    gail = from_dict(GAILRunConfig, {"discriminator": {"batch_size": 7}})
+    assert gail.discriminator.batch_size == 7 and not hasattr(gail, "asaf")
+    assert not hasattr(from_dict(ASAFRunConfig, {}), "discriminator")
+    with pytest.raises(
+        ConfigError, match="key 'asaf' holds the settings of `advrl train asaf`; a gail config"
+    ):
+        from_dict(GAILRunConfig, {"asaf": {"window": 1}})
+    with pytest.raises(ConfigError, match="key 'discriminator' holds the settings of `advrl tra"):
+        from_dict(ASAFRunConfig, {"method": "asaf", "discriminator": {}})
+    for method, cls, key, value in [
+        ("gail", GAILRunConfig, "discriminator", 7),
+        ("asaf", ASAFRunConfig, "asaf", 3),
+    ]:
+        legacy = {
+            "method": method,
+            "discriminator": {"batch_size": 7},
+            "asaf": {"batch_size": 3},
+        }
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(legacy))
+        config = load_run_config(cls, tmp_path / "config.yaml")
+        assert getattr(config, key).batch_size == value

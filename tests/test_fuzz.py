@@ -70,7 +70,7 @@ VALUES = st.recursive(
 @FUZZ
 @given(
     st.dictionaries(st.sampled_from(SCHEMA_KEYS), VALUES, max_size=6),
-    st.sampled_from([cfg.PPORunConfig, cfg.UEDRunConfig, cfg.ImitationRunConfig]),
+    st.sampled_from([cfg.PPORunConfig, cfg.UEDRunConfig, cfg.GAILRunConfig, cfg.ASAFRunConfig]),
 )
 def test_config_data_loads_or_names_its_problem(data: dict[str, Any], cls: type) -> None:
     start = time.perf_counter()

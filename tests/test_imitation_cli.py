@@ -56,8 +56,11 @@ def imitation_config(tmp_path: Path, method: str, demos: Path, **extra: Any) -> 
         "demos": {"path": str(demos), "episodes": 2},
         "ppo": {"n_steps": 16, "batch_size": 32, "n_epochs": 1},
         "policy": {"net_arch": [8]},
-        "discriminator": {"net_arch": [8], "batch_size": 16, "grad_penalty": 1.0},
-        "asaf": {"rollout_episodes": 2, "n_epochs": 1, "batch_size": 2},
+        **(
+            {"discriminator": {"net_arch": [8], "batch_size": 16, "grad_penalty": 1.0}}
+            if method == "gail"
+            else {"asaf": {"rollout_episodes": 2, "n_epochs": 1, "batch_size": 2}}
+        ),
         "train": {
             "total_timesteps": 96,
             "eval_every": 32,

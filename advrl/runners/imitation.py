@@ -18,7 +18,9 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecTransposeImage
 
 from advrl.config import (
+    ASAFRunConfig,
     ConfigError,
+    GAILRunConfig,
     ImitationRunConfig,
     PPORunConfig,
     PPOTrainSettings,
@@ -116,7 +118,7 @@ def init_policy(model: BaseAlgorithm, config: ImitationRunConfig, demos: Demonst
 
 
 def _gail(
-    config: ImitationRunConfig,
+    config: GAILRunConfig,
     demos: Demonstrations,
     model: BaseAlgorithm,
     unseen: Demonstrations | None,
@@ -145,7 +147,7 @@ def _gail(
 
 
 def _asaf(
-    config: ImitationRunConfig,
+    config: ASAFRunConfig,
     demos: Demonstrations,
     model: BaseAlgorithm,
     unseen: Demonstrations | None,
@@ -154,26 +156,44 @@ def _asaf(
     return ASAFTrainer(asaf)
 
 
+def _asaf_variant(config: ASAFRunConfig) -> str:
+    window = config.asaf.window
+    return "ASAF" if window is None else f"ASAF-{window}"
+
+
 @dataclass(frozen=True)
 class ImitationMethod:
     """One imitation method: ``advrl train <name>``.
 
     Attributes:
         help: one line for ``advrl train --help``.
-        build: its trainer, from the run's settings, the demonstrations, the PPO model that
-            holds the policy, and the expert episodes kept out of training (None: none; GAIL
-            measures its discriminator on them, ASAF does not use them).
+        settings: its run settings class (:class:`~advrl.config.ImitationRunConfig` and the
+            method's own section).
+        build: its trainer, from the run's settings (of ``settings``), the demonstrations, the
+            PPO model that holds the policy, and the expert episodes kept out of training (None:
+            none; GAIL measures its discriminator on them, ASAF does not use them).
+        variant: the name of the variant a run's settings describe.
     """
 
     help: str
-    build: Callable[
-        [ImitationRunConfig, Demonstrations, BaseAlgorithm, Demonstrations | None], SB3Trainer
-    ]
+    settings: type[ImitationRunConfig]
+    build: Callable[[Any, Demonstrations, BaseAlgorithm, Demonstrations | None], SB3Trainer]
+    variant: Callable[[Any], str]
 
 
 IMITATION: dict[str, ImitationMethod] = {
-    "gail": ImitationMethod("GAIL (discriminator reward, SB3 PPO generator)", _gail),
-    "asaf": ImitationMethod("ASAF / ASAF-w / ASAF-1 (the policy is the discriminator)", _asaf),
+    "gail": ImitationMethod(
+        "GAIL (discriminator reward, SB3 PPO generator)",
+        GAILRunConfig,
+        _gail,
+        lambda c: "GAIL +DiffAugment" if c.discriminator.augment else "GAIL",
+    ),
+    "asaf": ImitationMethod(
+        "ASAF / ASAF-w / ASAF-1 (the policy is the discriminator)",
+        ASAFRunConfig,
+        _asaf,
+        _asaf_variant,
+    ),
 }
 """Method name -> :class:`ImitationMethod`."""
 
@@ -252,14 +272,7 @@ def train_imitation(
 def variant_name(config: ImitationRunConfig) -> str:
     """``GAIL`` (``+DiffAugment``), ``ASAF``, ``ASAF-w`` (window w) or ``ASAF-1``, with
     `` (fine-tuned)`` or `` +BC`` for the start."""
-    if config.method == "gail":
-        name = "GAIL +DiffAugment" if config.discriminator.augment else "GAIL"
-    elif config.asaf.window is None:
-        name = "ASAF"
-    elif config.asaf.window == 1:
-        name = "ASAF-1"
-    else:
-        name = f"ASAF-{config.asaf.window}"
+    name = IMITATION[config.method].variant(config)
     if config.init.from_run:
         name += " (fine-tuned)"
     if config.init.bc_epochs:

@@ -11,7 +11,6 @@ from typing import Any
 
 from advrl.config import (
     ConfigError,
-    ImitationRunConfig,
     PPORunConfig,
     UEDRunConfig,
     config_from,
@@ -53,7 +52,7 @@ def run_kind(method: str) -> RunKind:
     if method in TEACHERS:
         return RunKind(UEDRunConfig, train_ued, "ued")
     if method in IMITATION:
-        return RunKind(ImitationRunConfig, train_imitation, "imitation")
+        return RunKind(IMITATION[method].settings, train_imitation, "imitation")
     if method == "ppo":
         return RunKind(PPORunConfig, train_ppo, "ppo")
     raise ConfigError(f"unknown method {method!r}; one of {', '.join(methods())}")

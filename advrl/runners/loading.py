@@ -13,7 +13,6 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from advrl.config import (
     DEFAULT_EVAL_LEVELS,
     ConfigError,
-    ImitationRunConfig,
     PPORunConfig,
     RunConfig,
     UEDRunConfig,
@@ -88,7 +87,8 @@ def load_run(run: str | Path, allow_import: Sequence[str] = ()) -> LoadedRun:
         role = "protagonist"
     else:
         if method in IMITATION:
-            config = load_run_config(ImitationRunConfig, config_file, allow_import=allow_import)
+            settings = IMITATION[method].settings
+            config = load_run_config(settings, config_file, allow_import=allow_import)
             model = build_ppo(policy_config(config))
         else:
             config = load_run_config(PPORunConfig, config_file, allow_import=allow_import)
