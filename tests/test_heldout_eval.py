@@ -185,3 +185,30 @@ def test_episodes_side_by_side_are_the_episodes_one_by_one(env_id: str) -> None:
     assert len(set(together.lengths.tolist())) > 1  # episodes of different lengths ran together
     if env_id != "CartPole-v1":
         assert 0 < together.successes.sum() < 6
+
+
+def test_policy_modes_are_the_three_policies_on_the_same_episodes() -> None:
+    """evaluate_modes plays the model's sampled and greedy actions and a random policy, each on the
+    episodes evaluate plays with that policy; as_dict is the summaries' layout."""
+    from stable_baselines3 import PPO
+
+    from advrl.eval.rollouts import evaluate, evaluate_modes, random_policy, sb3_policy
+
+    env = gym.make("advrl/Maze-Small-v0")
+    model = PPO("MultiInputPolicy", env, n_steps=16, batch_size=16, seed=0)
+    torch.manual_seed(1)  # sampled actions draw from torch's generator: the same draws below
+    modes = evaluate_modes(model, env, episodes=3, seed=5, with_random=True)
+    torch.manual_seed(1)
+    for stats, policy in [
+        (modes.stochastic, sb3_policy(model)),
+        (modes.greedy, sb3_policy(model, deterministic=True)),
+        (modes.random, random_policy(env.action_space, 5)),
+    ]:
+        expected = evaluate(env, policy, 3, 5)
+        assert stats is not None
+        np.testing.assert_array_equal(stats.lengths, expected.lengths)
+        np.testing.assert_array_equal(stats.returns, expected.returns)
+    layout = modes.as_dict()
+    assert list(layout) == ["policy", "policy_deterministic", "random"]
+    assert layout["random"]["success_rate"] == modes.random.success_rate  # type: ignore[union-attr]
+    assert "random" not in evaluate_modes(model, env, episodes=1, seed=5).as_dict()

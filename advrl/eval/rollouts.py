@@ -57,14 +57,52 @@ class EpisodeStats:
         return out
 
 
-def eval_scalars(stats: dict[str, float]) -> dict[str, float]:
-    """A periodic evaluation's scalars under SB3's names, from :meth:`EpisodeStats.as_dict`:
-    ``eval/mean_reward``, ``eval/mean_ep_length`` and, where the env defines success,
-    ``eval/success_rate``."""
-    out = {"eval/mean_reward": stats["mean_return"], "eval/mean_ep_length": stats["mean_length"]}
-    if "success_rate" in stats:
-        out["eval/success_rate"] = stats["success_rate"]
+def eval_scalars(stats: EpisodeStats) -> dict[str, float]:
+    """A periodic evaluation's scalars under SB3's names: ``eval/mean_reward``,
+    ``eval/mean_ep_length`` and, where the env defines success, ``eval/success_rate``."""
+    out = {
+        "eval/mean_reward": stats.mean_return,
+        "eval/mean_ep_length": float(stats.lengths.mean()),
+    }
+    if stats.success_defined:
+        out["eval/success_rate"] = stats.success_rate
     return out
+
+
+@dataclass(frozen=True)
+class PolicyModes:
+    """A policy played with sampled and with greedy actions (and a random policy), all on the same
+    seeded episodes."""
+
+    stochastic: EpisodeStats
+    greedy: EpisodeStats
+    random: EpisodeStats | None = None
+
+    def as_dict(self) -> dict[str, dict[str, float]]:
+        """The summaries' layout: ``policy``, ``policy_deterministic`` and ``random`` (if played),
+        each :meth:`EpisodeStats.as_dict`."""
+        out = {"policy": self.stochastic.as_dict(), "policy_deterministic": self.greedy.as_dict()}
+        if self.random is not None:
+            out["random"] = self.random.as_dict()
+        return out
+
+
+def evaluate_modes(
+    model: Any, env: gym.Env, episodes: int, seed: int, with_random: bool = False
+) -> PolicyModes:
+    """An SB3 model's policy, stochastic and greedy (and a random policy if ``with_random``), on
+    the same ``episodes`` seeded episodes of ``env``."""
+    played = 3 if with_random else 2
+    with progress.phase("evaluating", episodes * played, "episodes"):
+        return PolicyModes(
+            stochastic=evaluate(env, sb3_policy(model), episodes, seed),
+            greedy=evaluate(env, sb3_policy(model, deterministic=True), episodes, seed),
+            random=(
+                evaluate(env, random_policy(env.action_space, seed), episodes, seed)
+                if with_random
+                else None
+            ),
+        )
 
 
 def start_episode(policy: Policy) -> None:

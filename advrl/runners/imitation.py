@@ -27,7 +27,7 @@ from advrl.config import (
 )
 from advrl.envs.vector import make_env
 from advrl.eval import EVAL_SEED_OFFSET
-from advrl.eval.rollouts import eval_scalars
+from advrl.eval.rollouts import PolicyModes, eval_scalars, evaluate_modes
 from advrl.eval.video import policy_clip
 from advrl.gail import (
     ASAF,
@@ -39,7 +39,7 @@ from advrl.gail import (
     load_demos,
 )
 from advrl.runners.lifecycle import Job, RunCallback, execute, policy_params
-from advrl.runners.ppo import build_ppo, check_env_config, policy_evaluation
+from advrl.runners.ppo import build_ppo, check_env_config
 from advrl.runners.trainers import ASAFTrainer, SB3Trainer
 from advrl.runs import RunDir
 
@@ -208,15 +208,20 @@ def build_imitation(
 
 def imitation_eval(
     model: BaseAlgorithm, config: ImitationRunConfig, demos: Demonstrations, episodes: int
-) -> dict[str, Any]:
-    """The policy (stochastic and greedy) on the true reward, with normalized scores."""
-    seed = config.train.seed + EVAL_SEED_OFFSET
-    out = policy_evaluation(model, config.env.id, config.env.kwargs, episodes, seed)
+) -> tuple[PolicyModes, dict[str, Any]]:
+    """The policy (stochastic and greedy) on the true reward; and the summary's layout of it, with
+    the demos' expert and random returns and each mode's normalized score."""
+    env = make_env(config.env.id, config.env.kwargs)
+    try:
+        modes = evaluate_modes(model, env, episodes, config.train.seed + EVAL_SEED_OFFSET)
+    finally:
+        env.close()
+    out: dict[str, Any] = modes.as_dict()
     out.update(expert_return=demos.expert_return, random_return=demos.random_return)
     if not (np.isnan(demos.expert_return) or np.isnan(demos.random_return)):
         for key in ("policy", "policy_deterministic"):
             out[key]["normalized_score"] = demos.normalized_score(out[key]["mean_return"])
-    return out
+    return modes, out
 
 
 def imitation_job(config: ImitationRunConfig) -> Job:
@@ -229,16 +234,16 @@ def imitation_job(config: ImitationRunConfig) -> Job:
     model, t = trainer.model, config.train
 
     def evaluate_now() -> dict[str, float]:
-        result = imitation_eval(model, config, demos, t.eval_episodes)
-        metrics = eval_scalars(result["policy"])
-        metrics["eval/mean_reward_deterministic"] = result["policy_deterministic"]["mean_return"]
+        modes, result = imitation_eval(model, config, demos, t.eval_episodes)
+        metrics = eval_scalars(modes.stochastic)
+        metrics["eval/mean_reward_deterministic"] = modes.greedy.mean_return
         if "normalized_score" in result["policy"]:
             metrics["eval/normalized_score"] = result["policy"]["normalized_score"]
         return metrics
 
     def finish(run: RunDir) -> dict[str, Any]:
         model.save(run.path / "model.zip")
-        return {"eval": imitation_eval(model, config, demos, t.eval_episodes)}
+        return {"eval": imitation_eval(model, config, demos, t.eval_episodes)[1]}
 
     summary = {
         "env": config.env.id,

@@ -17,8 +17,8 @@ from advrl.agents.adversarial_training import VIEW_METHODS
 from advrl.agents.simaug import maze_only_views
 from advrl.config import ConfigError, EnvSettings, PPORunConfig
 from advrl.envs.vector import make_env, make_vec
-from advrl.eval import EVAL_SEED_OFFSET, evaluate, random_policy, sb3_policy
-from advrl.eval.rollouts import eval_scalars
+from advrl.eval import EVAL_SEED_OFFSET, evaluate, sb3_policy
+from advrl.eval.rollouts import PolicyModes, eval_scalars, evaluate_modes
 from advrl.eval.video import policy_clip
 from advrl.logging import LevelLogger
 from advrl.runners.lifecycle import Job, RunCallback, execute
@@ -101,32 +101,14 @@ def build_ppo(config: PPORunConfig) -> BaseAlgorithm:
     return model
 
 
-def policy_evaluation(
-    model: BaseAlgorithm,
-    env_id: str,
-    env_kwargs: dict[str, Any],
-    episodes: int,
-    seed: int,
-    with_random: bool = False,
-) -> dict[str, Any]:
-    """The policy, stochastic and greedy (and a random policy), on the same seeded episodes."""
-    env = make_env(env_id, env_kwargs)
-    policies = {"policy": sb3_policy(model), "policy_deterministic": sb3_policy(model, True)}
-    if with_random:
-        policies["random"] = random_policy(env.action_space, seed)
+def final_evaluation(model: BaseAlgorithm, config: PPORunConfig) -> PolicyModes:
+    """The trained policy (stochastic and greedy) and a random policy on the same seeded levels."""
+    env = make_env(config.env.id, config.env.kwargs)
     try:
-        with progress.phase("evaluating", episodes * len(policies), "episodes"):
-            return {k: evaluate(env, p, episodes, seed).as_dict() for k, p in policies.items()}
+        seed = config.train.seed + EVAL_SEED_OFFSET
+        return evaluate_modes(model, env, config.train.eval_episodes, seed, with_random=True)
     finally:
         env.close()
-
-
-def final_evaluation(model: BaseAlgorithm, config: PPORunConfig) -> dict[str, Any]:
-    """The trained policy (stochastic and greedy) and a random policy on the same seeded levels."""
-    seed = config.train.seed + EVAL_SEED_OFFSET
-    return policy_evaluation(
-        model, config.env.id, config.env.kwargs, config.train.eval_episodes, seed, with_random=True
-    )
 
 
 def ppo_job(config: PPORunConfig) -> Job:
@@ -141,12 +123,12 @@ def ppo_job(config: PPORunConfig) -> Job:
             stats = evaluate(
                 eval_env, sb3_policy(model), t.eval_episodes, t.seed + EVAL_SEED_OFFSET
             )
-        return eval_scalars(stats.as_dict())
+        return eval_scalars(stats)
 
     def finish(run: RunDir) -> dict[str, Any]:
         eval_env.close()
         model.save(run.path / "model.zip")  # SB3's own format, for PPO.load users
-        return {"eval": final_evaluation(model, config)}
+        return {"eval": final_evaluation(model, config).as_dict()}
 
     trainer = SB3Trainer(model, callbacks=[LevelLogger(image_every=t.image_every)])
     summary = {"env": config.env.id, "adversarial": config.adversarial.method, "seed": t.seed}

@@ -1,0 +1,91 @@
+"""The ``advrl`` command line.
+
+::
+
+    advrl envs                                   list the registered environments
+    advrl levels show NAME [--out FILE.png]      draw a level (held-out name, id, or text file)
+    advrl train ppo --config configs/ppo-maze.yaml [--set train.seed=3] [--resume RUN]
+    advrl train paired|dr|minimax|plr|accel --config configs/paired-maze.yaml [--resume RUN]
+    advrl train gail|asaf --config configs/gail-cartpole.yaml [--resume RUN]
+    advrl expert train --env CartPole-v1 [--config configs/expert-cartpole.yaml]
+    advrl demos record --model RUN --episodes 10 --out demos.npz
+    advrl demos info demos.npz
+    advrl demos export demos.npz --to imitation|minari --out PATH
+    advrl eval RUN [--levels heldout|NAME,NAME] [--episodes N]
+    advrl eval RUN [RUN...] --attack pgd --eps 0,0.05,0.1 [--objective kl] [--norm linf]
+    advrl plot RUN [RUN...] [--out FOLDER]
+    advrl enjoy RUN [--level NAME|FILE|'{g: 3.7}'] [--episodes N] [--video out.mp4]
+    advrl sweep --config configs/dr-maze-small.yaml --seeds 0-4 --grid method=dr,plr
+    advrl sweep report SWEEP
+
+User mistakes (a missing file, an unknown config key, a bad value) end with one ``advrl: error:``
+line and exit status 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from advrl import progress
+from advrl.checks import ConfigError
+from advrl.cli import demos, evaluate, levels, sweep, train
+from advrl.cli.arguments import UserError
+from advrl.envs.level import LevelError
+from advrl.gail.demos import DemoError
+
+__all__ = ["UserError", "build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``advrl``."""
+    parser = argparse.ArgumentParser(prog="advrl", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    shown = argparse.ArgumentParser(add_help=False)  # the output options of long commands
+    output = shown.add_mutually_exclusive_group()
+    output.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress, only the result and errors"
+    )
+    output.add_argument(
+        "-v", "--verbose", action="store_true", help="every record as SB3's table of values"
+    )
+    for module in (levels, train, demos, evaluate, sweep):
+        module.add_parsers(sub, shown)
+    return parser
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> str:
+    return f"advrl: warning: {message}\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``advrl`` console script."""
+    warnings.formatwarning = _one_line_warning
+    parser = build_parser()
+    args, flags = parser.parse_known_args(argv)
+    if flags and getattr(args, "command", None) != "train":
+        parser.error(f"unrecognized arguments: {' '.join(flags)}")
+    args.flags = flags
+    mode: progress.Mode = "quiet" if getattr(args, "quiet", False) else "auto"
+    try:
+        with progress.reporting(progress.make_reporter(mode, getattr(args, "verbose", False))):
+            return int(args.func(args))
+    except (
+        UserError,
+        ConfigError,
+        LevelError,
+        DemoError,
+        FileNotFoundError,
+        FileExistsError,
+    ) as err:
+        print(f"advrl: error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into e.g. `head`
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("advrl: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,7 @@
+"""``python -m advrl.cli``."""
+
+import sys
+
+from advrl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,255 @@
+"""``advrl train <method>`` and ``advrl expert train``: a run's settings from a config file, ``--set``
+overrides and typed flags (``--help`` lists every key); one result line per run."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import io
+import json
+from typing import Any, TypeVar
+
+import yaml
+
+from advrl.cli.arguments import UserError, add_allow_import
+from advrl.config import (
+    ImitationRunConfig,
+    PPORunConfig,
+    UEDRunConfig,
+    from_dict,
+    load_config,
+    to_dict,
+)
+from advrl.pair.methods import TEACHERS
+
+C = TypeVar("C", PPORunConfig, UEDRunConfig[Any], ImitationRunConfig)
+
+
+TRAIN_OPTIONS = """Settings come from --config FILE (or the run being resumed), then --set KEY=VALUE
+overrides (YAML values, repeatable), then the flags below. Also: --resume RUN continues a run from its
+latest checkpoint; --json prints the whole summary."""
+
+
+def _yaml_mapping(text: str) -> dict[str, Any]:
+    value = yaml.safe_load(text)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a YAML mapping such as '{{size: 9}}', got {text!r}")
+    return value
+
+
+def _cli_types() -> Any:
+    """tyro's constructors for the settings' types it has no flag for: a mapping is one YAML
+    argument (``--env.kwargs '{size: 9}'``)."""
+    import tyro
+
+    registry = tyro.constructors.ConstructorRegistry()
+
+    @registry.primitive_rule
+    def mapping(info: Any) -> Any:
+        if info.type_origin is not dict:
+            return None
+        return tyro.constructors.PrimitiveConstructorSpec(
+            nargs=1,
+            metavar="YAML",
+            instance_from_str=lambda args: _yaml_mapping(args[0]),
+            is_instance=lambda value: isinstance(value, dict),
+            str_from_instance=lambda value: [
+                yaml.safe_dump(value, default_flow_style=True).strip()
+            ],
+        )
+
+    return registry
+
+
+def _first_line(text: str) -> str:
+    """The first paragraph of a framed tyro message, on one line, without its frame."""
+    words: list[str] = []
+    for line in text.splitlines()[1:]:  # the first is the frame's top, with the title
+        body = line.strip().strip("│╭╮╰╯").strip()
+        if not body or body.startswith("─"):
+            if words:
+                break
+            continue
+        words.append(body)
+    return " ".join(words) or "the flags could not be read"
+
+
+def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
+    """The settings of ``advrl train <method>``: from ``--config`` or the run being resumed, then
+    ``--set`` overrides, then the typed flags (``--ppo.learning_rate 1e-3``); ``--help`` lists
+    every key of the method's settings with its type, default and doc line."""
+    from advrl.runners.kinds import resolve_settings
+
+    method = getattr(args, "method", "ppo")
+    if not (args.resume or args.config or args.help):
+        example = "ppo-maze" if method == "ppo" else f"{method}-maze"
+        raise UserError(f"give --config FILE (e.g. configs/{example}.yaml) or --resume RUN")
+    config = resolve_settings(
+        method,
+        config=args.config,
+        resume=args.resume,
+        overrides=args.set,
+        allow_import=args.allow_import,
+    )
+    if not (args.flags or args.help):
+        return config
+    import tyro
+
+    schema: Any = cls
+    if isinstance(config, UEDRunConfig):
+        schema = UEDRunConfig[type(config.teacher)]  # type: ignore[misc]
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors):
+            flagged = tyro.cli(
+                schema,
+                default=config,
+                registry=_cli_types(),
+                args=[*args.flags, *(["--help"] if args.help else [])],
+                prog=f"advrl train {method}",
+                description=f"{(cls.__doc__ or '').splitlines()[0]}\n\n{TRAIN_OPTIONS}",
+                use_underscores=True,
+            )
+    except SystemExit as exit_:
+        if not exit_.code:
+            raise
+        raise UserError(
+            f"{_first_line(errors.getvalue())}; see advrl train {method} --help"
+        ) from None
+    return from_dict(cls, to_dict(flagged))  # the loader's checks, as for a file's values
+
+
+def _ppo_result(summary: dict[str, Any]) -> str:
+    ev = summary["eval"]
+    policy, greedy, random = ev["policy"], ev["policy_deterministic"], ev["random"]
+    out = (
+        f"return {policy['mean_return']:.3f} (greedy {greedy['mean_return']:.3f}, random "
+        f"{random['mean_return']:.3f})"
+    )
+    if "success_rate" not in policy:  # the env does not say what success is
+        return out
+    return (
+        f"success {policy['success_rate']:.2f} (greedy {greedy['success_rate']:.2f}, random "
+        f"{random['success_rate']:.2f}), {out}"
+    )
+
+
+def _ued_result(summary: dict[str, Any]) -> str:
+    regret = summary["last"].get("ued/regret")
+    out = f"{summary['student_steps_per_s']} student steps/s"
+    out += f", regret {regret:.3f}; " if regret is not None else "; "
+    if not summary["held_out"]:  # a physics env: its standard level
+        return out + (
+            f"return on the standard level {summary['mean_return']:.1f} "
+            f"(greedy {summary['mean_return_greedy']:.1f})"
+        )
+    return out + (
+        f"held-out solve rate {summary['mean_solve_rate']:.2f} (greedy "
+        f"{summary['mean_solve_rate_greedy']:.2f}; random policy "
+        f"{summary['mean_solve_rate_random']:.2f})"
+    )
+
+
+def _imitation_result(summary: dict[str, Any]) -> str:
+    ev = summary["eval"]
+
+    def score(result: dict[str, Any]) -> str:
+        value = result.get("normalized_score")
+        return f", normalized score {value:.2f}" if value is not None else ""
+
+    policy, greedy = ev["policy"], ev["policy_deterministic"]
+    return (
+        f"{summary['variant']} on {summary['env']} from {summary['demo_episodes']} expert "
+        f"episodes; return "
+        f"{policy['mean_return']:.1f}{score(policy)} (greedy {greedy['mean_return']:.1f}"
+        f"{score(greedy)}; expert {ev['expert_return']:.1f}, random {ev['random_return']:.1f})"
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train any method from its settings (or resume a run); print one line, or the summary."""
+    from advrl.runners.kinds import run_kind
+
+    kind = run_kind(args.method)
+    result = {"ued": _ued_result, "imitation": _imitation_result, "ppo": _ppo_result}[kind.family]
+    summary: dict[str, Any] = kind.train(_run_config(args, kind.settings), resume=args.resume)
+    print(
+        f"run {summary['run']}: {summary['method']}, {summary['timesteps']} steps in "
+        f"{summary['wall_clock_s']} s; {result(summary)}"
+    )
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_expert_train(args: argparse.Namespace) -> int:
+    """Train an SB3 PPO expert on any env (``advrl train ppo`` with the env set)."""
+    from advrl.runners import train_ppo
+    from advrl.runs import RunDir
+
+    overrides = list(args.set)
+    if args.env:
+        overrides.insert(0, f"env.id={json.dumps(args.env)}")
+    if not (args.config or args.env):
+        raise UserError("give --env ID (and optionally --config FILE), e.g. --env CartPole-v1")
+    config = load_config(PPORunConfig, args.config, overrides)
+    if config.name is None:
+        name = RunDir.default_name(config.env.id, "expert", config.train.seed)
+        config = dataclasses.replace(config, name=name)
+    summary = train_ppo(config)
+    ev = summary["eval"]
+    print(
+        f"expert {summary['run']}: {summary['timesteps']} steps in {summary['wall_clock_s']} s; "
+        f"return {ev['policy']['mean_return']:.1f} (greedy "
+        f"{ev['policy_deterministic']['mean_return']:.1f}, random {ev['random']['mean_return']:.1f})"
+    )
+    print(
+        f"record demos: advrl demos record --model {summary['run']} --episodes 10 --out demos.npz"
+    )
+    return 0
+
+
+def add_parsers(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], shown: argparse.ArgumentParser
+) -> None:
+    """Add this module's commands to ``advrl``'s subcommands (``shown``: the output options of
+    long commands)."""
+    from advrl.runners.imitation import IMITATION
+
+    p_train = sub.add_parser("train", help="train an agent")
+    train_sub = p_train.add_subparsers(dest="method", required=True)
+    commands = [("ppo", "SB3 PPO on one env (robust PPO with an adversarial method)")]
+    commands += [(name, f"UED: {m.help}") for name, m in TEACHERS.items()]
+    commands += [(m, f"imitation: {i.help}") for m, i in IMITATION.items()]
+    for method, help_line in commands:
+        p_method = train_sub.add_parser(
+            method, help=help_line, add_help=False, allow_abbrev=False, parents=[shown]
+        )
+        p_method.add_argument("-h", "--help", action="store_true", help="list every setting")
+        p_method.add_argument("--config", help=f"YAML config (e.g. configs/{method}-maze.yaml)")
+        p_method.add_argument("--resume", help="run folder to continue from its latest checkpoint")
+        p_method.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a setting, e.g. --set train.total_timesteps=10000 (repeatable)",
+        )
+        p_method.add_argument("--json", action="store_true", help="print the whole summary as JSON")
+        add_allow_import(p_method)
+        p_method.set_defaults(func=cmd_train, method=method, flags=[])
+
+    p_expert = sub.add_parser("expert", help="train experts to record demonstrations from")
+    expert_sub = p_expert.add_subparsers(dest="expert_command", required=True)
+    p_et = expert_sub.add_parser(
+        "train", help="SB3 PPO expert on any Gymnasium env", parents=[shown]
+    )
+    p_et.add_argument("--env", help="Gymnasium id (e.g. CartPole-v1, advrl/Maze-Small-v0)")
+    p_et.add_argument("--config", help="PPO config (e.g. configs/expert-cartpole.yaml)")
+    p_et.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a value"
+    )
+    p_et.set_defaults(func=cmd_expert_train)
