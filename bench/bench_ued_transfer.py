@@ -52,6 +52,11 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
 """Variant name -> (the method whose config it runs, its overrides)."""
 
 
+def variant(method: str) -> tuple[str, list[str]]:
+    """The method whose config ``method`` runs, and its overrides (none for a plain method)."""
+    return VARIANTS.get(method, (method, []))
+
+
 def run_name(method: str, seed: int) -> str:
     """The run folder (and results file) name of one method and seed."""
     return f"{method}-seed{seed}"
@@ -124,7 +129,7 @@ def train_one(config_path: str, method: str, seed: int, args: argparse.Namespace
         f"out_dir={args.out}",
         f"name={name}",
         *(["train.total_timesteps=" + str(args.steps)] if args.steps else []),
-        *VARIANTS.get(method, ("", []))[1],
+        *variant(method)[1],
         *args.set,
     ]
     config = load_config(UEDRunConfig, config_path, overrides)
@@ -279,7 +284,7 @@ def main() -> None:
     parser.add_argument("--one", nargs=2, metavar=("METHOD", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    configs = {m: f"configs/{VARIANTS.get(m, (m, []))[0]}-{args.suffix}.yaml" for m in args.methods}
+    configs = {m: f"configs/{variant(m)[0]}-{args.suffix}.yaml" for m in args.methods}
     if args.one:  # a worker of --jobs: one run
         torch.set_num_threads(1)
         train_one(configs[args.one[0]], args.one[0], int(args.one[1]), args)

@@ -194,10 +194,13 @@ def test_policy_modes_are_the_three_policies_on_the_same_episodes() -> None:
 
     from advrl.eval.rollouts import evaluate, evaluate_modes, random_policy, sb3_policy
 
-    env = gym.make("advrl/Maze-Small-v0")
+    def make() -> gym.Env:
+        return gym.make("advrl/Maze-Small-v0")
+
+    env = make()
     model = PPO("MultiInputPolicy", env, n_steps=16, batch_size=16, seed=0)
     torch.manual_seed(1)  # sampled actions draw from torch's generator: the same draws below
-    modes = evaluate_modes(model, env, episodes=3, seed=5, with_random=True)
+    modes = evaluate_modes(model, make, episodes=3, seed=5, with_random=True)
     torch.manual_seed(1)
     for stats, policy in [
         (modes.stochastic, sb3_policy(model)),
@@ -211,4 +214,4 @@ def test_policy_modes_are_the_three_policies_on_the_same_episodes() -> None:
     layout = modes.as_dict()
     assert list(layout) == ["policy", "policy_deterministic", "random"]
     assert layout["random"]["success_rate"] == modes.random.success_rate  # type: ignore[union-attr]
-    assert "random" not in evaluate_modes(model, env, episodes=1, seed=5).as_dict()
+    assert "random" not in evaluate_modes(model, make, episodes=1, seed=5).as_dict()

@@ -36,6 +36,11 @@ class EpisodeStats:
         return float(self.returns.mean())
 
     @property
+    def mean_length(self) -> float:
+        """Mean episode length in steps."""
+        return float(self.lengths.mean())
+
+    @property
     def success_rate(self) -> float:
         """Share of episodes that ended with ``info["is_success"]`` true."""
         return float(self.successes.mean())
@@ -50,7 +55,7 @@ class EpisodeStats:
             "mean_return": self.mean_return,
             "return_sem": sem,
             "success_rate": self.success_rate,
-            "mean_length": float(self.lengths.mean()),
+            "mean_length": self.mean_length,
         }
         if not self.success_defined:
             del out["success_rate"]
@@ -62,7 +67,7 @@ def eval_scalars(stats: EpisodeStats) -> dict[str, float]:
     ``eval/mean_ep_length`` and, where the env defines success, ``eval/success_rate``."""
     out = {
         "eval/mean_reward": stats.mean_return,
-        "eval/mean_ep_length": float(stats.lengths.mean()),
+        "eval/mean_ep_length": stats.mean_length,
     }
     if stats.success_defined:
         out["eval/success_rate"] = stats.success_rate
@@ -88,21 +93,29 @@ class PolicyModes:
 
 
 def evaluate_modes(
-    model: Any, env: gym.Env, episodes: int, seed: int, with_random: bool = False
+    model: Any,
+    make_env: Callable[[], gym.Env],
+    episodes: int,
+    seed: int,
+    with_random: bool = False,
 ) -> PolicyModes:
     """An SB3 model's policy, stochastic and greedy (and a random policy if ``with_random``), on
-    the same ``episodes`` seeded episodes of ``env``."""
+    the same ``episodes`` seeded episodes of one env that ``make_env`` builds (and closed after)."""
+    env = make_env()
     played = 3 if with_random else 2
-    with progress.phase("evaluating", episodes * played, "episodes"):
-        return PolicyModes(
-            stochastic=evaluate(env, sb3_policy(model), episodes, seed),
-            greedy=evaluate(env, sb3_policy(model, deterministic=True), episodes, seed),
-            random=(
-                evaluate(env, random_policy(env.action_space, seed), episodes, seed)
-                if with_random
-                else None
-            ),
-        )
+    try:
+        with progress.phase("evaluating", episodes * played, "episodes"):
+            return PolicyModes(
+                stochastic=evaluate(env, sb3_policy(model), episodes, seed),
+                greedy=evaluate(env, sb3_policy(model, deterministic=True), episodes, seed),
+                random=(
+                    evaluate(env, random_policy(env.action_space, seed), episodes, seed)
+                    if with_random
+                    else None
+                ),
+            )
+    finally:
+        env.close()
 
 
 def start_episode(policy: Policy) -> None:

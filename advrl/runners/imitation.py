@@ -8,6 +8,7 @@ an ASAF fine-tuning run (``init.from_run``), and every run's policy is evaluated
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,11 +212,12 @@ def imitation_eval(
 ) -> tuple[PolicyModes, dict[str, Any]]:
     """The policy (stochastic and greedy) on the true reward; and the summary's layout of it, with
     the demos' expert and random returns and each mode's normalized score."""
-    env = make_env(config.env.id, config.env.kwargs)
-    try:
-        modes = evaluate_modes(model, env, episodes, config.train.seed + EVAL_SEED_OFFSET)
-    finally:
-        env.close()
+    modes = evaluate_modes(
+        model,
+        functools.partial(make_env, config.env.id, config.env.kwargs),
+        episodes,
+        config.train.seed + EVAL_SEED_OFFSET,
+    )
     out: dict[str, Any] = modes.as_dict()
     out.update(expert_return=demos.expert_return, random_return=demos.random_return)
     if not (np.isnan(demos.expert_return) or np.isnan(demos.random_return)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -103,12 +104,13 @@ def build_ppo(config: PPORunConfig) -> BaseAlgorithm:
 
 def final_evaluation(model: BaseAlgorithm, config: PPORunConfig) -> PolicyModes:
     """The trained policy (stochastic and greedy) and a random policy on the same seeded levels."""
-    env = make_env(config.env.id, config.env.kwargs)
-    try:
-        seed = config.train.seed + EVAL_SEED_OFFSET
-        return evaluate_modes(model, env, config.train.eval_episodes, seed, with_random=True)
-    finally:
-        env.close()
+    return evaluate_modes(
+        model,
+        functools.partial(make_env, config.env.id, config.env.kwargs),
+        config.train.eval_episodes,
+        config.train.seed + EVAL_SEED_OFFSET,
+        with_random=True,
+    )
 
 
 def ppo_job(config: PPORunConfig) -> Job:
