@@ -48,6 +48,11 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     # PAIRED with an estimator of regret that is zero in expectation for equal students
     "paired-mean": ("paired", ["teacher.regret=mean"]),
     "paired-unclipped": ("paired", ["teacher.regret=unclipped"]),
+    # the same, with an entropy bonus that keeps the adversary's design policy from collapsing
+    "paired-mean-ent": ("paired", ["teacher.regret=mean", "adversary.ppo.ent_coef=0.05"]),
+    # robust PLR at DR's number of gradient updates: it updates on replayed levels only (p = 0.5),
+    # so twice DR's env steps, as the UED papers compare them
+    "plr-2m": ("plr", ["train.total_timesteps=2000000"]),
 }
 """Variant name -> (the method whose config it runs, its overrides)."""
 
