@@ -101,6 +101,7 @@ TRAJECTORY_KEYS = (
     "levels/shortest_path",
     "levels/num_walls",
     "levels/solvable",
+    "adversary/train/entropy_loss",
 )
 
 
