@@ -103,6 +103,8 @@ TRAJECTORY_KEYS = (
     "levels/solvable",
     "adversary/train/entropy_loss",
 )
+ENTROPY = "adversary/train/entropy_loss"
+"""SB3's entropy loss of the adversary (minus its policy's mean entropy)."""
 
 
 def trajectory(rows: list[dict[str, str]], points: int = 10) -> list[dict[str, float]]:
@@ -271,6 +273,25 @@ def report(records: list[dict[str, Any]], names: list[str], reps: int) -> str:
                 f"{mean('num_walls_first'):.1f} -> {mean('num_walls_last'):.1f} | "
                 f"{mean('num_walls_slope_per_M'):+.2f} | {mean('solvable_first'):.2f} -> "
                 f"{mean('solvable_last'):.2f} |"
+            )
+    designed = [r for r in records if any(ENTROPY in t for t in r.get("trajectory", []))]
+    if designed:
+        lines += [
+            "",
+            "The adversary's design policy per run: its entropy (nats; uniform over the 13x13 "
+            "cells is 5.13) and the walls of its levels, first -> last tenth of training, and the "
+            "run's held-out mean solve rate:",
+            "",
+            "| run | adversary entropy | walls | held-out mean |",
+            "|---|---|---|---|",
+        ]
+        for r in sorted(designed, key=lambda r: (r["method"], r["seed"])):
+            entropy = [-t[ENTROPY] for t in r["trajectory"] if ENTROPY in t]
+            c = r.get("complexity", {})
+            lines.append(
+                f"| {run_name(r['method'], r['seed'])} | {entropy[0]:.2f} -> {entropy[-1]:.2f} | "
+                f"{c.get('num_walls_first', np.nan):.1f} -> {c.get('num_walls_last', np.nan):.1f} "
+                f"| {np.mean(list(r['solve_rate'].values())):.3f} |"
             )
     return "\n".join(lines)
 
