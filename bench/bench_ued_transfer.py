@@ -53,6 +53,9 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     # robust PLR at DR's number of gradient updates: it updates on replayed levels only (p = 0.5),
     # so twice DR's env steps, as the UED papers compare them
     "plr-2m": ("plr", ["train.total_timesteps=2000000"]),
+    # DR on the levels of a uniformly random adversary (50 wall placements on the 169 cells leave
+    # about 43 walls) instead of 0-60 walls: PAIRED's level distribution without its adversary
+    "dr-dense": ("dr", ["env.kwargs={num_walls: 43}"]),
 }
 """Variant name -> (the method whose config it runs, its overrides)."""
 
