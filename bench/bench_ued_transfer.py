@@ -235,18 +235,26 @@ def report(records: list[dict[str, Any]], names: list[str], reps: int) -> str:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     curves: dict[str, dict[int, list[float]]] = {}
     for r in records:
-        for entry in r.get("trajectory", []):
-            if "heldout/mean_solve_rate" in entry:
-                steps = entry.get("heldout/steps", entry["time/protagonist_steps"])
-                point = int(round(steps / 5e4) * 5e4)
-                curve = curves.setdefault(r["method"], {})
-                curve.setdefault(point, []).append(entry["heldout/mean_solve_rate"])
+        if r["method"] == "random":
+            continue
+        evaluations = {  # the periodic evaluations, then the final one (the run's solve rates)
+            int(round(e.get("heldout/steps", e["time/protagonist_steps"]) / 5e4) * 5e4): e[
+                "heldout/mean_solve_rate"
+            ]
+            for e in r.get("trajectory", [])
+            if "heldout/mean_solve_rate" in e
+        }
+        final = int(round(r["protagonist_steps"] / 5e4) * 5e4)
+        evaluations.setdefault(final, float(np.mean(list(r["solve_rate"].values()))))
+        curve = curves.setdefault(r["method"], {})
+        for point, rate in evaluations.items():
+            curve.setdefault(point, []).append(rate)
     if curves:
         points = sorted({p for c in curves.values() for p in c})
         lines += [
             "",
-            "Mean held-out solve rate during training (the runs' periodic evaluations, mean over "
-            "seeds):",
+            "Mean held-out solve rate during training (the runs' periodic evaluations and the final "
+            "one, mean over seeds):",
             "",
             "| method | " + " | ".join(f"{p / 1e6:.2f}M" for p in points) + " |",
             "|---|" + "---|" * len(points),
