@@ -56,6 +56,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     # DR on the levels of a uniformly random adversary (50 wall placements on the 169 cells leave
     # about 43 walls) instead of 0-60 walls: PAIRED's level distribution without its adversary
     "dr-dense": ("dr", ["env.kwargs={num_walls: 43}"]),
+    # robust PLR whose new levels are those dense ones
+    "plr-dense": ("plr", ["env.kwargs={num_walls: 43}"]),
 }
 """Variant name -> (the method whose config it runs, its overrides)."""
 
