@@ -92,6 +92,9 @@ def complexity(progress: list[dict[str, str]]) -> dict[str, Any]:
     return out
 
 
+ENTROPY = "adversary/train/entropy_loss"
+"""SB3's entropy loss of the adversary (minus its policy's mean entropy)."""
+
 TRAJECTORY_KEYS = (
     "time/protagonist_steps",
     "heldout/mean_solve_rate",
@@ -106,10 +109,8 @@ TRAJECTORY_KEYS = (
     "levels/shortest_path",
     "levels/num_walls",
     "levels/solvable",
-    "adversary/train/entropy_loss",
+    ENTROPY,
 )
-ENTROPY = "adversary/train/entropy_loss"
-"""SB3's entropy loss of the adversary (minus its policy's mean entropy)."""
 
 
 def trajectory(rows: list[dict[str, str]], points: int = 10) -> list[dict[str, float]]:
@@ -203,6 +204,11 @@ def method_scores(records: list[dict[str, Any]], names: list[str]) -> dict[str, 
     return scores
 
 
+def held_out_mean(record: dict[str, Any]) -> float:
+    """A run's mean solve rate over the held-out mazes (its final evaluation)."""
+    return float(np.mean(list(record["solve_rate"].values())))
+
+
 def report(records: list[dict[str, Any]], names: list[str], reps: int) -> str:
     """The markdown tables."""
     scores = method_scores(records, names)
@@ -235,22 +241,23 @@ def report(records: list[dict[str, Any]], names: list[str], reps: int) -> str:
     for j, name in enumerate(names):
         cells = [f"{scores[m][:, j].mean():.2f}" for m in agg]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+
+    def point(steps: float) -> int:  # the 50k-step column an evaluation falls in
+        return int(round(steps / 5e4) * 5e4)
+
     curves: dict[str, dict[int, list[float]]] = {}
     for r in records:
         if r["method"] == "random":
             continue
         evaluations = {  # the periodic evaluations, then the final one (the run's solve rates)
-            int(round(e.get("heldout/steps", e["time/protagonist_steps"]) / 5e4) * 5e4): e[
-                "heldout/mean_solve_rate"
-            ]
+            point(e.get("heldout/steps", e["time/protagonist_steps"])): e["heldout/mean_solve_rate"]
             for e in r.get("trajectory", [])
             if "heldout/mean_solve_rate" in e
         }
-        final = int(round(r["protagonist_steps"] / 5e4) * 5e4)
-        evaluations.setdefault(final, float(np.mean(list(r["solve_rate"].values()))))
+        evaluations.setdefault(point(r["protagonist_steps"]), held_out_mean(r))
         curve = curves.setdefault(r["method"], {})
-        for point, rate in evaluations.items():
-            curve.setdefault(point, []).append(rate)
+        for step, rate in evaluations.items():
+            curve.setdefault(step, []).append(rate)
     if curves:
         points = sorted({p for c in curves.values() for p in c})
         lines += [
@@ -304,7 +311,7 @@ def report(records: list[dict[str, Any]], names: list[str], reps: int) -> str:
             lines.append(
                 f"| {run_name(r['method'], r['seed'])} | {entropy[0]:.2f} -> {entropy[-1]:.2f} | "
                 f"{c.get('num_walls_first', np.nan):.1f} -> {c.get('num_walls_last', np.nan):.1f} "
-                f"| {np.mean(list(r['solve_rate'].values())):.3f} |"
+                f"| {held_out_mean(r):.3f} |"
             )
     return "\n".join(lines)
 
