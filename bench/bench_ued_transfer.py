@@ -50,6 +50,9 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "paired-unclipped": ("paired", ["teacher.regret=unclipped"]),
     # the same, with an entropy bonus that keeps the adversary's design policy from collapsing
     "paired-mean-ent": ("paired", ["teacher.regret=mean", "adversary.ppo.ent_coef=0.05"]),
+    # smaller bonuses, between the collapse at 0 and the uniform designer at 0.05
+    "paired-mean-ent01": ("paired", ["teacher.regret=mean", "adversary.ppo.ent_coef=0.01"]),
+    "paired-mean-ent005": ("paired", ["teacher.regret=mean", "adversary.ppo.ent_coef=0.005"]),
     # robust PLR at DR's number of gradient updates: it updates on replayed levels only (p = 0.5),
     # so twice DR's env steps, as the UED papers compare them
     "plr-2m": ("plr", ["train.total_timesteps=2000000"]),

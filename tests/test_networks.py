@@ -90,3 +90,33 @@ def test_only_grid_feed_forward_policies_are_fused() -> None:
     assert type(cartpole.policy.mlp_extractor) is MlpExtractor
     maze = make_ppo(MazeEnv(size=7), n_steps=8, batch_size=8, seed=0, lstm_hidden=8)
     assert type(maze.policy.mlp_extractor) is MlpExtractor
+
+
+def test_acting_features_equal_the_convolutions() -> None:
+    """Without gradients (acting) the extractor looks its convolution's weights up per cell
+    instead of convolving a one-hot image: the same features, for the student and the designer."""
+    from advrl.agents.networks import one_hot_conv
+
+    for space, filters in (
+        (MazeEnv().observation_space, 16),
+        (MazeDesignerEnv().observation_space, 8),
+    ):
+        net = GridFeaturesExtractor(space, conv_filters=filters)
+        batch = {
+            k: torch.as_tensor(np.stack([space[k].sample() for _ in range(6)]))
+            for k in space.spaces
+        }
+        batch = {k: v.float() if k == "image" else v for k, v in batch.items()}
+        if "direction" in batch:
+            batch["direction"] = torch.nn.functional.one_hot(batch["direction"].long(), 4).float()
+        if "time_step" in batch:
+            batch["time_step"] = torch.nn.functional.one_hot(
+                batch["time_step"].long(), space["time_step"].n
+            ).float()
+        with torch.no_grad():
+            acting = net(batch)
+        torch.testing.assert_close(acting, net(batch).detach(), rtol=1e-5, atol=1e-6)
+        codes = batch["image"][..., 0].long().clamp(0, net.num_types - 1)
+        torch.testing.assert_close(
+            one_hot_conv(codes, net.conv[0]), net.conv[0](net.one_hot_image(batch["image"]))
+        )

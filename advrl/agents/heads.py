@@ -19,20 +19,40 @@ class FusedMlpExtractor(MlpExtractor):
     This pays when the features are wide: the maze designer's adversary reads 21,642 of them.
     """
 
-    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(latent_pi, latent_vf)``, as :meth:`MlpExtractor.forward`."""
+    def first_layer(self) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+        """The two first layers' weights and biases, stacked (actor's rows first); None when they
+        are not both ``nn.Linear`` with or both without a bias."""
         first_pi, first_vf = self.policy_net[0], self.value_net[0]
         if not isinstance(first_pi, nn.Linear) or not isinstance(first_vf, nn.Linear):
-            return super().forward(features)
+            return None
         weight = torch.cat([first_pi.weight, first_vf.weight])
-        bias = None
         if first_pi.bias is not None and first_vf.bias is not None:
-            bias = torch.cat([first_pi.bias, first_vf.bias])
-        elif first_pi.bias is not None or first_vf.bias is not None:
+            return weight, torch.cat([first_pi.bias, first_vf.bias])
+        if first_pi.bias is not None or first_vf.bias is not None:
+            return None
+        return weight, None
+
+    def after_first_layer(self, both: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(latent_pi, latent_vf)`` from the stacked first layers' output."""
+        n_pi = self.policy_net[0].out_features
+        return _after_first(self.policy_net, both[:, :n_pi]), _after_first(
+            self.value_net, both[:, n_pi:]
+        )
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(latent_pi, latent_vf)``, as :meth:`MlpExtractor.forward`."""
+        first = self.first_layer()
+        if first is None:
             return super().forward(features)
-        both = F.linear(features, weight, bias)
-        n_pi = first_pi.out_features
-        return self.policy_net[1:](both[:, :n_pi]), self.value_net[1:](both[:, n_pi:])
+        return self.after_first_layer(F.linear(features, *first))
+
+
+def _after_first(net: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """``net[1:](x)``, without building the sliced ``nn.Sequential`` (it is called every step)."""
+    for i, layer in enumerate(net):
+        if i:
+            x = layer(x)
+    return x
 
 
 def fuse_first_layers(policy: ActorCriticPolicy) -> bool:

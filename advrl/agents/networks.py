@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -108,11 +109,48 @@ class GridFeaturesExtractor(BaseFeaturesExtractor):
                     f"{image.shape[0]}"
                 )
             parts = [self.conv(self._relaxed)]
+        elif not torch.is_grad_enabled() and len(self.conv) == 3:
+            # acting: the convolution of the one-hot image as a lookup of its weights (the same
+            # sums, about half the time on a batch of one step; with gradients the convolution's
+            # backward pass is the faster one)
+            types = image[..., 0].round().long().clamp(0, self.num_types - 1)
+            parts = [F.relu(one_hot_conv(types, self.conv[0]).flatten(1))]
         else:
             parts = [self.conv(self.one_hot_image(image))]
         for key, layer in self.scalars.items():
             parts.append(layer(observations[key].float().flatten(1)))
         return torch.cat(parts, dim=1)
+
+
+def one_hot_conv(codes: torch.Tensor, conv: nn.Module) -> torch.Tensor:
+    """``conv(one_hot(codes))`` (``[N, filters, W', H']``) for ``[N, W, H]`` codes below
+    ``conv.in_channels``, without the one-hot input: at each output position, the bias plus, for
+    each cell of the patch, the weights of that cell's class (an embedding bag over the patch).
+    ``conv`` is an ``nn.Conv2d`` with stride 1, no padding and a bias."""
+    assert isinstance(conv, nn.Conv2d) and conv.bias is not None
+    n, width, height = codes.shape
+    kw, kh = conv.kernel_size
+    out_w, out_h = width - kw + 1, height - kh + 1
+    cells, offsets = _patch_cells(width, height, kw, kh, conv.in_channels, codes.device)
+    index = codes.flatten(1)[:, cells] + offsets  # [N, P, kw * kh]
+    table = conv.weight.permute(2, 3, 1, 0).reshape(-1, conv.out_channels)
+    out = F.embedding_bag(index.view(-1, kw * kh), table, mode="sum") + conv.bias
+    return out.view(n, out_w, out_h, -1).permute(0, 3, 1, 2)
+
+
+@functools.lru_cache(maxsize=16)
+def _patch_cells(
+    width: int, height: int, kw: int, kh: int, classes: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The flat cell index of each patch's cells (``[P, kw * kh]``, positions row-major) and each
+    cell's offset into the weight table (``[kw * kh]``: its place in the patch times ``classes``)."""
+    out_w, out_h = width - kw + 1, height - kh + 1
+    x = torch.arange(out_w, device=device).repeat_interleave(out_h)
+    y = torch.arange(out_h, device=device).repeat(out_w)
+    dx = torch.arange(kw, device=device).repeat_interleave(kh)
+    dy = torch.arange(kh, device=device).repeat(kw)
+    cells = (x[:, None] + dx) * height + (y[:, None] + dy)
+    return cells, torch.arange(kw * kh, device=device) * classes
 
 
 def _flat_dim(space: gym.Space) -> int:

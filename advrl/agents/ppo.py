@@ -19,6 +19,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from torch import nn
 
 from advrl.agents.advprop import DualBNMlpExtractor
+from advrl.agents.grid_projection import EnvMajorDictRolloutBuffer, GridActorCriticPolicy
 from advrl.agents.heads import fuse_first_layers
 from advrl.agents.networks import GridFeaturesExtractor
 from advrl.agents.recurrent import SequenceRecurrentPPO
@@ -173,6 +174,17 @@ def make_ppo(
         lstm_shared=lstm_shared,
     )
     agent: type[OnPolicyAlgorithm] = algorithm
+    grid_feed_forward = (
+        lstm_hidden is None
+        and policy_kwargs.get("features_extractor_class") is GridFeaturesExtractor
+    )
+    policy_arg: str | type[GridActorCriticPolicy] = policy
+    if grid_feed_forward:
+        # SB3's MultiInputPolicy, its update over wide grid features computed where they change;
+        # plain PPO also lists a whole-rollout minibatch env by env (the same samples, in order)
+        policy_arg = GridActorCriticPolicy
+        if algorithm is PPO:
+            ppo_kwargs.setdefault("rollout_buffer_class", EnvMajorDictRolloutBuffer)
     if lstm_hidden is not None:
         if algorithm is not PPO:
             raise ValueError(
@@ -181,16 +193,13 @@ def make_ppo(
             )
         agent = SequenceRecurrentPPO
     model = agent(
-        policy,
+        policy_arg,
         env,
         policy_kwargs=policy_kwargs,
         seed=seed,
         tensorboard_log=tensorboard_log,
         **ppo_kwargs,
     )
-    if (
-        lstm_hidden is None
-        and policy_kwargs.get("features_extractor_class") is GridFeaturesExtractor
-    ):
+    if grid_feed_forward:
         fuse_first_layers(model.policy)  # wide grid features: one product for both heads
     return model

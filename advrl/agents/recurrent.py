@@ -47,10 +47,20 @@ from sb3_contrib.common.recurrent.type_aliases import (
     RecurrentRolloutBufferSamples,
     RNNStates,
 )
+from stable_baselines3.common.preprocessing import preprocess_obs
 from torch import nn
+
+from advrl.agents.grid_projection import project_grid
+from advrl.agents.networks import GridFeaturesExtractor
 
 
 # ---------------------------------------------------------------------------- the LSTM
+def plain_lstm(lstm: nn.LSTM) -> bool:
+    """Whether ``lstm`` is one unidirectional layer with biases and no projection: the LSTM that
+    :func:`lstm_sequence` runs itself (any other is sb3-contrib's)."""
+    return lstm.num_layers == 1 and not lstm.bidirectional and not lstm.proj_size and lstm.bias
+
+
 def lstm_sequence(
     features: torch.Tensor,
     lstm_states: tuple[torch.Tensor, torch.Tensor],
@@ -65,21 +75,40 @@ def lstm_sequence(
     ``episode_starts`` is ``[n_seq * T]`` (1 where the state is reset to 0 before that step).
     Returns the outputs ``[n_seq * T, hidden]`` and the states after the last step.
     """
-    if lstm.num_layers != 1 or lstm.bidirectional or lstm.proj_size or not lstm.bias:
+    if not plain_lstm(lstm):
         out, states = RecurrentActorCriticPolicy._process_sequence(
             features, lstm_states, episode_starts, lstm
         )
         return out, cast(tuple[torch.Tensor, torch.Tensor], states)
-    n_seq = lstm_states[0].shape[1]
-    starts = episode_starts.reshape(n_seq, -1).swapaxes(0, 1)  # [T, n_seq]
     # One matrix product for every step's input projection, on the features as they come
     # (sequence-major, contiguous); then the recurrence, step by step.
-    w_ih, w_hh = cast(torch.Tensor, lstm.weight_ih_l0), cast(torch.Tensor, lstm.weight_hh_l0)
-    b_ih, b_hh = cast(torch.Tensor, lstm.bias_ih_l0), cast(torch.Tensor, lstm.bias_hh_l0)
-    gates_x = F.linear(features.reshape(n_seq * starts.shape[0], -1), w_ih, b_ih + b_hh)
-    gates_x = gates_x.view(n_seq, -1, gates_x.shape[-1]).swapaxes(0, 1)  # [T, n_seq, 4H]
+    w_ih, b_ih, b_hh = input_projection(lstm)
+    return lstm_from_gates(F.linear(features, w_ih, b_ih + b_hh), lstm_states, episode_starts, lstm)
+
+
+def input_projection(lstm: nn.LSTM) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A plain LSTM's input weight and its two biases (their sum is added to the projection)."""
+    return (
+        cast(torch.Tensor, lstm.weight_ih_l0),
+        cast(torch.Tensor, lstm.bias_ih_l0),
+        cast(torch.Tensor, lstm.bias_hh_l0),
+    )
+
+
+def lstm_from_gates(
+    gates_x: torch.Tensor,
+    lstm_states: tuple[torch.Tensor, torch.Tensor],
+    episode_starts: torch.Tensor,
+    lstm: nn.LSTM,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """:func:`lstm_sequence` of a :func:`plain_lstm` from its input projection: ``gates_x`` is
+    ``[n_seq * T, 4 * hidden]``, every step's ``features @ w_ih.T + b_ih + b_hh``."""
+    n_seq = lstm_states[0].shape[1]
+    starts = episode_starts.reshape(n_seq, -1).swapaxes(0, 1)  # [T, n_seq]
+    w_hh = cast(torch.Tensor, lstm.weight_hh_l0)
+    gates = gates_x.view(n_seq, -1, gates_x.shape[-1]).swapaxes(0, 1)  # [T, n_seq, 4H]
     keep = (1.0 - starts).unsqueeze(-1)  # [T, n_seq, 1]
-    out, h, c = LSTMRecurrence.apply(gates_x, lstm_states[0][0], lstm_states[1][0], w_hh, keep)
+    out, h, c = LSTMRecurrence.apply(gates, lstm_states[0][0], lstm_states[1][0], w_hh, keep)
     return out.transpose(0, 1).flatten(0, 1), (h.unsqueeze(0), c.unsqueeze(0))
 
 
@@ -177,10 +206,19 @@ class _WholeSequences(RecurrentActorCriticPolicy):
         """Values, log-probabilities of ``actions`` and entropies, over whole sequences."""
         if not (self.shared_lstm and self.lstm_critic is None):
             return super().evaluate_actions(obs, actions, lstm_states, episode_starts)
-        features = self.extract_features(obs)
-        assert isinstance(features, torch.Tensor)  # a shared LSTM needs a shared extractor
         states = cast(tuple[torch.Tensor, torch.Tensor], lstm_states.pi)
-        latent, _ = lstm_sequence(features, states, episode_starts, self.lstm_actor)
+        extractor, lstm = self.features_extractor, self.lstm_actor
+        if isinstance(extractor, GridFeaturesExtractor) and plain_lstm(lstm):
+            # the input projection over wide grid features, computed where the grid changed
+            inputs = preprocess_obs(obs, self.observation_space, self.normalize_images)
+            assert isinstance(inputs, dict)
+            w_ih, b_ih, b_hh = input_projection(lstm)
+            gates_x = project_grid(extractor, inputs, w_ih, b_ih + b_hh)
+            latent, _ = lstm_from_gates(gates_x, states, episode_starts, lstm)
+        else:
+            features = self.extract_features(obs)
+            assert isinstance(features, torch.Tensor)  # a shared LSTM needs a shared extractor
+            latent, _ = lstm_sequence(features, states, episode_starts, lstm)
         latent_pi = self.mlp_extractor.forward_actor(latent)
         latent_vf = self.mlp_extractor.forward_critic(latent)
         distribution = self._get_action_dist_from_latent(latent_pi)
