@@ -166,6 +166,7 @@ def test_the_policy_evaluates_actions_as_sb3s() -> None:
 def test_a_whole_rollout_minibatch_is_env_major_with_sb3s_random_stream() -> None:
     model = _model()
     assert isinstance(model.rollout_buffer, EnvMajorDictRolloutBuffer)
+    assert model.policy.rows_per_block == STEPS  # a block per env's rollout
     model.learn(ENVS * STEPS)  # one rollout, one update
     buffer = model.rollout_buffer
     np.random.seed(3)

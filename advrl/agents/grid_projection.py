@@ -26,7 +26,8 @@ Autograd differentiates it as it stands (a test holds its values and gradients t
 
 PPO's update uses it through :class:`GridActorCriticPolicy` (feed-forward: the fused first layers of
 the actor and the critic) and the whole-sequence LSTM policies (the LSTM's input projection). The
-feed-forward rows reach it as consecutive steps through :class:`EnvMajorDictRolloutBuffer`.
+feed-forward rows reach it as consecutive steps through :class:`EnvMajorDictRolloutBuffer`. Acting,
+the feed-forward policy computes each step's layer from the previous step's (:class:`RowProjection`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from stable_baselines3.common.preprocessing import preprocess_obs
 from torch import nn
 
 from advrl.agents.heads import FusedMlpExtractor
-from advrl.agents.networks import GridFeaturesExtractor
+from advrl.agents.networks import GridFeaturesExtractor, patch_cells, weight_table
 
 BLOCK = 64
 """Rows per block: each block starts from a full computation of its first row."""
@@ -59,6 +60,7 @@ def project_grid(
     observations: dict[str, torch.Tensor],
     weight: torch.Tensor,
     bias: torch.Tensor | None = None,
+    block: int = BLOCK,
 ) -> torch.Tensor:
     """``F.linear(extractor(observations), weight, bias)``, computed per changed patch where that
     pays (see the module docstring), densely otherwise.
@@ -68,6 +70,8 @@ def project_grid(
         observations: a batch of ``N`` Dict observations, preprocessed as the extractor takes them.
         weight: ``[out, extractor.features_dim]``.
         bias: ``[out]`` or None.
+        block: rows per block. Rows that hold sequences of ``T`` steps save most with ``T``: a new
+            sequence's first row changes most of the grid anyway.
 
     Returns:
         ``[N, out]``.
@@ -76,7 +80,7 @@ def project_grid(
     if grid is None:
         return F.linear(extractor(observations), weight, bias)
     conv, codes, conv_out = grid
-    projected = conv_projection(codes, conv, weight[:, :conv_out])
+    projected = conv_projection(codes, conv, weight[:, :conv_out], block)
     if projected is None:
         return F.linear(extractor(observations), weight, bias)
     return projected + _scalar_part(extractor, observations, weight[:, conv_out:], bias)
@@ -262,21 +266,16 @@ def _patch_features(
     """``relu(conv(one_hot(codes)))`` at each (row, position): ``[E, filters]``.
 
     The convolution of a one-hot input at one patch is the bias plus, for each of the patch's
-    cells, the weights of that cell's class."""
+    cells, the weights of that cell's class (see :func:`~advrl.agents.networks.one_hot_conv`).
+    Here each patch is a 0/1 row over the weight table (its cells hit distinct rows), so the
+    convolution is one matrix product forward and backward; an embedding bag's backward pass
+    over this many bags is slower."""
     kw, kh = conv.kernel_size
-    out_h = codes.shape[2] - kh + 1
-    classes, filters = conv.in_channels, conv.out_channels
-    x, y = position // out_h, position % out_h
-    dx = torch.arange(kw, device=codes.device).repeat_interleave(kh)
-    dy = torch.arange(kh, device=codes.device).repeat(kw)
-    cells = codes[row[:, None], x[:, None] + dx, y[:, None] + dy]  # [E, k*k]
-    table = conv.weight.permute(2, 3, 1, 0).reshape(kw * kh * classes, filters)
-    offsets = torch.arange(kw * kh, device=codes.device) * classes
+    cells, offsets = patch_cells(*codes.shape[1:], kw, kh, conv.in_channels, codes.device)
+    index = codes.flatten(1)[row[:, None], cells[position]] + offsets  # [E, k*k]
+    table = weight_table(conv)
+    hits = table.new_zeros(index.shape[0], table.shape[0]).scatter_(1, index, 1.0)
     assert conv.bias is not None
-    # each patch's cells as a 0/1 row over the table (its k*k cells hit distinct rows): the
-    # convolution is then one matrix product forward and backward (an embedding bag's backward
-    # pass over this many bags is several times slower)
-    hits = table.new_zeros(cells.shape[0], table.shape[0]).scatter_(1, cells + offsets, 1.0)
     return F.relu(torch.addmm(conv.bias, hits, table))
 
 
@@ -335,6 +334,10 @@ class GridActorCriticPolicy(MultiInputActorCriticPolicy):
     gradients) through a :class:`RowProjection` of the previous step. The same actions, values,
     log-probabilities and entropies (and gradients) as SB3's. Any other extractor or head, and
     everything else (``predict``, ``predict_values``), takes SB3's path."""
+
+    rows_per_block = BLOCK
+    """Rows per block of :func:`project_grid` in the update: ``make_ppo`` sets it to ``n_steps``,
+    whose env-major minibatch then starts a block with each env's rollout."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -404,7 +407,7 @@ class GridActorCriticPolicy(MultiInputActorCriticPolicy):
         if layer is None:
             return super().evaluate_actions(obs, actions)
         extractor, heads, weight, bias = layer
-        both = project_grid(extractor, self._inputs(obs), weight, bias)
+        both = project_grid(extractor, self._inputs(obs), weight, bias, self.rows_per_block)
         latent_pi, latent_vf = heads.after_first_layer(both)
         distribution = self._get_action_dist_from_latent(latent_pi)
         return self.value_net(latent_vf), distribution.log_prob(actions), distribution.entropy()

@@ -131,15 +131,20 @@ def one_hot_conv(codes: torch.Tensor, conv: nn.Module) -> torch.Tensor:
     n, width, height = codes.shape
     kw, kh = conv.kernel_size
     out_w, out_h = width - kw + 1, height - kh + 1
-    cells, offsets = _patch_cells(width, height, kw, kh, conv.in_channels, codes.device)
+    cells, offsets = patch_cells(width, height, kw, kh, conv.in_channels, codes.device)
     index = codes.flatten(1)[:, cells] + offsets  # [N, P, kw * kh]
-    table = conv.weight.permute(2, 3, 1, 0).reshape(-1, conv.out_channels)
-    out = F.embedding_bag(index.view(-1, kw * kh), table, mode="sum") + conv.bias
+    out = F.embedding_bag(index.view(-1, kw * kh), weight_table(conv), mode="sum") + conv.bias
     return out.view(n, out_w, out_h, -1).permute(0, 3, 1, 2)
 
 
+def weight_table(conv: nn.Conv2d) -> torch.Tensor:
+    """A convolution's weight as a table with one row per (patch cell, input class), in the order
+    of :func:`patch_cells`' offsets: ``[kw * kh * in_channels, out_channels]``."""
+    return conv.weight.permute(2, 3, 1, 0).reshape(-1, conv.out_channels)
+
+
 @functools.lru_cache(maxsize=16)
-def _patch_cells(
+def patch_cells(
     width: int, height: int, kw: int, kh: int, classes: int, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The flat cell index of each patch's cells (``[P, kw * kh]``, positions row-major) and each

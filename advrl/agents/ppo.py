@@ -202,4 +202,6 @@ def make_ppo(
     )
     if grid_feed_forward:
         fuse_first_layers(model.policy)  # wide grid features: one product for both heads
+        if isinstance(model.policy, GridActorCriticPolicy) and isinstance(model, PPO):
+            model.policy.rows_per_block = model.n_steps
     return model

@@ -213,7 +213,8 @@ class _WholeSequences(RecurrentActorCriticPolicy):
             inputs = preprocess_obs(obs, self.observation_space, self.normalize_images)
             assert isinstance(inputs, dict)
             w_ih, b_ih, b_hh = input_projection(lstm)
-            gates_x = project_grid(extractor, inputs, w_ih, b_ih + b_hh)
+            steps = episode_starts.shape[0] // states[0].shape[1]  # a block per env sequence
+            gates_x = project_grid(extractor, inputs, w_ih, b_ih + b_hh, block=steps)
             latent, _ = lstm_from_gates(gates_x, states, episode_starts, lstm)
         else:
             features = self.extract_features(obs)
