@@ -244,10 +244,25 @@ def test_the_lstm_input_projection_equals_the_dense_one() -> None:
         _close(y, x)
 
 
-def test_acting_from_the_previous_step_equals_sb3s() -> None:
+def _count_incremental_steps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the acting steps computed from the previous step's (not densely)."""
+    calls: list[int] = []
+    original = grid_projection.conv_projection_from
+
+    def counted(*args: object) -> torch.Tensor | None:
+        out = original(*args)  # type: ignore[arg-type]
+        calls.extend([1] if out is not None else [])
+        return out
+
+    monkeypatch.setattr(grid_projection, "conv_projection_from", counted)
+    return calls
+
+
+def test_acting_from_the_previous_step_equals_sb3s(monkeypatch: pytest.MonkeyPatch) -> None:
     """The policy's forward without gradients (acting) computes each step's first layers from the
     previous step's: the same actions, values and log-probabilities as SB3's dense forward, step
     after step, after a parameter update, and for another batch size."""
+    incremental = _count_incremental_steps(monkeypatch)
     model = _model()
     policy = model.policy
     env = model.get_env()
@@ -273,7 +288,7 @@ def test_acting_from_the_previous_step_equals_sb3s() -> None:
                 policy.features_extractor.conv[0].bias.add_(0.1)
         obs, *_ = env.step(rng.integers(0, 49, ENVS))
     compare({k: v[:2] for k, v in obs.items()})  # fewer rows
-    assert policy._acting._calls >= 1  # it was on the incremental path
+    assert len(incremental) >= STEPS  # most steps came from the previous one
 
 
 def test_conv_projection_from_a_reference_equals_the_dense_product() -> None:
@@ -306,3 +321,47 @@ def test_conv_projection_from_a_reference_equals_the_dense_product() -> None:
             grid_projection.conv_projection_from(other, codes, dense(codes), conv, per_position)
             is None
         )
+
+
+def test_recurrent_acting_from_the_previous_step_equals_sb3_contribs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The whole-sequence LSTM policy acting on the designer: each step's input projection from the
+    previous step's; the same actions, values, log-probabilities and LSTM states as sb3-contrib's
+    forward, step after step, through resets and a parameter change."""
+    from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+    from sb3_contrib.common.recurrent.type_aliases import RNNStates
+
+    incremental = _count_incremental_steps(monkeypatch)
+    model = make_ppo(
+        _designer(),
+        n_steps=STEPS,
+        batch_size=ENVS * STEPS,
+        seed=0,
+        conv_filters=64,
+        lstm_hidden=16,
+        lstm_shared=True,
+    )
+    policy = model.policy
+    env = model.get_env()
+    assert env is not None
+    rng = np.random.default_rng(2)
+    obs = env.reset()
+    zeros = torch.zeros(1, ENVS, 16)
+    ours_states = sb3_states = RNNStates((zeros, zeros), (zeros, zeros))
+    starts = torch.ones(ENVS)
+    for step in range(2 * STEPS + 3):
+        tensors, _ = policy.obs_to_tensor(obs)
+        with torch.no_grad():
+            *ours, ours_states = policy(tensors, ours_states, starts, deterministic=True)
+            *sb3s, sb3_states = RecurrentActorCriticPolicy.forward(
+                policy, tensors, sb3_states, starts, deterministic=True
+            )
+        for a, b in zip([*ours, *ours_states.pi], [*sb3s, *sb3_states.pi], strict=True):
+            _close(a.float(), b.float())
+        if step == STEPS:
+            with torch.no_grad():
+                policy.lstm_actor.weight_ih_l0.mul_(1.5)
+        obs, _, dones, _ = env.step(rng.integers(0, 49, ENVS))
+        starts = torch.as_tensor(dones, dtype=torch.float32)
+    assert len(incremental) >= STEPS  # most steps came from the previous one

@@ -50,7 +50,7 @@ from sb3_contrib.common.recurrent.type_aliases import (
 from stable_baselines3.common.preprocessing import preprocess_obs
 from torch import nn
 
-from advrl.agents.grid_projection import project_grid
+from advrl.agents.grid_projection import MIN_FEATURES, RowProjection, project_grid
 from advrl.agents.networks import GridFeaturesExtractor
 
 
@@ -95,12 +95,13 @@ def input_projection(lstm: nn.LSTM) -> tuple[torch.Tensor, torch.Tensor, torch.T
     )
 
 
+LSTMStates = tuple[torch.Tensor, torch.Tensor]
+"""An LSTM's ``(h, c)``, each ``[layers, n_seq, hidden]``."""
+
+
 def lstm_from_gates(
-    gates_x: torch.Tensor,
-    lstm_states: tuple[torch.Tensor, torch.Tensor],
-    episode_starts: torch.Tensor,
-    lstm: nn.LSTM,
-) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    gates_x: torch.Tensor, lstm_states: LSTMStates, episode_starts: torch.Tensor, lstm: nn.LSTM
+) -> tuple[torch.Tensor, LSTMStates]:
     """:func:`lstm_sequence` of a :func:`plain_lstm` from its input projection: ``gates_x`` is
     ``[n_seq * T, 4 * hidden]``, every step's ``features @ w_ih.T + b_ih + b_hh``."""
     n_seq = lstm_states[0].shape[1]
@@ -195,6 +196,48 @@ class _WholeSequences(RecurrentActorCriticPolicy):
     where sb3-contrib detaches the critic from it."""
 
     _process_sequence = staticmethod(lstm_sequence)  # type: ignore[assignment]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._acting = RowProjection()
+
+    def forward(  # type: ignore[override]
+        self,
+        obs: torch.Tensor,
+        lstm_states: RNNStates,
+        episode_starts: torch.Tensor,
+        deterministic: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, RNNStates]:
+        """Actions, values, log-probabilities and the next LSTM states, as sb3-contrib's. Acting
+        (no gradients) on wide grid features with a shared LSTM, the input projection of each
+        step comes from the previous step's (:class:`~advrl.agents.grid_projection.RowProjection`)."""
+        extractor, lstm = self.features_extractor, self.lstm_actor
+        if (
+            torch.is_grad_enabled()
+            or not (self.shared_lstm and self.lstm_critic is None)
+            or not isinstance(extractor, GridFeaturesExtractor)
+            or extractor.features_dim < MIN_FEATURES
+            or not plain_lstm(lstm)
+        ):
+            return super().forward(obs, lstm_states, episode_starts, deterministic)
+        inputs = preprocess_obs(obs, self.observation_space, self.normalize_images)
+        assert isinstance(inputs, dict)
+        w_ih, b_ih, b_hh = input_projection(lstm)
+        # the parameters behind the products: a new version (or storage) of any starts again
+        key = tuple(
+            number
+            for p in (*extractor.conv[0].parameters(), w_ih)
+            for number in (int(p._version), p.data_ptr())
+        )
+        gates_x = self._acting(extractor, inputs, w_ih, b_ih + b_hh, key)
+        states = cast(tuple[torch.Tensor, torch.Tensor], lstm_states.pi)
+        latent, next_states = lstm_from_gates(gates_x, states, episode_starts, lstm)
+        values = self.value_net(self.mlp_extractor.forward_critic(latent))
+        distribution = self._get_action_dist_from_latent(self.mlp_extractor.forward_actor(latent))
+        actions = distribution.get_actions(deterministic=deterministic)
+        log_prob = distribution.log_prob(actions)
+        actions = actions.reshape((-1, *self.action_space.shape))  # type: ignore[misc]
+        return actions, values, log_prob, RNNStates(next_states, next_states)
 
     def evaluate_actions(  # type: ignore[override]
         self,
