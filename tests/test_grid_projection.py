@@ -208,15 +208,7 @@ def test_a_ppo_update_equals_sb3s() -> None:
 def test_the_lstm_input_projection_equals_the_dense_one() -> None:
     """The whole-sequence LSTM policy: its update's input projection through project_grid gives
     the dense route's values, log-probabilities, entropies and gradients."""
-    model = make_ppo(
-        _designer(),
-        n_steps=STEPS,
-        batch_size=ENVS * STEPS,
-        seed=0,
-        conv_filters=64,
-        lstm_hidden=16,
-        lstm_shared=True,
-    )
+    model = _model(lstm_hidden=16, lstm_shared=True)
     model.learn(ENVS * STEPS)
     policy, buffer = model.policy, model.rollout_buffer
     (batch,) = list(buffer.get(ENVS * STEPS))
@@ -333,15 +325,7 @@ def test_recurrent_acting_from_the_previous_step_equals_sb3_contribs(
     from sb3_contrib.common.recurrent.type_aliases import RNNStates
 
     incremental = _count_incremental_steps(monkeypatch)
-    model = make_ppo(
-        _designer(),
-        n_steps=STEPS,
-        batch_size=ENVS * STEPS,
-        seed=0,
-        conv_filters=64,
-        lstm_hidden=16,
-        lstm_shared=True,
-    )
+    model = _model(lstm_hidden=16, lstm_shared=True)
     policy = model.policy
     env = model.get_env()
     assert env is not None
