@@ -38,7 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from stable_baselines3.common.buffers import DictRolloutBuffer
-from stable_baselines3.common.policies import MultiInputActorCriticPolicy
+from stable_baselines3.common.policies import BasePolicy, MultiInputActorCriticPolicy
 from stable_baselines3.common.preprocessing import preprocess_obs
 from torch import nn
 
@@ -141,6 +141,20 @@ class RowProjection:
         return out + _scalar_part(extractor, observations, weight[:, conv_out:], bias)
 
 
+def parameters_key(*parameters: torch.Tensor) -> tuple[int, ...]:
+    """A key that changes whenever any of ``parameters`` is updated in place (its ``_version``)
+    or replaced (its storage): a :class:`RowProjection` computed from them starts again."""
+    return tuple(n for p in parameters for n in (int(p._version), p.data_ptr()))
+
+
+def grid_inputs(policy: BasePolicy, obs: Any) -> dict[str, torch.Tensor]:
+    """An SB3 policy's Dict observation, preprocessed as its features extractor takes it (what
+    :func:`project_grid` and :class:`RowProjection` read)."""
+    inputs = preprocess_obs(obs, policy.observation_space, normalize_images=policy.normalize_images)
+    assert isinstance(inputs, dict)
+    return inputs
+
+
 def _grid(
     extractor: GridFeaturesExtractor, observations: dict[str, torch.Tensor], weight: torch.Tensor
 ) -> tuple[nn.Conv2d, torch.Tensor, int] | None:
@@ -201,6 +215,16 @@ def _patches_holding(cells: torch.Tensor, kernel: tuple[int, int]) -> torch.Tens
     return F.max_pool2d(cells.unsqueeze(1).float(), kernel, stride=1).squeeze(1) > 0
 
 
+def _events(changed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The (position, row) of each true entry of ``changed`` (``[N, W', H']``), ordered by
+    position, then row (the products of one position are one batch); None when more than
+    :data:`MAX_EVENT_SHARE` of them are true (the dense product is then the faster one)."""
+    position, row = changed.flatten(1).t().nonzero().unbind(1)
+    if position.numel() > MAX_EVENT_SHARE * changed.numel():
+        return None
+    return position, row
+
+
 def conv_projection(
     codes: torch.Tensor, conv: nn.Conv2d, weight: torch.Tensor, block: int = BLOCK
 ) -> torch.Tensor | None:
@@ -218,11 +242,10 @@ def conv_projection(
         (the caller's dense product is then the faster one).
     """
     n = codes.shape[0]
-    changed = changed_positions(codes, conv.kernel_size, block)  # type: ignore[arg-type]
-    # Events ordered by position, then row: the products of one position are one batch.
-    position, row = changed.flatten(1).t().nonzero().unbind(1)
-    if position.numel() > MAX_EVENT_SHARE * changed.numel():
+    events = _events(changed_positions(codes, conv.kernel_size, block))  # type: ignore[arg-type]
+    if events is None:
         return None
+    position, row = events
     patch = _patch_features(codes, row, position, conv)
     # The change at each event since the previous event at the same position (none before a
     # block's first row, where every position is an event).
@@ -248,9 +271,10 @@ def conv_projection_from(
     the patches that differ. The weight comes as :func:`position_weights`. None when more than
     :data:`MAX_EVENT_SHARE` of the patches differ."""
     changed = _patches_holding(codes != reference_codes, conv.kernel_size)  # type: ignore[arg-type]
-    position, row = changed.flatten(1).t().nonzero().unbind(1)
-    if position.numel() > MAX_EVENT_SHARE * changed.numel():
+    events = _events(changed)
+    if events is None:
         return None
+    position, row = events
     if position.numel() == 0:
         return reference_out.clone()
     delta = _patch_features(codes, row, position, conv) - _patch_features(
@@ -362,11 +386,6 @@ class GridActorCriticPolicy(MultiInputActorCriticPolicy):
         first = heads.first_layer()
         return None if first is None else (extractor, heads, *first)
 
-    def _inputs(self, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        inputs = preprocess_obs(obs, self.observation_space, normalize_images=self.normalize_images)
-        assert isinstance(inputs, dict)
-        return inputs
-
     def forward(  # type: ignore[override]
         self, obs: dict[str, torch.Tensor], deterministic: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -379,19 +398,17 @@ class GridActorCriticPolicy(MultiInputActorCriticPolicy):
             or extractor.features_dim < MIN_FEATURES
         ):
             return super().forward(obs, deterministic)  # type: ignore[arg-type]
-        # the parameters behind the products: a new version (or storage) of any starts again
+        # the parameters behind the products and the cached stacked layer
         firsts = (heads.policy_net[0], heads.value_net[0])
-        key = tuple(
-            number
-            for p in (*extractor.conv[0].parameters(), *(q for f in firsts for q in f.parameters()))
-            for number in (int(p._version), p.data_ptr())
+        key = parameters_key(
+            *extractor.conv[0].parameters(), *(p for f in firsts for p in f.parameters())
         )
         if key != self._acting_key:
             self._acting_key, self._acting_layer = key, self._first_layer()
         if self._acting_layer is None:
             return super().forward(obs, deterministic)  # type: ignore[arg-type]
         _, _, weight, bias = self._acting_layer
-        both = self._acting(extractor, self._inputs(obs), weight, bias, key)
+        both = self._acting(extractor, grid_inputs(self, obs), weight, bias, key)
         latent_pi, latent_vf = heads.after_first_layer(both)
         values = self.value_net(latent_vf)
         distribution = self._get_action_dist_from_latent(latent_pi)
@@ -407,7 +424,7 @@ class GridActorCriticPolicy(MultiInputActorCriticPolicy):
         if layer is None:
             return super().evaluate_actions(obs, actions)
         extractor, heads, weight, bias = layer
-        both = project_grid(extractor, self._inputs(obs), weight, bias, self.rows_per_block)
+        both = project_grid(extractor, grid_inputs(self, obs), weight, bias, self.rows_per_block)
         latent_pi, latent_vf = heads.after_first_layer(both)
         distribution = self._get_action_dist_from_latent(latent_pi)
         return self.value_net(latent_vf), distribution.log_prob(actions), distribution.entropy()

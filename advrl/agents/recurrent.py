@@ -47,10 +47,15 @@ from sb3_contrib.common.recurrent.type_aliases import (
     RecurrentRolloutBufferSamples,
     RNNStates,
 )
-from stable_baselines3.common.preprocessing import preprocess_obs
 from torch import nn
 
-from advrl.agents.grid_projection import MIN_FEATURES, RowProjection, project_grid
+from advrl.agents.grid_projection import (
+    MIN_FEATURES,
+    RowProjection,
+    grid_inputs,
+    parameters_key,
+    project_grid,
+)
 from advrl.agents.networks import GridFeaturesExtractor
 
 
@@ -220,16 +225,9 @@ class _WholeSequences(RecurrentActorCriticPolicy):
             or not plain_lstm(lstm)
         ):
             return super().forward(obs, lstm_states, episode_starts, deterministic)
-        inputs = preprocess_obs(obs, self.observation_space, self.normalize_images)
-        assert isinstance(inputs, dict)
         w_ih, b_ih, b_hh = input_projection(lstm)
-        # the parameters behind the products: a new version (or storage) of any starts again
-        key = tuple(
-            number
-            for p in (*extractor.conv[0].parameters(), w_ih)
-            for number in (int(p._version), p.data_ptr())
-        )
-        gates_x = self._acting(extractor, inputs, w_ih, b_ih + b_hh, key)
+        key = parameters_key(*extractor.conv[0].parameters(), w_ih)  # the biases are added anew
+        gates_x = self._acting(extractor, grid_inputs(self, obs), w_ih, b_ih + b_hh, key)
         states = cast(tuple[torch.Tensor, torch.Tensor], lstm_states.pi)
         latent, next_states = lstm_from_gates(gates_x, states, episode_starts, lstm)
         values = self.value_net(self.mlp_extractor.forward_critic(latent))
@@ -253,10 +251,9 @@ class _WholeSequences(RecurrentActorCriticPolicy):
         extractor, lstm = self.features_extractor, self.lstm_actor
         if isinstance(extractor, GridFeaturesExtractor) and plain_lstm(lstm):
             # the input projection over wide grid features, computed where the grid changed
-            inputs = preprocess_obs(obs, self.observation_space, self.normalize_images)
-            assert isinstance(inputs, dict)
             w_ih, b_ih, b_hh = input_projection(lstm)
             steps = episode_starts.shape[0] // states[0].shape[1]  # a block per env sequence
+            inputs = grid_inputs(self, obs)
             gates_x = project_grid(extractor, inputs, w_ih, b_ih + b_hh, block=steps)
             latent, _ = lstm_from_gates(gates_x, states, episode_starts, lstm)
         else:
