@@ -53,6 +53,22 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     # smaller bonuses, between the collapse at 0 and the uniform designer at 0.05
     "paired-mean-ent01": ("paired", ["teacher.regret=mean", "adversary.ppo.ent_coef=0.01"]),
     "paired-mean-ent005": ("paired", ["teacher.regret=mean", "adversary.ppo.ent_coef=0.005"]),
+    # the same two for 4M protagonist steps: does the slow drift toward emptier levels reverse once
+    # the students master those? (a run continues its 1M run's final checkpoint: constant learning
+    # rates and clip range, so it is the 4M run's first quarter)
+    "paired-mean-ent01-4m": (
+        "paired",
+        ["teacher.regret=mean", "adversary.ppo.ent_coef=0.01", "train.total_timesteps=4000000"],
+    ),
+    "paired-mean-ent005-4m": (
+        "paired",
+        ["teacher.regret=mean", "adversary.ppo.ent_coef=0.005", "train.total_timesteps=4000000"],
+    ),
+    # the papers' adversary: an LSTM of 256 after its convolution (their regret, no bonus)
+    "paired-lstm": (
+        "paired",
+        ["adversary.policy.lstm_hidden=256", "adversary.policy.lstm_shared=true"],
+    ),
     # robust PLR at DR's number of gradient updates: it updates on replayed levels only (p = 0.5),
     # so twice DR's env steps, as the UED papers compare them
     "plr-2m": ("plr", ["train.total_timesteps=2000000"]),
