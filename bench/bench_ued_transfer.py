@@ -64,6 +64,11 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
         "paired",
         ["teacher.regret=mean", "adversary.ppo.ent_coef=0.005", "train.total_timesteps=4000000"],
     ),
+    # whichever student did better on a level plays antagonist there (the papers' estimator, and
+    # the absolute gap of mean returns): an antagonist that falls behind on hard levels does not
+    # make them cost the adversary
+    "paired-flexible": ("paired", ["teacher.regret=flexible"]),
+    "paired-flexible-mean": ("paired", ["teacher.regret=flexible-mean"]),
     # the papers' adversary: an LSTM of 256 after its convolution (their regret, no bonus)
     "paired-lstm": (
         "paired",

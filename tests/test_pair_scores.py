@@ -54,6 +54,16 @@ def test_flexible_regret_lets_the_better_student_play_antagonist() -> None:
     np.testing.assert_allclose(paired_regret(PRO, ANT, "flexible"), [0.2, 0.3, 0.35, 0.4])
 
 
+def test_flexible_mean_regret_is_the_absolute_gap_of_mean_returns() -> None:
+    # means: P .6 0 .9 .2, A .45 .3 .55 0; the student with the higher mean plays antagonist
+    np.testing.assert_allclose(paired_regret(PRO, ANT, "flexible-mean"), [0.15, 0.3, 0.35, 0.2])
+    # swapping the students changes nothing, where the mean regret changes sign
+    np.testing.assert_allclose(
+        paired_regret(ANT, PRO, "flexible-mean"), paired_regret(PRO, ANT, "flexible-mean")
+    )
+    np.testing.assert_allclose(paired_regret(ANT, PRO, "mean"), -paired_regret(PRO, ANT, "mean"))
+
+
 def test_regret_rejects_mismatched_levels_and_modes() -> None:
     with pytest.raises(ValueError, match="4 levels from the protagonist and 3"):
         paired_regret(PRO, ANT[:3])

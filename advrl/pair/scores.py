@@ -13,8 +13,8 @@ from typing import Literal
 
 import numpy as np
 
-RegretMode = Literal["clipped", "unclipped", "flexible", "mean"]
-REGRET_MODES: tuple[RegretMode, ...] = ("clipped", "unclipped", "flexible", "mean")
+RegretMode = Literal["clipped", "unclipped", "flexible", "mean", "flexible-mean"]
+REGRET_MODES: tuple[RegretMode, ...] = ("clipped", "unclipped", "flexible", "mean", "flexible-mean")
 
 
 def mean_and_max(returns: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
@@ -38,11 +38,16 @@ def paired_regret(
     - ``mean`` (an estimator ablation, not the papers'): ``antagonist's mean − protagonist's mean``,
       zero in expectation when the two students are the same policy, where the others are biased
       upward (the best of several episodes beats their mean; clipping keeps only positive noise).
+    - ``flexible-mean`` (an ablation): ``flexible`` on mean returns, the student with the higher
+      mean plays antagonist: ``|antagonist's mean − protagonist's mean|``. A level is worth its
+      capability gap whichever student leads on it, so an antagonist that falls behind on hard
+      levels does not make them cost the adversary; for equal students it scores the absolute
+      value of their noise, largest where episodes are few and their outcomes uncertain.
 
     Args:
         protagonist: for each level, the protagonist's finished episode returns.
         antagonist: for each level, the antagonist's finished episode returns.
-        mode: one of ``clipped``, ``unclipped``, ``flexible``, ``mean``.
+        mode: one of ``clipped``, ``unclipped``, ``flexible``, ``mean``, ``flexible-mean``.
     """
     if len(protagonist) != len(antagonist):
         raise ValueError(
@@ -57,6 +62,8 @@ def paired_regret(
         return a_max - p_mean
     if mode == "mean":
         return a_mean - p_mean
+    if mode == "flexible-mean":
+        return np.abs(a_mean - p_mean)
     if mode == "flexible":
         antagonist_best = a_max > p_max
         best = np.where(antagonist_best, a_max, p_max)

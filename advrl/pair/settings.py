@@ -55,8 +55,9 @@ class PAIREDSettings:
     """PAIRED: the adversary designs levels to maximize the antagonist's lead (the regret)."""
 
     regret: RegretMode = "clipped"
-    """``clipped`` at 0 (PAIRED), ``unclipped``, ``flexible`` (the better student is antagonist), or
-    ``mean`` (difference of the students' mean returns: unbiased for equal students)."""
+    """``clipped`` at 0 (PAIRED), ``unclipped``, ``flexible`` (the better student is antagonist),
+    ``mean`` (difference of the students' mean returns: unbiased for equal students), or
+    ``flexible-mean`` (its absolute value: the student with the higher mean is antagonist)."""
 
 
 @dataclass(frozen=True)

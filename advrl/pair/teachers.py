@@ -163,13 +163,13 @@ class PAIRED(_AdversaryTeacher):
     """PAIRED (Dennis et al., 2020): the adversary is rewarded with the regret of each level.
 
     Regret = antagonist's best episode return − protagonist's mean episode return on the level
-    (see :func:`~advrl.pair.scores.paired_regret` for ``clipped``/``unclipped``/``flexible``). The
+    (see :func:`~advrl.pair.scores.paired_regret` for the other estimators it can use). The
     students need no special objective: each maximizes its own return, which makes the antagonist
     raise the regret and the protagonist lower it.
 
     Args:
         adversary: the designer agent.
-        regret: ``clipped`` (PAIRED), ``unclipped``, or ``flexible``.
+        regret: ``clipped`` (PAIRED), ``unclipped``, ``flexible``, ``mean`` or ``flexible-mean``.
     """
 
     needs_antagonist = True
