@@ -59,8 +59,8 @@ def by_path(
     p_solved: np.ndarray,
     a_solved: np.ndarray,
 ) -> list[dict[str, Any]]:
-    """Per shortest-path range: levels, the adversary's reward, the protagonist-vs-itself regret
-    (same estimator) and each student's solve rate."""
+    """Per shortest-path range: levels, the adversary's reward (mean and standard error), the
+    protagonist-vs-itself regret (same estimator) and each student's solve rate."""
     rows = []
     ranges: list[tuple[str, np.ndarray]] = [("unsolvable", np.array([p is None for p in paths]))]
     for lo, hi in PATH_BINS:
@@ -74,6 +74,9 @@ def by_path(
                 "shortest_path": name,
                 "levels": int(mask.sum()),
                 "reward": float(reward[mask].mean()),
+                "reward_se": float(reward[mask].std(ddof=1) / np.sqrt(mask.sum()))
+                if mask.sum() > 1
+                else float("nan"),
                 "self_regret": float(self_regret[mask].mean()),
                 "protagonist_solved": float(p_solved[mask].mean()),
                 "antagonist_solved": float(a_solved[mask].mean()),
@@ -190,7 +193,8 @@ def main() -> None:
     )
     for t in table:
         print(
-            f"| {t['shortest_path']} | {t['levels']} | {t['reward']:.3f} | {t['self_regret']:.3f} "
+            f"| {t['shortest_path']} | {t['levels']} | {t['reward']:.3f} ± {t['reward_se']:.3f} "
+            f"| {t['self_regret']:.3f} "
             f"| {t['protagonist_solved']:.2f} / {t['antagonist_solved']:.2f} |"
         )
     if args.json:
