@@ -80,6 +80,9 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     # DR on the levels of a uniformly random adversary (50 wall placements on the 169 cells leave
     # about 43 walls) instead of 0-60 walls: PAIRED's level distribution without its adversary
     "dr-dense": ("dr", ["env.kwargs={num_walls: 43}"]),
+    # the same for 4M steps, the control of the 4M PAIRED runs (continues a dr-dense run's final
+    # checkpoint, as they do)
+    "dr-dense-4m": ("dr", ["env.kwargs={num_walls: 43}", "train.total_timesteps=4000000"]),
     # robust PLR whose new levels are those dense ones
     "plr-dense": ("plr", ["env.kwargs={num_walls: 43}"]),
 }
