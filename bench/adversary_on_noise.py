@@ -39,7 +39,8 @@ def run_seed(config_path: str, overrides: list[str], seed: int, iterations: int,
         raise SystemExit(f"{config_path} is a {config.method} config, not paired")
     runner = build_runner(config)
     runner.start(10**12)
-    adversary: Any = runner.teacher.adversary  # type: ignore[attr-defined]
+    teacher: Any = runner.teacher  # PAIRED's: it has the adversary
+    adversary = teacher.adversary
     logger = runner.logger  # the adversary logs there under adversary/
     rng = np.random.default_rng(seed + 1000)
     rows = []

@@ -53,17 +53,6 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     # smaller bonuses, between the collapse at 0 and the uniform designer at 0.05
     "paired-mean-ent01": ("paired", ["teacher.regret=mean", "adversary.ppo.ent_coef=0.01"]),
     "paired-mean-ent005": ("paired", ["teacher.regret=mean", "adversary.ppo.ent_coef=0.005"]),
-    # the same two for 4M protagonist steps: does the slow drift toward emptier levels reverse once
-    # the students master those? (a run continues its 1M run's final checkpoint: constant learning
-    # rates and clip range, so it is the 4M run's first quarter)
-    "paired-mean-ent01-4m": (
-        "paired",
-        ["teacher.regret=mean", "adversary.ppo.ent_coef=0.01", "train.total_timesteps=4000000"],
-    ),
-    "paired-mean-ent005-4m": (
-        "paired",
-        ["teacher.regret=mean", "adversary.ppo.ent_coef=0.005", "train.total_timesteps=4000000"],
-    ),
     # whichever student did better on a level plays antagonist there (the papers' estimator, and
     # the absolute gap of mean returns): an antagonist that falls behind on hard levels does not
     # make them cost the adversary
@@ -80,13 +69,18 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     # DR on the levels of a uniformly random adversary (50 wall placements on the 169 cells leave
     # about 43 walls) instead of 0-60 walls: PAIRED's level distribution without its adversary
     "dr-dense": ("dr", ["env.kwargs={num_walls: 43}"]),
-    # the same for 4M steps, the control of the 4M PAIRED runs (continues a dr-dense run's final
-    # checkpoint, as they do)
-    "dr-dense-4m": ("dr", ["env.kwargs={num_walls: 43}", "train.total_timesteps=4000000"]),
     # robust PLR whose new levels are those dense ones
     "plr-dense": ("plr", ["env.kwargs={num_walls: 43}"]),
 }
 """Variant name -> (the method whose config it runs, its overrides)."""
+
+# 4M protagonist steps of the two intermediate bonuses (does the slow drift toward emptier levels
+# reverse once the students master those?) and of their control, dr-dense. Each run continues its
+# 1M twin's final checkpoint: constant learning rates and clip ranges, so that is the 4M run's
+# first quarter.
+for _short in ("paired-mean-ent01", "paired-mean-ent005", "dr-dense"):
+    _method, _overrides = VARIANTS[_short]
+    VARIANTS[f"{_short}-4m"] = (_method, [*_overrides, "train.total_timesteps=4000000"])
 
 
 def variant(method: str) -> tuple[str, list[str]]:

@@ -141,6 +141,7 @@ def main() -> None:
 
     mode = config.teacher.regret
     reward = paired_regret(returns("p"), returns("a"), mode)
+    self_regret = paired_regret(returns("p"), returns("p2"), mode)  # the run's estimator
     episodes = np.array([len(r) for r in returns("p")])
     rows = [
         summary(f"antagonist vs protagonist (the adversary's reward, {mode})", reward),
@@ -152,18 +153,8 @@ def main() -> None:
         ),
     ]
     if mode != "clipped":
-        rows.append(
-            summary(
-                f"protagonist vs itself ({mode})", paired_regret(returns("p"), returns("p2"), mode)
-            )
-        )
-    table = by_path(
-        level_paths,
-        reward,
-        paired_regret(returns("p"), returns("p2"), mode),
-        solved_per_level("p"),
-        solved_per_level("a"),
-    )
+        rows.append(summary(f"protagonist vs itself ({mode})", self_regret))
+    table = by_path(level_paths, reward, self_regret, solved_per_level("p"), solved_per_level("a"))
     out = {
         "run": args.run,
         "checkpoint": checkpoint.name,

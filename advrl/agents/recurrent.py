@@ -58,8 +58,11 @@ from advrl.agents.grid_projection import (
 )
 from advrl.agents.networks import GridFeaturesExtractor
 
-
 # ---------------------------------------------------------------------------- the LSTM
+LSTMStates = tuple[torch.Tensor, torch.Tensor]
+"""An LSTM's ``(h, c)``, each ``[layers, n_seq, hidden]``."""
+
+
 def plain_lstm(lstm: nn.LSTM) -> bool:
     """Whether ``lstm`` is one unidirectional layer with biases and no projection: the LSTM that
     :func:`lstm_sequence` runs itself (any other is sb3-contrib's)."""
@@ -68,10 +71,10 @@ def plain_lstm(lstm: nn.LSTM) -> bool:
 
 def lstm_sequence(
     features: torch.Tensor,
-    lstm_states: tuple[torch.Tensor, torch.Tensor],
+    lstm_states: LSTMStates,
     episode_starts: torch.Tensor,
     lstm: nn.LSTM,
-) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+) -> tuple[torch.Tensor, LSTMStates]:
     """Run ``lstm`` over sequences whose state resets where an episode starts.
 
     The same function as sb3-contrib's ``RecurrentActorCriticPolicy._process_sequence``:
@@ -84,7 +87,7 @@ def lstm_sequence(
         out, states = RecurrentActorCriticPolicy._process_sequence(
             features, lstm_states, episode_starts, lstm
         )
-        return out, cast(tuple[torch.Tensor, torch.Tensor], states)
+        return out, cast(LSTMStates, states)
     # One matrix product for every step's input projection, on the features as they come
     # (sequence-major, contiguous); then the recurrence, step by step.
     w_ih, b_ih, b_hh = input_projection(lstm)
@@ -98,10 +101,6 @@ def input_projection(lstm: nn.LSTM) -> tuple[torch.Tensor, torch.Tensor, torch.T
         cast(torch.Tensor, lstm.bias_ih_l0),
         cast(torch.Tensor, lstm.bias_hh_l0),
     )
-
-
-LSTMStates = tuple[torch.Tensor, torch.Tensor]
-"""An LSTM's ``(h, c)``, each ``[layers, n_seq, hidden]``."""
 
 
 def lstm_from_gates(
@@ -228,7 +227,7 @@ class _WholeSequences(RecurrentActorCriticPolicy):
         w_ih, b_ih, b_hh = input_projection(lstm)
         key = parameters_key(*extractor.conv[0].parameters(), w_ih)  # the biases are added anew
         gates_x = self._acting(extractor, grid_inputs(self, obs), w_ih, b_ih + b_hh, key)
-        states = cast(tuple[torch.Tensor, torch.Tensor], lstm_states.pi)
+        states = cast(LSTMStates, lstm_states.pi)
         latent, next_states = lstm_from_gates(gates_x, states, episode_starts, lstm)
         values = self.value_net(self.mlp_extractor.forward_critic(latent))
         distribution = self._get_action_dist_from_latent(self.mlp_extractor.forward_actor(latent))
@@ -247,7 +246,7 @@ class _WholeSequences(RecurrentActorCriticPolicy):
         """Values, log-probabilities of ``actions`` and entropies, over whole sequences."""
         if not (self.shared_lstm and self.lstm_critic is None):
             return super().evaluate_actions(obs, actions, lstm_states, episode_starts)
-        states = cast(tuple[torch.Tensor, torch.Tensor], lstm_states.pi)
+        states = cast(LSTMStates, lstm_states.pi)
         extractor, lstm = self.features_extractor, self.lstm_actor
         if isinstance(extractor, GridFeaturesExtractor) and plain_lstm(lstm):
             # the input projection over wide grid features, computed where the grid changed

@@ -9,12 +9,12 @@ scores 0 for both its mean and its max.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
 RegretMode = Literal["clipped", "unclipped", "flexible", "mean", "flexible-mean"]
-REGRET_MODES: tuple[RegretMode, ...] = ("clipped", "unclipped", "flexible", "mean", "flexible-mean")
+REGRET_MODES: tuple[RegretMode, ...] = get_args(RegretMode)
 
 
 def mean_and_max(returns: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
