@@ -63,6 +63,33 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
         "paired",
         ["adversary.policy.lstm_hidden=256", "adversary.policy.lstm_shared=true"],
     ),
+    # Mediratta et al. (2023)'s stabilizers, their 0-60-block settings: behavioural cloning
+    # between the students (KL 0.01 every 5th iteration; both ways, or the protagonist only) with
+    # an adversary bonus of 0.005 (HiEnt; the students' 0.01 of this config is above HiEnt's 0.005)
+    "paired-bibc": (
+        "paired",
+        [
+            "teacher.cloning=bibc",
+            "teacher.cloning_coef=0.01",
+            "teacher.cloning_every=5",
+            "adversary.ppo.ent_coef=0.005",
+        ],
+    ),
+    "paired-unibc": (
+        "paired",
+        [
+            "teacher.cloning=unibc",
+            "teacher.cloning_coef=0.01",
+            "teacher.cloning_every=5",
+            "adversary.ppo.ent_coef=0.005",
+        ],
+    ),
+    # HiEnt alone (their 0-60-block bonus for the adversary)
+    "paired-hient": ("paired", ["adversary.ppo.ent_coef=0.05"]),
+    # the maximised negative advantage (Mead et al. 2025) as the adversary's reward and as PLR's
+    # score
+    "paired-mna": ("paired", ["teacher.regret=mna"]),
+    "plr-mna": ("plr", ["teacher.score=mna"]),
     # robust PLR at DR's number of gradient updates: it updates on replayed levels only (p = 0.5),
     # so twice DR's env steps, as the UED papers compare them
     "plr-2m": ("plr", ["train.total_timesteps=2000000"]),
@@ -81,6 +108,28 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
 for _short in ("paired-mean-ent01", "paired-mean-ent005", "dr-dense"):
     _method, _overrides = VARIANTS[_short]
     VARIANTS[f"{_short}-4m"] = (_method, [*_overrides, "train.total_timesteps=4000000"])
+
+
+# The long runs (issue: complexity against adversary updates): feed-forward students (the LSTM's
+# updates are 4x slower on this CPU), 30,000 iterations of 32 levels x 256 steps (the papers'
+# 250M-step budget: 30,000 adversary updates), held-out evaluations every 250 iterations, a
+# checkpoint every 50 (the newest kept) so that a run continues across sessions.
+FEED_FORWARD = [
+    f"{role}.policy.{key}"
+    for role in ("protagonist", "antagonist")
+    for key in ("lstm_hidden=null", "lstm_shared=false")
+]
+ITERATION_STEPS = 32 * 256
+LONG = [
+    f"train.total_timesteps={30_000 * ITERATION_STEPS}",
+    f"train.eval_every={250 * ITERATION_STEPS}",
+    f"train.checkpoint_every={50 * ITERATION_STEPS}",
+    "train.keep_checkpoints=1",
+    f"train.image_every={1000 * ITERATION_STEPS}",
+]
+VARIANTS["paired-ff-30k"] = ("paired", [*FEED_FORWARD, *LONG])
+VARIANTS["dr-ff-30k"] = ("dr", [*FEED_FORWARD, *LONG])
+VARIANTS["paired-bibc-ff-30k"] = ("paired", [*VARIANTS["paired-bibc"][1], *FEED_FORWARD, *LONG])
 
 
 def variant(method: str) -> tuple[str, list[str]]:

@@ -24,6 +24,7 @@ from advrl.pair import (
     Student,
     family_for,
 )
+from advrl.pair.scores import negative_advantage_score
 from advrl.pair.students import RolloutResult
 from advrl.runners.ued import make_level_env
 
@@ -210,3 +211,36 @@ def test_paired_logs_where_its_regret_comes_from() -> None:
     # unclipped: [0.5, 0.6 - 0.8, 0 - 0, 1.0 - 0.1]
     assert metrics["antagonist_lead"] == pytest.approx((0.5 - 0.2 + 0.0 + 0.9) / 4)
     assert metrics["antagonist_only_solved"] == pytest.approx(0.25)  # the last level only
+
+
+def test_mna_scores_come_from_the_protagonists_rollout_gated_on_solving() -> None:
+    """PLR⊥ and PAIRED with ``mna`` score a real rollout by its maximised negative advantage; the
+    unsolvable level scores 0 (the gate), PLR's gate counts a level solved before."""
+    levels = students_env_levels()
+    student = Student(
+        make_ppo(BatchedMaze(3, size=6, max_steps=10, seed=0), n_steps=40, batch_size=40, seed=0),
+        "p",
+    )
+    student.start(10_000, LOGGER)
+    result = student.play(levels, learn=False)
+    assert result.episode_starts is not None and result.episode_starts.shape == (40, 3)
+    expected = negative_advantage_score(
+        result.advantages,
+        result.episode_starts,
+        result.solved,
+        gamma=result.gamma,
+        gae_lambda=result.gae_lambda,
+    )
+    assert expected[1] == 0.0 and expected[0] >= 0.0  # level 1 cannot be solved
+    paired = PAIRED(maze_adversary(3), regret="mna")
+    np.testing.assert_allclose(paired.scores(result, None), expected)
+    plr = PLR(MazeFamily((4, 4)), LevelBuffer(8), score="mna")
+    ever_solved = np.array([1.0, 0.0, 1.0])  # best returns so far
+    gated = negative_advantage_score(
+        result.advantages,
+        result.episode_starts,
+        ever_solved > 0,
+        gamma=result.gamma,
+        gae_lambda=result.gae_lambda,
+    )
+    np.testing.assert_allclose(plr.level_scores(result, ever_solved), gated)

@@ -119,7 +119,13 @@ for _method in (
         name="paired",
         help="PAIRED (adversary, protagonist, antagonist; regret)",
         settings=PAIREDSettings,
-        build=lambda s, ctx: PAIRED(ctx.adversary(), regret=s.regret),
+        build=lambda s, ctx: PAIRED(
+            ctx.adversary(),
+            regret=s.regret,
+            cloning=s.cloning,
+            cloning_coef=s.cloning_coef,
+            cloning_every=s.cloning_every,
+        ),
         needs_adversary=True,
     ),
     TeacherMethod(

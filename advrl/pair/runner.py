@@ -4,7 +4,8 @@ One iteration of :class:`UEDRunner`:
 
 1. the teacher proposes one level per slot (designed, random, replayed or edited);
 2. the protagonist plays them for one rollout (and the antagonist too, for PAIRED);
-3. the students take their PPO updates (unless the teacher says the batch is for scoring only);
+3. the students take their PPO updates (unless the teacher says the batch is for scoring only),
+   with a KL term toward each other in the iterations where the teacher asks for cloning;
 4. the teacher learns from the rollouts (the adversary's update, the PLR buffer's scores);
 5. everything is logged to one SB3 logger (TensorBoard), agents under their own prefixes.
 
@@ -110,13 +111,26 @@ class UEDRunner:
         """One iteration; returns the scalars it logged."""
         t0 = time.perf_counter()
         proposal = self.teacher.propose(self.num_levels)
-        pro = self.protagonist.play(proposal.levels, learn=proposal.learn)
+        cloning = self.teacher.cloning(self.iteration) if self.antagonist is not None else None
+        pro = self.protagonist.play(
+            proposal.levels,
+            learn=proposal.learn,
+            imitate=self.antagonist if cloning is not None else None,
+            imitation_coef=cloning.coef if cloning is not None else 0.0,
+        )
         ant = (
-            self.antagonist.play(proposal.levels, learn=proposal.learn)
+            self.antagonist.play(
+                proposal.levels,
+                learn=proposal.learn,
+                imitate=self.protagonist if cloning is not None and cloning.both else None,
+                imitation_coef=cloning.coef if cloning is not None else 0.0,
+            )
             if self.antagonist is not None
             else None
         )
         metrics = {f"ued/{k}": v for k, v in self.teacher.update(proposal, pro, ant).items()}
+        if self.antagonist is not None:
+            metrics["ued/cloning"] = float(cloning is not None)
         metrics.update(self._student_metrics("protagonist", pro))
         if ant is not None:
             metrics.update(self._student_metrics("antagonist", ant))

@@ -13,7 +13,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
-RegretMode = Literal["clipped", "unclipped", "flexible", "mean", "flexible-mean"]
+RegretMode = Literal["clipped", "unclipped", "flexible", "mean", "flexible-mean", "mna"]
 REGRET_MODES: tuple[RegretMode, ...] = get_args(RegretMode)
 
 
@@ -64,6 +64,11 @@ def paired_regret(
         return a_mean - p_mean
     if mode == "flexible-mean":
         return np.abs(a_mean - p_mean)
+    if mode == "mna":
+        raise ValueError(
+            "the mna score comes from the protagonist's advantages, not from episode returns: "
+            "use negative_advantage_score"
+        )
     if mode == "flexible":
         antagonist_best = a_max > p_max
         best = np.where(antagonist_best, a_max, p_max)
@@ -108,3 +113,101 @@ def max_monte_carlo(values: np.ndarray, best_returns: np.ndarray) -> np.ndarray:
             f"got shape {values.shape}"
         )
     return (np.asarray(best_returns, dtype=np.float64)[None, :] - values).mean(axis=0)
+
+
+def td_errors(
+    advantages: np.ndarray, episode_starts: np.ndarray, gamma: float, gae_lambda: float
+) -> np.ndarray:
+    """The TD errors ``delta_t = r_t + gamma V(s_t+1) (1 - done_t) - V(s_t)`` of a rollout, from
+    its GAE advantages: GAE's recursion ``A_t = delta_t + gamma lambda (1 - done_t) A_t+1``
+    solved for ``delta_t`` (the last step's advantage is its TD error).
+
+    Args:
+        advantages: ``[steps, levels]`` GAE advantages.
+        episode_starts: ``[steps, levels]`` whether step ``t`` began an episode (so step ``t - 1``
+            ended one), SB3's ``episode_starts``.
+        gamma: the discount of the advantages.
+        gae_lambda: their GAE lambda.
+    """
+    advantages = np.asarray(advantages, dtype=np.float64)
+    starts = np.asarray(episode_starts, dtype=np.float64)
+    if advantages.ndim != 2 or starts.shape != advantages.shape:
+        raise ValueError(
+            f"advantages and episode_starts must both be [steps, levels], got shapes "
+            f"{advantages.shape} and {starts.shape}"
+        )
+    deltas = advantages.copy()
+    deltas[:-1] -= gamma * gae_lambda * (1.0 - starts[1:]) * advantages[1:]
+    return deltas
+
+
+def clipped_advantages(
+    deltas: np.ndarray, episode_starts: np.ndarray, gamma: float, gae_lambda: float
+) -> np.ndarray:
+    """The maximised negative advantages of Mead et al. (2025): GAE over n-step advantages whose
+    running sums are clipped at 0 from above.
+
+    For a start step ``s``: ``X_n = min(X_n-1 + gamma^(n-1) delta_s+n-1, 0)`` with ``X_0 = 0`` (a
+    return above ``V(s)`` within the first steps is forgotten, not banked), and
+    ``A_s = (1 - lambda) sum_n=1..N lambda^(n-1) X_n + lambda^N X_N``, where ``N`` runs to the end
+    of ``s``'s episode or of the rollout. Without clipping this is GAE. Every ``A_s <= 0``.
+
+    Args:
+        deltas: ``[steps, levels]`` TD errors (:func:`td_errors`).
+        episode_starts: ``[steps, levels]`` SB3's episode starts.
+        gamma: the discount.
+        gae_lambda: GAE's lambda.
+    """
+    deltas = np.asarray(deltas, dtype=np.float64)
+    starts = np.asarray(episode_starts, dtype=bool)
+    if deltas.ndim != 2 or starts.shape != deltas.shape:
+        raise ValueError(
+            f"deltas and episode_starts must both be [steps, levels], got shapes "
+            f"{deltas.shape} and {starts.shape}"
+        )
+    steps = deltas.shape[0]
+    first = np.arange(steps)[:, None]  # the start step s of each row
+    running = np.zeros_like(deltas)  # X_n of every start s: [s, level]
+    weighted = np.zeros_like(deltas)  # sum_n lambda^(n-1) X_n so far
+    tail = np.zeros_like(deltas)  # lambda^N X_N, once s's episode (or the rollout) ended
+    alive = np.zeros(deltas.shape, dtype=bool)  # s has started and its episode runs at step t
+    for t in range(steps):
+        alive[t] = True
+        n = t - first  # steps since s, minus one
+        running = np.where(alive, np.minimum(running + gamma**n * deltas[t], 0.0), running)
+        weighted += np.where(alive, gae_lambda**n * running, 0.0)
+        ending = alive & (starts[t + 1][None, :] if t + 1 < steps else True)
+        tail = np.where(ending, gae_lambda ** (n + 1) * running, tail)
+        alive &= ~ending
+    return (1 - gae_lambda) * weighted + tail
+
+
+def negative_advantage_score(
+    advantages: np.ndarray,
+    episode_starts: np.ndarray,
+    solved: np.ndarray,
+    *,
+    gamma: float,
+    gae_lambda: float,
+) -> np.ndarray:
+    """MNA (maximised negative advantage, Mead et al. 2025): per level, the mean over the
+    rollout's steps of ``-A_t``, with ``A_t`` the :func:`clipped_advantages` of the student's
+    rollout, times a solvability gate: 0 on a level the student has not solved.
+
+    A level scores high where the student keeps doing worse than it expects, on levels it can
+    solve: a learnable shortfall, where positive value loss also pays for luck. (Their code sums
+    over the rollout's steps; with a fixed rollout length the mean differs by that constant.)
+
+    Args:
+        advantages: ``[steps, levels]`` GAE advantages of the rollout.
+        episode_starts: ``[steps, levels]`` SB3's episode starts.
+        solved: ``[levels]`` the gate: whether the level was solved (in this rollout, or ever).
+        gamma: the discount of the advantages.
+        gae_lambda: their GAE lambda.
+    """
+    solved = np.asarray(solved, dtype=bool)
+    deltas = td_errors(advantages, episode_starts, gamma, gae_lambda)
+    if solved.shape != (deltas.shape[1],):
+        raise ValueError(f"solved must hold one flag per level ({deltas.shape[1]})")
+    clipped = clipped_advantages(deltas, episode_starts, gamma, gae_lambda)
+    return -np.minimum(clipped, 0.0).mean(axis=0) * solved

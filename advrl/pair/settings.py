@@ -57,7 +57,20 @@ class PAIREDSettings:
     regret: RegretMode = "clipped"
     """``clipped`` at 0 (PAIRED), ``unclipped``, ``flexible`` (the better student is antagonist),
     ``mean`` (difference of the students' mean returns: unbiased for equal students), or
-    ``flexible-mean`` (its absolute value: the student with the higher mean is antagonist)."""
+    ``flexible-mean`` (its absolute value: the student with the higher mean is antagonist), or
+    ``mna`` (not a regret: the protagonist's maximised negative advantage on levels it solved,
+    Mead et al. 2025)."""
+    cloning: Literal["none", "bibc", "unibc"] = "none"
+    """Behavioural cloning between the students (Mediratta et al. 2023): ``bibc`` adds
+    ``cloning_coef * KL(pi_other || pi_self)`` to each student's PPO loss on its own rollout (the
+    other student frozen), ``unibc`` to the protagonist's only (it imitates the antagonist)."""
+    cloning_coef: float = 0.1
+    """Weight of the cloning KL (their maze runs: 0.1 with 25 walls, 0.01 with 0-60)."""
+    cloning_every: int = 25
+    """The cloning term is on in every this-many-th iteration (their maze runs: 25, 5)."""
+
+    def __post_init__(self) -> None:
+        positive(self, "cloning_coef", "cloning_every")
 
 
 @dataclass(frozen=True)
@@ -74,8 +87,9 @@ class ReplaySettings:
     """Levels the replay buffer holds."""
     replay_prob: float = 0.5
     """Probability that a batch replays buffer levels."""
-    score: Literal["pvl", "maxmc"] = "pvl"
-    """Regret estimate: positive value loss or MaxMC."""
+    score: Literal["pvl", "maxmc", "mna"] = "pvl"
+    """Regret estimate: positive value loss, MaxMC, or the maximised negative advantage (MNA, Mead
+    et al. 2025: the student's shortfall against its own value, on levels it has solved)."""
     temperature: float = 0.3
     """Of the rank prioritization."""
     staleness_coef: float = 0.3

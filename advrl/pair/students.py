@@ -19,8 +19,9 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
 from advrl import progress
+from advrl.agents.distillation import kl_toward
 from advrl.agents.sb3_driver import setup_learning, start_rollout, update
-from advrl.pair.scores import mean_and_max
+from advrl.pair.scores import mean_and_max, negative_advantage_score
 
 
 def assign_levels(venv: VecEnv, levels: Sequence[Any]) -> None:
@@ -125,6 +126,9 @@ class RolloutResult:
         advantages: ``[steps, levels]`` GAE advantages of the rollout.
         values: ``[steps, levels]`` value estimates of the states visited.
         steps: env steps taken (all levels together).
+        episode_starts: ``[steps, levels]`` whether each step began an episode (None: unknown).
+        gamma: the discount of the advantages.
+        gae_lambda: their GAE lambda.
     """
 
     returns: list[list[float]]
@@ -132,6 +136,9 @@ class RolloutResult:
     advantages: np.ndarray
     values: np.ndarray
     steps: int
+    episode_starts: np.ndarray | None = None
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
 
     @property
     def mean_return(self) -> np.ndarray:
@@ -147,6 +154,20 @@ class RolloutResult:
     def solved(self) -> np.ndarray:
         """Per level: whether any episode was solved."""
         return np.array([any(s) for s in self.successes])
+
+    def negative_advantage(self, solved: np.ndarray | None = None) -> np.ndarray:
+        """Per level: the MNA score of this rollout
+        (:func:`~advrl.pair.scores.negative_advantage_score`), gated on ``solved`` (default: solved
+        in this rollout)."""
+        if self.episode_starts is None:
+            raise ValueError("this rollout did not record its episode starts; MNA needs them")
+        return negative_advantage_score(
+            self.advantages,
+            self.episode_starts,
+            self.solved if solved is None else solved,
+            gamma=self.gamma,
+            gae_lambda=self.gae_lambda,
+        )
 
     @property
     def solve_rate(self) -> float:
@@ -187,12 +208,23 @@ class Student:
         """Prepare SB3's state for manual rollouts; log under ``<name>/`` in ``logger``."""
         start_manual_rollouts(self.model, total_timesteps, logger, f"{self.name}/", self.tracker)
 
-    def play(self, levels: Sequence[Any], *, learn: bool = True) -> RolloutResult:
+    def play(
+        self,
+        levels: Sequence[Any],
+        *,
+        learn: bool = True,
+        imitate: Student | None = None,
+        imitation_coef: float = 0.0,
+    ) -> RolloutResult:
         """Play ``levels`` (one per slot, replayed within the rollout) for ``n_steps``; then update.
 
         Args:
             levels: one level per slot.
             learn: take the PPO update on this rollout (PLR⊥ plays new levels without one).
+            imitate: another student whose policy this one's update also imitates, by
+                ``imitation_coef * KL(pi_other || pi_self)`` on every minibatch (the other frozen;
+                see :func:`~advrl.agents.distillation.kl_toward`).
+            imitation_coef: the KL's weight.
         """
         model, env = self.model, self.model.env
         assert env is not None
@@ -207,7 +239,13 @@ class Student:
             advantages=buffer.advantages.copy(),
             values=buffer.values.copy(),
             steps=int(model.num_timesteps - before),
+            episode_starts=buffer.episode_starts.copy(),
+            gamma=float(model.gamma),
+            gae_lambda=float(model.gae_lambda),
         )
-        if learn:
+        if learn and imitate is not None:
+            with kl_toward(model, imitate.model.policy, imitation_coef):
+                update(model)
+        elif learn:
             update(model)
         return result

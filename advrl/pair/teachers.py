@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 from stable_baselines3.common.logger import Logger
@@ -56,6 +56,19 @@ class Proposal:
     buffer_indices: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
+class Cloning:
+    """Behavioural cloning between the students in one iteration (PAIRED's BiBC/UniBC).
+
+    Attributes:
+        coef: the weight of ``KL(pi_other || pi_self)`` in a student's PPO loss.
+        both: both students imitate each other (BiBC); else the protagonist only (UniBC).
+    """
+
+    coef: float
+    both: bool
+
+
 def rng_state(rng: np.random.Generator) -> str:
     """A numpy generator's state as JSON text (checkpoint-safe)."""
     return json.dumps(rng.bit_generator.state)
@@ -87,6 +100,10 @@ class Teacher(ABC):
         antagonist: RolloutResult | None,
     ) -> dict[str, float]:
         """Learn from the rollouts on ``proposal``; returns scalars to log (``ued/<key>``)."""
+
+    def cloning(self, iteration: int) -> Cloning | None:
+        """Whether the students imitate each other in iteration ``iteration`` (0-based), and how."""
+        return None
 
     def state_dict(self) -> dict[str, Any]:
         """Checkpoint-safe state (the adversary's networks are saved with the other agents)."""
@@ -169,17 +186,52 @@ class PAIRED(_AdversaryTeacher):
 
     Args:
         adversary: the designer agent.
-        regret: ``clipped`` (PAIRED), ``unclipped``, ``flexible``, ``mean`` or ``flexible-mean``.
+        regret: ``clipped`` (PAIRED), ``unclipped``, ``flexible``, ``mean`` or ``flexible-mean``;
+            or ``mna``: the protagonist's maximised negative advantage on the levels it solved
+            (Mead et al. 2025), which uses no antagonist's returns.
+        cloning: behavioural cloning between the students (Mediratta et al. 2023): ``none``,
+            ``bibc`` (each student's PPO loss adds ``cloning_coef * KL(pi_other || pi_self)``, the
+            other frozen) or ``unibc`` (the protagonist's only).
+        cloning_coef: the KL's weight.
+        cloning_every: the term is on in iterations ``k * cloning_every - 1`` (as dcd's
+            ``(num_updates + 1) % kl_update_step == 0``).
     """
 
     needs_antagonist = True
 
-    def __init__(self, adversary: Adversary, regret: RegretMode = "clipped") -> None:
+    def __init__(
+        self,
+        adversary: Adversary,
+        regret: RegretMode = "clipped",
+        *,
+        cloning: Literal["none", "bibc", "unibc"] = "none",
+        cloning_coef: float = 0.1,
+        cloning_every: int = 25,
+    ) -> None:
         super().__init__(adversary)
+        if cloning not in ("none", "bibc", "unibc"):
+            raise ValueError(f"cloning must be 'none', 'bibc' or 'unibc', got {cloning!r}")
+        if cloning_coef <= 0 or cloning_every < 1:
+            raise ValueError(
+                f"cloning_coef must be > 0 and cloning_every >= 1, got {cloning_coef} and "
+                f"{cloning_every}"
+            )
         self.regret = regret
+        self._cloning = (
+            None if cloning == "none" else Cloning(float(cloning_coef), both=cloning == "bibc")
+        )
+        self.cloning_every = int(cloning_every)
+
+    def cloning(self, iteration: int) -> Cloning | None:
+        """The cloning of the settings, in every ``cloning_every``-th iteration."""
+        if self._cloning is None or (iteration + 1) % self.cloning_every:
+            return None
+        return self._cloning
 
     def scores(self, protagonist: RolloutResult, antagonist: RolloutResult | None) -> np.ndarray:
         """Per-level regret."""
+        if self.regret == "mna":  # the protagonist's shortfall on levels it solved
+            return protagonist.negative_advantage()
         if antagonist is None:
             raise ValueError("PAIRED needs the antagonist's rollout")
         return paired_regret(protagonist.returns, antagonist.returns, self.regret)
@@ -215,7 +267,8 @@ class Minimax(_AdversaryTeacher):
         return minimax_score(protagonist.returns)
 
 
-ScoreName = Literal["pvl", "maxmc"]
+ScoreName = Literal["pvl", "maxmc", "mna"]
+SCORE_NAMES: tuple[ScoreName, ...] = get_args(ScoreName)
 
 
 class PLR(Teacher):
@@ -225,7 +278,8 @@ class PLR(Teacher):
     replayed from the :class:`~advrl.pair.buffer.LevelBuffer`, on which the students learn; else new
     random levels, which the students only play to score (robust PLR: no gradient on them; with
     ``robust=False`` they learn on both, as the original PLR). Every level played is scored from the
-    protagonist's rollout by positive value loss (``pvl``) or MaxMC (``maxmc``); replayed levels take
+    protagonist's rollout by positive value loss (``pvl``), MaxMC (``maxmc``) or the maximised negative
+    advantage (``mna``, 0 until a level is first solved); replayed levels take
     the new score, new ones are offered to the buffer.
 
     Args:
@@ -251,8 +305,8 @@ class PLR(Teacher):
     ) -> None:
         if not 0.0 <= replay_prob <= 1.0:
             raise ValueError(f"replay_prob must be in [0, 1], got {replay_prob}")
-        if score not in ("pvl", "maxmc"):
-            raise ValueError(f"score must be 'pvl' or 'maxmc', got {score!r}")
+        if score not in SCORE_NAMES:
+            raise ValueError(f"score must be one of {SCORE_NAMES}, got {score!r}")
         if new_levels not in ("random", "blank"):
             raise ValueError(f"new_levels must be 'random' or 'blank', got {new_levels!r}")
         self.family = family
@@ -288,6 +342,8 @@ class PLR(Teacher):
         """The regret estimate of each level from the protagonist's rollout."""
         if self.score == "pvl":
             return positive_value_loss(result.advantages)
+        if self.score == "mna":  # gated on the level having ever been solved
+            return result.negative_advantage(solved=np.asarray(best_returns) > 0)
         return max_monte_carlo(result.values, best_returns)
 
     def update(
