@@ -91,6 +91,10 @@ DEFAULT_EVAL_LEVELS = (
 """The held-out mazes evaluated during UED training (those the UED papers report)."""
 
 
+MAX_SAMPLED_EPISODES = 10_000_000
+"""The most episodes one sampled-level evaluation may play (hours on a CPU)."""
+
+
 @dataclass(frozen=True)
 class UEDTrainSettings(TrainSettings):
     """Budget (protagonist env steps), seed, and the intervals of held-out evaluation, images and
@@ -98,8 +102,26 @@ class UEDTrainSettings(TrainSettings):
 
     eval_levels: tuple[str, ...] = DEFAULT_EVAL_LEVELS
     """Held-out mazes to evaluate on (maze envs; physics envs play their standard level)."""
+    eval_sampled_levels: int = 0
+    """Also evaluate (periodically and at the end) on this many solvable levels sampled from the
+    training maze, the same set for every run: the solve rate on the worst 1% and 10% of them
+    (SFL's metric; 10,000 in the paper). 0: off."""
+    eval_sampled_episodes: int = 10
+    """Episodes per sampled level, in each of the two passes (choosing the worst levels, then
+    scoring them on independent episodes)."""
     image_every: int = 50_000
     """Log images of the levels being played every this many protagonist env steps (0: never)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        non_negative(self, "eval_sampled_levels")
+        positive(self, "eval_sampled_episodes")
+        if self.eval_sampled_levels * self.eval_sampled_episodes > MAX_SAMPLED_EPISODES:
+            raise ValueError(
+                f"eval_sampled_levels x eval_sampled_episodes must be at most "
+                f"{MAX_SAMPLED_EPISODES:,} episodes per evaluation, got "
+                f"{self.eval_sampled_levels * self.eval_sampled_episodes:,}"
+            )
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,8 @@ for _short in ("paired-mean-ent01", "paired-mean-ent005", "dr-dense"):
 
 # The long runs (issue: complexity against adversary updates): feed-forward students (the LSTM's
 # updates are 4x slower on this CPU), 30,000 iterations of 32 levels x 256 steps (the papers'
-# 250M-step budget: 30,000 adversary updates), held-out evaluations every 250 iterations, a
+# 250M-step budget: 30,000 adversary updates), held-out evaluations every 250 iterations with the
+# worst 1% and 10% of 10,000 sampled levels (3 episodes each to choose them, 3 to score them), a
 # checkpoint every 50 (the newest kept) so that a run continues across sessions.
 FEED_FORWARD = [
     f"{role}.policy.{key}"
@@ -126,6 +127,8 @@ LONG = [
     f"train.checkpoint_every={50 * ITERATION_STEPS}",
     "train.keep_checkpoints=1",
     f"train.image_every={1000 * ITERATION_STEPS}",
+    "train.eval_sampled_levels=10000",
+    "train.eval_sampled_episodes=3",
 ]
 VARIANTS["paired-ff-30k"] = ("paired", [*FEED_FORWARD, *LONG])
 VARIANTS["dr-ff-30k"] = ("dr", [*FEED_FORWARD, *LONG])

@@ -27,6 +27,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     loaded = load_run(run, allow_import=args.allow_import)
     if args.views:
         return eval_views(args, run, loaded)
+    if args.sampled is not None:
+        return eval_sampled(args, run, loaded)
     names = loaded.eval_levels
     if args.all:
         names = list(all_heldout_names())
@@ -54,6 +56,38 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"mean solve rate {result.mean('success_rate'):.3f}{reference}")
     out = run / f"eval-{'all' if args.all else args.levels.replace(',', '_')}.csv"
     write_table(rows, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def eval_sampled(args: argparse.Namespace, run: Path, loaded: Any) -> int:
+    """``advrl eval RUN --sampled N``: the solve rate on the worst 1% and 10% of N solvable levels
+    sampled from the run's maze (the same levels for every run), each played ``--episodes`` times
+    to choose the worst and as many again to score them."""
+    import json
+
+    from advrl.eval.worst_case import SampledLevels
+    from advrl.files import atomic_write_bytes
+
+    config = loaded.config
+    if args.sampled < 1:
+        raise UserError(f"--sampled must be >= 1 levels, got {args.sampled}")
+    episodes = episodes_arg(args, 10)
+    try:
+        sampled = SampledLevels(
+            config.env.id, config.env.kwargs, levels=args.sampled, episodes=episodes
+        )
+    except ValueError as err:
+        raise UserError(f"--sampled: {err}") from None
+    result = sampled.evaluate(loaded.model, seed=loaded.eval_seed)
+    summary = result.summary()
+    worst = ", ".join(f"worst {p}% {v:.3f}" for p, v in summary["worst_solve_rate"].items())
+    print(
+        f"{args.sampled:,} sampled levels of {config.env.id}, {episodes} episodes each: "
+        f"mean solve rate {result.mean:.3f}; {worst}"
+    )
+    out = run / f"eval-sampled-{args.sampled}.json"
+    atomic_write_bytes(out, (json.dumps(summary, indent=1) + "\n").encode())
     print(f"wrote {out}")
     return 0
 
@@ -252,9 +286,17 @@ def add_parsers(
         "(default, train, heldout) instead of held-out mazes",
     )
     p_eval.add_argument(
+        "--sampled",
+        type=int,
+        metavar="N",
+        help="maze runs: the solve rate on the worst 1%% and 10%% of N solvable levels sampled "
+        "from the run's maze, the same for every run (SFL's robustness metric; e.g. 10000)",
+    )
+    p_eval.add_argument(
         "--episodes",
         type=int,
-        help="episodes per maze, view space or eps (default: the run's / 20)",
+        help="episodes per maze, view space, sampled level (default: 10) or eps "
+        "(default: the run's / 20)",
     )
     attack = p_eval.add_argument_group("observation attacks (robustness curves and ARA)")
     attack.add_argument(

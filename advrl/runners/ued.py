@@ -26,6 +26,7 @@ from advrl.envs.vector import batched_kwargs, make_env, make_vec
 from advrl.envs.wrappers import FixedLevel
 from advrl.eval import EVAL_SEED_OFFSET
 from advrl.eval.video import policy_clip
+from advrl.eval.worst_case import SampledLevels
 from advrl.eval.zero_shot import ZeroShotResult, write_table, zero_shot
 from advrl.pair import Adversary, MazeFamily, ParamFamily, Student, UEDRunner, family_for
 from advrl.pair.methods import TEACHERS, TeacherContext
@@ -173,20 +174,46 @@ def run_zero_shot(
     )
 
 
+def sampled_levels(config: UEDRunConfig[Any]) -> SampledLevels | None:
+    """The run's fixed set of sampled levels (``train.eval_sampled_levels``), or None (off)."""
+    t = config.train
+    if not t.eval_sampled_levels:
+        return None
+    try:
+        return SampledLevels(
+            config.env.id,
+            config.env.kwargs,
+            levels=t.eval_sampled_levels,
+            episodes=t.eval_sampled_episodes,
+        )
+    except ValueError as err:
+        raise ConfigError(f"train.eval_sampled_levels: {err}") from None
+
+
 # ---------------------------------------------------------------------------- training
 def ued_job(config: UEDRunConfig[Any]) -> Job:
     """The UED run a config describes (every setting checked; nothing written)."""
     runner = build_runner(config)
     trainer = UEDTrainer(runner, config.train.total_timesteps)
+    sampled = sampled_levels(config)
+    eval_seed = config.train.seed + EVAL_SEED_OFFSET
 
     def evaluate_now() -> dict[str, float]:
-        return run_zero_shot(runner.protagonist.model, config).scalars()
+        scalars = run_zero_shot(runner.protagonist.model, config).scalars()
+        if sampled is not None:
+            scalars.update(sampled.evaluate(runner.protagonist.model, seed=eval_seed).scalars())
+        return scalars
 
     def finish(run: RunDir) -> dict[str, Any]:
         runner.protagonist.model.save(run.path / "protagonist.zip")
         result = run_zero_shot(runner.protagonist.model, config, with_random=True)
         write_table(result.rows(), run.path / ("heldout.csv" if result.held_out else "eval.csv"))
+        extra = {}
+        if sampled is not None:
+            worst = sampled.evaluate(runner.protagonist.model, seed=eval_seed)
+            extra["sampled"] = worst.summary()
         return {
+            **extra,
             "agent_timesteps": {role: int(m.num_timesteps) for role, m in runner.agents().items()},
             "iterations": runner.iteration,
             "student_steps_per_s": trainer.student_steps_per_s,
