@@ -75,10 +75,11 @@ def test_file_errors_and_overrides(tmp_path: Path) -> None:
 def test_every_shipped_config_loads(path: Path, tmp_path: Path) -> None:
     """Each file under configs/ loads into the schema its name says, and round-trips."""
     from advrl.config import ASAFRunConfig, GAILRunConfig, UEDRunConfig
+    from advrl.pair.methods import TEACHERS
 
     family = path.name.split("-")[0]
     cls: type = {"gail": GAILRunConfig, "asaf": ASAFRunConfig}.get(family, PPORunConfig)
-    if family in ("paired", "dr", "minimax", "plr", "accel"):
+    if family in TEACHERS:
         cls = UEDRunConfig
     config = load_config(cls, path)
     if cls is not PPORunConfig:

@@ -26,6 +26,8 @@ def ued_config(folder: Path, method: str = "paired") -> Path:
         checkpoint_every=0,
         image_every=0,
         progress_bar=False,
+        eval_sampled_levels=20,
+        eval_sampled_episodes=1,
     )
     return Path(write(config, folder / f"{method}.yaml"))
 
@@ -49,7 +51,12 @@ def labels(ax: object) -> list[str]:
 
 def test_three_seeds_make_one_line_with_a_band_per_series(seeds: list[Path]) -> None:
     figures = make_figures(seeds)
-    assert set(figures) == {"learning_curves", "heldout_solve_rate", "level_complexity"}
+    assert set(figures) == {
+        "learning_curves",
+        "heldout_solve_rate",
+        "level_complexity",
+        "ued_curves",
+    }
 
     returns, success = figures["learning_curves"].axes
     assert returns.get_title() == "return" and success.get_title() == "success"
@@ -75,6 +82,20 @@ def test_three_seeds_make_one_line_with_a_band_per_series(seeds: list[Path]) -> 
     assert path.get_title() == "levels played: shortest path"
     assert labels(walls) == ["paired (3 runs)"]
 
+    # the same walls, and the held-out and worst-case success, against the adversary's updates
+    panels = figures["ued_curves"].axes
+    assert [a.get_title() for a in panels] == [
+        "walls",
+        "shortest path",
+        "held-out solve rate",
+        "worst 10% of sampled levels",
+    ]
+    assert all(a.get_xlabel() == "iterations (PAIRED: adversary updates)" for a in panels)
+    line = panels[0].get_lines()[0]
+    np.testing.assert_allclose(line.get_xdata(), np.arange(1, len(line.get_xdata()) + 1))
+    np.testing.assert_allclose(line.get_ydata(), walls.get_lines()[0].get_ydata())
+    assert labels(panels[3]) == ["paired (3 runs)"]
+
 
 def test_different_configs_are_different_lines_and_the_cli_writes_every_figure(
     seeds: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -94,6 +115,7 @@ def test_different_configs_are_different_lines_and_the_cli_writes_every_figure(
         "learning_curves.png",
         "heldout_solve_rate.png",
         "level_complexity.png",
+        "ued_curves.png",
         "robustness.png",
     }
     assert any((out / "tb").iterdir())  # the same figures for TensorBoard

@@ -151,6 +151,14 @@ def _series(
         key = next((k for k in keys if k in run.history), None)
         if key is not None:
             curves.append(run.history[key])
+    return _mean_band(curves)
+
+
+def _mean_band(
+    curves: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(x, mean, standard error)`` of several ``(x, values)`` curves, on the first one's x
+    within the range every curve covers."""
     if not curves:
         return None
     end = min(steps[-1] for steps, _ in curves)
@@ -315,6 +323,63 @@ def level_complexity(groups: dict[str, list[Run]]) -> Any | None:
     return fig
 
 
+UED_CURVES = {
+    "walls": "levels/num_walls",
+    "shortest path": "levels/shortest_path",
+    "held-out solve rate": HELD_OUT,
+    "worst 10% of sampled levels": "sampled/worst10_solve_rate",
+}
+"""Panels of :func:`ued_curves` and their keys."""
+
+ITERATION = "time/iteration"
+"""A UED run's iteration counter (0-based; PAIRED's adversary updates once per iteration)."""
+
+
+def _by_iteration(run: Run, key: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """A UED run's ``key`` against its iterations (1-based: the updates taken so far)."""
+    if key not in run.history or ITERATION not in run.history:
+        return None
+    steps, values = run.history[key]
+    at, iterations = run.history[ITERATION]
+    return np.interp(steps, at, iterations) + 1, values
+
+
+def ued_curves(groups: dict[str, list[Run]]) -> Any | None:
+    """The levels' walls and shortest path, the held-out solve rate and the solve rate on the
+    worst 10% of the sampled levels, against the teacher's iterations (PAIRED's adversary
+    updates): how a curriculum grows and what it buys."""
+    curves = {
+        name: {
+            label: [c for c in (_by_iteration(r, key) for r in runs) if c is not None]
+            for label, runs in groups.items()
+        }
+        for name, key in UED_CURVES.items()
+    }
+    present = {name: by for name, by in curves.items() if any(by.values())}
+    if not present:
+        return None
+    fig, axes = _figure(len(present))
+    for ax, (name, by_group) in zip(axes, present.items(), strict=True):
+        for color, (label, found) in enumerate(by_group.items()):
+            band = _mean_band(found)
+            if band is None:
+                continue
+            x, mean, sem = band
+            ax.plot(x, mean, color=f"C{color}", label=f"{label} ({_count(len(found))})")
+            if len(found) > 1:
+                ax.fill_between(x, mean - sem, mean + sem, color=f"C{color}", alpha=0.2)
+        ax.set_title(name)
+        ax.set_xlabel("iterations (PAIRED: adversary updates)")
+        ax.set_ylabel(name)
+        ax.legend(fontsize="x-small")
+    fig.tight_layout()
+    return fig
+
+
+def _count(runs: int) -> str:
+    return f"{runs} run" if runs == 1 else f"{runs} runs"
+
+
 def robustness(runs: Sequence[Run]) -> Any | None:
     """The robustness curves the runs hold (one panel per attack file), with the random line."""
     from advrl.eval.robustness import Z95
@@ -347,7 +412,7 @@ def robustness(runs: Sequence[Run]) -> Any | None:
 
 def make_figures(paths: Sequence[Path]) -> dict[str, Any]:
     """Every figure the runs have data for, by file stem (``learning_curves``,
-    ``heldout_solve_rate``, ``level_complexity``, ``robustness``).
+    ``heldout_solve_rate``, ``level_complexity``, ``ued_curves``, ``robustness``).
 
     Raises:
         PlotError: a folder is no run, or no run recorded anything to plot.
@@ -363,6 +428,7 @@ def make_figures(paths: Sequence[Path]) -> dict[str, Any]:
         "learning_curves": learning_curves(groups),
         "heldout_solve_rate": heldout_bars(groups),
         "level_complexity": level_complexity(groups),
+        "ued_curves": ued_curves(groups),
         "robustness": robustness(runs),
     }
     figures = {name: fig for name, fig in made.items() if fig is not None}

@@ -30,7 +30,9 @@ from advrl.pair.settings import (
     PAIREDSettings,
     PLRSettings,
     ReplaySettings,
+    SFLSettings,
 )
+from advrl.pair.sfl import SFL, SuccessRates
 from advrl.pair.teachers import ACCEL, PAIRED, PLR, DomainRandomization, Minimax, Teacher
 
 
@@ -44,11 +46,14 @@ class TeacherContext:
         seed: the teacher's seed.
         adversary: builds the designer agent from the run's ``adversary`` settings (PAIRED,
             minimax); call it only if the teacher needs one.
+        success_rates: the protagonist's success rate on given levels, played on the batched
+            maze (SFL); None where the env has no batched twin.
     """
 
     family: LevelFamily
     seed: int
     adversary: Callable[[], Adversary]
+    success_rates: SuccessRates | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,23 @@ def _accel(s: ACCELSettings, ctx: TeacherContext) -> Teacher:
     return ACCEL(**_replay(s, ctx), num_edits=s.num_edits)
 
 
+def _sfl(s: SFLSettings, ctx: TeacherContext) -> Teacher:
+    if ctx.success_rates is None:
+        raise ValueError(
+            "sfl plays thousands of levels at once: it needs a maze env (advrl/Maze-*)"
+        )
+    return SFL(
+        ctx.family,
+        ctx.success_rates,
+        num_samples=s.num_samples,
+        episodes=s.episodes,
+        buffer_size=s.buffer_size,
+        refresh_every=s.refresh_every,
+        buffer_share=s.buffer_share,
+        seed=ctx.seed,
+    )
+
+
 for _method in (
     TeacherMethod(
         name="paired",
@@ -146,6 +168,12 @@ for _method in (
     ),
     TeacherMethod(
         name="accel", help="ACCEL (PLR⊥ with level edits)", settings=ACCELSettings, build=_accel
+    ),
+    TeacherMethod(
+        name="sfl",
+        help="sampling for learnability (the most learnable of many sampled levels)",
+        settings=SFLSettings,
+        build=_sfl,
     ),
 ):
     register_teacher(_method)

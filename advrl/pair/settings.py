@@ -124,3 +124,32 @@ class ACCELSettings(ReplaySettings):
     def __post_init__(self) -> None:
         super().__post_init__()
         positive(self, "num_edits")
+
+
+@dataclass(frozen=True)
+class SFLSettings:
+    """Sampling For Learnability (SFL): batches of the most learnable of many sampled levels."""
+
+    num_samples: int = 5000
+    """Random levels the protagonist plays at each refresh (the paper: 25,000)."""
+    episodes: int = 5
+    """Episodes per sampled level, for its success rate p."""
+    buffer_size: int = 200
+    """Levels of highest learnability p(1 - p) kept (the paper: 1,000 of 25,000)."""
+    refresh_every: int = 100
+    """Iterations between refreshes of the buffer (the paper: 100)."""
+    buffer_share: float = 0.5
+    """Share of each batch drawn from the buffer; the rest are new random levels."""
+
+    def __post_init__(self) -> None:
+        positive(self, "num_samples", "episodes", "buffer_size", "refresh_every")
+        unit_interval(self, "buffer_share")
+        if self.buffer_size > self.num_samples:
+            raise ValueError(
+                f"buffer_size ({self.buffer_size}) must be at most num_samples ({self.num_samples})"
+            )
+        if self.num_samples * self.episodes > 10_000_000:
+            raise ValueError(
+                "num_samples x episodes must be at most 10,000,000 episodes per refresh, got "
+                f"{self.num_samples * self.episodes:,}"
+            )

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import Logger, configure
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
+from advrl import progress
 from advrl.agents import make_ppo
 from advrl.agents.settings import PolicySettings, PPOSettings
 from advrl.config import ConfigError, UEDRunConfig
@@ -26,11 +28,12 @@ from advrl.envs.vector import batched_kwargs, make_env, make_vec
 from advrl.envs.wrappers import FixedLevel
 from advrl.eval import EVAL_SEED_OFFSET
 from advrl.eval.video import policy_clip
-from advrl.eval.worst_case import SampledLevels
+from advrl.eval.worst_case import SampledLevels, success_rates
 from advrl.eval.zero_shot import ZeroShotResult, write_table, zero_shot
 from advrl.pair import Adversary, MazeFamily, ParamFamily, Student, UEDRunner, family_for
 from advrl.pair.methods import TEACHERS, TeacherContext
 from advrl.pair.settings import StudentSettings
+from advrl.pair.sfl import SuccessRates
 from advrl.runners.lifecycle import Job, RunCallback, execute
 from advrl.runners.trainers import UEDTrainer
 from advrl.runs import RunDir
@@ -128,6 +131,30 @@ def make_adversary(config: UEDRunConfig[Any], family: Family, seed: int) -> Adve
     return Adversary(_ppo("adversary", venv, adv.ppo, adv.policy, seed, n_steps=steps))
 
 
+def protagonist_success(
+    config: UEDRunConfig[Any], students: dict[str, Student]
+) -> SuccessRates | None:
+    """The success rate of ``students["protagonist"]`` on given levels, each played ``episodes``
+    times side by side on the batched maze; None where the env has no batched twin."""
+    kwargs = batched_kwargs(config.env.id, config.env.kwargs)
+    if kwargs is None:
+        return None
+
+    def success(levels: Sequence[Any], episodes: int, seed: int) -> np.ndarray:
+        with progress.phase("scoring sampled levels", len(levels) * episodes, "episodes"):
+            return success_rates(
+                students["protagonist"].model,
+                levels,
+                episodes=episodes,
+                max_steps=int(kwargs.get("max_steps", 250)),
+                seed=seed,
+                agent_view_size=int(kwargs.get("agent_view_size", 5)),
+                device=config.env.device,
+            )
+
+    return success
+
+
 # ---------------------------------------------------------------------------- the runner
 def build_runner(config: UEDRunConfig[Any], logger: Logger | None = None) -> UEDRunner:
     """Every agent and the teacher a config describes, in one runner.
@@ -138,11 +165,22 @@ def build_runner(config: UEDRunConfig[Any], logger: Logger | None = None) -> UED
     family = make_family(config)
     seed = config.train.seed
     method = TEACHERS[config.method]
+    students: dict[
+        str, Student
+    ] = {}  # the teacher is built first; SFL's sweep plays the protagonist
     context = TeacherContext(
-        family=family, seed=seed + 2, adversary=lambda: make_adversary(config, family, seed + 2)
+        family=family,
+        seed=seed + 2,
+        adversary=lambda: make_adversary(config, family, seed + 2),
+        success_rates=protagonist_success(config, students),
     )
-    teacher = method.build(config.teacher, context)
-    protagonist = make_student(config, config.protagonist, "protagonist", seed)
+    try:
+        teacher = method.build(config.teacher, context)
+    except ValueError as err:
+        raise ConfigError(f"{config.method}: {err}") from None
+    protagonist = students["protagonist"] = make_student(
+        config, config.protagonist, "protagonist", seed
+    )
     antagonist = (
         make_student(config, config.antagonist, "antagonist", seed + 1)
         if teacher.needs_antagonist
