@@ -21,6 +21,14 @@ class Periodic:
         self.every, self.action = every, action
         self.next: int | None = start + every if every else None
 
+    @classmethod
+    def resumed(
+        cls, every: int, action: Callable[[], None] | None = None, done: int = 0
+    ) -> Periodic:
+        """Due at the multiples of ``every`` after ``done`` steps: the events an uninterrupted run
+        would have next, for a run resumed at ``done`` (whatever step its checkpoint was at)."""
+        return cls(every, action, start=done - done % every if every else 0)
+
     def due(self, steps: int) -> bool:
         """Whether ``steps`` reached the next boundary; if so, the next one is set past it (once,
         however many boundaries it passed)."""

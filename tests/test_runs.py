@@ -95,6 +95,17 @@ def test_periodic_acts_once_per_boundary_passed() -> None:
     assert -1 not in calls
 
 
+def test_a_resumed_runs_events_stay_on_the_uninterrupted_runs_steps() -> None:
+    """A run checkpointed every 50 steps and evaluated every 250, resumed at 450: its next
+    evaluations are at 500 and 750, where the uninterrupted run's are (not at 700, 950)."""
+    uninterrupted, resumed = Periodic(250, start=0), Periodic.resumed(250, None, 450)
+    steps = range(460, 1010, 10)
+    assert [s for s in steps if resumed.due(s)] == [500, 750, 1000]
+    assert [s for s in range(10, 1010, 10) if uninterrupted.due(s)] == [250, 500, 750, 1000]
+    assert Periodic.resumed(250, None, 500).next == 750  # resumed on a boundary
+    assert Periodic.resumed(0, None, 500).next is None
+
+
 def test_images_are_due_at_the_first_rollout_then_every_n_steps() -> None:
     images = Periodic(100, start=-100)
     assert [images.due(s) for s in (5, 50, 100, 150, 420, 499, 500)] == [

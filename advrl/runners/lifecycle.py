@@ -353,10 +353,10 @@ def _run(
             step = trainer.num_timesteps
             tensorboard_video(tensorboard.writer, "video/episode", frames, step, VIDEO_FPS)
 
-    events = [
-        Periodic(train.eval_every, evaluate, done),
-        Periodic(train.video_every, video, done),
-        Periodic(train.checkpoint_every, save, done),
+    events = [  # on the uninterrupted run's grid of steps, also after a resume
+        Periodic.resumed(train.eval_every, evaluate, done),
+        Periodic.resumed(train.video_every, video, done),
+        Periodic.resumed(train.checkpoint_every, save, done),
     ]
 
     def after_iteration() -> None:
