@@ -34,6 +34,7 @@ from advrl.files import atomic_write_bytes
 from advrl.gail.settings import ASAFSettings, DiscriminatorSettings
 from advrl.pair.methods import TEACHERS
 from advrl.pair.settings import AdversarySettings, PAIREDSettings, StudentSettings
+from advrl.yamlio import load_yaml
 
 
 # ---------------------------------------------------------------------------------------- train loop
@@ -507,11 +508,10 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text; save it as UTF-8") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from None
+    data = load_yaml(text, str(path)) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping of settings, got {type(data).__name__}")
     _check_size(data, str(path))
@@ -607,7 +607,7 @@ def load_run_config(
 
     A run folder may come from anyone: an env id of the form ``module:Env`` (which makes
     Gymnasium import ``module``) is refused unless the user names that module in
-    ``allow_import`` or sets ``env.id`` in ``overrides``.
+    ``allow_import`` (:func:`check_env_import`, whatever set the id).
 
     Raises:
         ConfigError: a bad file or value, or an env id that would import a module not named.
@@ -619,17 +619,16 @@ def load_run_config(
         config = from_dict(cls, data)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
-    named = any(item.partition("=")[0].strip() == "env.id" for item in overrides or [])
-    if not named:
-        check_env_import(getattr(getattr(config, "env", None), "id", ""), allow_import, path, "run")
+    check_env_import(getattr(getattr(config, "env", None), "id", ""), allow_import, path, "run")
     return config
 
 
 def check_env_import(
     env_id: str, allow_import: Sequence[str], source: str | Path, what: str = "file"
 ) -> None:
-    """Refuse an env id of the form ``module:Env`` (Gymnasium would import ``module``) read from
-    a file the user did not write, unless the user named that module.
+    """Refuse an env id of the form ``module:Env`` (Gymnasium would import ``module``), wherever
+    it came from (a config file, a run folder, ``--set``, a flag, a sweep, a demos file), unless
+    the user named that module with ``--allow-import``: the one import policy of advrl.
 
     Raises:
         ConfigError: naming the module and the ``--allow-import`` that accepts it.
@@ -657,10 +656,7 @@ def apply_override(data: dict[str, Any], item: str) -> None:
         if not isinstance(child, dict):
             raise ConfigError(f"override {item!r}: {part!r} is not a section")
         node = child
-    try:
-        node[parts[-1]] = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        raise ConfigError(f"override {item!r}: the value is not valid YAML") from None
+    node[parts[-1]] = load_yaml(raw, f"override {item!r}")
 
 
 def save_config(config: Any, path: str | Path) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from advrl.config import ConfigError, save_config
-from advrl.files import atomic_write_bytes
+from advrl.files import TEMPORARY_SUFFIX, atomic_write_bytes, check_no_links, open_no_follow
 
 STEP_COLUMNS = ("time/total_timesteps", "time/protagonist_steps")
 """The columns of a run's ``tb/progress.csv`` that count a row's env steps (UED: the
@@ -69,6 +69,7 @@ class RunDir:
                 f"run folder {str(path)!r} already exists; pick another name or resume it with --resume"
             )
         path.mkdir(parents=True)
+        check_no_links(path)  # not a link made in the meantime
         run = cls(path)
         run.tb.mkdir()
         run.checkpoints.mkdir()
@@ -80,6 +81,7 @@ class RunDir:
         run = cls(path)
         if not run.config_file.is_file():
             raise FileNotFoundError(f"{str(path)!r} is not a run folder (no config.yaml)")
+        check_no_links(run.path)
         run.checkpoints.mkdir(exist_ok=True)
         run.tb.mkdir(exist_ok=True)
         return run
@@ -92,7 +94,7 @@ class RunDir:
         Raises:
             FileExistsError: another process holds it.
         """
-        with (self.path / ".lock").open("a+") as handle:
+        with open_no_follow(self.path / ".lock") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -139,7 +141,7 @@ class RunDir:
     def prune_checkpoints(self, keep: int) -> None:
         """Delete all but the ``keep`` newest checkpoints (0: keep all), and leftover temporary
         files of writes a kill interrupted."""
-        for tmp in self.checkpoints.glob(".step_*.pt.tmp"):
+        for tmp in self.checkpoints.glob(f".step_*.pt*{TEMPORARY_SUFFIX}"):
             tmp.unlink(missing_ok=True)
         if keep > 0:
             for old in self.checkpoints_newest_first()[keep:]:

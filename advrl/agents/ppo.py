@@ -133,6 +133,44 @@ def _feed_forward_policy(
     return name, kwargs
 
 
+MAX_FIRST_LAYER_WEIGHTS = 200_000_000
+"""The most weights of the layers that read the features (the heads' first layers, or the LSTM's
+input and recurrent weights): 16 bytes each with Adam's state."""
+
+
+def features_width(space: gym.Space, policy_kwargs: dict[str, Any]) -> int:
+    """The width of the features a policy's heads (or LSTM) read, without building the policy."""
+    extractor = policy_kwargs.get("features_extractor_class")
+    if extractor is None:
+        if is_pixel_space(space):
+            return 512  # SB3's NatureCNN
+        return int(spaces.flatdim(space))
+    return int(extractor(space, **policy_kwargs.get("features_extractor_kwargs", {})).features_dim)
+
+
+def check_first_layers(
+    space: gym.Space, policy_kwargs: dict[str, Any], lstm_hidden: int | None
+) -> None:
+    """Raise before anything large is allocated if the layers reading the features would hold
+    more than :data:`MAX_FIRST_LAYER_WEIGHTS` weights (a wide grid convolution times a wide
+    first layer, or a large LSTM)."""
+    width = features_width(space, policy_kwargs)
+    arch = policy_kwargs.get("net_arch")
+    heads = [arch] if isinstance(arch, list) else list((arch or {}).values())
+    weights = 0
+    reads = width
+    if lstm_hidden is not None:
+        weights += 2 * 4 * lstm_hidden * (width + lstm_hidden)  # actor's and critic's LSTMs
+        reads = lstm_hidden
+    weights += sum(reads * head[0] for head in heads if head)
+    if weights > MAX_FIRST_LAYER_WEIGHTS:
+        raise ValueError(
+            f"the layers reading the policy's {width:,} features would hold {weights:,} weights; "
+            f"at most {MAX_FIRST_LAYER_WEIGHTS:,}: use fewer conv_filters, a narrower first "
+            "layer or a smaller lstm_hidden"
+        )
+
+
 def make_ppo(
     env: VecEnv | gym.Env,
     *,
@@ -173,6 +211,13 @@ def make_ppo(
         lstm_hidden=lstm_hidden,
         lstm_shared=lstm_shared,
     )
+    check_first_layers(env.observation_space, policy_kwargs, lstm_hidden)
+    n_envs = env.num_envs if isinstance(env, VecEnv) else 1
+    if int(ppo_kwargs.get("n_steps", 2048)) * n_envs < 2:  # SB3 asserts it
+        raise ValueError(
+            "n_steps x the number of envs must be at least 2 (PPO normalizes advantages over "
+            "the rollout)"
+        )
     agent: type[OnPolicyAlgorithm] = algorithm
     grid_feed_forward = (
         lstm_hidden is None

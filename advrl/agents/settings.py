@@ -7,10 +7,27 @@ files are their serialized form, and the CLI's flags and ``--help`` are generate
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import torch
+
 from advrl.checks import at_most, positive, unit_interval
+
+DEVICES = ("cpu", "cuda", "cuda:<index>", "mps", "auto")
+"""The device names a setting may give (torch's, and SB3's ``auto``)."""
+
+
+def check_device(device: str) -> None:
+    """Raise if ``device`` is no torch device name (``tpu``, ``gpu``, ...). Whether the machine
+    has it is checked when the agent is built."""
+    if device == "auto":
+        return
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}") from None
 
 
 @dataclass(frozen=True)
@@ -63,6 +80,12 @@ class PPOSettings:
         positive(self, "max_grad_norm")
         at_most(self, 1_000_000, "n_steps", "batch_size")
         unit_interval(self, "gamma", "gae_lambda")
+        if self.batch_size < 2:  # SB3 asserts it: the advantages are normalized per minibatch
+            raise ValueError(
+                f"batch_size must be at least 2 (PPO normalizes advantages over a minibatch), "
+                f"got {self.batch_size}"
+            )
+        check_device(self.device)
 
     def sb3_kwargs(self) -> dict[str, Any]:
         """SB3 ``PPO``'s arguments: these settings, the learning rate as a schedule if asked."""
@@ -70,6 +93,18 @@ class PPOSettings:
         if kwargs.pop("lr_schedule") == "linear":
             kwargs["learning_rate"] = LinearDecay(self.learning_rate)
         return kwargs
+
+
+MAX_WIDTH = 65_536
+"""The widest hidden layer a policy may ask for."""
+MAX_LAYERS = 64
+"""The most hidden layers."""
+MAX_HIDDEN_WEIGHTS = 100_000_000
+"""The most weights between consecutive hidden layers (each needs 16 bytes with Adam)."""
+MAX_CONV_FILTERS = 4_096
+"""The most filters of the grid convolution."""
+MAX_LSTM_HIDDEN = 4_096
+"""The largest LSTM (4 h (h + inputs) weights)."""
 
 
 @dataclass(frozen=True)
@@ -95,8 +130,21 @@ class PolicySettings:
 
     def __post_init__(self) -> None:
         positive(self, "conv_filters", "lstm_hidden")
+        at_most(self, MAX_CONV_FILTERS, "conv_filters")
+        at_most(self, MAX_LSTM_HIDDEN, "lstm_hidden")
         if self.net_arch is not None and any(n <= 0 for n in self.net_arch):
             raise ValueError(f"net_arch must hold positive layer sizes, got {self.net_arch}")
+        if self.net_arch is not None and len(self.net_arch) > MAX_LAYERS:
+            raise ValueError(f"net_arch may hold at most {MAX_LAYERS} layers")
+        if self.net_arch is not None and any(n > MAX_WIDTH for n in self.net_arch):
+            raise ValueError(f"net_arch's layers may be at most {MAX_WIDTH:,} wide")
+        widths = self.net_arch or []
+        between = sum(a * b for a, b in itertools.pairwise(widths))
+        if between > MAX_HIDDEN_WEIGHTS:
+            raise ValueError(
+                f"net_arch {widths} holds {between:,} weights between its layers; at most "
+                f"{MAX_HIDDEN_WEIGHTS:,} (a few GB with the optimizer's state)"
+            )
         if self.lstm_shared and self.lstm_hidden is None:
             raise ValueError("lstm_shared needs a recurrent policy: set lstm_hidden")
         if self.dual_bn and self.lstm_hidden is not None:

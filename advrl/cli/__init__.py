@@ -18,8 +18,9 @@
     advrl sweep --config configs/dr-maze-small.yaml --seeds 0-4 --grid method=dr,plr
     advrl sweep report SWEEP
 
-User mistakes (a missing file, an unknown config key, a bad value) end with one ``advrl: error:``
-line and exit status 2; anything else is a bug and keeps its traceback.
+User mistakes (a missing file, an unknown config key, a bad value) and the file system's answers
+(a full disk, a read-only folder, a name too long, a link where advrl writes) end with one
+``advrl: error:`` line and exit status 2; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -57,6 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def describe_os_error(err: OSError) -> str:
+    """An ``OSError`` as one line: the path and the system's reason (advrl's own messages, which
+    name no path of their own, as they are)."""
+    if err.filename is None or not err.strerror:
+        return str(err)
+    where = repr(str(err.filename))
+    if err.filename2 is not None:
+        where += f" -> {str(err.filename2)!r}"
+    return f"{where}: {err.strerror}"
+
+
 def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> str:
     return f"advrl: warning: {message}\n"
 
@@ -73,19 +85,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with progress.reporting(progress.make_reporter(mode, getattr(args, "verbose", False))):
             return int(args.func(args))
-    except (
-        UserError,
-        ConfigError,
-        LevelError,
-        DemoError,
-        FileNotFoundError,
-        FileExistsError,
-    ) as err:
+    except (UserError, ConfigError, LevelError, DemoError) as err:
         print(f"advrl: error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into e.g. `head`
         sys.stderr.close()
         return 0
+    except OSError as err:  # the file system's answer: missing, taken, full, read-only, a link
+        print(f"advrl: error: {describe_os_error(err)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("advrl: interrupted", file=sys.stderr)
         return 130

@@ -46,5 +46,6 @@ def add_allow_import(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="MODULE",
-        help="a run folder's env id may import this module (module:Env ids; only for runs you trust)",
+        help="an env id (module:Env) may import this module, wherever the id comes from: a "
+        "config, a run folder, --set, a flag, a sweep (only for code you trust)",
     )

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from advrl.cli.arguments import UserError
+from advrl.cli.arguments import UserError, add_allow_import
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -52,6 +52,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             num_samples=args.num_samples,
             metric=args.metric,
             mode=args.mode,
+            allow_import=list(args.allow_import),
         )
         check_trials(spec)  # every trial's settings checked before the folder is made
         from advrl.runs import check_run_name
@@ -123,4 +124,5 @@ def add_parsers(
     p_sweep.add_argument("--address", help="a Ray cluster to join (default: Ray starts here)")
     p_sweep.add_argument("--reps", type=int, default=2000, help="bootstrap repetitions")
     p_sweep.add_argument("--no-plot", action="store_true", help="skip the report's PNG")
+    add_allow_import(p_sweep)
     p_sweep.set_defaults(func=cmd_sweep)

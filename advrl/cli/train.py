@@ -12,16 +12,19 @@ from typing import Any, TypeVar
 
 import yaml
 
+from advrl.checks import ConfigError
 from advrl.cli.arguments import UserError, add_allow_import
 from advrl.config import (
     ImitationRunConfig,
     PPORunConfig,
     UEDRunConfig,
+    check_env_import,
     from_dict,
     load_config,
     to_dict,
 )
 from advrl.pair.methods import TEACHERS
+from advrl.yamlio import load_yaml
 
 C = TypeVar("C", PPORunConfig, UEDRunConfig[Any], ImitationRunConfig)
 
@@ -32,7 +35,10 @@ latest checkpoint; --json prints the whole summary."""
 
 
 def _yaml_mapping(text: str) -> dict[str, Any]:
-    value = yaml.safe_load(text)
+    try:
+        value = load_yaml(text, "the value")
+    except ConfigError as err:  # tyro reports a ValueError as the flag's own error
+        raise ValueError(str(err)) from None
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -87,6 +93,11 @@ def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
     if not (args.resume or args.config or args.help):
         example = "ppo-maze" if method == "ppo" else f"{method}-maze"
         raise UserError(f"give --config FILE (e.g. configs/{example}.yaml) or --resume RUN")
+    if args.resume and args.config:
+        raise UserError(
+            "--config and --resume together: a resumed run goes on with its own config.yaml; "
+            "change a setting with --set KEY=VALUE"
+        )
     config = resolve_settings(
         method,
         config=args.config,
@@ -119,7 +130,9 @@ def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
         raise UserError(
             f"{_first_line(errors.getvalue())}; see advrl train {method} --help"
         ) from None
-    return from_dict(cls, to_dict(flagged))  # the loader's checks, as for a file's values
+    final = from_dict(cls, to_dict(flagged))  # the loader's checks, as for a file's values
+    check_env_import(final.env.id, args.allow_import, "the flags", "config")
+    return final
 
 
 def _ppo_result(summary: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ together.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -29,6 +30,7 @@ from advrl.agents.attacks import ObservationAttack, attacked_actions
 from advrl.agents.obs_normalization import ObservationNormalizer
 from advrl.eval.ara import ara, normalized_ara
 from advrl.eval.rollouts import evaluate_batch
+from advrl.files import atomic_write_bytes
 
 Z95 = 1.959964
 """Two-sided 95% normal quantile: confidence intervals are ``mean +- Z95 * sem``."""
@@ -210,22 +212,15 @@ CSV_FIELDS = ("run", "attack", "eps", "mean_return", "sem", "ci95_low", "ci95_hi
 
 def write_curves_csv(curves: Mapping[str, Sequence[CurvePoint]], attack: str, path: Path) -> None:
     """One CSV row per (run, eps); written whole or not at all."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        for run, points in curves.items():
-            for p in points:
-                low, high = p.ci95
-                row = {
-                    **asdict(p),
-                    "run": run,
-                    "attack": attack,
-                    "ci95_low": low,
-                    "ci95_high": high,
-                }
-                writer.writerow(row)
-    tmp.replace(path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=CSV_FIELDS)
+    writer.writeheader()
+    for run, points in curves.items():
+        for p in points:
+            low, high = p.ci95
+            row = {**asdict(p), "run": run, "attack": attack, "ci95_low": low, "ci95_high": high}
+            writer.writerow(row)
+    atomic_write_bytes(path, text.getvalue().encode("utf-8"))
 
 
 def check_plotting() -> None:

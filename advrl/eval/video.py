@@ -10,18 +10,21 @@ or none (the env draws one, or plays its standard level).
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import yaml
 from PIL import Image
 
+from advrl.checks import ConfigError
 from advrl.envs.vector import batched_kwargs, make_env
 from advrl.eval.rollouts import EpisodeStats, evaluate, sb3_policy
 from advrl.files import atomic_write_bytes
+from advrl.yamlio import load_yaml
 
 VIDEO_FPS = 10.0
 """Frames per second of the clips a run records."""
@@ -59,8 +62,8 @@ def render_env(
         return make_env(env_id, {**env_kwargs, **extra}), None
     if maze is None:
         try:
-            params = yaml.safe_load(level)
-        except yaml.YAMLError:
+            params = load_yaml(level, "--level")
+        except ConfigError:
             params = None
         if not isinstance(params, dict):
             raise ValueError(
@@ -182,7 +185,9 @@ def write_video(frames: Sequence[np.ndarray], path: str | Path, fps: float = 10.
     h, w = frames[0].shape[:2]
     pad = ((0, h % 2), (0, w % 2), (0, 0))
     clip = ImageSequenceClip([np.pad(np.asarray(f, np.uint8), pad) for f in frames], fps=fps)
-    partial = path.with_name(f".{path.name}.partial.mp4")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial.mp4")
+    os.close(fd)  # a new file of advrl's, which the encoder overwrites (never a planted link)
+    partial = Path(name)
     try:
         clip.write_videofile(str(partial), codec="libx264", audio=False, logger=None)
         partial.replace(path)

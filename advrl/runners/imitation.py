@@ -30,6 +30,7 @@ from advrl.envs.vector import make_env
 from advrl.eval import EVAL_SEED_OFFSET
 from advrl.eval.rollouts import PolicyModes, eval_scalars, evaluate_modes
 from advrl.eval.video import policy_clip
+from advrl.files import atomic_write_with
 from advrl.gail import (
     ASAF,
     GAIL,
@@ -244,7 +245,7 @@ def imitation_job(config: ImitationRunConfig) -> Job:
         return metrics
 
     def finish(run: RunDir) -> dict[str, Any]:
-        model.save(run.path / "model.zip")
+        atomic_write_with(run.path / "model.zip", model.save)
         return {"eval": imitation_eval(model, config, demos, t.eval_episodes)[1]}
 
     summary = {

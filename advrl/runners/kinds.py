@@ -13,6 +13,7 @@ from advrl.config import (
     ConfigError,
     PPORunConfig,
     UEDRunConfig,
+    check_env_import,
     config_from,
     load_run_config,
     read_yaml,
@@ -86,4 +87,7 @@ def resolve_settings(
             f"{config} is a config for {named!r}; run `advrl train {named}` with it, or "
             f"change its `method:` to {method!r}"
         )
-    return config_from(cls, data, [*overrides, *extra], source=config)
+    settings: Any = config_from(cls, data, [*overrides, *extra], source=config)
+    source = config if config is not None else "--set"
+    check_env_import(settings.env.id, allow_import, source, "config")
+    return settings

@@ -181,7 +181,8 @@ class ResumedCSV(CSVOutputFormat):
                     stacklevel=2,
                 )
                 keys, rows = [], []
-        super().__init__(str(filename))  # opens the file "w+"
+        filename.unlink(missing_ok=True)  # a link in its place goes, never written through
+        super().__init__(str(filename))  # opens a new file "w+"
         self.keys = keys
         if keys:
             writer = csv.DictWriter(self.file, fieldnames=keys, lineterminator="\n")

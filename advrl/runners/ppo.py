@@ -21,6 +21,7 @@ from advrl.envs.vector import make_env, make_vec
 from advrl.eval import EVAL_SEED_OFFSET, evaluate, sb3_policy
 from advrl.eval.rollouts import PolicyModes, eval_scalars, evaluate_modes
 from advrl.eval.video import policy_clip
+from advrl.files import atomic_write_with
 from advrl.logging import LevelLogger
 from advrl.runners.lifecycle import Job, RunCallback, execute
 from advrl.runners.trainers import SB3Trainer
@@ -129,7 +130,9 @@ def ppo_job(config: PPORunConfig) -> Job:
 
     def finish(run: RunDir) -> dict[str, Any]:
         eval_env.close()
-        model.save(run.path / "model.zip")  # SB3's own format, for PPO.load users
+        atomic_write_with(
+            run.path / "model.zip", model.save
+        )  # SB3's own format, for PPO.load users
         return {"eval": final_evaluation(model, config).as_dict()}
 
     trainer = SB3Trainer(model, callbacks=[LevelLogger(image_every=t.image_every)])

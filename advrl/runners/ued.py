@@ -30,6 +30,7 @@ from advrl.eval import EVAL_SEED_OFFSET
 from advrl.eval.video import policy_clip
 from advrl.eval.worst_case import SampledLevels, success_rates
 from advrl.eval.zero_shot import ZeroShotResult, write_table, zero_shot
+from advrl.files import atomic_write_with
 from advrl.pair import Adversary, MazeFamily, ParamFamily, Student, UEDRunner, family_for
 from advrl.pair.methods import TEACHERS, TeacherContext
 from advrl.pair.settings import StudentSettings
@@ -243,7 +244,7 @@ def ued_job(config: UEDRunConfig[Any]) -> Job:
         return scalars
 
     def finish(run: RunDir) -> dict[str, Any]:
-        runner.protagonist.model.save(run.path / "protagonist.zip")
+        atomic_write_with(run.path / "protagonist.zip", runner.protagonist.model.save)
         result = run_zero_shot(runner.protagonist.model, config, with_random=True)
         write_table(result.rows(), run.path / ("heldout.csv" if result.held_out else "eval.csv"))
         extra = {}

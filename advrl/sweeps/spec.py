@@ -11,6 +11,7 @@ import yaml
 
 from advrl.config import ConfigError, read_yaml
 from advrl.files import atomic_write_bytes
+from advrl.yamlio import load_yaml
 
 SPEC_FILE = "sweep.yaml"
 """The sweep's own settings, in its folder (what ``--resume`` reads)."""
@@ -48,10 +49,9 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
             raise ConfigError(f"--grid {item!r} must look like key=value1,value2")
         if key.strip() in ("train.seed", "seed"):
             raise ConfigError("seeds are given with --seeds, not --grid")
-        try:
-            grid[key.strip()] = [yaml.safe_load(v) for v in parts]
-        except yaml.YAMLError:
-            raise ConfigError(f"--grid {item!r}: a value is not valid YAML") from None
+        if key.strip() in grid:
+            raise ConfigError(f"--grid names {key.strip()!r} twice; give its values in one --grid")
+        grid[key.strip()] = [load_yaml(v, f"--grid {item!r}") for v in parts]
     return grid
 
 
@@ -112,6 +112,8 @@ class SweepSpec:
             of a UED run, else the policy's return), or any metric the runs' periodic
             evaluations report (``eval/success_rate``, ``heldout/mean_solve_rate``, ...).
         mode: ``max`` or ``min`` of ``metric``.
+        allow_import: modules the trials' env ids may import (``module:Env``; see
+            :func:`~advrl.config.check_env_import`).
     """
 
     method: str
@@ -127,6 +129,7 @@ class SweepSpec:
     num_samples: int = 8
     metric: str = "score"
     mode: str = "max"
+    allow_import: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.scheduler not in ("none", "asha"):

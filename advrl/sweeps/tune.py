@@ -120,7 +120,11 @@ def run_trial(config: dict[str, Any]) -> None:
             overrides.append("train.progress_bar=false")
         resume = folder if (folder / "config.yaml").is_file() else None  # a retried trial
         settings = resolve_settings(
-            trial["method"], config=trial["config"], resume=resume, overrides=overrides
+            trial["method"],
+            config=trial["config"],
+            resume=resume,
+            overrides=overrides,
+            allow_import=trial.get("allow_import", ()),
         )
         kind.train(settings, resume=resume, callbacks=[TuneReporter()])
     summary = json.loads(summary_file.read_text())
@@ -145,7 +149,12 @@ def check_trials(spec: SweepSpec) -> list[Trial]:
 
     trials = spec.trials()
     for trial in trials:
-        resolve_settings(trial.method, config=spec.config, overrides=trial.overrides)
+        resolve_settings(
+            trial.method,
+            config=spec.config,
+            overrides=trial.overrides,
+            allow_import=spec.allow_import,
+        )
     return trials
 
 
@@ -171,6 +180,7 @@ def run_sweep(spec: SweepSpec, folder: Path, *, address: str | None = None) -> l
             "config": spec.config,
             "out_dir": str(out_dir.resolve()),
             "cpus": spec.cpus_per_trial,
+            "allow_import": list(spec.allow_import),
         }
         for t in trials
     ]

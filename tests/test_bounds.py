@@ -1,0 +1,70 @@
+"""Sizes and settings that a dependency would reject, or that would exhaust the machine, are
+refused by advrl's own checks with one line, before anything is built."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from test_ued_cli import tiny_config
+
+from advrl.agents import make_ppo
+from advrl.agents.settings import PolicySettings, PPOSettings
+from advrl.cli import main
+from advrl.envs.batched import BatchedMaze
+from advrl.envs.batched_designer import BatchedMazeDesigner
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"batch_size": 1}, "batch_size must be at least 2"),
+        ({"device": "tpu"}, "device must be one of cpu, cuda"),
+        ({"device": "gpu"}, "device must be one of"),
+    ],
+)
+def test_ppo_settings_that_sb3_or_torch_would_reject(kwargs: dict, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        PPOSettings(**kwargs)
+    PPOSettings(device="cuda:1")  # a name is checked, not the machine
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"net_arch": [1_000_000_000]}, "at most 65,536 wide"),
+        ({"net_arch": [60_000, 60_000]}, "weights between its layers"),
+        ({"net_arch": [8] * 65}, "at most 64 layers"),
+        ({"lstm_hidden": 100_000_000}, "lstm_hidden must be at most 4,096"),
+        ({"conv_filters": 100_000_000}, "conv_filters must be at most 4,096"),
+    ],
+)
+def test_networks_that_would_not_fit_are_refused(kwargs: dict, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        PolicySettings(**kwargs)
+
+
+def test_the_layers_reading_wide_features_are_bounded_before_they_are_built() -> None:
+    designer = BatchedMazeDesigner(2, size=15, wall_budget=3, noise_dim=2)  # 169 cells
+    with pytest.raises(ValueError, match="layers reading the policy's"):
+        make_ppo(designer, conv_filters=4096, net_arch=[60_000], n_steps=5, batch_size=10)
+    with pytest.raises(ValueError, match="n_steps x the number of envs must be at least 2"):
+        make_ppo(BatchedMaze(1, size=6), n_steps=1, batch_size=2)
+
+
+def test_a_huge_network_from_the_command_line_is_one_line_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(tiny_config("dr", tmp_path)))
+    config = ["train", "dr", "--config", str(tmp_path / "c.yaml"), "-q"]
+    for setting in (
+        "protagonist.policy.lstm_hidden=100000000",
+        "protagonist.policy.net_arch=[1000000000]",
+        "protagonist.ppo.batch_size=1",
+        "protagonist.ppo.device=tpu",
+    ):
+        assert main([*config, "--set", setting]) == 2, setting
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("advrl: error:"), err
+    assert not (tmp_path / "dr").exists()
