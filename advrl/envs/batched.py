@@ -10,7 +10,8 @@ drives both with the same levels and actions and compares every step.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,37 @@ from advrl.envs.maze import MAX_CODE
 from advrl.envs.torch_vec_env import TorchVecEnv, select, to_numpy
 
 EMPTY, WALL, GOAL = OBJECT_TO_IDX["empty"], OBJECT_TO_IDX["wall"], OBJECT_TO_IDX["goal"]
+UNSEEN = OBJECT_TO_IDX["unseen"]
 LEFT, RIGHT, FORWARD = 0, 1, 2
+BUILT_KINDS = (EMPTY, WALL, GOAL)
+"""What a builder may put in a cell: kind 0 is floor, 1 a wall, 2 the goal."""
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """The slots whose agent sees cells not built yet, for a :data:`Builder` to fill one each.
+
+    Attributes:
+        envs: ``[k]`` the slots.
+        view: ``[k, v * v]`` the cell codes of each slot's view (x-major, as the observation's
+            ``image[..., 0]`` flattened), ``UNSEEN`` where not built yet.
+        buildable: ``[k, v * v]`` the view cells not built yet (inside the grid).
+        direction: ``[k]`` the agent's direction.
+        goal_placed: ``[k]`` whether the slot's level has its goal.
+        t: ``[k]`` steps taken in the episode.
+    """
+
+    envs: torch.Tensor
+    view: torch.Tensor
+    buildable: torch.Tensor
+    direction: torch.Tensor
+    goal_placed: torch.Tensor
+    t: torch.Tensor
+
+
+Builder = Callable[[BuildRequest], tuple[torch.Tensor, torch.Tensor]]
+"""Fills one cell per requested slot: ``(cell [k] in 0 .. v*v - 1, kind [k] in 0 .. 2)``, the cell
+among the buildable ones, the goal (kind 2) only where none is placed."""
 
 
 def _packed_codes() -> torch.Tensor:
@@ -148,6 +179,11 @@ class BatchedMaze(TorchVecEnv):
         self._pool_dir = torch.empty(0, dtype=torch.long, device=dev)
         self._pool_next = 0
         self._actions: torch.Tensor | None = None
+        # Levels built as they are seen (set_builder): which cells exist yet, and the goal.
+        self.builder: Builder | None = None
+        self.built = torch.ones(num_envs * side * side, dtype=torch.bool, device=dev)
+        self.goal_placed = torch.ones(num_envs, dtype=torch.bool, device=dev)
+        self.building = torch.zeros(num_envs, dtype=torch.bool, device=dev)
 
     # ------------------------------------------------------------------ levels
     def set_levels(self, levels: Sequence[MazeLevel | None], indices: VecEnvIndices = None) -> None:
@@ -170,6 +206,57 @@ class BatchedMaze(TorchVecEnv):
             self.fixed_start[i] = self._inner_idx[level.start[0] * self.inner + level.start[1]]
             self.fixed_dir[i] = level.start_dir
             self.fixed[i] = True
+
+    def set_builder(self, builder: Builder | None) -> None:
+        """Build the levels of the slots without a fixed level as their agent first sees them
+        (DEGen's dynamic generation; None: domain-randomized levels again), from their next reset.
+
+        A built episode starts on an empty grid with nothing built but the start cell (drawn at
+        random, as is the direction); before every observation, ``builder`` fills the view's cells
+        not built yet, one per slot per call, until none is left. Cells never seen stay floor.
+        """
+        self.builder = builder
+
+    def _build_views(self, rows: torch.Tensor) -> None:
+        """Have the builder fill every unbuilt cell in the views of ``rows`` (building slots)."""
+        assert self.builder is not None
+        rows = rows[self.building[rows]]
+        for _ in range(self.view * self.view):
+            if rows.numel() == 0:
+                return
+            cells = (self._base[rows] + self.pos[rows]).view(-1, 1) + self._view_idx[self.dir[rows]]
+            buildable = ~self.built.gather(0, cells.view(-1)).view(len(rows), -1)
+            pending = buildable.any(1)
+            rows, cells, buildable = rows[pending], cells[pending], buildable[pending]
+            if rows.numel() == 0:
+                return
+            view = torch.where(
+                buildable, UNSEEN, self.grid.gather(0, cells.view(-1)).view_as(cells)
+            )
+            cell, kind = self.builder(
+                BuildRequest(
+                    envs=rows,
+                    view=view.to(torch.uint8),
+                    buildable=buildable,
+                    direction=self.dir[rows],
+                    goal_placed=self.goal_placed[rows],
+                    t=self.t[rows],
+                )
+            )
+            cell, kind = cell.to(self.device, torch.long), kind.to(self.device, torch.long)
+            if not bool(buildable.gather(1, cell.view(-1, 1)).all()):
+                raise ValueError("the builder chose a cell that is built already or outside")
+            if bool(((kind == 2) & self.goal_placed[rows]).any()) or bool(
+                ((kind < 0) | (kind > 2)).any()
+            ):
+                raise ValueError("the builder chose a second goal, or a kind outside 0 .. 2")
+            flat = cells.gather(1, cell.view(-1, 1)).squeeze(1)
+            codes = torch.tensor(BUILT_KINDS, dtype=torch.uint8, device=self.device)[kind]
+            self.grid[flat] = codes
+            self.grid_packed[flat] = self._packed_code[codes.long()]
+            self.built[flat] = True
+            self.goal_placed[rows] |= kind == 2
+        raise AssertionError("a view has more cells than the loop's bound")
 
     def levels(self, indices: VecEnvIndices = None) -> list[MazeLevel]:
         """The levels being played (built on the CPU: for logging, not for the hot path)."""
@@ -217,6 +304,16 @@ class BatchedMaze(TorchVecEnv):
         self.ep_return[rows] = 0.0
         self._start[rows] = start
         self._start_dir[rows] = direction
+        self.building[rows] = rand if self.builder is not None else False
+        if self.builder is not None and bool(rand.any()):
+            built = rows[rand]  # an empty grid, nothing built but the start cell
+            inside = self._base[built].view(-1, 1) + self._inner_idx
+            self.grid[inside] = EMPTY
+            self.grid_packed[inside] = self._empty_packed
+            self.built[inside] = False
+            self.built[self._base[built] + start[rand]] = True
+            self.goal_placed[built] = False
+            self._build_views(built)
 
     def _draw_random(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``k`` random levels (inner codes, start, direction), taken from a pool drawn in bulk."""
@@ -273,6 +370,8 @@ class BatchedMaze(TorchVecEnv):
         # float64 with MazeEnv's order of operations, so both give the same float32 rewards
         reward = torch.where(terminated, 1.0 - 0.9 * (self.t.double() / self.max_steps), 0.0)
         self.ep_return += reward.float()
+        if self.builder is not None and bool(self.building.any()):
+            self._build_views(torch.nonzero(self.building).squeeze(1))
         return reward, terminated, truncated
 
     # ------------------------------------------------------------------ SB3 VecEnv

@@ -1,0 +1,124 @@
+"""Levels built as they are seen (DEGen's dynamic generation) on the batched maze: a builder that
+copies a level cell by cell plays exactly as that level fixed; cells are built only when first in
+view, once each; the goal at most once; a builder's mistakes are refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from advrl.envs.batched import GOAL, UNSEEN, WALL, BatchedMaze, BuildRequest
+from advrl.envs.level import MazeLevel
+
+
+class Copy:
+    """Builds each slot's cells from a template level (walls and goal); records every request."""
+
+    def __init__(self, env: BatchedMaze, templates: list[MazeLevel]) -> None:
+        self.env, self.templates = env, templates
+        self.requests: list[BuildRequest] = []
+
+    def __call__(self, request: BuildRequest) -> tuple[torch.Tensor, torch.Tensor]:
+        self.requests.append(request)
+        cell = request.buildable.long().argmax(1)  # the first buildable cell of each view
+        kinds = []
+        for k, env_index in enumerate(request.envs.tolist()):
+            flat = int(
+                self.env.pos[env_index] + self.env._view_idx[self.env.dir[env_index]][cell[k]]
+            )
+            row, col = divmod(flat, self.env.side)
+            row, col = row - self.env.offset, col - self.env.offset
+            template = self.templates[env_index]
+            kinds.append(2 if template.goal == (row, col) else int(template.walls[row, col]))
+        return cell, torch.tensor(kinds)
+
+
+def template() -> MazeLevel:
+    walls = np.zeros((7, 7), dtype=bool)
+    walls[2, 1:6] = True
+    walls[4, 0:4] = True
+    return MazeLevel(walls=walls, goal=(6, 6), start=(0, 0), start_dir=0)
+
+
+def test_a_copying_builder_plays_exactly_as_the_level_fixed() -> None:
+    n = 4
+    built = BatchedMaze(n, size=9, max_steps=40, seed=3)
+    copy = Copy(built, [template()] * n)
+    built.set_builder(copy)
+    obs_b = built.reset()
+    # the same levels, fixed, with the starts and directions the built episodes drew
+    levels = []
+    for i in range(n):
+        row, col = divmod(int(built._start[i]), built.side)
+        start = (row - built.offset, col - built.offset)
+        walls = template().walls.copy()
+        walls[start] = False
+        goal = template().goal if start != template().goal else (0, 0)
+        levels.append(MazeLevel(walls, goal, start, int(built._start_dir[i])))
+    fixed = BatchedMaze(n, size=9, max_steps=40, seed=3)
+    fixed.set_levels(levels)
+    obs_f = fixed.reset()
+    visible = obs_b["image"][..., 0] != UNSEEN
+    np.testing.assert_array_equal(obs_b["image"][visible], obs_f["image"][visible])
+    assert visible.all()  # every cell in view is built before the agent sees it
+    rng = np.random.default_rng(0)
+    running = np.ones(n, dtype=bool)
+    for _ in range(40):
+        actions = rng.integers(0, 3, n)
+        obs_b, rew_b, done_b, _ = built.step(actions)
+        obs_f, rew_f, done_f, _ = fixed.step(actions)
+        np.testing.assert_array_equal(done_b[running], done_f[running])
+        np.testing.assert_array_equal(rew_b[running], rew_f[running])
+        for i in np.flatnonzero(running & ~done_b):
+            np.testing.assert_array_equal(obs_b["image"][i], obs_f["image"][i])
+        running &= ~done_b
+        if not running.any():
+            break
+
+
+def test_cells_are_built_once_when_first_seen_and_the_goal_at_most_once() -> None:
+    env = BatchedMaze(3, size=9, max_steps=30, seed=0)
+    copy = Copy(env, [template()] * 3)
+    env.set_builder(copy)
+    env.reset()
+    first = len(copy.requests)
+    assert 1 <= first <= 25 and all(r.view.dtype == torch.uint8 for r in copy.requests)
+    for request in copy.requests:
+        # what a request shows as unbuilt is exactly its buildable cells
+        assert bool(((request.view == UNSEEN) == request.buildable).all())
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        env.step(rng.integers(0, 3, 3))
+    inside = env._base.view(-1, 1) + env._inner_idx
+    goals = (env.grid[inside] == GOAL).sum(1)
+    assert bool((goals <= 1).all())
+    built = env.built[inside]
+    assert bool(built.any(1).all()) and not bool(built.all())  # seen cells only
+
+
+def test_a_builder_that_breaks_the_rules_is_refused() -> None:
+    env = BatchedMaze(2, size=9, seed=0)
+
+    def twice(request: BuildRequest) -> tuple[torch.Tensor, torch.Tensor]:
+        built_cell = (~request.buildable).long().argmax(1)  # a cell that exists already
+        return built_cell, torch.zeros(len(request.envs), dtype=torch.long)
+
+    env.set_builder(twice)
+    with pytest.raises(ValueError, match="built already"):
+        env.reset()
+
+    def two_goals(request: BuildRequest) -> tuple[torch.Tensor, torch.Tensor]:
+        return request.buildable.long().argmax(1), torch.full((len(request.envs),), 2)
+
+    env.set_builder(two_goals)
+    with pytest.raises(ValueError, match="second goal"):
+        env.reset()
+
+
+def test_without_a_builder_nothing_changes() -> None:
+    a, b = BatchedMaze(3, size=9, seed=5), BatchedMaze(3, size=9, seed=5)
+    b.set_builder(None)
+    np.testing.assert_array_equal(a.reset()["image"], b.reset()["image"])
+    assert bool(a.built.all()) and not bool(a.building.any())
+    assert WALL in a.reset()["image"][..., 0]
