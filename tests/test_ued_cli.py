@@ -19,6 +19,8 @@ PPO = {"n_steps": 16, "batch_size": 64, "n_epochs": 1, "learning_rate": 1e-3}
 TEACHER = {
     "plr": {"buffer_size": 6, "replay_prob": 0.5},
     "accel": {"buffer_size": 6, "replay_prob": 0.5, "num_edits": 2},
+    "sfl": {"num_samples": 12, "episodes": 2, "buffer_size": 4, "refresh_every": 3},
+    "degen": {"hidden": 16, "minibatches": 2},
 }
 
 
@@ -56,7 +58,7 @@ def write(config: dict[str, Any], path: Path) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("method", ["paired", "dr", "minimax", "plr", "accel"])
+@pytest.mark.parametrize("method", ["paired", "dr", "minimax", "plr", "accel", "sfl", "degen"])
 def test_each_method_trains_logs_and_checkpoints(tmp_path: Path, method: str) -> None:
     config = write(tiny_config(method, tmp_path), tmp_path / "c.yaml")
     assert main(["train", method, "--config", config]) == 0
@@ -96,6 +98,8 @@ def test_each_method_trains_logs_and_checkpoints(tmp_path: Path, method: str) ->
         "dr": set(),
         "plr": {"ued/buffer_size", "ued/buffer_score_mean", "ued/buffer_staleness_mean"},
         "accel": {"ued/buffer_size", "ued/edit"},
+        "sfl": {"ued/buffer_learnability_mean", "ued/buffer_success_mean"},
+        "degen": {"ued/generator_reward", "ued/generator_entropy", "ued/generator_wall_share"},
     }[method]
     assert expected <= scalars
 
@@ -106,7 +110,7 @@ def final_params(run: Path) -> dict[str, dict[str, torch.Tensor]]:
     return {role: a["params"]["policy"] for role, a in state["agents"].items()}
 
 
-@pytest.mark.parametrize("method", ["paired", "accel"])
+@pytest.mark.parametrize("method", ["paired", "accel", "sfl", "degen"])
 def test_a_resumed_run_ends_exactly_where_an_uninterrupted_one_does(
     tmp_path: Path, method: str
 ) -> None:

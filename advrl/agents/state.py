@@ -35,6 +35,9 @@ def load_model_state(model: BaseAlgorithm, state: dict[str, Any]) -> None:
 
 def env_rng_state(venv: VecEnv) -> list[str] | dict[str, torch.Tensor]:
     """The random state of a VecEnv's envs (torch generator, or each Gymnasium env's np_random)."""
+    random_state = getattr(venv, "random_state", None)
+    if callable(random_state):  # the batched maze: its generator and its pool of random levels
+        return dict(random_state())
     generator = getattr(venv, "generator", None)
     if isinstance(generator, torch.Generator):
         return {"generator": generator.get_state()}
@@ -45,7 +48,9 @@ def env_rng_state(venv: VecEnv) -> list[str] | dict[str, torch.Tensor]:
 
 def set_env_rng_state(venv: VecEnv, state: list[str] | dict[str, torch.Tensor]) -> None:
     """Restore :func:`env_rng_state`."""
-    if isinstance(state, dict):
+    if isinstance(state, dict) and callable(getattr(venv, "set_random_state", None)):
+        venv.set_random_state(state)  # type: ignore[attr-defined]
+    elif isinstance(state, dict):
         venv.generator.set_state(state["generator"])  # type: ignore[attr-defined]
     elif isinstance(venv, DummyVecEnv) and state:
         for env, s in zip(venv.envs, state, strict=True):

@@ -5,7 +5,7 @@
     advrl envs                                   list the registered environments
     advrl levels show NAME [--out FILE.png]      draw a level (held-out name, id, or text file)
     advrl train ppo --config configs/ppo-maze.yaml [--set train.seed=3] [--resume RUN]
-    advrl train paired|dr|minimax|plr|accel|sfl --config configs/paired-maze.yaml [--resume RUN]
+    advrl train paired|dr|minimax|plr|accel|degen|sfl --config configs/paired-maze.yaml [--resume RUN]
     advrl train gail|asaf --config configs/gail-cartpole.yaml [--resume RUN]
     advrl expert train --env CartPole-v1 [--config configs/expert-cartpole.yaml]
     advrl demos record --model RUN --episodes 10 --out demos.npz

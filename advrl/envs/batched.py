@@ -44,6 +44,9 @@ class BuildRequest:
         direction: ``[k]`` the agent's direction.
         goal_placed: ``[k]`` whether the slot's level has its goal.
         t: ``[k]`` steps taken in the episode.
+        episodes: ``[k]`` each slot's episode counter (one more at every reset of the slot).
+        next_step: the index of the next ``step`` (since the last ``reset``) whose observation
+            shows what is built now: the step that the build precedes.
     """
 
     envs: torch.Tensor
@@ -52,6 +55,8 @@ class BuildRequest:
     direction: torch.Tensor
     goal_placed: torch.Tensor
     t: torch.Tensor
+    episodes: torch.Tensor
+    next_step: int
 
 
 Builder = Callable[[BuildRequest], tuple[torch.Tensor, torch.Tensor]]
@@ -178,12 +183,15 @@ class BatchedMaze(TorchVecEnv):
         self._pool_start = torch.empty(0, dtype=torch.long, device=dev)
         self._pool_dir = torch.empty(0, dtype=torch.long, device=dev)
         self._pool_next = 0
+        self._pool_state: torch.Tensor | None = None  # the generator's state before the pool
         self._actions: torch.Tensor | None = None
         # Levels built as they are seen (set_builder): which cells exist yet, and the goal.
         self.builder: Builder | None = None
         self.built = torch.ones(num_envs * side * side, dtype=torch.bool, device=dev)
         self.goal_placed = torch.ones(num_envs, dtype=torch.bool, device=dev)
         self.building = torch.zeros(num_envs, dtype=torch.bool, device=dev)
+        self.episodes = torch.zeros(num_envs, dtype=torch.long, device=dev)
+        self.steps_taken = 0  # calls of step since the last reset
 
     # ------------------------------------------------------------------ levels
     def set_levels(self, levels: Sequence[MazeLevel | None], indices: VecEnvIndices = None) -> None:
@@ -241,6 +249,8 @@ class BatchedMaze(TorchVecEnv):
                     direction=self.dir[rows],
                     goal_placed=self.goal_placed[rows],
                     t=self.t[rows],
+                    episodes=self.episodes[rows],
+                    next_step=self.steps_taken,
                 )
             )
             cell, kind = cell.to(self.device, torch.long), kind.to(self.device, torch.long)
@@ -257,6 +267,28 @@ class BatchedMaze(TorchVecEnv):
             self.built[flat] = True
             self.goal_placed[rows] |= kind == 2
         raise AssertionError("a view has more cells than the loop's bound")
+
+    def built_levels(self) -> list[MazeLevel | None]:
+        """Each slot's level as built so far (cells not built yet count as floor); None for a
+        slot whose goal is not placed yet. For logging."""
+        out: list[MazeLevel | None] = []
+        inner = self.grid[self._base.view(-1, 1) + self._inner_idx].cpu().numpy()
+        for k in range(self.num_envs):
+            codes = inner[k].reshape(self.inner, self.inner)
+            goals = np.argwhere(codes == GOAL)
+            if not len(goals):
+                out.append(None)
+                continue
+            row, col = divmod(int(self._start[k]), self.side)
+            out.append(
+                MazeLevel(
+                    walls=codes == WALL,
+                    goal=(int(goals[0][0]), int(goals[0][1])),
+                    start=(row - self.offset, col - self.offset),
+                    start_dir=int(self._start_dir[k]),
+                )
+            )
+        return out
 
     def levels(self, indices: VecEnvIndices = None) -> list[MazeLevel]:
         """The levels being played (built on the CPU: for logging, not for the hot path)."""
@@ -304,6 +336,7 @@ class BatchedMaze(TorchVecEnv):
         self.ep_return[rows] = 0.0
         self._start[rows] = start
         self._start_dir[rows] = direction
+        self.episodes[rows] += 1
         self.building[rows] = rand if self.builder is not None else False
         if self.builder is not None and bool(rand.any()):
             built = rows[rand]  # an empty grid, nothing built but the start cell
@@ -326,6 +359,7 @@ class BatchedMaze(TorchVecEnv):
     def _fill_pool(self, size: int) -> None:
         """Draw ``size`` domain-randomized levels at once (a few big ops instead of many small)."""
         cells, gen, dev = self.inner * self.inner, self.generator, self.device
+        self._pool_state = gen.get_state()
         order = torch.rand(size, cells, generator=gen, device=dev).argsort(1)
         low, high = self.wall_range
         n_walls = torch.randint(low, high + 1, (size, 1), generator=gen, device=dev)
@@ -337,6 +371,26 @@ class BatchedMaze(TorchVecEnv):
         self._pool_start = self._inner_idx[order[:, 1]]
         self._pool_dir = torch.randint(0, 4, (size,), generator=gen, device=dev)
         self._pool_next = 0
+
+    def random_state(self) -> dict[str, torch.Tensor]:
+        """The generator's state and the pool of random levels drawn from it: restored by
+        :meth:`set_random_state`, the env draws the same levels next (exact resume)."""
+        state = {"generator": self.generator.get_state()}
+        if self._pool_state is not None:
+            state["pool_state"] = self._pool_state
+            state["pool"] = torch.tensor([len(self._pool_start), self._pool_next])
+        return state
+
+    def set_random_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore :meth:`random_state` (a state without the pool draws a fresh one)."""
+        if "pool_state" in state:
+            size, used = (int(v) for v in state["pool"])
+            self.generator.set_state(state["pool_state"])
+            self._fill_pool(size)
+            self._pool_next = used
+        else:
+            self._pool_next = len(self._pool_start)
+        self.generator.set_state(state["generator"])
 
     def observe(self) -> dict[str, torch.Tensor]:
         """Current observations on the device: ``image`` uint8 ``[N, v, v, 3]``, ``direction`` ``[N]``."""
@@ -377,6 +431,7 @@ class BatchedMaze(TorchVecEnv):
     # ------------------------------------------------------------------ SB3 VecEnv
     def reset(self) -> Any:
         """Start new episodes in every slot."""
+        self.steps_taken = 0
         self._reset_slots(torch.ones(self.num_envs, dtype=torch.bool, device=self.device))
         return to_numpy(self.observe())
 
@@ -387,6 +442,7 @@ class BatchedMaze(TorchVecEnv):
     def step_wait(self) -> VecEnvStepReturn:
         """Step every slot, auto-reset finished ones, report as SB3 does."""
         assert self._actions is not None, "call step_async first"
+        self.steps_taken += 1  # what is built from here on, the next step's observation shows
         reward, terminated, truncated = self.step_tensors(self._actions)
         done = terminated | truncated
         lengths = self.t.clone()

@@ -1,4 +1,4 @@
-"""Unsupervised environment design: PAIRED, DR, minimax, robust PLR, ACCEL and SFL."""
+"""Unsupervised environment design: PAIRED, DR, minimax, PLR⊥, ACCEL, DEGen and SFL."""
 
 from advrl.pair.adversary import Adversary
 from advrl.pair.buffer import LevelBuffer

@@ -17,15 +17,18 @@ and its settings, one :func:`register_teacher` call, and one test::
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from advrl.pair.adversary import Adversary
 from advrl.pair.buffer import LevelBuffer
+from advrl.pair.degen import DEGen
 from advrl.pair.levels import LevelFamily
 from advrl.pair.settings import (
     ACCELSettings,
+    DEGenSettings,
     NoSettings,
     PAIREDSettings,
     PLRSettings,
@@ -119,6 +122,10 @@ def _accel(s: ACCELSettings, ctx: TeacherContext) -> Teacher:
     return ACCEL(**_replay(s, ctx), num_edits=s.num_edits)
 
 
+def _degen(s: DEGenSettings, ctx: TeacherContext) -> Teacher:
+    return DEGen(ctx.family, seed=ctx.seed, **dataclasses.asdict(s))
+
+
 def _sfl(s: SFLSettings, ctx: TeacherContext) -> Teacher:
     if ctx.success_rates is None:
         raise ValueError(
@@ -168,6 +175,12 @@ for _method in (
     ),
     TeacherMethod(
         name="accel", help="ACCEL (PLR⊥ with level edits)", settings=ACCELSettings, build=_accel
+    ),
+    TeacherMethod(
+        name="degen",
+        help="DEGen (a generator builds each level as the student sees it, paid per step)",
+        settings=DEGenSettings,
+        build=_degen,
     ),
     TeacherMethod(
         name="sfl",

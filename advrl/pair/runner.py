@@ -76,6 +76,7 @@ class UEDRunner:
         self.last_metrics: dict[str, float] = {}
         self.images = Periodic(self.image_every, start=-self.image_every)
         self._started = False
+        teacher.attach(protagonist, self.antagonist)
 
     @property
     def num_levels(self) -> int:
@@ -134,7 +135,9 @@ class UEDRunner:
         metrics.update(self._student_metrics("protagonist", pro))
         if ant is not None:
             metrics.update(self._student_metrics("antagonist", ant))
-        metrics.update({f"levels/{k}": v for k, v in self.family.stats(proposal.levels).items()})
+        known = [level for level in self.teacher.played_levels(proposal) if level is not None]
+        if known:
+            metrics.update({f"levels/{k}": v for k, v in self.family.stats(known).items()})
         scores = getattr(self.teacher, "last_scores", None)
         if scores is not None:  # the adversary's reward per level, as a TensorBoard histogram
             self.logger.record("ued/score_histogram", torch.as_tensor(scores), exclude=NOT_TEXT)
@@ -145,8 +148,8 @@ class UEDRunner:
         metrics["time/protagonist_steps"] = float(self.num_timesteps)
         for key, value in metrics.items():
             self.logger.record(key, value)
-        if self.images.due(self.num_timesteps):
-            images = self.family.images(proposal.levels[: self.num_images])
+        if self.images.due(self.num_timesteps) and known:
+            images = self.family.images(known[: self.num_images])
             if images:
                 self.logger.record(
                     "levels/images", Image(tile_images(images), "HWC"), exclude=NOT_TEXT

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from advrl.agents.settings import PolicySettings, PPOSettings
-from advrl.checks import non_negative, positive, unit_interval
+from advrl.checks import at_most, non_negative, positive, unit_interval
 from advrl.pair.scores import RegretMode
 
 
@@ -153,3 +153,36 @@ class SFLSettings:
                 "num_samples x episodes must be at most 10,000,000 episodes per refresh, got "
                 f"{self.num_samples * self.episodes:,}"
             )
+
+
+@dataclass(frozen=True)
+class DEGenSettings:
+    """DEGen: a generator that builds each level as the student first sees it, paid per step."""
+
+    hidden: int = 128
+    """Width of the generator's two hidden layers."""
+    learning_rate: float = 1e-3
+    """The generator's Adam step size (the paper's)."""
+    n_epochs: int = 4
+    """PPO passes over a rollout's decisions."""
+    minibatches: int = 4
+    """Minibatches per pass."""
+    gamma: float = 0.99
+    """The generator's discount (the paper's)."""
+    gae_lambda: float = 0.95
+    """Its GAE lambda."""
+    clip_range: float = 0.2
+    """PPO's clipping."""
+    ent_coef: float = 0.05
+    """Weight of its entropy term, H(cell) - KL(pi_kind || floor .495, wall .495, goal .01)."""
+    vf_coef: float = 0.5
+    """Weight of its value loss."""
+    max_grad_norm: float = 0.5
+    """Gradient norm clipping."""
+
+    def __post_init__(self) -> None:
+        positive(self, "hidden", "learning_rate", "n_epochs", "minibatches", "clip_range")
+        positive(self, "max_grad_norm")
+        non_negative(self, "ent_coef", "vf_coef")
+        unit_interval(self, "gamma", "gae_lambda")
+        at_most(self, 65_536, "hidden")

@@ -34,7 +34,7 @@ from advrl.pair.scores import (
     paired_regret,
     positive_value_loss,
 )
-from advrl.pair.students import RolloutResult
+from advrl.pair.students import RolloutResult, Student
 
 LevelSource = Literal["new", "designed", "replay", "edit"]
 
@@ -85,6 +85,10 @@ class Teacher(ABC):
     needs_antagonist: ClassVar[bool] = False
     """Whether the runner must play each batch with a second student (PAIRED)."""
 
+    def attach(self, protagonist: Student, antagonist: Student | None) -> None:  # noqa: B027
+        """Called once with the run's students, before :meth:`start` (a teacher that builds the
+        protagonist's levels as they are played hooks into its env here)."""
+
     def start(self, total_timesteps: int, logger: Logger) -> None:  # noqa: B027
         """Called once before the first proposal (adversaries set up SB3 here)."""
 
@@ -100,6 +104,11 @@ class Teacher(ABC):
         antagonist: RolloutResult | None,
     ) -> dict[str, float]:
         """Learn from the rollouts on ``proposal``; returns scalars to log (``ued/<key>``)."""
+
+    def played_levels(self, proposal: Proposal) -> list[Any]:
+        """The levels the students played for ``proposal`` (what the runner's level statistics
+        and images describe): the proposal's own, unless the teacher builds them in play."""
+        return list(proposal.levels)
 
     def cloning(self, iteration: int) -> Cloning | None:
         """Whether the students imitate each other in iteration ``iteration`` (0-based), and how."""
