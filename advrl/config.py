@@ -29,12 +29,16 @@ import yaml
 from advrl.agents.adversarial_training import AdversarialTraining
 from advrl.agents.settings import PolicySettings, PPOSettings
 from advrl.checks import ConfigError, non_negative, positive
+from advrl.envs import all_heldout_names
 from advrl.envs.vector import EnvSettings, UEDEnvSettings
 from advrl.files import atomic_write_bytes
 from advrl.gail.settings import ASAFSettings, DiscriminatorSettings
 from advrl.pair.methods import TEACHERS
 from advrl.pair.settings import AdversarySettings, PAIREDSettings, StudentSettings
 from advrl.yamlio import load_yaml
+
+MAX_SEED = 2**32 - 1 - 1_000_000
+"""The largest run seed (numpy's seeds are 32-bit; a run derives a few more from its seed)."""
 
 
 # ---------------------------------------------------------------------------------------- train loop
@@ -64,6 +68,8 @@ class TrainSettings:
     def __post_init__(self) -> None:
         positive(self, "total_timesteps", "eval_episodes")
         non_negative(self, "keep_checkpoints")
+        if not 0 <= self.seed <= MAX_SEED:  # numpy's seeds are 32-bit
+            raise ValueError(f"seed must be between 0 and {MAX_SEED:,}, got {self.seed}")
         non_negative(self, *(f.name for f in dataclasses.fields(self) if f.name.endswith("every")))
 
 
@@ -117,6 +123,12 @@ class UEDTrainSettings(TrainSettings):
         super().__post_init__()
         non_negative(self, "eval_sampled_levels")
         positive(self, "eval_sampled_episodes")
+        unknown = [name for name in self.eval_levels if name not in all_heldout_names()]
+        if unknown:
+            raise ValueError(
+                f"eval_levels names unknown held-out mazes {unknown}; known: "
+                f"{', '.join(all_heldout_names())}"
+            )
         if self.eval_sampled_levels * self.eval_sampled_episodes > MAX_SAMPLED_EPISODES:
             raise ValueError(
                 f"eval_sampled_levels x eval_sampled_episodes must be at most "

@@ -68,3 +68,46 @@ def test_a_huge_network_from_the_command_line_is_one_line_at_once(
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("advrl: error:"), err
     assert not (tmp_path / "dr").exists()
+
+
+def test_a_seed_numpy_cannot_take_and_unknown_eval_mazes_are_refused_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(tiny_config("dr", tmp_path)))
+    config = ["train", "dr", "--config", str(tmp_path / "c.yaml"), "-q"]
+    for setting, problem in (
+        ("train.seed=1180591620717411303424", "train.seed must be between 0 and"),
+        ("train.seed=-1", "train.seed must be between 0 and"),
+        ("train.eval_levels=[Nowhere]", "unknown held-out mazes ['Nowhere']"),
+        ("env.kwargs={size: 100000}", "size must be between 4"),
+        ("env.kwargs={agent_view_size: 999}", "agent_view_size must be odd, >= 3 and <= 31"),
+    ):
+        assert main([*config, "--set", setting]) == 2, setting
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and problem in err, err
+    assert not (tmp_path / "dr").exists()  # nothing written: every check ran before training
+
+
+def test_a_sweep_of_millions_of_trials_is_refused_at_once() -> None:
+    from advrl.checks import ConfigError
+    from advrl.sweeps.spec import SweepSpec, parse_seeds
+
+    with pytest.raises(ConfigError, match="more than 1,000 seeds"):
+        parse_seeds("0-2000000")
+    with pytest.raises(ConfigError, match="more than 1,000 seeds"):
+        parse_seeds("0-1000000000000")  # refused before the list is built
+    grid = {"ppo.ent_coef": list(range(11))}
+    spec = SweepSpec(method="dr", config=None, seeds=list(range(1000)), grid=grid)
+    with pytest.raises(ConfigError, match="11,000 trials"):
+        spec.trials()
+
+
+def test_eval_with_no_maze_named_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tiny_config("dr", tmp_path, total_timesteps=64, eval_every=0)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    assert main(["train", "dr", "--config", str(tmp_path / "c.yaml"), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "dr"), "--levels", " , "]) == 2
+    assert "--levels needs a held-out maze name" in capsys.readouterr().err

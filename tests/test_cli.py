@@ -99,7 +99,7 @@ def test_train_ppo_writes_a_complete_run_and_resumes(
     [
         (["--set", "ppo.lr=1"], "unknown key 'lr' in ppo"),
         (["--set", "env.id=advrl/NoSuchEnv-v0"], "env 'advrl/NoSuchEnv-v0'"),
-        (["--set", "env.kwargs.size=2"], "size must be at least 4"),
+        (["--set", "env.kwargs.size=2"], "size must be between 4"),
         (["--set", "env.kwargs.colour=red"], "unexpected keyword argument 'colour'"),
     ],
 )

@@ -148,7 +148,7 @@ def test_given_level_does_not_stick(room: MazeLevel) -> None:
 
 
 def test_bad_parameters() -> None:
-    with pytest.raises(ValueError, match="size must be at least 4"):
+    with pytest.raises(ValueError, match="size must be between 4"):
         MazeEnv(size=3)
     with pytest.raises(ValueError, match="does not fit a 3x3 grid"):
         MazeEnv(size=5, num_walls=8)

@@ -34,6 +34,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         names = list(all_heldout_names())
     elif args.levels != "heldout":
         names = [n.strip() for n in args.levels.split(",") if n.strip()]
+        if not names:
+            raise UserError("--levels needs a held-out maze name (or 'heldout', or --all)")
         unknown = [n for n in names if n not in all_heldout_names()]
         if unknown:
             raise UserError(

@@ -21,8 +21,8 @@ from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvStepReturn
 
 from advrl.envs.generators import RandomWalls
-from advrl.envs.level import DIRECTION_VECTORS, MazeLevel
-from advrl.envs.maze import MAX_CODE
+from advrl.envs.level import DIRECTION_VECTORS, MAX_LEVEL_SIDE, MazeLevel
+from advrl.envs.maze import MAX_CODE, MAX_VIEW
 from advrl.envs.torch_vec_env import TorchVecEnv, select, to_numpy
 
 EMPTY, WALL, GOAL = OBJECT_TO_IDX["empty"], OBJECT_TO_IDX["wall"], OBJECT_TO_IDX["goal"]
@@ -126,10 +126,15 @@ class BatchedMaze(TorchVecEnv):
             raise RuntimeError(
                 "BatchedMaze packs cell codes little-endian; this host is big-endian"
             )
-        if size < 4:
-            raise ValueError(f"size must be at least 4 (a 2x2 inside), got {size}")
-        if agent_view_size < 3 or agent_view_size % 2 == 0:
-            raise ValueError(f"agent_view_size must be odd and >= 3, got {agent_view_size}")
+        if not 4 <= size <= MAX_LEVEL_SIDE + 2:
+            raise ValueError(
+                f"size must be between 4 (a 2x2 inside) and {MAX_LEVEL_SIDE + 2} (the largest "
+                f"level), got {size}"
+            )
+        if agent_view_size < 3 or agent_view_size % 2 == 0 or agent_view_size > MAX_VIEW:
+            raise ValueError(
+                f"agent_view_size must be odd, >= 3 and <= {MAX_VIEW}, got {agent_view_size}"
+            )
         if max_steps < 1:
             raise ValueError(f"max_steps must be positive, got {max_steps}")
         inner = size - 2

@@ -13,11 +13,13 @@ from minigrid.core.world_object import Goal, Wall
 from minigrid.minigrid_env import MiniGridEnv
 
 from advrl.envs.generators import LevelGenerator, RandomWalls
-from advrl.envs.level import LevelError, MazeLevel
+from advrl.envs.level import MAX_LEVEL_SIDE, LevelError, MazeLevel
 
 MISSION = "get to the green goal square"
 
 MAX_CODE = max(OBJECT_TO_IDX.values())
+MAX_VIEW = 31
+"""The widest egocentric view (MiniGrid draws views of up to a few dozen cells)."""
 """Largest value in MiniGrid's cell encoding (object type 10 = agent; colours <= 5, states <= 3).
 
 Observation images are bounded by it rather than 255, so SB3 does not take the cell codes for pixels
@@ -137,12 +139,17 @@ class MazeEnv(MiniGridEnv):
                 )
         else:
             size = 15 if size is None else int(size)
-            if size < 4:
-                raise ValueError(f"size must be at least 4 (a 2x2 inside), got {size}")
+            if not 4 <= size <= MAX_LEVEL_SIDE + 2:
+                raise ValueError(
+                    f"size must be between 4 (a 2x2 inside) and {MAX_LEVEL_SIDE + 2} (the largest "
+                    f"level), got {size}"
+                )
             generator = RandomWalls(shape=(size - 2, size - 2), num_walls=num_walls)
             inner = (size - 2, size - 2)
-        if agent_view_size < 3 or agent_view_size % 2 == 0:
-            raise ValueError(f"agent_view_size must be odd and >= 3, got {agent_view_size}")
+        if agent_view_size < 3 or agent_view_size % 2 == 0 or agent_view_size > MAX_VIEW:
+            raise ValueError(
+                f"agent_view_size must be odd, >= 3 and <= {MAX_VIEW}, got {agent_view_size}"
+            )
         if int(max_steps) < 1:
             raise ValueError(f"max_steps must be positive, got {max_steps}")
         self.generator = generator

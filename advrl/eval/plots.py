@@ -312,10 +312,7 @@ def level_complexity(groups: dict[str, list[Run]]) -> Any | None:
             found = _series(runs, (key,))
             if found is None:
                 continue
-            steps, mean, sem = found
-            ax.plot(steps, mean, color=f"C{color}", label=f"{label} ({len(runs)} runs)")
-            if len(runs) > 1:
-                ax.fill_between(steps, mean - sem, mean + sem, color=f"C{color}", alpha=0.2)
+            _band(ax, found, color, f"{label} ({len(runs)} runs)", len(runs))
         ax.set_title(f"levels played: {name}")
         ax.set_xlabel("env steps")
         ax.legend(fontsize="x-small")
@@ -362,18 +359,24 @@ def ued_curves(groups: dict[str, list[Run]]) -> Any | None:
     for ax, (name, by_group) in zip(axes, present.items(), strict=True):
         for color, (label, found) in enumerate(by_group.items()):
             band = _mean_band(found)
-            if band is None:
-                continue
-            x, mean, sem = band
-            ax.plot(x, mean, color=f"C{color}", label=f"{label} ({_count(len(found))})")
-            if len(found) > 1:
-                ax.fill_between(x, mean - sem, mean + sem, color=f"C{color}", alpha=0.2)
+            if band is not None:
+                _band(ax, band, color, f"{label} ({_count(len(found))})", len(found))
         ax.set_title(name)
         ax.set_xlabel("iterations (PAIRED: adversary updates)")
         ax.set_ylabel(name)
         ax.legend(fontsize="x-small")
     fig.tight_layout()
     return fig
+
+
+def _band(
+    ax: Any, band: tuple[np.ndarray, np.ndarray, np.ndarray], color: int, label: str, runs: int
+) -> None:
+    """A mean curve in color ``color``, with its standard-error band where several runs made it."""
+    x, mean, sem = band
+    ax.plot(x, mean, color=f"C{color}", label=label)
+    if runs > 1:
+        ax.fill_between(x, mean - sem, mean + sem, color=f"C{color}", alpha=0.2)
 
 
 def _count(runs: int) -> str:

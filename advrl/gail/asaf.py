@@ -318,7 +318,9 @@ class ASAF:
                 logger.record("rollout/ep_rew_mean", ret)
             logger.record("time/rounds", self.rounds)
             logger.record("time/total_timesteps", self.model.num_timesteps)
-            if callback is not None:
-                callback(self, stats)
-            logger.dump(self.model.num_timesteps)
+            try:  # the round's row is written even when the callback stops the run
+                if callback is not None:
+                    callback(self, stats)
+            finally:
+                logger.dump(self.model.num_timesteps)
         return self

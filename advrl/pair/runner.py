@@ -178,9 +178,11 @@ class UEDRunner:
         self.start(total_timesteps)
         while self.num_timesteps < total_timesteps:
             self.step()
-            for hook in hooks:
-                hook(self)
-            self.logger.dump(self.num_timesteps)
+            try:  # the iteration's row is written even when a hook stops the run
+                for hook in hooks:
+                    hook(self)
+            finally:
+                self.logger.dump(self.num_timesteps)
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:

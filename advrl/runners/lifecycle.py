@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -254,6 +256,39 @@ def policy_params(run: RunDir, role: str) -> dict[str, Any]:
     return params
 
 
+class StopRequested(Exception):
+    """Raised at a safe point (after an update, its checkpoint written) to stop a run on Ctrl-C."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__(f"stopped at step {step}")
+        self.step = step
+
+
+class SafeInterrupt:
+    """While entered, the first Ctrl-C (SIGINT) only asks the run to stop at its next safe point
+    (after the current update, with a checkpoint: :attr:`requested`); a second one stops at once.
+    Outside the main thread (a Ray trial) signals cannot be caught and it does nothing."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C: at once
+        progress.message("stopping after this update, with a checkpoint (Ctrl-C again: at once)")
+
+    def __enter__(self) -> SafeInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
 def execute(
     config: Any,
     method: str,
@@ -360,10 +395,16 @@ def _run(
         Periodic.resumed(train.checkpoint_every, save, done),
     ]
 
+    interrupt = SafeInterrupt()
+
     def after_iteration() -> None:
         if trainer.num_timesteps < total_timesteps:  # at the end: the final ones, once
             for event in events:
                 event(trainer.num_timesteps)
+        if interrupt.requested and trainer.num_timesteps < total_timesteps:  # Ctrl-C: stop here
+            if run.latest_checkpoint() != run.checkpoint_path(trainer.num_timesteps):
+                save()
+            raise StopRequested(trainer.num_timesteps)
 
     if found is not None:
         progress.message(f"run {run.path}: {method}, resumed at step {done:,}")
@@ -376,8 +417,17 @@ def _run(
             if train.progress_bar
             else contextlib.nullcontext()
         )
-        with bar:
-            trainer.learn(total_timesteps, after_iteration)
+        try:
+            with bar, interrupt:
+                trainer.learn(total_timesteps, after_iteration)
+        except StopRequested as stop:
+            progress.message(
+                f"stopped at step {stop.step:,} with a checkpoint; continue with advrl train "
+                f"{method} --resume {run.path}"
+            )
+            trainer.close()
+            logger.close()
+            raise KeyboardInterrupt from None
     elapsed = time.perf_counter() - start
     save()
     summary = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,12 @@ SPEC_FILE = "sweep.yaml"
 """The sweep's own settings, in its folder (what ``--resume`` reads)."""
 
 
+MAX_SEEDS = 1_000
+"""The most seeds a sweep runs."""
+MAX_TRIALS = 10_000
+"""The most trials a sweep's grid and seeds make."""
+
+
 def parse_seeds(text: str) -> list[int]:
     """``"0-4"`` or ``"0,2,7"`` (or a mix: ``"0-2,9"``) as a list of seeds.
 
@@ -24,14 +31,21 @@ def parse_seeds(text: str) -> list[int]:
         ConfigError: not seeds.
     """
     seeds: list[int] = []
-    try:
-        for part in text.split(","):
-            lo, sep, hi = part.strip().partition("-")
-            seeds += list(range(int(lo), int(hi) + 1)) if sep else [int(lo)]
-    except ValueError:
-        raise ConfigError(f"--seeds must look like 0-4 or 0,2,7, got {text!r}") from None
+    for part in text.split(","):
+        lo, sep, hi = part.strip().partition("-")
+        try:
+            low, high = int(lo), int(hi) if sep else int(lo)
+        except ValueError:
+            raise ConfigError(f"--seeds must look like 0-4 or 0,2,7, got {text!r}") from None
+        if high - low >= MAX_SEEDS:
+            raise ConfigError(f"--seeds {part.strip()} names more than {MAX_SEEDS:,} seeds")
+        seeds += list(range(low, high + 1))
     if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
         raise ConfigError(f"--seeds must name distinct seeds >= 0, got {text!r}")
+    if len(seeds) > MAX_SEEDS:
+        raise ConfigError(
+            f"--seeds names {len(seeds):,} seeds; a sweep takes at most {MAX_SEEDS:,}"
+        )
     return seeds
 
 
@@ -147,6 +161,11 @@ class SweepSpec:
         """Every (grid point, seed), grid points in the order given, seeds innermost (a random or
         Optuna search samples its points from these)."""
         keys = list(self.grid)
+        count = len(self.seeds) * math.prod(len(v) for v in self.grid.values())
+        if count > MAX_TRIALS:
+            raise ConfigError(
+                f"the grid and seeds make {count:,} trials; a sweep runs at most {MAX_TRIALS:,}"
+            )
         out = [
             self.trial(dict(zip(keys, values, strict=True)), seed)
             for values in itertools.product(*(self.grid[k] for k in keys))
