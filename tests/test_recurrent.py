@@ -19,6 +19,7 @@ from advrl.cli import main
 from advrl.envs.heldout import heldout_generator
 from advrl.eval import sb3_policy
 from advrl.eval.heldout import play_levels
+from advrl.files import read_state
 
 MAZE = "advrl/Maze-Small-v0"
 
@@ -112,7 +113,7 @@ def tiny_recurrent(out: Path, total: int) -> dict[str, Any]:
 
 def final_params(run: Path) -> dict[str, dict[str, torch.Tensor]]:
     latest = max(run.glob("checkpoints/step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
-    state = torch.load(latest, weights_only=True)
+    state = read_state(latest)
     return {role: a["params"]["policy"] for role, a in state["agents"].items()}
 
 

@@ -14,6 +14,7 @@ import torch
 import yaml
 
 from advrl.cli import main
+from advrl.files import read_state
 from advrl.runs import RunDir
 from tests.test_cli import CONFIG, TINY, sets
 
@@ -30,7 +31,7 @@ def progress(run: Path) -> list[dict[str, str]]:
 
 
 def policy(path: Path) -> dict[str, torch.Tensor]:
-    state = torch.load(path, weights_only=True)
+    state = read_state(path)
     return state["agents"]["policy"]["params"]["policy"]
 
 

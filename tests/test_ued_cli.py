@@ -14,6 +14,7 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from advrl.cli import main
+from advrl.files import read_state
 
 PPO = {"n_steps": 16, "batch_size": 64, "n_epochs": 1, "learning_rate": 1e-3}
 TEACHER = {
@@ -75,7 +76,7 @@ def test_each_method_trains_logs_and_checkpoints(tmp_path: Path, method: str) ->
     assert summary["mean_solve_rate_random"] == pytest.approx(
         np.mean([float(r["solve_rate_random"]) for r in rows]), abs=1e-4
     )
-    state = torch.load(run / "checkpoints" / "step_256.pt", weights_only=True)
+    state = read_state(run / "checkpoints" / "step_256.pt")
     roles = {"paired": 3, "minimax": 2}.get(method, 1)
     assert len(state["agents"]) == roles
     events = EventAccumulator(str(run / "tb"), size_guidance={"images": 0})
@@ -106,7 +107,7 @@ def test_each_method_trains_logs_and_checkpoints(tmp_path: Path, method: str) ->
 
 def final_params(run: Path) -> dict[str, dict[str, torch.Tensor]]:
     latest = max(run.glob("checkpoints/step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
-    state = torch.load(latest, weights_only=True)
+    state = read_state(latest)
     return {role: a["params"]["policy"] for role, a in state["agents"].items()}
 
 

@@ -49,7 +49,7 @@ from advrl.config import ConfigError, TrainSettings, flat_dict, save_config, to_
 from advrl.eval.video import VIDEO_FPS, tensorboard_video
 from advrl.files import read_state, write_state
 from advrl.periodic import Periodic
-from advrl.runs import STEP_COLUMNS, RunDir, start_run
+from advrl.runs import CHECKPOINT_RE, STEP_COLUMNS, RunDir, start_run
 
 CHECKPOINT_FORMAT = 2
 """Version of the checkpoint layout; files without one are upgraded by :func:`upgrade_checkpoint`."""
@@ -145,7 +145,8 @@ def read_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
 
 def write_checkpoint(path: Path, trainer: Trainer) -> None:
     """The trainer's state, atomically."""
-    write_state(path, {"format": CHECKPOINT_FORMAT, **trainer.state_dict()})
+    state = {"format": CHECKPOINT_FORMAT, "step": trainer.num_timesteps, **trainer.state_dict()}
+    write_state(path, state)
 
 
 def newest_intact_checkpoint(run: RunDir) -> tuple[Path, dict[str, Any]] | None:
@@ -153,7 +154,14 @@ def newest_intact_checkpoint(run: RunDir) -> tuple[Path, dict[str, Any]] | None:
     newer one is skipped with a warning (a kill can interrupt a disk, not only a write)."""
     for path in run.checkpoints_newest_first():
         try:
-            return path, read_checkpoint(path)
+            state = read_checkpoint(path)
+            named = int(CHECKPOINT_RE.fullmatch(path.name).group(1))  # type: ignore[union-attr]
+            if "step" in state and int(state["step"]) != named:
+                raise ValueError(
+                    f"checkpoint {str(path)!r} holds step {int(state['step']):,}, not the "
+                    f"{named:,} of its name (renamed?)"
+                )
+            return path, state
         except ValueError as err:
             warnings.warn(f"{err}; using the checkpoint before it", RuntimeWarning, stacklevel=2)
     return None
