@@ -609,6 +609,22 @@ def upgrade_run_config(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+RUN_PLACE = ("name", "out_dir")
+"""The settings that say where a run folder is (fixed once it exists)."""
+
+
+def _moves(raw: dict[str, Any], item: str) -> bool:
+    """Whether ``key=value`` changes where a run is (its ``name`` or ``out_dir`` to another)."""
+    key, _, value = item.partition("=")
+    key = key.strip()
+    if key not in RUN_PLACE:
+        return False
+    new, old = load_yaml(value, f"override {item!r}"), raw.get(key)
+    if key == "out_dir" and new is not None and old is not None:
+        return Path(str(new)).resolve() != Path(str(old)).resolve()
+    return new != old
+
+
 def load_run_config(
     cls: type[C],
     path: str | Path,
@@ -624,7 +640,19 @@ def load_run_config(
     Raises:
         ConfigError: a bad file or value, or an env id that would import a module not named.
     """
-    data = upgrade_run_config(read_yaml(path))
+    raw = read_yaml(path)
+    if not raw:
+        raise ConfigError(
+            f"{path} is empty: a run folder's config.yaml holds the settings it ran with (restore "
+            "it, or start a new run)"
+        )
+    moved = [item for item in overrides or [] if _moves(raw, item)]
+    if moved:
+        raise ConfigError(
+            f"--set {moved[0]}: a resumed run stays in its folder, so its name and out_dir cannot "
+            "change (copy the folder to continue it elsewhere)"
+        )
+    data = upgrade_run_config(raw)
     for item in overrides or []:
         apply_override(data, item)
     try:

@@ -111,3 +111,33 @@ def test_eval_with_no_maze_named_is_one_line(
     capsys.readouterr()
     assert main(["eval", str(tmp_path / "dr"), "--levels", " , "]) == 2
     assert "--levels needs a held-out maze name" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_on_a_machine_without_a_gpu_is_an_error_not_a_silent_cpu_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(tiny_config("dr", tmp_path)))
+    config = ["train", "dr", "--config", str(tmp_path / "c.yaml"), "-q"]
+    for setting in ("protagonist.ppo.device=cuda", "env.device=cuda"):
+        assert main([*config, "--set", setting]) == 2, setting
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "no CUDA GPU" in err, err
+    assert not (tmp_path / "dr").exists()
+
+
+def test_a_resumed_run_keeps_its_place_and_an_empty_config_is_no_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tiny_config("dr", tmp_path, total_timesteps=64, eval_every=0)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    assert main(["train", "dr", "--config", str(tmp_path / "c.yaml"), "-q"]) == 0
+    run = str(tmp_path / "dr")
+    capsys.readouterr()
+    for setting in ("name=other", f"out_dir={tmp_path / 'elsewhere'}"):
+        assert main(["train", "dr", "--resume", run, "-q", "--set", setting]) == 2
+        assert "a resumed run stays in its folder" in capsys.readouterr().err
+    (tmp_path / "dr" / "config.yaml").write_text("")
+    for argv in (["train", "dr", "--resume", run, "-q"], ["eval", run]):
+        assert main(argv) == 2
+        assert "config.yaml is empty" in capsys.readouterr().err

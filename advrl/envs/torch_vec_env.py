@@ -32,6 +32,8 @@ class TorchVecEnv(VecEnv):
         self.render_mode = None
         super().__init__(num_envs, observation_space, action_space)
         self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {device!r}, but torch sees no CUDA GPU here; use cpu")
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(0 if seed is None else int(seed))
 

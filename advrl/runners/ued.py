@@ -66,16 +66,21 @@ def make_student_env(config: UEDRunConfig[Any], seed: int) -> VecEnv:
     """The students' VecEnv: BatchedMaze for mazes (unless ``backend: gymnasium``), else Gymnasium
     envs that replay fixed levels."""
     env = config.env
-    return make_vec(
-        env.id,
-        env.kwargs,
-        env.num_levels,
-        backend=env.backend,
-        device=env.device,
-        seed=seed,
-        factory=make_level_env,
-        levels=True,
-    )
+    try:
+        return make_vec(
+            env.id,
+            env.kwargs,
+            env.num_levels,
+            backend=env.backend,
+            device=env.device,
+            seed=seed,
+            factory=make_level_env,
+            levels=True,
+        )
+    except (ValueError, RuntimeError) as err:
+        if isinstance(err, ConfigError):
+            raise
+        raise ConfigError(f"env (the students' levels): {err}") from None
 
 
 def _ppo(
