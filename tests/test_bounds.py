@@ -141,3 +141,37 @@ def test_a_resumed_run_keeps_its_place_and_an_empty_config_is_no_run(
     for argv in (["train", "dr", "--resume", run, "-q"], ["eval", run]):
         assert main(argv) == 2
         assert "config.yaml is empty" in capsys.readouterr().err
+
+
+def test_a_run_whose_config_was_edited_after_training_is_one_line_for_every_reader(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tiny_config("dr", tmp_path, total_timesteps=64, eval_every=0)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    assert main(["train", "dr", "--config", str(tmp_path / "c.yaml"), "-q"]) == 0
+    run = tmp_path / "dr"
+    edited = yaml.safe_load((run / "config.yaml").read_text())
+    edited["protagonist"]["policy"]["net_arch"] = [16]  # the checkpoint's heads are 8 wide
+    (run / "config.yaml").write_text(yaml.safe_dump(edited))
+    capsys.readouterr()
+    for argv in (
+        ["eval", str(run)],
+        ["enjoy", str(run)],
+        [
+            "demos",
+            "record",
+            "--model",
+            str(run),
+            "--episodes",
+            "1",
+            "--out",
+            str(tmp_path / "d.npz"),
+        ],
+    ):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "do not fit the settings of its config.yaml" in err, err
+    edited["method"] = ["dr"]
+    (run / "config.yaml").write_text(yaml.safe_dump(edited))
+    assert main(["eval", str(run)]) == 2
+    assert "method must be a name" in capsys.readouterr().err

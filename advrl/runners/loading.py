@@ -77,6 +77,8 @@ def load_run(run: str | Path, allow_import: Sequence[str] = ()) -> LoadedRun:
         raise ConfigError(f"{str(path)!r} is not a run folder (no config.yaml)")
     run_dir = RunDir.open(path)
     method = read_yaml(config_file).get("method")
+    if method is not None and not isinstance(method, str):
+        raise ConfigError(f"{config_file}: method must be a name such as dr, got {method!r}")
     config: Any
     if method in TEACHERS:
         from advrl.runners.ued import make_student
@@ -95,5 +97,12 @@ def load_run(run: str | Path, allow_import: Sequence[str] = ()) -> LoadedRun:
             model = build_ppo(config)
         role = "policy"
     params = policy_params(run_dir, role)
-    model.set_parameters(params, exact_match=True, device=model.device)
+    try:
+        model.set_parameters(params, exact_match=True, device=model.device)
+    except (RuntimeError, ValueError) as err:  # torch's size mismatch, SB3's missing keys
+        first = str(err).strip().splitlines()[-1].strip()
+        raise ConfigError(
+            f"{path}: the checkpoint's networks do not fit the settings of its config.yaml "
+            f"({first}); was config.yaml edited after training?"
+        ) from None
     return LoadedRun(path, model, config)
