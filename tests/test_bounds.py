@@ -175,3 +175,24 @@ def test_a_run_whose_config_was_edited_after_training_is_one_line_for_every_read
     (run / "config.yaml").write_text(yaml.safe_dump(edited))
     assert main(["eval", str(run)]) == 2
     assert "method must be a name" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"seeds": None}, "seeds must be a list"),
+        ({"seeds": [0, -1]}, "integers >= 0"),
+        ({"grid": ["a"]}, "grid must map setting names"),
+        ({"method": ["dr"]}, "method and config must be a name"),
+        ({"cpus_per_trial": 0}, "--cpus-per-trial must be in"),
+        ({"cpus_per_trial": -1}, "--cpus-per-trial must be in"),
+        ({"gpus_per_trial": float("nan")}, "--gpus-per-trial in"),
+    ],
+)
+def test_a_malformed_sweep_spec_is_one_error_before_ray_starts(fields: dict, problem: str) -> None:
+    from advrl.checks import ConfigError
+    from advrl.sweeps.spec import SweepSpec
+
+    spec: dict = {"method": "dr", "config": None, "seeds": [0], **fields}
+    with pytest.raises(ConfigError, match=problem):
+        SweepSpec(**spec)

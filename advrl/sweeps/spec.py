@@ -146,6 +146,31 @@ class SweepSpec:
     allow_import: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.method, str) or not (
+            self.config is None or isinstance(self.config, str)
+        ):
+            raise ConfigError("a sweep's method and config must be a name and a path")
+        if not isinstance(self.seeds, list) or not self.seeds:
+            raise ConfigError(f"a sweep's seeds must be a list of seeds, got {self.seeds!r}")
+        if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in self.seeds):
+            raise ConfigError(f"a sweep's seeds must be integers >= 0, got {self.seeds!r}")
+        if not isinstance(self.grid, dict) or not all(
+            isinstance(k, str) and isinstance(v, list) and v for k, v in self.grid.items()
+        ):
+            raise ConfigError(
+                f"a sweep's grid must map setting names to lists of values, got {self.grid!r}"
+            )
+        if not isinstance(self.overrides, list) or not all(
+            isinstance(o, str) for o in self.overrides
+        ):
+            raise ConfigError(f"a sweep's overrides must be key=value texts, got {self.overrides!r}")
+        if not (0 < self.cpus_per_trial <= 1024) or not (0 <= self.gpus_per_trial <= 64):
+            raise ConfigError(
+                "--cpus-per-trial must be in (0, 1024] and --gpus-per-trial in [0, 64], got "
+                f"{self.cpus_per_trial} and {self.gpus_per_trial}"
+            )
+        if not 0 <= self.max_failures <= 100:
+            raise ConfigError(f"--max-failures must be in [0, 100], got {self.max_failures}")
         if self.scheduler not in ("none", "asha"):
             raise ConfigError(f"--scheduler must be none or asha, got {self.scheduler!r}")
         if self.search not in ("grid", "random", "optuna"):
