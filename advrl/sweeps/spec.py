@@ -163,7 +163,9 @@ class SweepSpec:
         if not isinstance(self.overrides, list) or not all(
             isinstance(o, str) for o in self.overrides
         ):
-            raise ConfigError(f"a sweep's overrides must be key=value texts, got {self.overrides!r}")
+            raise ConfigError(
+                f"a sweep's overrides must be key=value texts, got {self.overrides!r}"
+            )
         if not (0 < self.cpus_per_trial <= 1024) or not (0 <= self.gpus_per_trial <= 64):
             raise ConfigError(
                 "--cpus-per-trial must be in (0, 1024] and --gpus-per-trial in [0, 64], got "
