@@ -196,3 +196,31 @@ def test_a_malformed_sweep_spec_is_one_error_before_ray_starts(fields: dict, pro
     spec: dict = {"method": "dr", "config": None, "seeds": [0], **fields}
     with pytest.raises(ConfigError, match=problem):
         SweepSpec(**spec)
+
+
+def test_a_demos_file_whose_header_declares_a_huge_array_is_refused_before_allocating(
+    tmp_path: Path,
+) -> None:
+    import io
+    import zipfile
+
+    import numpy as np
+    from test_demos import make_demos
+
+    from advrl.gail.demos import DemoError, load_demos, save_demos
+
+    good = save_demos(make_demos(), tmp_path / "good.npz")
+    forged = tmp_path / "forged.npz"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(forged, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "acts.npy":  # 10**12 rows in a header of a few bytes
+                header = io.BytesIO()
+                np.lib.format.write_array_header_1_0(
+                    header, {"descr": "<i8", "fortran_order": False, "shape": (10**12,)}
+                )
+                data = header.getvalue() + b"\0" * 64  # (the header writes the magic too)
+            dst.writestr(info.filename, data)
+    with pytest.raises(DemoError, match=r"declares shape \(1000000000000,\)"):
+        load_demos(forged)
+    load_demos(good)  # the untouched file still loads

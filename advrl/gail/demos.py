@@ -354,7 +354,40 @@ def _open_npz(path: Path) -> Any:
         raise DemoError(f"{str(path)!r} is not a readable .npz file: {err}") from None
 
 
+MAX_ARRAY_BYTES = 8 * 2**30
+"""The largest array a demonstrations file may hold (8 GiB)."""
+
+
+def _check_declared_size(data: Any, name: str, path: Path) -> None:
+    """Read an array's ``.npy`` header before the array: refuse a shape whose bytes exceed what
+    the file stores for it (a header can declare 10**12 rows in a few bytes) or 8 GiB."""
+    member = f"{name}.npy"
+    archive = getattr(data, "zip", None)
+    if archive is None or member not in archive.namelist():
+        return
+    info = archive.getinfo(member)
+    try:
+        with archive.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            read = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read(f)
+    except (ValueError, OSError, zipfile.BadZipFile) as err:
+        raise DemoError(f"{str(path)!r}: {name!r} has no readable array header ({err})") from None
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > min(info.file_size, MAX_ARRAY_BYTES):
+        raise DemoError(
+            f"{str(path)!r}: {name!r} declares shape {tuple(shape)} ({declared:,} bytes) but the "
+            f"file holds {info.file_size:,} bytes for it (at most {MAX_ARRAY_BYTES:,}): damaged "
+            "or forged"
+        )
+
+
 def _field(data: Any, name: str, path: Path) -> np.ndarray:
+    _check_declared_size(data, name, path)
     try:
         return np.asarray(data[name])
     except KeyError:
