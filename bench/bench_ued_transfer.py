@@ -205,6 +205,24 @@ def trajectory(rows: list[dict[str, str]], points: int = 10) -> list[dict[str, f
     return out
 
 
+def worst_case_of(run: Path, config: Any, args: argparse.Namespace) -> dict[str, Any] | None:
+    """SFL's worst-case success of a finished run's protagonist on the fixed sampled levels
+    (``--sampled`` levels, ``--sampled-episodes`` each way), where its env is a maze."""
+    if not args.sampled:
+        return None
+    from advrl.eval.worst_case import SampledLevels
+    from advrl.runners.loading import load_run
+
+    try:
+        sampled = SampledLevels(
+            config.env.id, config.env.kwargs, levels=args.sampled, episodes=args.sampled_episodes
+        )
+    except ValueError:  # not a maze
+        return None
+    model = load_run(run).model
+    return sampled.evaluate(model, seed=config.train.seed + EVAL_SEED_OFFSET).summary()
+
+
 def train_one(config_path: str, method: str, seed: int, args: argparse.Namespace) -> Path:
     """Train (or resume, or skip) one run; write its results file; returns that file."""
     name = run_name(method, seed)
@@ -246,6 +264,7 @@ def train_one(config_path: str, method: str, seed: int, args: argparse.Namespace
         "complexity": complexity(progress),
         "trajectory": trajectory(progress),
         "last": summary.get("last", {}),
+        "worst_case": summary.get("sampled") or worst_case_of(run, config, args),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "date": time.strftime("%Y-%m-%d"),
     }
@@ -367,6 +386,28 @@ def report(records: list[dict[str, Any]], names: list[str], reps: int) -> str:
                 f"{mean('num_walls_slope_per_M'):+.2f} | {mean('solvable_first'):.2f} -> "
                 f"{mean('solvable_last'):.2f} |"
             )
+    worst = [r for r in records if r.get("worst_case")]
+    if worst:
+        lines += [
+            "",
+            "Worst-case success on the fixed set of sampled levels (SFL's metric: the worst 1% and "
+            "10% chosen on one pass, scored on another), mean over seeds [min, max]:",
+            "",
+            "| method | seeds | levels x episodes | mean | worst 10% | worst 1% |",
+            "|---|---|---|---|---|---|",
+        ]
+        for method in dict.fromkeys(r["method"] for r in worst):
+            cases = [r["worst_case"] for r in worst if r["method"] == method]
+
+            def cell(values: list[float]) -> str:
+                return f"{np.mean(values):.3f} [{min(values):.3f}, {max(values):.3f}]"
+
+            lines.append(
+                f"| {method} | {len(cases)} | {cases[0]['levels']:,} x {cases[0]['episodes']} | "
+                f"{cell([c['mean_solve_rate'] for c in cases])} | "
+                f"{cell([c['worst_solve_rate']['10'] for c in cases])} | "
+                f"{cell([c['worst_solve_rate']['1'] for c in cases])} |"
+            )
     designed = [r for r in records if any(ENTROPY in t for t in r.get("trajectory", []))]
     if designed:
         lines += [
@@ -399,6 +440,12 @@ def main() -> None:
     parser.add_argument("--out", default="bench-runs/transfer", help="run folders")
     parser.add_argument("--results", default="docs/results/ued-transfer", help="results files")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (one thread each if >1)")
+    parser.add_argument(
+        "--sampled", type=int, default=10_000, help="worst-case levels per run (0: none)"
+    )
+    parser.add_argument(
+        "--sampled-episodes", type=int, default=5, help="episodes per sampled level, each pass"
+    )
     parser.add_argument("--report", action="store_true", help="only the table, from the results")
     parser.add_argument("--reps", type=int, default=50_000, help="bootstrap replications")
     parser.add_argument("--one", nargs=2, metavar=("METHOD", "SEED"), help=argparse.SUPPRESS)
