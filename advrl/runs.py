@@ -76,14 +76,16 @@ class RunDir:
         return run
 
     @classmethod
-    def open(cls, path: str | Path) -> RunDir:
-        """An existing run folder (for resume or evaluation)."""
+    def open(cls, path: str | Path, *, write: bool = False) -> RunDir:
+        """An existing run folder: to read (evaluation: nothing is created in it), or with
+        ``write`` to continue it (its ``checkpoints`` and ``tb`` folders made if missing)."""
         run = cls(path)
         if not run.config_file.is_file():
             raise FileNotFoundError(f"{str(path)!r} is not a run folder (no config.yaml)")
         check_no_links(run.path)
-        run.checkpoints.mkdir(exist_ok=True)
-        run.tb.mkdir(exist_ok=True)
+        if write:
+            run.checkpoints.mkdir(exist_ok=True)
+            run.tb.mkdir(exist_ok=True)
         return run
 
     @contextlib.contextmanager
@@ -156,7 +158,7 @@ def start_run(config: Any, method: str, resume: str | Path | None) -> RunDir:
     """The run folder of a training command: a new one named by ``config`` (with the resolved
     config written into it), or the folder ``resume`` being continued."""
     if resume is not None:
-        return RunDir.open(resume)
+        return RunDir.open(resume, write=True)
     name = config.name or RunDir.default_name(config.env.id, method, config.train.seed)
     run = RunDir.create(config.out_dir, name)
     save_config(config, run.config_file)

@@ -106,3 +106,27 @@ def test_the_file_systems_answers_are_one_line(
     err = capsys.readouterr().err
     assert err.startswith("advrl: error: ") and err.count("\n") == 1
     assert "a-file" in err
+
+
+def test_eval_writes_nothing_it_need_not_and_survives_a_read_only_run_folder(
+    finished: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import errno
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(finished, run)
+    shutil.rmtree(run / "tb")  # a reader creates no folder in a run
+    capsys.readouterr()
+
+    def read_only(*_: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr("advrl.eval.zero_shot.write_table", read_only)
+    with pytest.warns(RuntimeWarning, match="could not save .*Read-only file system"):
+        assert main(["eval", str(run), "--episodes", "1"]) == 0
+    assert "mean solve rate" in capsys.readouterr().out  # the result is printed all the same
+    assert not (run / "tb").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +58,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
         reference = f" (random policy {result.mean('success_rate', 'random'):.3f})"
     print(f"mean solve rate {result.mean('success_rate'):.3f}{reference}")
     out = run / f"eval-{'all' if args.all else args.levels.replace(',', '_')}.csv"
-    write_table(rows, out)
-    print(f"wrote {out}")
+    save_result(out, lambda: write_table(rows, out))
     return 0
+
+
+def save_result(path: Path, write: Any) -> None:
+    """Write a result beside the run (``write()``); where the run folder cannot take it (a
+    read-only folder or file system), say so in one warning: the result is printed above."""
+    try:
+        write()
+    except OSError as err:
+        warnings.warn(
+            f"could not save {path} ({err.strerror or err}); the result is printed above",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return
+    print(f"wrote {path}")
 
 
 def eval_sampled(args: argparse.Namespace, run: Path, loaded: Any) -> int:
@@ -89,8 +104,9 @@ def eval_sampled(args: argparse.Namespace, run: Path, loaded: Any) -> int:
         f"mean solve rate {result.mean:.3f}; {worst}"
     )
     out = run / f"eval-sampled-{args.sampled}.json"
-    atomic_write_bytes(out, (json.dumps(summary, indent=1) + "\n").encode())
-    print(f"wrote {out}")
+    save_result(
+        out, lambda: atomic_write_bytes(out, (json.dumps(summary, indent=1) + "\n").encode())
+    )
     return 0
 
 
