@@ -18,12 +18,13 @@ from advrl.envs.level import MAX_LEVEL_SIDE, LevelError, MazeLevel
 MISSION = "get to the green goal square"
 
 MAX_CODE = max(OBJECT_TO_IDX.values())
-MAX_VIEW = 31
-"""The widest egocentric view (MiniGrid draws views of up to a few dozen cells)."""
 """Largest value in MiniGrid's cell encoding (object type 10 = agent; colours <= 5, states <= 3).
 
 Observation images are bounded by it rather than 255, so SB3 does not take the cell codes for pixels
 (it would transpose them and divide by 255)."""
+
+MAX_VIEW = 31
+"""The widest egocentric view (MiniGrid draws views of up to a few dozen cells)."""
 
 
 def _mission() -> str:
