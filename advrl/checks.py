@@ -43,3 +43,22 @@ def at_most(settings: Any, limit: float, *names: str) -> None:
         value = getattr(settings, name)
         if value is not None and value > limit:
             raise ValueError(f"{name} must be at most {limit:,}, got {value:,}")
+
+
+def check_device_available(device: str, instead: str = "cpu") -> None:
+    """Raise if ``device`` names an accelerator this machine does not have, rather than run
+    elsewhere than the settings say (``auto``, SB3's, takes the GPU where there is one).
+
+    Args:
+        device: a torch device name, or ``auto``.
+        instead: what the message suggests (``cpu``, or ``cpu or auto`` where SB3 takes it).
+    """
+    if device in ("auto", "cpu"):
+        return
+    import torch
+
+    kind = torch.device(device).type
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}, but torch sees no CUDA GPU here; use {instead}")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r}, but this machine has no MPS; use {instead}")

@@ -23,7 +23,7 @@ from advrl.agents.grid_projection import EnvMajorDictRolloutBuffer, GridActorCri
 from advrl.agents.heads import fuse_first_layers
 from advrl.agents.networks import GridFeaturesExtractor
 from advrl.agents.recurrent import SequenceRecurrentPPO
-from advrl.agents.settings import check_device_available
+from advrl.checks import check_device_available
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -213,7 +213,7 @@ def make_ppo(
         lstm_shared=lstm_shared,
     )
     check_first_layers(env.observation_space, policy_kwargs, lstm_hidden)
-    check_device_available(str(ppo_kwargs.get("device", "auto")))
+    check_device_available(str(ppo_kwargs.get("device", "auto")), instead="cpu or auto")
     n_envs = env.num_envs if isinstance(env, VecEnv) else 1
     if int(ppo_kwargs.get("n_steps", 2048)) * n_envs < 2:  # SB3 asserts it
         raise ValueError(

@@ -30,18 +30,6 @@ def check_device(device: str) -> None:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}") from None
 
 
-def check_device_available(device: str) -> None:
-    """Raise if ``device`` names an accelerator this machine does not have (``auto`` takes the
-    GPU where there is one, else the CPU, and says which in the run's summary)."""
-    if device == "auto" or device == "cpu":
-        return
-    kind = torch.device(device).type
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r}, but torch sees no CUDA GPU here; use cpu or auto")
-    if kind == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {device!r}, but this machine has no MPS; use cpu or auto")
-
-
 @dataclass(frozen=True)
 class LinearDecay:
     """A schedule for SB3: ``start`` at the beginning of training, falling linearly to 0."""

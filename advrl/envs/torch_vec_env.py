@@ -10,6 +10,8 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
+from advrl.checks import check_device_available
+
 
 class TorchVecEnv(VecEnv):
     """An SB3 ``VecEnv`` whose slots live together in tensors on ``device``, drawn from ``generator``.
@@ -31,9 +33,8 @@ class TorchVecEnv(VecEnv):
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         self.render_mode = None
         super().__init__(num_envs, observation_space, action_space)
+        check_device_available(str(device))
         self.device = torch.device(device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {device!r}, but torch sees no CUDA GPU here; use cpu")
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(0 if seed is None else int(seed))
 
