@@ -32,7 +32,6 @@ from torch import nn
 
 from advrl.envs.batched import UNSEEN, BuildRequest
 from advrl.pair.levels import LevelFamily
-from advrl.pair.scores import clipped_advantages, td_errors
 from advrl.pair.students import RolloutResult, Student
 from advrl.pair.teachers import Proposal, Teacher
 
@@ -275,16 +274,7 @@ class DEGen(Teacher):
         d = self.decisions
         if not d.env or protagonist.episode_starts is None:
             return {}
-        deltas = td_errors(
-            protagonist.advantages,
-            protagonist.episode_starts,
-            protagonist.gamma,
-            protagonist.gae_lambda,
-        )
-        clipped = clipped_advantages(
-            deltas, protagonist.episode_starts, protagonist.gamma, protagonist.gae_lambda
-        )
-        step_rewards = -np.minimum(clipped, 0.0) * protagonist.solved[None, :]
+        step_rewards = protagonist.negative_advantages()  # gated on a level solved in the rollout
         env = torch.cat(d.env).numpy()
         episode = torch.cat(d.episode).numpy()
         step = np.asarray(d.step)

@@ -182,7 +182,7 @@ def clipped_advantages(
     return (1 - gae_lambda) * weighted + tail
 
 
-def negative_advantage_score(
+def negative_advantages(
     advantages: np.ndarray,
     episode_starts: np.ndarray,
     solved: np.ndarray,
@@ -190,13 +190,9 @@ def negative_advantage_score(
     gamma: float,
     gae_lambda: float,
 ) -> np.ndarray:
-    """MNA (maximised negative advantage, Mead et al. 2025): per level, the mean over the
-    rollout's steps of ``-A_t``, with ``A_t`` the :func:`clipped_advantages` of the student's
-    rollout, times a solvability gate: 0 on a level the student has not solved.
-
-    A level scores high where the student keeps doing worse than it expects, on levels it can
-    solve: a learnable shortfall, where positive value loss also pays for luck. (Their code sums
-    over the rollout's steps; with a fixed rollout length the mean differs by that constant.)
+    """``[steps, levels]``: each step's ``-A_t``, with ``A_t`` the :func:`clipped_advantages` of
+    the student's rollout, times a solvability gate (0 on a level not ``solved``). MNA's score of
+    a level is their mean (:func:`negative_advantage_score`); DEGen pays them step by step.
 
     Args:
         advantages: ``[steps, levels]`` GAE advantages of the rollout.
@@ -210,4 +206,34 @@ def negative_advantage_score(
     if solved.shape != (deltas.shape[1],):
         raise ValueError(f"solved must hold one flag per level ({deltas.shape[1]})")
     clipped = clipped_advantages(deltas, episode_starts, gamma, gae_lambda)
-    return -np.minimum(clipped, 0.0).mean(axis=0) * solved
+    return -np.minimum(clipped, 0.0) * solved[None, :]
+
+
+def negative_advantage_score(
+    advantages: np.ndarray,
+    episode_starts: np.ndarray,
+    solved: np.ndarray,
+    *,
+    gamma: float,
+    gae_lambda: float,
+) -> np.ndarray:
+    """MNA (maximised negative advantage, Mead et al. 2025): per level, the mean over the
+    rollout's steps of ``-A_t``, with ``A_t`` the :func:`clipped_advantages` of the student's
+    rollout, times a solvability gate: 0 on a level the student has not solved
+    (:func:`negative_advantages`, averaged).
+
+    A level scores high where the student keeps doing worse than it expects, on levels it can
+    solve: a learnable shortfall, where positive value loss also pays for luck. (Their code sums
+    over the rollout's steps; with a fixed rollout length the mean differs by that constant.)
+
+    Args:
+        advantages: ``[steps, levels]`` GAE advantages of the rollout.
+        episode_starts: ``[steps, levels]`` SB3's episode starts.
+        solved: ``[levels]`` the gate: whether the level was solved (in this rollout, or ever).
+        gamma: the discount of the advantages.
+        gae_lambda: their GAE lambda.
+    """
+    steps = negative_advantages(
+        advantages, episode_starts, solved, gamma=gamma, gae_lambda=gae_lambda
+    )
+    return steps.mean(axis=0)

@@ -21,7 +21,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from advrl import progress
 from advrl.agents.distillation import kl_toward
 from advrl.agents.sb3_driver import setup_learning, start_rollout, update
-from advrl.pair.scores import mean_and_max, negative_advantage_score
+from advrl.pair.scores import mean_and_max, negative_advantages
 
 
 def assign_levels(venv: VecEnv, levels: Sequence[Any]) -> None:
@@ -155,19 +155,23 @@ class RolloutResult:
         """Per level: whether any episode was solved."""
         return np.array([any(s) for s in self.successes])
 
-    def negative_advantage(self, solved: np.ndarray | None = None) -> np.ndarray:
-        """Per level: the MNA score of this rollout
-        (:func:`~advrl.pair.scores.negative_advantage_score`), gated on ``solved`` (default: solved
-        in this rollout)."""
+    def negative_advantages(self, solved: np.ndarray | None = None) -> np.ndarray:
+        """``[steps, levels]``: this rollout's gated negative advantages
+        (:func:`~advrl.pair.scores.negative_advantages`), gated on ``solved`` (default: solved in
+        this rollout)."""
         if self.episode_starts is None:
             raise ValueError("this rollout did not record its episode starts; MNA needs them")
-        return negative_advantage_score(
+        return negative_advantages(
             self.advantages,
             self.episode_starts,
             self.solved if solved is None else solved,
             gamma=self.gamma,
             gae_lambda=self.gae_lambda,
         )
+
+    def negative_advantage(self, solved: np.ndarray | None = None) -> np.ndarray:
+        """Per level: the MNA score of this rollout (the mean of :meth:`negative_advantages`)."""
+        return self.negative_advantages(solved).mean(axis=0)
 
     @property
     def solve_rate(self) -> float:
