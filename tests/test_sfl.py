@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -30,15 +31,23 @@ class Scripted:
     def __init__(self) -> None:
         self.calls: list[tuple[int, int]] = []
 
-    def __call__(self, levels: Sequence[Any], episodes: int, seed: int) -> np.ndarray:
+    def __call__(self, model: Any, levels: Sequence[Any], episodes: int, seed: int) -> np.ndarray:
         self.calls.append((len(levels), episodes))
         return np.minimum(np.array([lvl.num_walls for lvl in levels]) / 10, 1.0)
+
+
+def attached(sfl: SFL) -> SFL:
+    """``sfl`` with a protagonist (the scripted success rates do not look at its policy)."""
+    sfl.attach(SimpleNamespace(model=None), None)  # type: ignore[arg-type]
+    return sfl
 
 
 def test_the_buffer_keeps_the_most_learnable_and_batches_mix_it_with_new_levels() -> None:
     scripted = Scripted()
     family = MazeFamily((6, 6), num_walls=(0, 10))
-    sfl = SFL(family, scripted, num_samples=200, episodes=3, buffer_size=20, refresh_every=4)
+    sfl = attached(
+        SFL(family, scripted, num_samples=200, episodes=3, buffer_size=20, refresh_every=4)
+    )
     first = sfl.propose(8)
     assert scripted.calls == [(200, 3)]  # refreshed before the first batch
     # p = walls / 10: the most learnable levels have 5 walls (p = .5), then 4 and 6, ...
@@ -57,10 +66,12 @@ def test_the_buffer_keeps_the_most_learnable_and_batches_mix_it_with_new_levels(
 
 def test_sfl_state_round_trips() -> None:
     family = MazeFamily((6, 6), num_walls=(0, 10))
-    sfl = SFL(family, Scripted(), num_samples=50, buffer_size=5, refresh_every=3, seed=1)
+    sfl = attached(SFL(family, Scripted(), num_samples=50, buffer_size=5, refresh_every=3, seed=1))
     sfl.propose(4)
     state = json.loads(json.dumps(sfl.state_dict()))  # checkpoint-safe
-    again = SFL(family, Scripted(), num_samples=50, buffer_size=5, refresh_every=3, seed=9)
+    again = attached(
+        SFL(family, Scripted(), num_samples=50, buffer_size=5, refresh_every=3, seed=9)
+    )
     again.load_state_dict(state)
     assert again.buffer == sfl.buffer and again.iteration == 1
     assert again.propose(4).levels == sfl.propose(4).levels
@@ -72,6 +83,8 @@ def test_sfl_refuses_bad_settings() -> None:
         SFL(family, Scripted(), num_samples=10, buffer_size=20)
     with pytest.raises(ValueError, match="buffer_share"):
         SFL(family, Scripted(), buffer_share=1.5)
+    with pytest.raises(RuntimeError, match="attach the protagonist"):
+        SFL(family, Scripted(), num_samples=10, buffer_size=2).propose(4)
 
 
 def test_advrl_train_sfl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -86,6 +86,16 @@ def _maze_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+def episode_limits(env_id: str, env_kwargs: dict[str, Any]) -> tuple[int, int]:
+    """A maze env's step limit and view size, as its batched twin plays it.
+
+    Raises:
+        ValueError: the env is not a domain-randomized maze.
+    """
+    kwargs = _maze_kwargs(env_id, env_kwargs)
+    return int(kwargs.get("max_steps", 250)), int(kwargs.get("agent_view_size", 5))
+
+
 def sample_levels(env_id: str, env_kwargs: dict[str, Any], n: int, seed: int) -> list[MazeLevel]:
     """``n`` solvable levels drawn from a maze env's own random levels (its ``num_walls``), in the
     order a ``numpy`` generator seeded with ``seed`` draws them (unsolvable draws are skipped).
@@ -219,13 +229,11 @@ class SampledLevels:
     def __init__(
         self, env_id: str, env_kwargs: dict[str, Any], *, levels: int, episodes: int
     ) -> None:
-        kwargs = _maze_kwargs(env_id, env_kwargs)
+        self.max_steps, self.agent_view_size = episode_limits(env_id, env_kwargs)
         if episodes < 1:
             raise ValueError(f"episodes per level must be >= 1, got {episodes}")
         self.env_id, self.env_kwargs = env_id, dict(env_kwargs)
         self.count, self.episodes = int(levels), int(episodes)
-        self.max_steps = int(kwargs.get("max_steps", 250))
-        self.agent_view_size = int(kwargs.get("agent_view_size", 5))
         self._levels: list[MazeLevel] | None = None
 
     @property

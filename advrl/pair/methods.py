@@ -49,8 +49,8 @@ class TeacherContext:
         seed: the teacher's seed.
         adversary: builds the designer agent from the run's ``adversary`` settings (PAIRED,
             minimax); call it only if the teacher needs one.
-        success_rates: the protagonist's success rate on given levels, played on the batched
-            maze (SFL); None where the env has no batched twin.
+        success_rates: a policy's success rate on given levels, played on the batched maze
+            (SFL's sweep of its protagonist); None where the env has no batched twin.
     """
 
     family: LevelFamily

@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 
 from advrl.pair.levels import LevelFamily
-from advrl.pair.students import RolloutResult
+from advrl.pair.students import RolloutResult, Student
 from advrl.pair.teachers import Proposal, Teacher, rng_state, set_rng_state
 
-SuccessRates = Callable[[Sequence[Any], int, int], np.ndarray]
-"""``(levels, episodes, seed) -> [levels]``: the share of ``episodes`` episodes on each level that
-the protagonist's current policy solves (actions seeded by ``seed``)."""
+SuccessRates = Callable[[Any, Sequence[Any], int, int], np.ndarray]
+"""``(policy, levels, episodes, seed) -> [levels]``: the share of ``episodes`` episodes on each
+level that ``policy`` (``model.predict``) solves, actions seeded by ``seed``."""
 
 
 def learnability(success: np.ndarray) -> np.ndarray:
@@ -43,7 +43,8 @@ class SFL(Teacher):
 
     Args:
         family: the levels.
-        success_rates: the protagonist's success rate on levels (see :data:`SuccessRates`).
+        success_rates: a policy's success rate on levels (see :data:`SuccessRates`); the policy
+            is the protagonist the runner attaches (:meth:`attach`).
         num_samples: levels drawn and played at each refresh (the paper: 25,000).
         episodes: episodes per sampled level.
         buffer_size: the most learnable levels kept (the paper: 1,000).
@@ -86,12 +87,22 @@ class SFL(Teacher):
         self.buffer: list[Any] = []
         self.scores = np.zeros(0)
         self.success = np.zeros(0)
+        self.protagonist: Student | None = None
+
+    def attach(self, protagonist: Student, antagonist: Student | None) -> None:
+        """The student whose success rates score the sampled levels."""
+        self.protagonist = protagonist
 
     def refresh(self) -> None:
         """Sample, play and score ``num_samples`` levels; keep the most learnable."""
+        if self.protagonist is None:
+            raise RuntimeError("attach the protagonist before the first proposal")
         levels = [self.family.sample(self.rng) for _ in range(self.num_samples)]
         seed = int(self.rng.integers(2**31))
-        success = np.asarray(self.success_rates(levels, self.episodes, seed), dtype=np.float64)
+        model = self.protagonist.model
+        success = np.asarray(
+            self.success_rates(model, levels, self.episodes, seed), dtype=np.float64
+        )
         if success.shape != (len(levels),):
             raise ValueError(f"success_rates gave shape {success.shape} for {len(levels)} levels")
         scores = learnability(success)

@@ -28,7 +28,7 @@ from advrl.envs.vector import batched_kwargs, make_env, make_vec
 from advrl.envs.wrappers import FixedLevel
 from advrl.eval import EVAL_SEED_OFFSET
 from advrl.eval.video import policy_clip
-from advrl.eval.worst_case import SampledLevels, success_rates
+from advrl.eval.worst_case import SampledLevels, episode_limits, success_rates
 from advrl.eval.zero_shot import ZeroShotResult, write_table, zero_shot
 from advrl.files import atomic_write_with
 from advrl.pair import Adversary, MazeFamily, ParamFamily, Student, UEDRunner, family_for
@@ -137,24 +137,23 @@ def make_adversary(config: UEDRunConfig[Any], family: Family, seed: int) -> Adve
     return Adversary(_ppo("adversary", venv, adv.ppo, adv.policy, seed, n_steps=steps))
 
 
-def protagonist_success(
-    config: UEDRunConfig[Any], students: dict[str, Student]
-) -> SuccessRates | None:
-    """The success rate of ``students["protagonist"]`` on given levels, each played ``episodes``
-    times side by side on the batched maze; None where the env has no batched twin."""
-    kwargs = batched_kwargs(config.env.id, config.env.kwargs)
-    if kwargs is None:
+def maze_success_rates(config: UEDRunConfig[Any]) -> SuccessRates | None:
+    """A policy's success rate on given levels of the run's maze, each played ``episodes`` times
+    side by side on the batched maze; None where the env is no domain-randomized maze."""
+    try:
+        max_steps, view = episode_limits(config.env.id, config.env.kwargs)
+    except ValueError:
         return None
 
-    def success(levels: Sequence[Any], episodes: int, seed: int) -> np.ndarray:
+    def success(model: Any, levels: Sequence[Any], episodes: int, seed: int) -> np.ndarray:
         with progress.phase("scoring sampled levels", len(levels) * episodes, "episodes"):
             return success_rates(
-                students["protagonist"].model,
+                model,
                 levels,
                 episodes=episodes,
-                max_steps=int(kwargs.get("max_steps", 250)),
+                max_steps=max_steps,
                 seed=seed,
-                agent_view_size=int(kwargs.get("agent_view_size", 5)),
+                agent_view_size=view,
                 device=config.env.device,
             )
 
@@ -171,22 +170,17 @@ def build_runner(config: UEDRunConfig[Any], logger: Logger | None = None) -> UED
     family = make_family(config)
     seed = config.train.seed
     method = TEACHERS[config.method]
-    students: dict[
-        str, Student
-    ] = {}  # the teacher is built first; SFL's sweep plays the protagonist
     context = TeacherContext(
         family=family,
         seed=seed + 2,
         adversary=lambda: make_adversary(config, family, seed + 2),
-        success_rates=protagonist_success(config, students),
+        success_rates=maze_success_rates(config),
     )
     try:
         teacher = method.build(config.teacher, context)
     except ValueError as err:
         raise ConfigError(f"{config.method}: {err}") from None
-    protagonist = students["protagonist"] = make_student(
-        config, config.protagonist, "protagonist", seed
-    )
+    protagonist = make_student(config, config.protagonist, "protagonist", seed)
     antagonist = (
         make_student(config, config.antagonist, "antagonist", seed + 1)
         if teacher.needs_antagonist
