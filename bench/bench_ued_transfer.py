@@ -396,12 +396,12 @@ def report(records: list[dict[str, Any]], names: list[str], reps: int) -> str:
             "| method | seeds | levels x episodes | mean | worst 10% | worst 1% |",
             "|---|---|---|---|---|---|",
         ]
+
+        def cell(values: list[float]) -> str:
+            return f"{np.mean(values):.3f} [{min(values):.3f}, {max(values):.3f}]"
+
         for method in dict.fromkeys(r["method"] for r in worst):
             cases = [r["worst_case"] for r in worst if r["method"] == method]
-
-            def cell(values: list[float]) -> str:
-                return f"{np.mean(values):.3f} [{min(values):.3f}, {max(values):.3f}]"
-
             lines.append(
                 f"| {method} | {len(cases)} | {cases[0]['levels']:,} x {cases[0]['episodes']} | "
                 f"{cell([c['mean_solve_rate'] for c in cases])} | "
