@@ -37,10 +37,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from gymnasium import spaces
 
 from advrl.config import UEDRunConfig, load_config
 from advrl.eval import EVAL_SEED_OFFSET
-from advrl.eval.heldout import RandomMazePolicy, evaluate_heldout
+from advrl.eval.actors import RandomActor
+from advrl.eval.heldout import evaluate_heldout
 from advrl.eval.intervals import aggregate
 from advrl.runners.ued import train_ued
 
@@ -280,7 +282,7 @@ def random_results(names: list[str], seeds: list[int], episodes: int) -> list[di
     out = []
     for seed in seeds:
         stats = evaluate_heldout(
-            RandomMazePolicy(), names, episodes=episodes, seed=seed + EVAL_SEED_OFFSET
+            RandomActor(spaces.Discrete(3)), names, episodes=episodes, seed=seed + EVAL_SEED_OFFSET
         )
         rates = {name: s.success_rate for name, s in stats.items()}
         out.append({"method": "random", "seed": seed, "solve_rate": rates})

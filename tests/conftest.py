@@ -39,6 +39,51 @@ def room() -> MazeLevel:
     return MazeLevel.from_text(ROOM)
 
 
+def readme_rows() -> list[tuple[list[str], list[str]]]:
+    """The rows of the README's table of what a run logs: each row's keys and the run kinds it
+    names (its second column split at commas)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### What a run logs", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for row in table.splitlines():
+        if row.startswith("| `"):
+            cells = row.split(" | ")
+            keys = re.findall(r"`([^`]+)`", cells[0])
+            rows.append((keys, [kind.strip() for kind in cells[1].split(",")]))
+    return rows
+
+
+def key_pattern(key: str) -> re.Pattern[str]:
+    """A documented key as a pattern: ``<agent>``/``<maze>``/... one path part, ``*`` any rest."""
+    body = re.escape(key).replace(r"\*", ".*")
+    return re.compile(re.sub(r"<[a-z]+>", "[^/]+", body) + "$")
+
+
+def logged_keys(run: Path) -> set[str]:
+    """Every scalar, image and histogram tag in a run's TensorBoard events."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "tb"), size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    tags = events.Tags()
+    return {*tags["scalars"], *tags["images"], *tags["histograms"]}
+
+
+@pytest.fixture(scope="session")
+def missing() -> Callable[[Path, set[str]], set[str]]:
+    """The keys the README's table says a run of the given kinds logs (rows naming any of
+    ``kinds``, e.g. ``{"all", "PPO", "maze runs"}``) that are not in its TensorBoard events."""
+    rows = readme_rows()
+
+    def check(run: Path, kinds: set[str]) -> set[str]:
+        keys = logged_keys(run)
+        wanted = [key for row_keys, row_kinds in rows if kinds & set(row_kinds) for key in row_keys]
+        assert wanted
+        return {k for k in wanted if not any(key_pattern(k).match(got) for got in keys)}
+
+    return check
+
+
 @pytest.fixture(scope="session")
 def undocumented() -> Callable[[Path], set[str]]:
     """The TensorBoard keys a run folder holds that the README's table of what a run logs does

@@ -7,10 +7,16 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
+from gymnasium import spaces
 
 from advrl.envs.maze import MazeEnv
-from advrl.eval.heldout import RandomMazePolicy, evaluate_heldout, heldout_levels, play_levels
+from advrl.eval.actors import RandomActor, episode_keys
+from advrl.eval.heldout import evaluate_heldout, heldout_levels, play_levels
+
+
+def maze_random() -> RandomActor:
+    """A uniformly random maze policy (left, right, forward)."""
+    return RandomActor(spaces.Discrete(3))
 
 
 def hashed_action(image: np.ndarray, direction: np.ndarray, t: int) -> np.ndarray:
@@ -80,15 +86,15 @@ def test_play_levels_needs_one_square_size() -> None:
 
 
 def test_random_policy_is_uniform_and_seeded() -> None:
-    """RandomMazePolicy: uniform over the three actions, reproducible under play_levels' seed."""
-    torch.manual_seed(0)
-    obs = {"image": np.zeros((30_000, 5, 5, 3)), "direction": np.zeros(30_000)}
-    counts = np.bincount(RandomMazePolicy().predict(obs)[0], minlength=3)
+    """The random actor: uniform over the three actions, reproducible under play_levels' seed."""
+    actor = maze_random()
+    actor.begin(episode_keys(0, 30_000))
+    counts = np.bincount(actor.act(None, np.arange(30_000)), minlength=3)
     assert counts.sum() == 30_000 and np.all(np.abs(counts - 10_000) < 400)  # ~7 sigma
     levels, max_steps = heldout_levels("FourRooms13", 30, seed=5)
-    first = play_levels(RandomMazePolicy(), levels, max_steps=max_steps, seed=9)
-    again = play_levels(RandomMazePolicy(), levels, max_steps=max_steps, seed=9)
-    other = play_levels(RandomMazePolicy(), levels, max_steps=max_steps, seed=10)
+    first = play_levels(maze_random(), levels, max_steps=max_steps, seed=9)
+    again = play_levels(maze_random(), levels, max_steps=max_steps, seed=9)
+    other = play_levels(maze_random(), levels, max_steps=max_steps, seed=10)
     np.testing.assert_array_equal(first.lengths, again.lengths)
     assert not np.array_equal(first.lengths, other.lengths)
     assert 0 < first.success_rate < 1  # a random walk finds some of the goals in 100 steps
@@ -100,7 +106,7 @@ def test_zero_shot_plays_the_random_policy_on_the_same_episodes() -> None:
     result = zero_shot(
         HashPolicy(), "advrl/Maze-v0", {}, ["FourRooms13"], episodes=6, seed=2, with_random=True
     )
-    expected = evaluate_heldout(RandomMazePolicy(), ["FourRooms13"], episodes=6, seed=2)
+    expected = evaluate_heldout(maze_random(), ["FourRooms13"], episodes=6, seed=2)
     assert result.stats["random"]["FourRooms13"].as_dict() == expected["FourRooms13"].as_dict()
     assert result.rows()[0]["solve_rate_random"] == round(expected["FourRooms13"].success_rate, 4)
     assert result.summary()["mean_solve_rate_random"] == expected["FourRooms13"].success_rate
@@ -114,16 +120,18 @@ def test_zero_shot_plays_the_random_policy_on_the_same_episodes() -> None:
 
 
 class PixelSumPolicy:
-    """Left or right by the parity of the frame's pixel sum: actions that depend on the view."""
+    """Left or right by the parity of each frame's pixel sum: actions that depend on the view (a
+    batch of frames in, one action per frame out)."""
 
     def predict(
         self, obs: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True
     ) -> tuple[Any, None]:
-        return np.array(int(np.asarray(obs, dtype=np.int64).sum()) % 2), None
+        frames = np.asarray(obs, dtype=np.int64)
+        return frames.reshape(len(frames), -1).sum(axis=1) % 2, None
 
 
 def test_views_evaluation_plays_the_same_levels_under_each_view_space() -> None:
-    from advrl.eval.rollouts import evaluate, random_policy
+    from advrl.eval.rollouts import play
     from advrl.eval.zero_shot import zero_shot_views
 
     result = zero_shot_views(
@@ -134,7 +142,9 @@ def test_views_evaluation_plays_the_same_levels_under_each_view_space() -> None:
     rand = result.stats["random"]
     assert np.array_equal(rand["default"].returns, rand["heldout"].returns)
     env = gym.make("advrl/PixelCartPole-v1", views="heldout")
-    expected = evaluate(env, random_policy(env.action_space, 5), 3, 5)
+    alone = play(lambda: gym.make("advrl/PixelCartPole-v1", views="heldout"),
+                 RandomActor(env.action_space), 3, 5, width=1)  # fmt: skip
+    expected = alone  # the same keyed random draws, one episode at a time
     assert np.array_equal(rand["heldout"].returns, expected.returns)
     # CartPole defines no success: the rows give returns only
     assert list(result.rows()[0]) == [
@@ -189,25 +199,25 @@ def test_episodes_side_by_side_are_the_episodes_one_by_one(env_id: str) -> None:
 
 def test_policy_modes_are_the_three_policies_on_the_same_episodes() -> None:
     """evaluate_modes plays the model's sampled and greedy actions and a random policy, each on the
-    episodes evaluate plays with that policy; as_dict is the summaries' layout."""
+    episodes the one-at-a-time loop plays with that actor (the maze's levels on the batched maze
+    there, Gymnasium envs one by one here); as_dict is the summaries' layout."""
     from stable_baselines3 import PPO
 
-    from advrl.eval.rollouts import evaluate, evaluate_modes, random_policy, sb3_policy
+    from advrl.eval.actors import PolicyActor
+    from advrl.eval.rollouts import evaluate_modes, play
 
     def make() -> gym.Env:
         return gym.make("advrl/Maze-Small-v0")
 
     env = make()
     model = PPO("MultiInputPolicy", env, n_steps=16, batch_size=16, seed=0)
-    torch.manual_seed(1)  # sampled actions draw from torch's generator: the same draws below
-    modes = evaluate_modes(model, make, episodes=3, seed=5, with_random=True)
-    torch.manual_seed(1)
-    for stats, policy in [
-        (modes.stochastic, sb3_policy(model)),
-        (modes.greedy, sb3_policy(model, deterministic=True)),
-        (modes.random, random_policy(env.action_space, 5)),
+    modes = evaluate_modes(model, "advrl/Maze-Small-v0", episodes=3, seed=5, with_random=True)
+    for stats, actor in [
+        (modes.stochastic, PolicyActor(model)),
+        (modes.greedy, PolicyActor(model, deterministic=True)),
+        (modes.random, RandomActor(env.action_space)),
     ]:
-        expected = evaluate(env, policy, 3, 5)
+        expected = play(make, actor, 3, 5, width=1)
         assert stats is not None
         np.testing.assert_array_equal(stats.lengths, expected.lengths)
         np.testing.assert_array_equal(stats.returns, expected.returns)
@@ -215,3 +225,4 @@ def test_policy_modes_are_the_three_policies_on_the_same_episodes() -> None:
     assert list(layout) == ["policy", "policy_deterministic", "random"]
     assert layout["random"]["success_rate"] == modes.random.success_rate  # type: ignore[union-attr]
     assert "random" not in evaluate_modes(model, make, episodes=1, seed=5).as_dict()
+    assert len(set(modes.stochastic.lengths.tolist())) > 1  # not all timed out alike

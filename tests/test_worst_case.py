@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from gymnasium import spaces
 from test_ued_cli import tiny_config
 
 from advrl.cli import main
 from advrl.envs.level import MazeLevel
-from advrl.eval.heldout import RandomMazePolicy
+from advrl.eval.actors import RandomActor
 from advrl.eval.worst_case import SampledLevels, sample_levels, worst_case
 
 EASY = MazeLevel.from_text(">G...\n.....\n.....\n.....\n.....")  # one step forward
@@ -45,7 +46,9 @@ def test_the_worst_levels_are_scored_on_independent_episodes() -> None:
     action must be forward): the 300 chosen as worst all failed when chosen, yet score about a
     third when played again, as they must, being the same level."""
     levels = [EASY] * 3000
-    result = worst_case(RandomMazePolicy(), levels, episodes=1, max_steps=1, chunk=1024)
+    result = worst_case(
+        RandomActor(spaces.Discrete(3)), levels, episodes=1, max_steps=1, chunk=1024
+    )
     assert result.mean == pytest.approx(1 / 3, abs=0.03)
     assert result.worst[0.1] == pytest.approx(1 / 3, abs=0.08)  # 0.0 if scored where chosen
 

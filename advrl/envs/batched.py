@@ -150,6 +150,10 @@ class BatchedMaze(TorchVecEnv):
         super().__init__(num_envs, observation_space, spaces.Discrete(3), device=device, seed=seed)
         self.size, self.inner, self.view = size, inner, agent_view_size
         self.max_steps = int(max_steps)
+        self.step_limit = torch.full(
+            (num_envs,), self.max_steps, dtype=torch.long, device=self.device
+        )
+        """Each slot's step limit (``max_steps`` unless :meth:`set_step_limits` changed it)."""
         self.wall_range = walls.wall_range
         self.pad = agent_view_size - 1  # extra wall rings so every view stays inside the tensor
         self.offset = 1 + self.pad  # padded coordinate of inner cell (0, 0)
@@ -219,6 +223,14 @@ class BatchedMaze(TorchVecEnv):
             self.fixed_start[i] = self._inner_idx[level.start[0] * self.inner + level.start[1]]
             self.fixed_dir[i] = level.start_dir
             self.fixed[i] = True
+
+    def set_step_limits(self, limits: Sequence[int]) -> None:
+        """Give each slot its own step limit (an evaluation of levels with different limits, e.g.
+        held-out mazes of one size); the reward's time penalty scales with the slot's limit, as
+        MazeEnv's does with its ``max_steps``."""
+        if len(limits) != self.num_envs or min(limits, default=1) < 1:
+            raise ValueError(f"need {self.num_envs} positive step limits, got {list(limits)[:8]}")
+        self.step_limit = torch.as_tensor(list(limits), dtype=torch.long, device=self.device)
 
     def set_builder(self, builder: Builder | None) -> None:
         """Build the levels of the slots without a fixed level as their agent first sees them
@@ -425,9 +437,11 @@ class BatchedMaze(TorchVecEnv):
         self.pos = torch.where(forward & (cell != WALL), ahead, self.pos)
         self.t += 1
         terminated = forward & (cell == GOAL)
-        truncated = self.t >= self.max_steps
+        truncated = self.t >= self.step_limit
         # float64 with MazeEnv's order of operations, so both give the same float32 rewards
-        reward = torch.where(terminated, 1.0 - 0.9 * (self.t.double() / self.max_steps), 0.0)
+        reward = torch.where(
+            terminated, 1.0 - 0.9 * (self.t.double() / self.step_limit.double()), 0.0
+        )
         self.ep_return += reward.float()
         if self.builder is not None and bool(self.building.any()):
             self._build_views(torch.nonzero(self.building).squeeze(1))

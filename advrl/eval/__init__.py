@@ -1,5 +1,6 @@
 """Evaluation: returns and solve rates over levels and seeds, robustness metrics."""
 
+from advrl.eval.actors import PolicyActor, RandomActor, episode_keys
 from advrl.eval.ara import ara, normalized_ara
 from advrl.eval.robustness import (
     CurvePoint,
@@ -15,6 +16,8 @@ from advrl.eval.rollouts import (
     evaluate,
     evaluate_batch,
     evaluate_modes,
+    play,
+    play_env,
     random_policy,
     sb3_policy,
 )
@@ -24,14 +27,19 @@ __all__ = [
     "CurvePoint",
     "CurveReport",
     "EpisodeStats",
+    "PolicyActor",
     "PolicyModes",
+    "RandomActor",
     "RobustnessResult",
     "ara",
     "curve_report",
     "evaluate",
     "evaluate_batch",
+    "episode_keys",
     "evaluate_modes",
     "normalized_ara",
+    "play",
+    "play_env",
     "random_policy",
     "robustness_curve",
     "sb3_policy",

@@ -2,7 +2,8 @@
 
 The levels are exactly those ``gymnasium.make("advrl/Maze-<Name>-v0")`` plays after
 ``reset(seed=seed + i)``; they are played side by side in a :class:`~advrl.envs.batched.BatchedMaze`
-(whose rules are MazeEnv's, as its equivalence test checks), one episode per slot.
+(whose rules are MazeEnv's, as its equivalence test checks), one episode per slot, the mazes of
+one size together.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from advrl import progress
 from advrl.envs.batched import BatchedMaze
 from advrl.envs.heldout import PROCEDURAL, default_max_steps, heldout_generator
 from advrl.envs.level import MazeLevel
+from advrl.eval.actors import as_actor, episode_keys
 from advrl.eval.rollouts import EpisodeStats
 
 
@@ -29,73 +31,78 @@ def heldout_levels(name: str, episodes: int, seed: int = 0) -> tuple[list[MazeLe
 
 
 def play_levels(
-    model: Any,
+    policy: Any,
     levels: Sequence[MazeLevel],
     *,
-    max_steps: int,
+    max_steps: int | Sequence[int],
     deterministic: bool = False,
     agent_view_size: int = 5,
     device: str = "cpu",
     seed: int = 0,
+    keys: np.ndarray | None = None,
+    count_episodes: bool = False,
 ) -> EpisodeStats:
-    """One episode on each level (all of one shape), played together; the policy is ``model.predict``.
+    """One episode on each level (all of one shape), played together on the batched maze; each
+    step asks the policy for the actions of the episodes still running, in one batch.
 
-    Stochastic actions are drawn under a torch random state forked and seeded with ``seed``, so an
-    evaluation neither disturbs nor depends on a training run's random stream.
+    Args:
+        policy: an :class:`~advrl.eval.actors.Actor`, an SB3 model, or an object with SB3's
+            ``predict`` (:func:`~advrl.eval.actors.as_actor`).
+        max_steps: the step limit, of every level or of each.
+        keys: each episode's key for its sampled actions (default
+            :func:`~advrl.eval.actors.episode_keys` of ``seed``): an episode plays the same
+            beside any others. A ``predict`` object's sampled actions draw from torch's
+            generator, forked and seeded with ``seed``, so an evaluation neither disturbs nor
+            depends on a training run's random stream.
+        count_episodes: advance the progress phase by one per finished episode.
     """
     if not levels:
         raise ValueError("no levels to play")
     shape = levels[0].shape
     if any(lvl.shape != shape for lvl in levels) or shape[0] != shape[1]:
         raise ValueError("play_levels needs square levels of one size")
+    n = len(levels)
+    limits = [int(max_steps)] * n if isinstance(max_steps, int) else [int(m) for m in max_steps]
+    if len(limits) != n:
+        raise ValueError(f"got {len(limits)} step limits for {n} levels")
     env = BatchedMaze(
-        len(levels),
+        n,
         size=shape[0] + 2,
         agent_view_size=agent_view_size,
-        max_steps=max_steps,
+        max_steps=max(limits),
         device=device,
     )
     env.set_levels(list(levels))
+    env.set_step_limits(limits)
     env.reset()
-    n = len(levels)
+    actor = as_actor(policy, deterministic)
+    actor.begin(episode_keys(seed, n) if keys is None else np.asarray(keys, dtype=np.uint64))
     returns = torch.zeros(n, dtype=torch.float64)
     lengths = torch.zeros(n, dtype=torch.long)
     solved = torch.zeros(n, dtype=torch.bool)
-    running = torch.ones(n, dtype=torch.bool)
+    running = torch.arange(n)
+    actions = torch.zeros(n, dtype=torch.long)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        state: Any = None  # a recurrent policy's hidden state
-        start = np.ones(n, dtype=bool)
-        while bool(running.any()):
-            obs = {k: v.cpu().numpy() for k, v in env.observe().items()}
-            actions, state = model.predict(
-                obs, state=state, episode_start=start, deterministic=deterministic
-            )
-            start = np.zeros(n, dtype=bool)
-            reward, terminated, truncated = env.step_tensors(torch.as_tensor(actions))
-            reward, terminated, truncated = reward.cpu(), terminated.cpu(), truncated.cpu()
-            returns += torch.where(running, reward.double(), 0.0)
-            lengths += running.long()
-            solved |= running & terminated
-            running &= ~(terminated | truncated)
+        while len(running):
+            view = env.observe()
+            obs = {k: (v if len(running) == n else v[running.to(v.device)]).cpu().numpy()
+                   for k, v in view.items()}  # fmt: skip
+            actions[running] = torch.as_tensor(actor.act(obs, running.numpy())).long()
+            reward, terminated, truncated = (x.cpu() for x in env.step_tensors(actions))
+            returns[running] += reward[running].double()
+            lengths[running] += 1
+            solved[running] |= terminated[running]
+            ended = (terminated | truncated)[running]
+            if bool(ended.any()):
+                running = running[~ended]
+                if count_episodes:
+                    progress.advance(int(ended.sum()))
     return EpisodeStats(returns.numpy(), lengths.numpy(), solved.numpy())
 
 
-class RandomMazePolicy:
-    """Uniformly random maze actions, with ``model.predict``'s signature: the reference a trained
-    policy's solve rate is read against. Draws from torch's random stream, which
-    :func:`play_levels` forks and seeds, so its episodes are reproducible."""
-
-    n_actions = 3  # MazeEnv's Discrete(3): left, right, forward
-
-    def predict(self, observation: dict[str, np.ndarray], **_: Any) -> tuple[np.ndarray, None]:
-        """One random action per env."""
-        n = len(next(iter(observation.values())))
-        return torch.randint(self.n_actions, (n,)).numpy(), None
-
-
 def evaluate_heldout(
-    model: Any,
+    policy: Any,
     names: Sequence[str],
     *,
     episodes: int,
@@ -104,18 +111,32 @@ def evaluate_heldout(
     agent_view_size: int = 5,
     device: str = "cpu",
 ) -> dict[str, EpisodeStats]:
-    """Play ``episodes`` seeded episodes of each named held-out maze; statistics per maze."""
-    out = {}
-    for name in names:
-        levels, max_steps = heldout_levels(name, episodes, seed)
-        out[name] = play_levels(
-            model,
-            levels,
-            max_steps=max_steps,
+    """Play ``episodes`` seeded episodes of each named held-out maze; statistics per maze.
+
+    The mazes of one size are played together, all their episodes side by side; a maze's episodes
+    draw their actions from keys of ``seed`` and its name, so a maze's statistics do not depend on
+    which others are played beside it. Progress advances as episodes finish.
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    drawn = {name: heldout_levels(name, episodes, seed) for name in names}
+    out: dict[str, EpisodeStats] = {}
+    for shape in dict.fromkeys(levels[0].shape for levels, _ in drawn.values()):
+        group = [name for name in names if drawn[name][0][0].shape == shape]
+        stats = play_levels(
+            policy,
+            [level for name in group for level in drawn[name][0]],
+            max_steps=[drawn[name][1] for name in group for _ in range(episodes)],
             deterministic=deterministic,
             agent_view_size=agent_view_size,
             device=device,
             seed=seed,
+            keys=np.concatenate([episode_keys(seed, episodes, name) for name in group]),
+            count_episodes=True,
         )
-        progress.advance()
-    return out
+        for k, name in enumerate(group):
+            part = slice(k * episodes, (k + 1) * episodes)
+            out[name] = EpisodeStats(
+                stats.returns[part], stats.lengths[part], stats.successes[part]
+            )
+    return {name: out[name] for name in names}

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 from advrl import progress
+from advrl.envs.vector import make_env
+from advrl.eval.actors import (
+    Actor,
+    BatchActor,
+    PolicyActor,
+    RandomActor,
+    as_actor,
+    episode_keys,
+)
 
 Policy = Callable[[Any], Any]
 """Maps one observation to one action. A policy with memory also has a ``reset()`` method, which
@@ -94,28 +105,169 @@ class PolicyModes:
 
 def evaluate_modes(
     model: Any,
-    make_env: Callable[[], gym.Env],
+    env: str | Callable[[], gym.Env],
     episodes: int,
     seed: int,
     with_random: bool = False,
+    *,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> PolicyModes:
     """An SB3 model's policy, stochastic and greedy (and a random policy if ``with_random``), on
-    the same ``episodes`` seeded episodes of one env that ``make_env`` builds (and closed after)."""
-    env = make_env()
+    the same ``episodes`` seeded episodes, played side by side (:func:`play_env`).
+
+    Args:
+        env: an env id (with ``env_kwargs``), or a function that builds the env.
+    """
     played = 3 if with_random else 2
+    with progress.phase("evaluating", episodes * played, "episodes"):
+
+        def run(actor: Actor) -> EpisodeStats:
+            return play_env(env, actor, episodes, seed, env_kwargs=env_kwargs)
+
+        random = None
+        if with_random:
+            probe = make_env(env, env_kwargs) if isinstance(env, str) else env()
+            space = probe.action_space
+            probe.close()
+            random = run(RandomActor(space))
+        return PolicyModes(
+            stochastic=run(PolicyActor(model)),
+            greedy=run(PolicyActor(model, deterministic=True)),
+            random=random,
+        )
+
+
+DEFAULT_WIDTH = 256
+"""Gymnasium envs stepped side by side by :func:`play` (more episodes are played in turns)."""
+
+
+def play(
+    make_env: Callable[[], gym.Env],
+    policy: Any,
+    episodes: int,
+    seed: int = 0,
+    *,
+    deterministic: bool = False,
+    keys: np.ndarray | None = None,
+    options: dict[str, Any] | None = None,
+    width: int = DEFAULT_WIDTH,
+    count: bool = True,
+) -> EpisodeStats:
+    """Play ``episodes`` episodes side by side, ``width`` envs at a time: episode ``i`` starts from
+    ``reset(seed=seed + i)`` in its own env, and each step asks the policy for the actions of every
+    episode still running, in one batch.
+
+    The same seeded episodes as :func:`evaluate`, which plays them one by one; with an SB3 model
+    (:class:`~advrl.eval.actors.PolicyActor`) each episode draws its sampled actions from its own
+    key (``keys``, by default :func:`~advrl.eval.actors.episode_keys` of ``seed``), so the
+    statistics do not depend on ``width``. Progress advances as episodes finish.
+
+    Args:
+        policy: an :class:`~advrl.eval.actors.Actor`, an SB3 model, or an object with SB3's
+            ``predict`` (:func:`~advrl.eval.actors.as_actor`).
+        deterministic: greedy actions (for a model).
+        options: ``reset`` options of every episode.
+        count: advance the progress phase by one per finished episode.
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    if width < 1:
+        raise ValueError(f"width must be >= 1, got {width}")
+    actor = as_actor(policy, deterministic)
+    keys = episode_keys(seed, episodes) if keys is None else np.asarray(keys, dtype=np.uint64)
+    returns, lengths = np.zeros(episodes), np.zeros(episodes, dtype=np.int64)
+    successes = np.zeros(episodes, dtype=bool)
+    defined = False
+    envs = [make_env() for _ in range(min(width, episodes))]
     try:
-        with progress.phase("evaluating", episodes * played, "episodes"):
-            return PolicyModes(
-                stochastic=evaluate(env, sb3_policy(model), episodes, seed),
-                greedy=evaluate(env, sb3_policy(model, deterministic=True), episodes, seed),
-                random=(
-                    evaluate(env, random_policy(env.action_space, seed), episodes, seed)
-                    if with_random
-                    else None
-                ),
-            )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)  # a PredictActor's sampled actions
+            for first in range(0, episodes, width):
+                size = min(width, episodes - first)
+                obs = [
+                    envs[j].reset(seed=seed + first + j, options=options)[0] for j in range(size)
+                ]
+                actor.begin(keys[first : first + size])
+                running = np.arange(size)
+                while running.size:
+                    actions = actor.act(_stack([obs[j] for j in running]), running)
+                    still = []
+                    for j, action in zip(running.tolist(), actions, strict=True):
+                        obs[j], reward, terminated, truncated, info = envs[j].step(action)
+                        i = first + j
+                        returns[i] += float(reward)
+                        lengths[i] += 1
+                        if not (terminated or truncated):
+                            still.append(j)
+                            continue
+                        defined = defined or "is_success" in info
+                        successes[i] = bool(info.get("is_success", False))
+                        if count:
+                            progress.advance()
+                    running = np.array(still, dtype=np.int64)
     finally:
-        env.close()
+        for env in envs:
+            env.close()
+    return EpisodeStats(returns, lengths, successes, success_defined=defined)
+
+
+def maze_backend(env_id: str) -> bool:
+    """Whether ``gymnasium.make(env_id, ...)`` builds a bare :class:`~advrl.envs.maze.MazeEnv`
+    (no wrapper that changes its episodes), whose levels the batched maze can play."""
+    from advrl.envs.vector import MAZE_ENTRY
+
+    try:
+        spec = gym.spec(env_id)
+    except gym.error.Error:
+        return False
+    return (
+        spec.entry_point == MAZE_ENTRY
+        and spec.max_episode_steps is None
+        and not spec.additional_wrappers
+    )
+
+
+def play_env(
+    env: str | Callable[[], gym.Env],
+    policy: Any,
+    episodes: int,
+    seed: int = 0,
+    *,
+    env_kwargs: dict[str, Any] | None = None,
+    deterministic: bool = False,
+) -> EpisodeStats:
+    """:func:`play` on an env: a maze env's levels (those its ``reset(seed=seed + i)`` draws) on the
+    batched maze, all episodes at once (:func:`~advrl.eval.heldout.play_levels`); any other env as
+    Gymnasium envs side by side. Both give the same episodes.
+
+    Args:
+        env: an env id (with ``env_kwargs``), or a function that builds the env.
+    """
+    if isinstance(env, str) and maze_backend(env):
+        from advrl.eval.heldout import play_levels
+
+        if episodes < 1:
+            raise ValueError(f"episodes must be >= 1, got {episodes}")
+        probe = make_env(env, env_kwargs)
+        try:
+            levels = [probe.reset(seed=seed + i)[1]["level"] for i in range(episodes)]
+            base: Any = probe.unwrapped
+            max_steps, view = int(base.max_steps), int(base.agent_view_size)
+        finally:
+            probe.close()
+        stats = play_levels(
+            policy,
+            levels,
+            max_steps=max_steps,
+            agent_view_size=view,
+            deterministic=deterministic,
+            keys=episode_keys(seed, episodes),
+            seed=seed,
+            count_episodes=True,
+        )
+        return stats
+    factory = functools.partial(make_env, env, env_kwargs) if isinstance(env, str) else env
+    return play(factory, policy, episodes, seed, deterministic=deterministic)
 
 
 def start_episode(policy: Policy) -> None:
@@ -186,39 +338,9 @@ def _stack(observations: list[Any]) -> Any:
 def evaluate_batch(
     make_env: Callable[[], gym.Env], act: BatchPolicy, episodes: int, seed: int = 0
 ) -> EpisodeStats:
-    """:func:`evaluate` with all episodes stepped side by side: episode ``i`` starts from
-    ``reset(seed=seed + i)`` in its own env, and each step asks ``act`` for the actions of every
-    episode still running, in one batch.
-
-    The same seeded levels as :func:`evaluate`: a memoryless policy gets the same statistics
-    either way.
-    """
-    if episodes < 1:
-        raise ValueError(f"episodes must be >= 1, got {episodes}")
-    envs = [make_env() for _ in range(episodes)]
-    try:
-        obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
-        returns, lengths = np.zeros(episodes), np.zeros(episodes, dtype=np.int64)
-        successes = np.zeros(episodes, dtype=bool)
-        defined = False
-        running = list(range(episodes))
-        while running:
-            actions = act(_stack([obs[i] for i in running]))
-            still = []
-            for i, action in zip(running, actions, strict=True):
-                obs[i], reward, terminated, truncated, info = envs[i].step(action)
-                returns[i] += float(reward)
-                lengths[i] += 1
-                if not (terminated or truncated):
-                    still.append(i)
-                    continue
-                defined = defined or "is_success" in info
-                successes[i] = bool(info.get("is_success", False))
-            running = still
-        return EpisodeStats(returns, lengths, successes, success_defined=defined)
-    finally:
-        for env in envs:
-            env.close()
+    """:func:`play` with a memoryless batch policy (``act``: the running episodes' observations to
+    their actions), all episodes side by side."""
+    return play(make_env, BatchActor(act), episodes, seed, width=max(episodes, 1), count=False)
 
 
 class SB3Policy:

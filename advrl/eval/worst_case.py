@@ -24,6 +24,7 @@ from advrl import progress
 from advrl.envs.generators import RandomWalls
 from advrl.envs.level import MazeLevel
 from advrl.envs.vector import batched_kwargs
+from advrl.eval.actors import episode_keys
 from advrl.eval.heldout import play_levels
 
 ALPHAS: tuple[float, ...] = (0.01, 0.1)
@@ -135,11 +136,13 @@ def success_rates(
     device: str = "cpu",
 ) -> np.ndarray:
     """``[levels]``: the share of ``episodes`` episodes on each level that the policy solved,
-    ``chunk`` episodes played side by side at a time (chunk ``k`` under the action seed
-    ``seed + k``)."""
+    ``chunk`` episodes played side by side at a time; episode ``j`` of level ``i`` draws its actions
+    from key ``i * episodes + j`` of ``seed`` (:func:`~advrl.eval.actors.episode_keys`), so the
+    rates do not depend on ``chunk``."""
     if episodes < 1:
         raise ValueError(f"episodes per level must be >= 1, got {episodes}")
     slots = [level for level in levels for _ in range(episodes)]  # level-major
+    keys = episode_keys(seed, len(slots))
     solved = np.zeros(len(slots), dtype=bool)
     for k, start in enumerate(range(0, len(slots), chunk)):
         part = slots[start : start + chunk]
@@ -150,9 +153,10 @@ def success_rates(
             agent_view_size=agent_view_size,
             device=device,
             seed=seed + k,
+            keys=keys[start : start + len(part)],
+            count_episodes=True,
         )
         solved[start : start + len(part)] = stats.successes
-        progress.advance(len(part))
     return solved.reshape(len(levels), episodes).mean(axis=1)
 
 

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import torch
 
 from advrl import progress
 from advrl.envs.vector import batched_kwargs, make_env
-from advrl.eval.heldout import RandomMazePolicy, evaluate_heldout
-from advrl.eval.rollouts import EpisodeStats, evaluate, random_policy, sb3_policy
+from advrl.eval.actors import Actor, RandomActor, as_actor
+from advrl.eval.heldout import evaluate_heldout
+from advrl.eval.rollouts import EpisodeStats, play_env
 from advrl.files import atomic_write_bytes
 
 Mode = Literal["stochastic", "deterministic", "random"]
@@ -125,10 +125,10 @@ def zero_shot(
     if with_random and maze_kwargs is not None:
         modes.append("random")
     stats: dict[str, dict[str, EpisodeStats]] = {}
-    label, total, unit = "evaluating", len(modes) * episodes, "episodes"
+    label, total = "evaluating", len(modes) * episodes
     if maze_kwargs is not None:
-        label, total, unit = "evaluating held-out mazes", len(modes) * len(names), "mazes"
-    with progress.phase(label, total, unit):
+        label, total = "evaluating held-out mazes", len(modes) * len(names) * episodes
+    with progress.phase(label, total, "episodes"):
         for mode in modes:
             stats[mode] = _play(model, env_id, env_kwargs, maze_kwargs, names, mode, episodes, seed)
     return ZeroShotResult(stats, held_out=maze_kwargs is not None)
@@ -160,21 +160,24 @@ def zero_shot_views(
         )
     modes: list[Mode] = ["stochastic", "deterministic", "random"]
     stats: dict[str, dict[str, EpisodeStats]] = {mode: {} for mode in modes}
-    with progress.phase("evaluating views", len(views), "view spaces"):
+    with progress.phase("evaluating views", len(views) * len(modes) * episodes, "episodes"):
         for name in views:
-            env = make_env(env_id, {**env_kwargs, "views": name})
+            kwargs = {**env_kwargs, "views": name}
             for mode in modes:
-                policy = (
-                    random_policy(env.action_space, seed)
-                    if mode == "random"
-                    else sb3_policy(model, mode == "deterministic")
-                )
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(seed)
-                    stats[mode][name] = evaluate(env, policy, episodes, seed)
-            env.close()
-            progress.advance()
+                actor = _actor(model, mode, env_id, kwargs)
+                stats[mode][name] = play_env(env_id, actor, episodes, seed, env_kwargs=kwargs)
     return ZeroShotResult(stats, held_out=False, label="views")
+
+
+def _actor(model: Any, mode: Mode, env_id: str, env_kwargs: dict[str, Any]) -> Actor:
+    """The actor of a policy mode: the model sampling or greedy, or a uniformly random policy of
+    the env's action space."""
+    if mode != "random":
+        return as_actor(model, mode == "deterministic")
+    env = make_env(env_id, env_kwargs)
+    space = env.action_space
+    env.close()
+    return RandomActor(space)
 
 
 def _play(
@@ -188,22 +191,16 @@ def _play(
     seed: int,
 ) -> dict[str, EpisodeStats]:
     """One policy mode's statistics per level."""
-    deterministic = mode == "deterministic"
+    actor = _actor(model, mode, env_id, env_kwargs)
     if maze_kwargs is not None:
         return evaluate_heldout(
-            RandomMazePolicy() if mode == "random" else model,
+            actor,
             names,
             episodes=episodes,
             seed=seed,
-            deterministic=deterministic,
             agent_view_size=int(maze_kwargs.get("agent_view_size", 5)),
         )
-    env = make_env(env_id, env_kwargs)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        s = evaluate(env, sb3_policy(model, deterministic), episodes, seed)
-    env.close()
-    return {STANDARD_LEVEL: s}
+    return {STANDARD_LEVEL: play_env(env_id, actor, episodes, seed, env_kwargs=env_kwargs)}
 
 
 def write_table(rows: Sequence[dict[str, Any]], path: Path) -> None:

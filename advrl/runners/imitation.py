@@ -8,7 +8,6 @@ an ASAF fine-tuning run (``init.from_run``), and every run's policy is evaluated
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,9 +214,10 @@ def imitation_eval(
     the demos' expert and random returns and each mode's normalized score."""
     modes = evaluate_modes(
         model,
-        functools.partial(make_env, config.env.id, config.env.kwargs),
+        config.env.id,
         episodes,
         config.train.seed + EVAL_SEED_OFFSET,
+        env_kwargs=config.env.kwargs,
     )
     out: dict[str, Any] = modes.as_dict()
     out.update(expert_return=demos.expert_return, random_return=demos.random_return)

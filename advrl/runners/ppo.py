@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -18,8 +17,8 @@ from advrl.agents.adversarial_training import VIEW_METHODS
 from advrl.agents.simaug import maze_only_views
 from advrl.config import ConfigError, EnvSettings, PPORunConfig
 from advrl.envs.vector import make_env, make_vec
-from advrl.eval import EVAL_SEED_OFFSET, evaluate, sb3_policy
-from advrl.eval.rollouts import PolicyModes, eval_scalars, evaluate_modes
+from advrl.eval import EVAL_SEED_OFFSET
+from advrl.eval.rollouts import PolicyModes, eval_scalars, evaluate_modes, play_env
 from advrl.eval.video import policy_clip
 from advrl.files import atomic_write_with
 from advrl.logging import LevelLogger
@@ -107,10 +106,11 @@ def final_evaluation(model: BaseAlgorithm, config: PPORunConfig) -> PolicyModes:
     """The trained policy (stochastic and greedy) and a random policy on the same seeded levels."""
     return evaluate_modes(
         model,
-        functools.partial(make_env, config.env.id, config.env.kwargs),
+        config.env.id,
         config.train.eval_episodes,
         config.train.seed + EVAL_SEED_OFFSET,
         with_random=True,
+        env_kwargs=config.env.kwargs,
     )
 
 
@@ -119,17 +119,19 @@ def ppo_job(config: PPORunConfig) -> Job:
     check_adversarial_config(config, check_env_config(config))
     model = build_ppo(config)
     t = config.train
-    eval_env = make_env(config.env.id, config.env.kwargs)
 
     def evaluate_now() -> dict[str, float]:
         with progress.phase("evaluating", t.eval_episodes, "episodes"):
-            stats = evaluate(
-                eval_env, sb3_policy(model), t.eval_episodes, t.seed + EVAL_SEED_OFFSET
+            stats = play_env(
+                config.env.id,
+                model,
+                t.eval_episodes,
+                t.seed + EVAL_SEED_OFFSET,
+                env_kwargs=config.env.kwargs,
             )
         return eval_scalars(stats)
 
     def finish(run: RunDir) -> dict[str, Any]:
-        eval_env.close()
         atomic_write_with(
             run.path / "model.zip", model.save
         )  # SB3's own format, for PPO.load users
