@@ -119,6 +119,7 @@ def test_gail_then_asaf_fine_tuning(
     demos_file: Path,
     capsys: pytest.CaptureFixture[str],
     undocumented: Callable[[Path], set[str]],
+    missing: Callable[[Path, set[str]], set[str]],
 ) -> None:
     config = imitation_config(tmp_path, "gail", demos_file, name="gail")
     data = yaml.safe_load(config.read_text())
@@ -146,6 +147,8 @@ def test_gail_then_asaf_fine_tuning(
     assert {"asaf/loss", "asaf/expert_acc", "imitation/normalized_score"} <= tb_tags(asaf)
     assert {"eval/mean_reward", "eval/normalized_score"} <= tb_tags(asaf)  # eval/* for ASAF too
     assert undocumented(gail) == set() and undocumented(asaf) == set()  # the README's table
+    assert missing(gail, {"all", "GAIL", "GAIL with `demos.heldout_episodes`"}) == (set())
+    assert missing(asaf, {"all", "ASAF"}) == set()
     # resume: a longer budget continues from the last checkpoint
     assert main(["train", "asaf", "--resume", str(asaf), "--set", "train.total_timesteps=300"]) == 0
     resumed = json.loads((asaf / "summary.json").read_text())

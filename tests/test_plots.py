@@ -133,9 +133,15 @@ def test_different_configs_are_different_lines_and_the_cli_writes_every_figure(
 
 
 def test_what_ued_runs_log_is_in_the_readme_table(
-    seeds: list[Path], undocumented: Callable[[Path], set[str]]
+    seeds: list[Path],
+    undocumented: Callable[[Path], set[str]],
+    missing: Callable[[Path, set[str]], set[str]],
 ) -> None:
+    """Both ways: what a PAIRED run on the maze logs is documented, and what the table promises
+    it (UED, PAIRED, maze runs, success) is in its events."""
     assert undocumented(seeds[0]) == set()
+    kinds = {"all", "UED", "PAIRED", "maze runs", "envs that define success"}
+    assert missing(seeds[0], kinds) == set()
 
 
 def test_plot_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -25,9 +25,19 @@ def train(tmp_path: Path, name: str, *extra: str) -> Path:
     return tmp_path / name
 
 
-def progress(run: Path) -> list[dict[str, str]]:
+def all_rows(run: Path) -> list[dict[str, str]]:
     with (run / "tb" / "progress.csv").open(newline="") as f:
         return list(csv.DictReader(f))
+
+
+def progress(run: Path) -> list[dict[str, str]]:
+    """The training rows (not the final evaluation's)."""
+    return [row for row in all_rows(run) if not row.get("eval/final")]
+
+
+def final_steps(run: Path) -> list[int]:
+    """The steps of the rows of final evaluations."""
+    return [int(float(r["time/total_timesteps"])) for r in all_rows(run) if r.get("eval/final")]
 
 
 def policy(path: Path) -> dict[str, torch.Tensor]:
@@ -39,7 +49,9 @@ def test_a_resume_keeps_the_runs_history(tmp_path: Path) -> None:
     run = train(tmp_path, "r")
     before = progress(run)
     assert len(before) == 4  # one row per rollout of 128 steps
+    assert final_steps(run) == [512]  # and the final evaluation's
     assert main(["train", "ppo", "--resume", str(run), "--train.total_timesteps", "1024"]) == 0
+    assert final_steps(run) == [1024]  # the run went on: 512 was not its end after all
     after = progress(run)
     steps = [int(float(r["time/total_timesteps"])) for r in after]
     assert steps == [128, 256, 384, 512, 640, 768, 896, 1024]
@@ -331,7 +343,10 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_with_its_history(tmp_path
     target = last + 256
     assert main(["train", "ppo", "--resume", str(run), "--train.total_timesteps", str(target)]) == 0
     after = progress(run)
-    assert after[: len(kept)] == kept  # every row up to the checkpoint, unchanged
+    # every row up to the checkpoint, unchanged (columns first written later, such as the final
+    # evaluation's mark, are added to the header, blank in the older rows)
+    assert [{k: r[k] for k in kept[0]} for r in after[: len(kept)]] == kept
+    assert all(not r.get("eval/final") for r in after[: len(kept)])
     steps = [int(float(r["time/total_timesteps"])) for r in after]
     assert steps == list(range(128, target + 1, 128))  # then on from it, nothing doubled
     summary = json.loads((run / "summary.json").read_text())

@@ -34,8 +34,10 @@ def sweep(tmp_path: Path, *extra: str) -> list[str]:
 
 
 def steps(run: Path) -> list[int]:
+    """The steps of a run's training rows (not its final evaluation's, marked eval/final)."""
     with (run / "tb" / "progress.csv").open(newline="") as f:
-        return [int(float(r["time/total_timesteps"])) for r in csv.DictReader(f)]
+        rows = [r for r in csv.DictReader(f) if not r.get("eval/final")]
+    return [int(float(r["time/total_timesteps"])) for r in rows]
 
 
 def test_a_sweep_runs_resumes_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

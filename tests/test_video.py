@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import re
@@ -46,6 +47,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "env.backend=gymnasium",
         f"out_dir={out}",
         "name=cartpole",
+        "train.eval_every=0",  # the final evaluation alone
     ]
     assert (
         main(["expert", "train", "--env", "advrl/CartPole-v1", "-q", *sets([*TINY, *cartpole])])
@@ -127,16 +129,30 @@ def test_mp4_without_moviepy_names_the_extra(
 
 
 def test_what_the_runs_log_is_in_the_readme_table(
-    runs: dict[str, Path], undocumented: Callable[[Path], set[str]]
+    runs: dict[str, Path],
+    undocumented: Callable[[Path], set[str]],
+    missing: Callable[[Path, set[str]], set[str]],
 ) -> None:
+    """Both ways: every key the runs log is in the table, and every key the table promises a PPO
+    run (on the maze: success; on CartPole: none) is in its events. The CartPole run evaluates
+    only at the end: its ``eval/*`` are that final evaluation's."""
     assert undocumented(runs["maze"]) == set()
     assert undocumented(runs["cartpole"]) == set()
+    common = {"all", "PPO"}
+    maze = {*common, "PPO on mazes", "maze runs", "envs that define success"}
+    assert (
+        missing(
+            runs["maze"], maze | {"any (`train.video_every`)", "maze runs with `train.image_every`"}
+        )
+        == set()
+    )
+    assert missing(runs["cartpole"], common) == set()
 
 
-def test_tensorboard_holds_the_config_and_hparams(runs: dict[str, Path]) -> None:
+def tensorboard_texts_and_hparams(run: Path) -> tuple[list[str], list[bytes]]:
     from tensorboard.backend.event_processing import event_file_loader
 
-    (events,) = (runs["maze"] / "tb").glob("events.*")
+    (events,) = (run / "tb").glob("events.*")
     texts, hparams = [], []
     for event in event_file_loader.EventFileLoader(str(events)).Load():
         for value in event.summary.value:
@@ -144,9 +160,22 @@ def test_tensorboard_holds_the_config_and_hparams(runs: dict[str, Path]) -> None
                 texts.append(value.tensor.string_val[0].decode())
             if value.tag.startswith("_hparams_/"):
                 hparams.append(value.metadata.plugin_data.content)
+    return texts, hparams
+
+
+def test_tensorboard_holds_the_config_and_hparams(runs: dict[str, Path]) -> None:
+    """The config in the Text tab, the settings and the final evaluation's metrics in the HParams
+    tab: also for a run whose only evaluation is the final one (CartPole here)."""
+    texts, hparams = tensorboard_texts_and_hparams(runs["maze"])
     assert len(texts) == 1 and "name: maze" in texts[0] and "video_every: 128" in texts[0]
     assert hparams and any(b"eval/mean_reward" in h for h in hparams)
     assert any(b"ppo.n_steps" in h for h in hparams)
+    _, hparams = tensorboard_texts_and_hparams(runs["cartpole"])
+    assert any(b"eval/mean_reward" in h for h in hparams)
+    assert any(b"ppo.n_steps" in h for h in hparams)
+    rows = list(csv.DictReader((runs["cartpole"] / "tb" / "progress.csv").open()))
+    final = [row for row in rows if row.get("eval/mean_reward")]
+    assert len(final) == 1 and float(final[0]["time/total_timesteps"]) == 256  # its own row
 
 
 def test_video_every_puts_clips_of_the_policy_in_tensorboard(runs: dict[str, Path]) -> None:

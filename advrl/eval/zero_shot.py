@@ -98,6 +98,9 @@ class ZeroShotResult:
             out[f"heldout/{name}/return"] = s.mean_return
         out["heldout/mean_solve_rate"] = self.mean("success_rate")
         out["eval/mean_reward"] = self.mean("mean_return")  # SB3's names, as other runs
+        out["eval/mean_ep_length"] = float(
+            np.mean([s.mean_length for s in self.stats["stochastic"].values()])
+        )
         if all(s.success_defined for s in self.stats["stochastic"].values()):
             out["eval/success_rate"] = out["heldout/mean_solve_rate"]
         out["heldout/mean_solve_rate_greedy"] = self.mean("success_rate", "deterministic")

@@ -19,6 +19,7 @@ so a PPO policy trained by GAIL or by behaviour cloning can be fine-tuned with A
 from __future__ import annotations
 
 import json
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -303,6 +304,7 @@ class ASAF:
 
         ``callback(trainer, stats)`` runs after every round (logging, evaluation, checkpoints).
         """
+        start, start_steps = time.perf_counter(), self.model.num_timesteps
         while self.model.num_timesteps < total_timesteps:
             expert = self.expert_pieces()
             generated, _ = self.collect()
@@ -314,10 +316,15 @@ class ASAF:
             for key, value in stats.items():
                 logger.record(f"asaf/{key}", value)
             ret = log_imitation_score(logger, self.model, self.demos)
-            if ret is not None:  # SB3's learn() logs this for PPO; ASAF has no learn()
+            if ret is not None:  # SB3's learn() logs these for PPO; ASAF has no learn()
                 logger.record("rollout/ep_rew_mean", ret)
+                lengths = [ep["l"] for ep in self.model.ep_info_buffer or ()]
+                logger.record("rollout/ep_len_mean", float(np.mean(lengths)))
+            elapsed = time.perf_counter() - start
+            if elapsed > 0:
+                logger.record("time/fps", int((self.model.num_timesteps - start_steps) / elapsed))
             logger.record("time/rounds", self.rounds)
-            logger.record("time/total_timesteps", self.model.num_timesteps)
+            logger.record("time/total_timesteps", self.model.num_timesteps, exclude="tensorboard")
             try:  # the round's row is written even when the callback stops the run
                 if callback is not None:
                     callback(self, stats)

@@ -39,7 +39,7 @@ from advrl.gail import (
     behaviour_clone,
     load_demos,
 )
-from advrl.runners.lifecycle import Job, RunCallback, execute, policy_params
+from advrl.runners.lifecycle import Finished, Job, RunCallback, execute, policy_params
 from advrl.runners.ppo import build_ppo, check_env_config
 from advrl.runners.trainers import ASAFTrainer, SB3Trainer
 from advrl.runs import RunDir
@@ -227,6 +227,16 @@ def imitation_eval(
     return modes, out
 
 
+def imitation_scalars(modes: PolicyModes, result: dict[str, Any]) -> dict[str, float]:
+    """An evaluation's scalars: SB3's ``eval/*`` of the sampling policy, the greedy policy's
+    return, and the normalized score where the demos have the references."""
+    metrics = eval_scalars(modes.stochastic)
+    metrics["eval/mean_reward_deterministic"] = modes.greedy.mean_return
+    if "normalized_score" in result["policy"]:
+        metrics["eval/normalized_score"] = result["policy"]["normalized_score"]
+    return metrics
+
+
 def imitation_job(config: ImitationRunConfig) -> Job:
     """The GAIL or ASAF run a config describes (every setting checked; nothing written)."""
     if config.policy.lstm_hidden is not None:
@@ -237,16 +247,12 @@ def imitation_job(config: ImitationRunConfig) -> Job:
     model, t = trainer.model, config.train
 
     def evaluate_now() -> dict[str, float]:
-        modes, result = imitation_eval(model, config, demos, t.eval_episodes)
-        metrics = eval_scalars(modes.stochastic)
-        metrics["eval/mean_reward_deterministic"] = modes.greedy.mean_return
-        if "normalized_score" in result["policy"]:
-            metrics["eval/normalized_score"] = result["policy"]["normalized_score"]
-        return metrics
+        return imitation_scalars(*imitation_eval(model, config, demos, t.eval_episodes))
 
-    def finish(run: RunDir) -> dict[str, Any]:
+    def finish(run: RunDir) -> Finished:
         atomic_write_with(run.path / "model.zip", model.save)
-        return {"eval": imitation_eval(model, config, demos, t.eval_episodes)[1]}
+        modes, result = imitation_eval(model, config, demos, t.eval_episodes)
+        return Finished({"eval": result}, imitation_scalars(modes, result))
 
     summary = {
         "env": config.env.id,

@@ -76,6 +76,11 @@ class Trainer(Protocol):
     def set_logger(self, logger: Logger) -> None:
         """Record into ``logger`` (the run's TensorBoard and CSV)."""
 
+    def position(self) -> dict[str, float]:
+        """The counters that place a record on the run's axes (``time/total_timesteps``; UED:
+        ``time/protagonist_steps`` and ``time/iteration``): a row of its own, such as the final
+        evaluation's, carries them."""
+
     def learn(self, total_timesteps: int, after_iteration: Callable[[], None]) -> None:
         """Train until ``num_timesteps`` reaches ``total_timesteps``, calling ``after_iteration``
         after each iteration's updates."""
@@ -90,6 +95,16 @@ class Trainer(Protocol):
         """Release envs and processes."""
 
 
+@dataclass(frozen=True)
+class Finished:
+    """What a run's end gives: the summary's method-specific fields, and the final evaluation's
+    scalars under the periodic evaluation's names (TensorBoard and ``progress.csv`` get them at
+    the final step)."""
+
+    summary: dict[str, Any]
+    scalars: dict[str, float]
+
+
 @dataclass
 class Job:
     """One method's run, built from its settings.
@@ -99,7 +114,9 @@ class Job:
         evaluate: the periodic evaluation: its scalars (``eval/...``, ``heldout/...``), which the
             lifecycle records to TensorBoard and hands to the run's callbacks.
         finish: after training, in the run folder: exports the policy, evaluates it, and returns
-            the summary's method-specific fields.
+            the summary's method-specific fields and the final evaluation's scalars
+            (:class:`Finished`), which the lifecycle records at the final step as it records a
+            periodic evaluation's.
         fresh_start: for a new run (not a resumed one), before learning (e.g. behaviour cloning).
         summary: fields of the summary known from the start (env, method, seed, ...).
         video: the frames of one episode of the policy (``train.video_every``).
@@ -107,7 +124,7 @@ class Job:
 
     trainer: Trainer
     evaluate: Callable[[], dict[str, float]]
-    finish: Callable[[RunDir], dict[str, Any]]
+    finish: Callable[[RunDir], Finished]
     fresh_start: Callable[[], None] | None = None
     summary: dict[str, Any] | None = None
     video: Callable[[], list[Any]] | None = None
@@ -167,10 +184,16 @@ def newest_intact_checkpoint(run: RunDir) -> tuple[Path, dict[str, Any]] | None:
     return None
 
 
+FINAL_COLUMN = "eval/final"
+"""``progress.csv``'s mark (1) on the row of a run's final evaluation; a run resumed to go on
+drops that row, as an uninterrupted run never wrote it at that step."""
+
+
 class ResumedCSV(CSVOutputFormat):
     """SB3's ``progress.csv`` writer, continuing a resumed run's file: the rows up to the step of
     the checkpoint resumed from are kept (later ones were never checkpointed and are played
-    again), then new rows follow. SB3's own writer truncates the file."""
+    again; a final evaluation's row goes, see :data:`FINAL_COLUMN`), then new rows follow. SB3's
+    own writer truncates the file."""
 
     def __init__(self, filename: Path, keep_until: int) -> None:
         keys: list[str] = []
@@ -180,7 +203,11 @@ class ResumedCSV(CSVOutputFormat):
                 with filename.open(newline="", encoding="utf-8") as f:
                     reader = csv.DictReader(f)
                     keys = list(reader.fieldnames or [])
-                    rows = [r for r in reader if _complete(r) and _row_step(r) <= keep_until]
+                    rows = [
+                        r
+                        for r in reader
+                        if _complete(r) and _row_step(r) <= keep_until and not r.get(FINAL_COLUMN)
+                    ]
             except (UnicodeDecodeError, csv.Error) as err:
                 damaged = filename.with_suffix(".damaged.csv")
                 filename.replace(damaged)
@@ -438,6 +465,15 @@ def _run(
             raise KeyboardInterrupt from None
     elapsed = time.perf_counter() - start
     save()
+    finished = job.finish(run)
+    last.update(finished.scalars)
+    if finished.scalars:  # the final evaluation, as a periodic one, in a row of its own
+        for key, value in finished.scalars.items():
+            logger.record(key, value)
+        for key, value in trainer.position().items():  # (TensorBoard's axis is the step)
+            logger.record(key, value, exclude="tensorboard")
+        logger.record(FINAL_COLUMN, 1, exclude="tensorboard")
+        logger.dump(trainer.num_timesteps)
     summary = {
         "run": str(run.path),
         "method": method,
@@ -448,7 +484,7 @@ def _run(
         "env_steps_per_s": round((trainer.num_timesteps - done) / elapsed, 1)
         if elapsed > 0
         else None,
-        **job.finish(run),
+        **finished.summary,
     }
     run.write_summary(summary)
     if last:  # the settings beside the last evaluation's metrics, in TensorBoard's HParams tab

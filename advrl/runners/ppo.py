@@ -22,7 +22,7 @@ from advrl.eval.rollouts import PolicyModes, eval_scalars, evaluate_modes, play_
 from advrl.eval.video import policy_clip
 from advrl.files import atomic_write_with
 from advrl.logging import LevelLogger
-from advrl.runners.lifecycle import Job, RunCallback, execute
+from advrl.runners.lifecycle import Finished, Job, RunCallback, execute
 from advrl.runners.trainers import SB3Trainer
 from advrl.runs import RunDir
 
@@ -131,11 +131,12 @@ def ppo_job(config: PPORunConfig) -> Job:
             )
         return eval_scalars(stats)
 
-    def finish(run: RunDir) -> dict[str, Any]:
+    def finish(run: RunDir) -> Finished:
         atomic_write_with(
             run.path / "model.zip", model.save
         )  # SB3's own format, for PPO.load users
-        return {"eval": final_evaluation(model, config).as_dict()}
+        modes = final_evaluation(model, config)
+        return Finished({"eval": modes.as_dict()}, eval_scalars(modes.stochastic))
 
     trainer = SB3Trainer(model, callbacks=[LevelLogger(image_every=t.image_every)])
     summary = {"env": config.env.id, "adversarial": config.adversarial.method, "seed": t.seed}

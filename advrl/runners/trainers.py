@@ -78,6 +78,10 @@ class SB3Trainer:
         """The model (and so the trainer around it) records into ``logger``."""
         self.model.set_logger(logger)
 
+    def position(self) -> dict[str, float]:
+        """``time/total_timesteps``: SB3's step column."""
+        return {"time/total_timesteps": float(self.num_timesteps)}
+
     def learn(self, total_timesteps: int, after_iteration: Callable[[], None]) -> None:
         """SB3's ``learn`` (GAIL's around it) for the steps left."""
         learner: Any = self.trainer if self.trainer is not None else self.model
@@ -122,6 +126,10 @@ class ASAFTrainer(SB3Trainer):
         super().__init__(asaf.model, trainer=asaf)
         self.asaf = asaf
 
+    def position(self) -> dict[str, float]:
+        """``time/rounds`` beside the env steps."""
+        return {**super().position(), "time/rounds": float(self.asaf.rounds)}
+
     def learn(self, total_timesteps: int, after_iteration: Callable[[], None]) -> None:
         """ASAF's rounds until ``total_timesteps`` env steps."""
         self.asaf.learn(total_timesteps, callback=lambda _asaf, _stats: after_iteration())
@@ -148,6 +156,14 @@ class UEDTrainer:
     def set_logger(self, logger: Logger) -> None:
         """Every agent records into ``logger`` (set before the agents start)."""
         self.runner.logger = logger
+
+    def position(self) -> dict[str, float]:
+        """The protagonist's env steps and the last iteration's (0-based) index, as that
+        iteration's own row has them."""
+        return {
+            "time/protagonist_steps": float(self.num_timesteps),
+            "time/iteration": float(max(self.runner.iteration - 1, 0)),
+        }
 
     def learn(self, total_timesteps: int, after_iteration: Callable[[], None]) -> None:
         """Iterate; measures the students' steps per second on the way."""

@@ -35,7 +35,7 @@ from advrl.pair import Adversary, MazeFamily, ParamFamily, Student, UEDRunner, f
 from advrl.pair.methods import TEACHERS, TeacherContext
 from advrl.pair.settings import StudentSettings
 from advrl.pair.sfl import SuccessRates
-from advrl.runners.lifecycle import Job, RunCallback, execute
+from advrl.runners.lifecycle import Finished, Job, RunCallback, execute
 from advrl.runners.trainers import UEDTrainer
 from advrl.runs import RunDir
 
@@ -242,15 +242,16 @@ def ued_job(config: UEDRunConfig[Any]) -> Job:
             scalars.update(sampled.evaluate(runner.protagonist.model, seed=eval_seed).scalars())
         return scalars
 
-    def finish(run: RunDir) -> dict[str, Any]:
+    def finish(run: RunDir) -> Finished:
         atomic_write_with(run.path / "protagonist.zip", runner.protagonist.model.save)
         result = run_zero_shot(runner.protagonist.model, config, with_random=True)
         write_table(result.rows(), run.path / ("heldout.csv" if result.held_out else "eval.csv"))
-        extra = {}
+        extra, scalars = {}, result.scalars()
         if sampled is not None:
             worst = sampled.evaluate(runner.protagonist.model, seed=eval_seed)
             extra["sampled"] = worst.summary()
-        return {
+            scalars.update(worst.scalars())
+        fields = {
             **extra,
             "agent_timesteps": {role: int(m.num_timesteps) for role, m in runner.agents().items()},
             "iterations": runner.iteration,
@@ -260,6 +261,7 @@ def ued_job(config: UEDRunConfig[Any]) -> Job:
                 k: v for k, v in runner.last_metrics.items() if k.startswith(("ued/", "levels/"))
             },
         }
+        return Finished(fields, scalars)
 
     summary = {"env": config.env.id, "seed": config.train.seed}
 
