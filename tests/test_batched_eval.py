@@ -168,3 +168,35 @@ def test_progress_counts_episodes_as_they_finish(monkeypatch: pytest.MonkeyPatch
     steps.clear()
     play(lambda: gym.make("CartPole-v1"), feed_forward("CartPole-v1"), 5, 0, width=2)
     assert steps == [1] * 5
+
+
+def test_a_greedy_policy_plays_each_distinct_level_once_with_the_same_result() -> None:
+    """Held-out mazes repeat their levels (a fixed layout, four start directions): greedy
+    statistics from the distinct levels equal those of every episode played."""
+    from advrl.eval.heldout import heldout_levels, play_levels
+
+    levels, max_steps = heldout_levels("Labyrinth", 12, seed=0)
+    assert len(set(levels)) < len(levels)
+    model = recurrent()
+    together = play_levels(model, levels, max_steps=max_steps, deterministic=True)
+    each = [
+        play_levels(model, [level], max_steps=max_steps, deterministic=True) for level in levels
+    ]
+    np.testing.assert_array_equal(together.lengths, [e.lengths[0] for e in each])
+    np.testing.assert_array_equal(together.returns, [e.returns[0] for e in each])
+
+
+def test_sampled_and_greedy_modes_in_one_batch_are_each_mode_alone() -> None:
+    """An SB3 model plays its sampled and greedy episodes of several mazes in one batch (one
+    forward pass per step): the same episodes as each mode and maze played alone."""
+    from advrl.eval.heldout import evaluate_heldout, evaluate_heldout_modes
+
+    model = recurrent()
+    names = ["FourRooms", "SimpleCrossing"]  # two sizes: two batches
+    both = evaluate_heldout_modes(model, names, episodes=5, seed=2)
+    for mode in ("stochastic", "deterministic"):
+        for name in names:
+            alone = evaluate_heldout(
+                model, [name], episodes=5, seed=2, deterministic=mode == "deterministic"
+            )[name]
+            assert_same_episodes(both[mode][name], alone)

@@ -157,9 +157,18 @@ class PolicyActor(_Keyed):
         self.width = noise_width(self.policy.action_space)
         self._state: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    def begin(self, keys: np.ndarray) -> None:
-        """New episodes, one per key; a recurrent policy's states start at zero."""
+    def begin(self, keys: np.ndarray, greedy: np.ndarray | None = None) -> None:
+        """New episodes, one per key; a recurrent policy's states start at zero.
+
+        Args:
+            greedy: per episode, whether it takes greedy actions (default: ``deterministic``).
+        """
         super().begin(keys)
+        self.greedy = (
+            np.full(len(self.keys), self.deterministic)
+            if greedy is None
+            else np.asarray(greedy, dtype=bool)
+        )
         self.policy.set_training_mode(False)
         if self.recurrent:
             layers, _, hidden = self.policy.lstm_hidden_state_shape
@@ -183,11 +192,17 @@ class PolicyActor(_Keyed):
                 self._state[1][:, index] = c
             else:
                 distribution = policy.get_distribution(obs_tensor)
-            if self.deterministic:
+            greedy = self.greedy[rows]
+            if greedy.all():
                 actions = distribution.mode()
                 self.steps[rows] += 1
             else:
                 actions = keyed_sample(distribution, self._noise(rows, self.width))
+                if greedy.any():
+                    mask = torch.as_tensor(greedy, device=actions.device)
+                    mode = distribution.mode()
+                    mask = mask.view(-1, *([1] * (actions.dim() - 1)))
+                    actions = torch.where(mask, mode.to(actions.dtype), actions)
         out = actions.cpu().numpy().reshape((-1, *policy.action_space.shape))
         space = policy.action_space
         if isinstance(space, spaces.Box):

@@ -18,7 +18,7 @@ from advrl import progress
 from advrl.envs.batched import BatchedMaze
 from advrl.envs.heldout import PROCEDURAL, default_max_steps, heldout_generator
 from advrl.envs.level import MazeLevel
-from advrl.eval.actors import as_actor, episode_keys
+from advrl.eval.actors import PolicyActor, as_actor, episode_keys
 from advrl.eval.rollouts import EpisodeStats
 
 
@@ -35,7 +35,7 @@ def play_levels(
     levels: Sequence[MazeLevel],
     *,
     max_steps: int | Sequence[int],
-    deterministic: bool = False,
+    deterministic: bool | np.ndarray = False,
     agent_view_size: int = 5,
     device: str = "cpu",
     seed: int = 0,
@@ -49,6 +49,9 @@ def play_levels(
         policy: an :class:`~advrl.eval.actors.Actor`, an SB3 model, or an object with SB3's
             ``predict`` (:func:`~advrl.eval.actors.as_actor`).
         max_steps: the step limit, of every level or of each.
+        deterministic: greedy actions, for every episode or (an SB3 model) per episode. A greedy
+            SB3 policy plays each distinct level (and step limit) once: it would play it the same
+            every time.
         keys: each episode's key for its sampled actions (default
             :func:`~advrl.eval.actors.episode_keys` of ``seed``): an episode plays the same
             beside any others. A ``predict`` object's sampled actions draw from torch's
@@ -65,28 +68,53 @@ def play_levels(
     limits = [int(max_steps)] * n if isinstance(max_steps, int) else [int(m) for m in max_steps]
     if len(limits) != n:
         raise ValueError(f"got {len(limits)} step limits for {n} levels")
+    mixed = np.asarray(deterministic, dtype=bool)
+    per_episode = bool(mixed.any()) and not bool(mixed.all())
+    actor = as_actor(policy, bool(mixed.all()))
+    if per_episode and not isinstance(actor, PolicyActor):
+        raise ValueError("greedy actions per episode need an SB3 model")
+    own = getattr(actor, "deterministic", False)  # an actor given as such keeps its own mode
+    greedy = np.broadcast_to(mixed if per_episode else np.asarray(own, dtype=bool), (n,))
+    keys = episode_keys(seed, n) if keys is None else np.asarray(keys, dtype=np.uint64)
+    # The slots played: an episode of sampled actions each; one per distinct greedy level.
+    slot_of, slots = np.zeros(n, dtype=np.int64), list[int]()
+    shared: dict[tuple[MazeLevel, int], int] = {}
+    for i in range(n):
+        if greedy[i] and isinstance(actor, PolicyActor):
+            pair = (levels[i], limits[i])
+            if pair not in shared:
+                shared[pair] = len(slots)
+                slots.append(i)
+            slot_of[i] = shared[pair]
+        else:
+            slot_of[i] = len(slots)
+            slots.append(i)
+    weight = np.bincount(slot_of, minlength=len(slots))  # episodes each slot stands for
+    m = len(slots)
     env = BatchedMaze(
-        n,
+        m,
         size=shape[0] + 2,
         agent_view_size=agent_view_size,
         max_steps=max(limits),
         device=device,
     )
-    env.set_levels(list(levels))
-    env.set_step_limits(limits)
+    env.set_levels([levels[i] for i in slots])
+    env.set_step_limits([limits[i] for i in slots])
     env.reset()
-    actor = as_actor(policy, deterministic)
-    actor.begin(episode_keys(seed, n) if keys is None else np.asarray(keys, dtype=np.uint64))
-    returns = torch.zeros(n, dtype=torch.float64)
-    lengths = torch.zeros(n, dtype=torch.long)
-    solved = torch.zeros(n, dtype=torch.bool)
-    running = torch.arange(n)
-    actions = torch.zeros(n, dtype=torch.long)
+    if isinstance(actor, PolicyActor):
+        actor.begin(keys[slots], greedy=greedy[slots])
+    else:
+        actor.begin(keys[slots])
+    returns = torch.zeros(m, dtype=torch.float64)
+    lengths = torch.zeros(m, dtype=torch.long)
+    solved = torch.zeros(m, dtype=torch.bool)
+    running = torch.arange(m)
+    actions = torch.zeros(m, dtype=torch.long)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         while len(running):
             view = env.observe()
-            obs = {k: (v if len(running) == n else v[running.to(v.device)]).cpu().numpy()
+            obs = {k: (v if len(running) == m else v[running.to(v.device)]).cpu().numpy()
                    for k, v in view.items()}  # fmt: skip
             actions[running] = torch.as_tensor(actor.act(obs, running.numpy())).long()
             reward, terminated, truncated = (x.cpu() for x in env.step_tensors(actions))
@@ -95,10 +123,10 @@ def play_levels(
             solved[running] |= terminated[running]
             ended = (terminated | truncated)[running]
             if bool(ended.any()):
-                running = running[~ended]
                 if count_episodes:
-                    progress.advance(int(ended.sum()))
-    return EpisodeStats(returns.numpy(), lengths.numpy(), solved.numpy())
+                    progress.advance(int(weight[running[ended].numpy()].sum()))
+                running = running[~ended]
+    return EpisodeStats(returns.numpy()[slot_of], lengths.numpy()[slot_of], solved.numpy()[slot_of])
 
 
 def evaluate_heldout(
@@ -117,26 +145,67 @@ def evaluate_heldout(
     draw their actions from keys of ``seed`` and its name, so a maze's statistics do not depend on
     which others are played beside it. Progress advances as episodes finish.
     """
+    mode = "deterministic" if deterministic else "stochastic"
+    return evaluate_heldout_modes(
+        policy,
+        names,
+        episodes=episodes,
+        seed=seed,
+        modes=(mode,),
+        agent_view_size=agent_view_size,
+        device=device,
+    )[mode]
+
+
+def evaluate_heldout_modes(
+    policy: Any,
+    names: Sequence[str],
+    *,
+    episodes: int,
+    seed: int = 0,
+    modes: Sequence[str] = ("stochastic", "deterministic"),
+    agent_view_size: int = 5,
+    device: str = "cpu",
+) -> dict[str, dict[str, EpisodeStats]]:
+    """:func:`evaluate_heldout` of a policy's sampled (``stochastic``) and greedy
+    (``deterministic``) actions: ``{mode: {maze: statistics}}``. An SB3 model plays both modes in
+    one batch (one forward pass per step for both); other policies play them in turn."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
+    if not modes or any(m not in ("stochastic", "deterministic") for m in modes):
+        raise ValueError(f"modes are 'stochastic' and 'deterministic', got {list(modes)}")
+    if len(modes) > 1 and not isinstance(as_actor(policy), PolicyActor):
+        return {
+            mode: evaluate_heldout_modes(
+                policy,
+                names,
+                episodes=episodes,
+                seed=seed,
+                modes=(mode,),
+                agent_view_size=agent_view_size,
+                device=device,
+            )[mode]
+            for mode in modes
+        }
     drawn = {name: heldout_levels(name, episodes, seed) for name in names}
-    out: dict[str, EpisodeStats] = {}
+    out: dict[str, dict[str, EpisodeStats]] = {mode: {} for mode in modes}
     for shape in dict.fromkeys(levels[0].shape for levels, _ in drawn.values()):
-        group = [name for name in names if drawn[name][0][0].shape == shape]
+        group = [(mode, name) for mode in modes for name in names
+                 if drawn[name][0][0].shape == shape]  # fmt: skip
         stats = play_levels(
             policy,
-            [level for name in group for level in drawn[name][0]],
-            max_steps=[drawn[name][1] for name in group for _ in range(episodes)],
-            deterministic=deterministic,
+            [level for _, name in group for level in drawn[name][0]],
+            max_steps=[drawn[name][1] for _, name in group for _ in range(episodes)],
+            deterministic=np.repeat([mode == "deterministic" for mode, _ in group], episodes),
             agent_view_size=agent_view_size,
             device=device,
             seed=seed,
-            keys=np.concatenate([episode_keys(seed, episodes, name) for name in group]),
+            keys=np.concatenate([episode_keys(seed, episodes, name) for _, name in group]),
             count_episodes=True,
         )
-        for k, name in enumerate(group):
+        for k, (mode, name) in enumerate(group):
             part = slice(k * episodes, (k + 1) * episodes)
-            out[name] = EpisodeStats(
+            out[mode][name] = EpisodeStats(
                 stats.returns[part], stats.lengths[part], stats.successes[part]
             )
-    return {name: out[name] for name in names}
+    return {mode: {name: out[mode][name] for name in names} for mode in modes}

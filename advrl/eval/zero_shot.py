@@ -20,7 +20,7 @@ import numpy as np
 from advrl import progress
 from advrl.envs.vector import batched_kwargs, make_env
 from advrl.eval.actors import Actor, RandomActor, as_actor
-from advrl.eval.heldout import evaluate_heldout
+from advrl.eval.heldout import evaluate_heldout, evaluate_heldout_modes
 from advrl.eval.rollouts import EpisodeStats, play_env
 from advrl.files import atomic_write_bytes
 
@@ -132,8 +132,22 @@ def zero_shot(
     if maze_kwargs is not None:
         label, total = "evaluating held-out mazes", len(modes) * len(names) * episodes
     with progress.phase(label, total, "episodes"):
-        for mode in modes:
-            stats[mode] = _play(model, env_id, env_kwargs, maze_kwargs, names, mode, episodes, seed)
+        if maze_kwargs is not None:  # the policy's two modes in one batch, then the random one
+            view = int(maze_kwargs.get("agent_view_size", 5))
+            stats.update(
+                evaluate_heldout_modes(
+                    model, names, episodes=episodes, seed=seed, agent_view_size=view
+                )
+            )
+            if "random" in modes:
+                stats["random"] = _play(
+                    model, env_id, env_kwargs, maze_kwargs, names, "random", episodes, seed
+                )
+        else:
+            for mode in modes:
+                stats[mode] = _play(
+                    model, env_id, env_kwargs, maze_kwargs, names, mode, episodes, seed
+                )
     return ZeroShotResult(stats, held_out=maze_kwargs is not None)
 
 
