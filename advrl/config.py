@@ -13,6 +13,7 @@ Only the CLI reads files; library classes take these settings or keyword argumen
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import re
@@ -572,15 +573,23 @@ def config_from(
     source: str | Path | None = None,
 ) -> C:
     """``cls`` from a config's mapping (as :func:`read_yaml` gives it) and ``key.sub=value``
-    overrides; errors name ``source`` (the file) when given."""
-    data = dict(data)
+    overrides; an error names where it is: ``--set`` when the mapping alone is fine, else
+    ``source`` (the file) when given."""
+    merged = copy.deepcopy(data)
     for item in overrides or []:
-        apply_override(data, item)
-    _check_size(data, "the overrides")
+        apply_override(merged, item)
+    _check_size(merged, "the overrides")
     try:
-        return from_dict(cls, data)
+        return from_dict(cls, merged)
     except ConfigError as err:
-        raise ConfigError(f"{source}: {err}" if source is not None else str(err)) from None
+        where = str(source) if source is not None else None
+        if overrides:
+            try:
+                from_dict(cls, data)
+                where = "--set"  # the file alone builds: an override is what is wrong
+            except ConfigError:
+                pass
+        raise ConfigError(f"{where}: {err}" if where is not None else str(err)) from None
 
 
 def upgrade_run_config(data: dict[str, Any]) -> dict[str, Any]:

@@ -75,7 +75,15 @@ class _Task:
     total: int
     count: Callable[[], int]
     start_steps: int
+    unit: str = "steps"
     start_time: float = field(default_factory=time.monotonic)
+
+    def counter(self, steps: int) -> str:
+        """``done/total unit`` while under the budget; past it (a last iteration runs whole),
+        the steps taken and that the budget is reached, not a share above 100%."""
+        if steps <= self.total:
+            return f"{steps:,}/{self.total:,} {self.unit}"
+        return f"{steps:,} {self.unit} (budget {self.total:,} reached)"
 
     def status(self) -> tuple[int, float, float]:
         """Steps now, steps per second since the task began (evaluations included), ETA."""
@@ -222,10 +230,10 @@ class PlainReporter(_Shown):
             return
         self._last_steps = steps
         steps, rate, eta = task.status()
-        pct = 100.0 * steps / max(task.total, 1)
+        pct = f" ({100.0 * steps / max(task.total, 1):.0f}%)" if steps <= task.total else ""
         self.message(
-            f"{task.label}: {steps:,}/{task.total:,} steps ({pct:.0f}%), "
-            f"{rate:,.0f} steps/s, eta {_duration(eta)}"
+            f"{task.label}: {task.counter(steps)}{pct}, "
+            f"{rate:,.0f} {task.unit}/s, eta {_duration(eta)}"
         )
 
     def message(self, text: str) -> None:
@@ -318,7 +326,7 @@ class LiveReporter(_Shown):
             self.progress.update(
                 self._ids[id(task)],
                 completed=steps,
-                status=f"{steps:,}/{task.total:,} steps, {rate:,.0f}/s, eta {_duration(eta)}",
+                status=f"{task.counter(steps)}, {rate:,.0f}/s, eta {_duration(eta)}",
             )
         for phase in self.phases:
             self.progress.update(
@@ -394,10 +402,11 @@ def reporting(reporter: Reporter) -> Iterator[Reporter]:
 
 
 @contextlib.contextmanager
-def task(label: str, total: int, count: Callable[[], int]) -> Iterator[None]:
-    """Training towards ``total`` steps, ``count()`` steps done so far (read on each redraw)."""
+def task(label: str, total: int, count: Callable[[], int], unit: str = "steps") -> Iterator[None]:
+    """Training towards ``total`` steps, ``count()`` steps done so far (read on each redraw);
+    ``unit`` names what is counted (UED: ``protagonist steps``)."""
     reporter = current()
-    t = _Task(label, int(total), count, start_steps=int(count()))
+    t = _Task(label, int(total), count, start_steps=int(count()), unit=unit)
     reporter.begin_task(t)
     try:
         yield

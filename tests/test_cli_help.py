@@ -49,6 +49,7 @@ def help_entries(text: str) -> dict[str, str]:
     """``{key: help text}`` of every ``--key`` in a one-column tyro help screen."""
     entries: dict[str, str] = {}
     key = None
+    text = text.split("usage: ")[-1]  # tyro's screen (the command's own options come first)
     for line in text.splitlines():
         body = line.strip().strip("│╭╰─").strip()
         flag = re.match(r"--([\w.]+)", body)
@@ -90,6 +91,19 @@ def test_help_documents_every_setting(
         expected = schema_keys(IMITATION[method].settings)
     assert sorted(entries) == sorted(expected)
     assert undocumented(entries) == []
+
+
+@pytest.mark.parametrize("method", ["ppo", "paired", "gail"])
+def test_help_lists_the_commands_own_options_and_no_markup(
+    method: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    text = command_help(["train", method, "--help"], capsys)
+    for option in ("--config", "--set", "--resume", "--json", "--quiet", "--allow-import"):
+        assert re.search(rf"^\s+(-\w, )?{option}\b", text, flags=re.M), option
+    assert "``" not in text
+    framed = [line for line in text.splitlines() if line.startswith("│")]
+    assert framed and len({len(line) for line in framed}) == 1  # frames still line up
 
 
 def test_the_doc_check_finds_a_setting_without_a_doc_line(

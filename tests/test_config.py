@@ -67,8 +67,13 @@ def test_file_errors_and_overrides(tmp_path: Path) -> None:
     assert config.env.kwargs == {"size": 11}
     with pytest.raises(ConfigError, match=re.escape("must look like key.subkey=value")):
         load_config(PPORunConfig, good, ["train.seed"])
-    with pytest.raises(ConfigError, match=re.escape("good.yaml: unknown key 'sed' in train")):
+    # an error names its source: the override when the file alone is fine, else the file
+    with pytest.raises(ConfigError, match=re.escape("--set: unknown key 'sed' in train")):
         load_config(PPORunConfig, good, ["train.sed=1"])
+    bad_key = tmp_path / "bad_key.yaml"
+    bad_key.write_text("train:\n  sed: 1\n")
+    with pytest.raises(ConfigError, match=re.escape("bad_key.yaml: unknown key 'sed' in train")):
+        load_config(PPORunConfig, bad_key, ["train.seed=2"])
 
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)

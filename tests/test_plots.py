@@ -76,8 +76,14 @@ def test_three_seeds_make_one_line_with_a_band_per_series(seeds: list[Path]) -> 
     assert [t.get_text() for t in bars.get_xticklabels()] == ["SmallCorridor", "FourRooms"]
     assert len(bars.patches) == 2  # one group, two mazes
     assert "random policy" in [t.get_text() for t in bars.get_legend().get_texts()]
+    # the random policy: a dashed line across each maze's bars, not a tick on the whiskers
+    (random_line,) = [c for c in bars.collections if c.get_label() == "random policy"]
+    assert random_line.get_linestyle()[0][1] is not None  # dashed
+    assert len(random_line.get_segments()) == 2  # one per maze
 
+    assert [a.get_ylabel() for a in figures["learning_curves"].axes] == ["return", "success"]
     walls, path = figures["level_complexity"].axes
+    assert (walls.get_ylabel(), path.get_ylabel()) == ("walls", "shortest path")
     assert walls.get_title() == "levels played: walls"
     assert path.get_title() == "levels played: shortest path"
     assert labels(walls) == ["paired (3 runs)"]
@@ -124,8 +130,8 @@ def test_different_configs_are_different_lines_and_the_cli_writes_every_figure(
     assert labels(returns) == [
         "paired: training (3 runs)",
         "paired: evaluation (3 runs)",
-        "dr: training (1 runs)",
-        "dr: evaluation (1 runs)",
+        "dr: training (1 run)",
+        "dr: evaluation (1 run)",
     ]
     (curve,) = figures["robustness"].axes
     assert labels(curve) == ["dr (ARA 0.2)", "random policy"]

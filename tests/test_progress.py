@@ -16,7 +16,7 @@ import pytest
 from advrl import progress
 
 ROOT = Path(__file__).resolve().parents[1]
-STEPS = re.compile(r"([\d,]+)/([\d,]+) steps")
+STEPS = re.compile(r"([\d,]+)/([\d,]+) (?:protagonist )?steps")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # anything but \t and \n
 
 
@@ -258,7 +258,8 @@ def test_expert_demos_gail_and_asaf_show_progress(work: Path) -> None:
     )
     assert code == 0, out
     counts = step_counts(out)
-    assert counts and counts[-1][0] >= 2048 and "evaluating" in out
+    assert counts and "evaluating" in out
+    assert counts[-1][0] == 2048 or "steps (budget 2,048 reached)" in out  # the end shows
 
 
 def test_plain_output_off_a_terminal_and_quiet(work: Path) -> None:
@@ -269,5 +270,32 @@ def test_plain_output_off_a_terminal_and_quiet(work: Path) -> None:
     assert "ppo: 0/4,096 steps" in out and "evaluating" in out
     code, out = command([*args, "--set", "name=quiet", "--quiet"], work)
     assert code == 0, out
-    assert out.strip().startswith("run runs/quiet: ppo, 4096 steps")
+    assert out.strip().startswith("run runs/quiet: ppo, 4,096 steps")
     assert "\x1b[" not in out and "evaluating" not in out
+
+
+def test_a_counter_past_the_budget_says_so_and_names_its_unit() -> None:
+    """A last iteration runs whole, past the budget: the counter shows the steps taken and that
+    the budget is reached, not a share above 100%; UED counts protagonist steps."""
+    out = io.StringIO()
+    run = FakeRun()
+    with progress.reporting(progress.PlainReporter(out, every_s=1e9)):
+        with progress.task("paired", 1000, lambda: run.steps, unit="protagonist steps"):
+            for run.steps in (0, 500, 1100):
+                progress.tick()
+    text = out.getvalue()
+    assert "paired: 500/1,000 protagonist steps (50%)" in text
+    assert "protagonist steps/s" in text
+    assert "paired: 1,100 protagonist steps (budget 1,000 reached)" in text
+    assert "110%" not in text and "1,100/1,000" not in text
+
+
+def test_the_result_line_of_a_resumed_run_counts_the_resumed_part() -> None:
+    from advrl.cli.train import _steps_taken
+
+    fresh = {"timesteps": 4096, "resumed_from": None, "wall_clock_s": 10.0}
+    assert _steps_taken(fresh) == "4,096 steps in 10.0 s"
+    resumed = {"timesteps": 4096, "resumed_from": 1024, "wall_clock_s": 7.5}
+    assert _steps_taken(resumed, "protagonist steps") == (
+        "3,072 protagonist steps (from step 1,024 to 4,096) in 7.5 s"
+    )

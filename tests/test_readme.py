@@ -82,3 +82,23 @@ def test_quick_tour_runs_as_written(
     for run in ("ppo-maze", "dr", "paired", "robust", "expert-cartpole"):
         assert (tmp_path / "runs" / run / "summary.json").is_file(), run
     assert len(ran) == len(commands) - 1
+
+
+def test_the_env_table_names_every_registered_id() -> None:
+    """`advrl envs` lists nothing the README's env table leaves out (``Maze-<Name>-v0`` stands for
+    the held-out mazes it names, ``-DR-v1`` for the physics envs' random-physics twins)."""
+    import gymnasium as gym
+
+    import advrl.envs  # noqa: F401  (registers the ids)
+
+    table = README.read_text().split("## Environments", 1)[1].strip().split("\n\n", 1)[0]
+    named = set(re.findall(r"`(advrl/[\w-]+)`", table))
+    held_out = next(row for row in table.splitlines() if "advrl/Maze-<Name>-v0" in row)
+    for name in re.findall(r"\b([A-Z][A-Za-z0-9]+)\b", held_out.split("|")[2]):
+        named.add(f"advrl/Maze-{name}-v0")
+    for size in ("Small", "Medium", "Large", "XL"):  # "PerfectMazeSmall/Medium/Large/XL"
+        named.add(f"advrl/Maze-PerfectMaze{size}-v0")
+    named |= {n.replace("-v1", "-DR-v1") for n in named if n.endswith("-v1")}
+    registered = {i for i in gym.registry if i.startswith("advrl/")}
+    assert registered - named == set()
+    assert named & registered >= {"advrl/Maze-v0", "advrl/Maze-Labyrinth-v0"}

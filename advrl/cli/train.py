@@ -29,9 +29,8 @@ from advrl.yamlio import load_yaml
 C = TypeVar("C", PPORunConfig, UEDRunConfig[Any], ImitationRunConfig)
 
 
-TRAIN_OPTIONS = """Settings come from --config FILE (or the run being resumed), then --set KEY=VALUE
-overrides (YAML values, repeatable), then the flags below. Also: --resume RUN continues a run from its
-latest checkpoint; --json prints the whole summary."""
+TRAIN_OPTIONS = """Every setting, with its value for this run: from --config FILE (or the run being
+resumed), then --set KEY=VALUE overrides (YAML values, repeatable), then these flags."""
 
 
 def _yaml_mapping(text: str) -> dict[str, Any]:
@@ -83,6 +82,27 @@ def _first_line(text: str) -> str:
     return " ".join(words) or "the flags could not be read"
 
 
+def _without_markup(screen: str) -> str:
+    """A help screen without the docstrings' reST literals (````x````: ``x``), each framed line
+    padded back to its frame's width."""
+    lines = []
+    for line in screen.splitlines(keepends=True):
+        marks = line.count("``")
+        if marks:
+            line = line.replace("``", "")
+            end = line.rstrip().rfind("│")
+            if end > 0 and line.rstrip().endswith("│"):
+                line = line[:end] + " " * (2 * marks) + line[end:]
+        lines.append(line)
+    return "".join(lines)
+
+
+class _Screen(io.StringIO):
+    """A captured help screen, UTF-8 as the terminal's (tyro draws its frames by the encoding)."""
+
+    encoding = "utf-8"
+
+
 def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
     """The settings of ``advrl train <method>``: from ``--config`` or the run being resumed, then
     ``--set`` overrides, then the typed flags (``--ppo.learning_rate 1e-3``); ``--help`` lists
@@ -112,9 +132,11 @@ def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
     schema: Any = cls
     if isinstance(config, UEDRunConfig):
         schema = UEDRunConfig[type(config.teacher)]  # type: ignore[misc]
-    errors = io.StringIO()
+    errors, shown = io.StringIO(), _Screen()
+    if args.help:  # the command's own options first, then every setting (tyro's screen)
+        print(args.help_text())
     try:
-        with contextlib.redirect_stderr(errors):
+        with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(shown):
             flagged = tyro.cli(
                 schema,
                 default=config,
@@ -126,6 +148,7 @@ def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
             )
     except SystemExit as exit_:
         if not exit_.code:
+            print(_without_markup(shown.getvalue()), end="")
             raise
         raise UserError(
             f"{_first_line(errors.getvalue())}; see advrl train {method} --help"
@@ -152,7 +175,7 @@ def _ppo_result(summary: dict[str, Any]) -> str:
 
 def _ued_result(summary: dict[str, Any]) -> str:
     regret = summary["last"].get("ued/regret")
-    out = f"{summary['student_steps_per_s']} student steps/s"
+    out = f"{summary['student_steps_per_s']} steps/s of both students"
     out += f", regret {regret:.3f}; " if regret is not None else "; "
     if not summary["held_out"]:  # a physics env: its standard level
         return out + (
@@ -182,6 +205,18 @@ def _imitation_result(summary: dict[str, Any]) -> str:
     )
 
 
+def _steps_taken(summary: dict[str, Any], unit: str = "steps") -> str:
+    """The steps a command took and its seconds: a resumed run's since the step it resumed
+    from (its seconds are that part's)."""
+    done, start = int(summary["timesteps"]), summary.get("resumed_from")
+    if start is None:
+        return f"{done:,} {unit} in {summary['wall_clock_s']} s"
+    return (
+        f"{done - int(start):,} {unit} (from step {int(start):,} to {done:,}) in "
+        f"{summary['wall_clock_s']} s"
+    )
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train any method from its settings (or resume a run); print one line, or the summary."""
     from advrl.runners.kinds import run_kind
@@ -189,9 +224,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     kind = run_kind(args.method)
     result = {"ued": _ued_result, "imitation": _imitation_result, "ppo": _ppo_result}[kind.family]
     summary: dict[str, Any] = kind.train(_run_config(args, kind.settings), resume=args.resume)
+    unit = "protagonist steps" if kind.family == "ued" else "steps"
     print(
-        f"run {summary['run']}: {summary['method']}, {summary['timesteps']} steps in "
-        f"{summary['wall_clock_s']} s; {result(summary)}"
+        f"run {summary['run']}: {summary['method']}, {_steps_taken(summary, unit)}; {result(summary)}"
     )
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -215,7 +250,7 @@ def cmd_expert_train(args: argparse.Namespace) -> int:
     summary = train_ppo(config)
     ev = summary["eval"]
     print(
-        f"expert {summary['run']}: {summary['timesteps']} steps in {summary['wall_clock_s']} s; "
+        f"expert {summary['run']}: {_steps_taken(summary)}; "
         f"return {ev['policy']['mean_return']:.1f} (greedy "
         f"{ev['policy_deterministic']['mean_return']:.1f}, random {ev['random']['mean_return']:.1f})"
     )
@@ -253,7 +288,9 @@ def add_parsers(
         )
         p_method.add_argument("--json", action="store_true", help="print the whole summary as JSON")
         add_allow_import(p_method)
-        p_method.set_defaults(func=cmd_train, method=method, flags=[])
+        p_method.set_defaults(
+            func=cmd_train, method=method, flags=[], help_text=p_method.format_help
+        )
 
     p_expert = sub.add_parser("expert", help="train experts to record demonstrations from")
     expert_sub = p_expert.add_subparsers(dest="expert_command", required=True)

@@ -210,12 +210,13 @@ def learning_curves(groups: dict[str, list[Run]]) -> Any | None:
                     mean,
                     STYLES[series],
                     color=f"C{color}",
-                    label=f"{label}: {series} ({n} runs)",
+                    label=f"{label}: {series} ({_count(n)})",
                 )
                 if n > 1:
                     ax.fill_between(steps, mean - sem, mean + sem, color=f"C{color}", alpha=0.2)
         ax.set_title(name)
         ax.set_xlabel("env steps")
+        ax.set_ylabel(name)
         ax.legend(fontsize="x-small")
     fig.tight_layout()
     return fig
@@ -234,8 +235,9 @@ def heldout_bars(groups: dict[str, list[Run]]) -> Any | None:
     fig.set_size_inches(max(6.0, 0.7 * len(levels) * len(tables) + 2), 4.5)
     width = 0.8 / len(tables)
     x = np.arange(len(levels))
+    randoms_by_level: dict[str, list[float]] = {level: [] for level in levels}
     for i, (label, runs) in enumerate(tables.items()):
-        means, lows, highs, randoms = [], [], [], []
+        means, lows, highs = [], [], []
         for level in levels:
             rates = [
                 float(row["solve_rate"]) for rows in runs for row in rows if row["level"] == level
@@ -252,13 +254,12 @@ def heldout_bars(groups: dict[str, list[Run]]) -> Any | None:
             means.append(mean)
             lows.append(max(mean - low, 0.0))
             highs.append(max(high - mean, 0.0))
-            rand = [
+            randoms_by_level[level] += [
                 float(row["solve_rate_random"])
                 for rows in runs
                 for row in rows
                 if row["level"] == level and row.get("solve_rate_random")
             ]
-            randoms.append(float(np.mean(rand)) if rand else math.nan)
         offset = x - 0.4 + width * (i + 0.5)
         ax.bar(
             offset,
@@ -267,18 +268,21 @@ def heldout_bars(groups: dict[str, list[Run]]) -> Any | None:
             yerr=[lows, highs],
             capsize=2,
             color=f"C{i}",
-            label=f"{label} ({len(runs)} runs)",
+            label=f"{label} ({_count(len(runs))})",
         )
-        if any(math.isfinite(r) for r in randoms):
-            ax.scatter(
-                offset,
-                randoms,
-                marker="_",
-                s=120,
-                color="black",
-                zorder=3,
-                label="random policy" if i == 0 else None,
-            )
+    # The random policy's rate on each maze: one dashed line across the maze's bars, apart from
+    # the bars' black interval whiskers.
+    marked = [k for k, level in enumerate(levels) if randoms_by_level[level]]
+    if marked:
+        ax.hlines(
+            [float(np.mean(randoms_by_level[levels[k]])) for k in marked],
+            [x[k] - 0.45 for k in marked],
+            [x[k] + 0.45 for k in marked],
+            colors="dimgrey",
+            linestyles="dashed",
+            zorder=3,
+            label="random policy",
+        )
     ax.set_xticks(x, levels, rotation=45, ha="right", fontsize="small")
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("solve rate")
@@ -312,9 +316,10 @@ def level_complexity(groups: dict[str, list[Run]]) -> Any | None:
             found = _series(runs, (key,))
             if found is None:
                 continue
-            _band(ax, found, color, f"{label} ({len(runs)} runs)", len(runs))
+            _band(ax, found, color, f"{label} ({_count(len(runs))})", len(runs))
         ax.set_title(f"levels played: {name}")
         ax.set_xlabel("env steps")
+        ax.set_ylabel(name)
         ax.legend(fontsize="x-small")
     fig.tight_layout()
     return fig

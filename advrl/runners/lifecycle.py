@@ -69,6 +69,10 @@ class RunCallback(Protocol):
 class Trainer(Protocol):
     """What a run trains."""
 
+    step_unit: str
+    """What :attr:`num_timesteps` counts, as progress shows it (``steps``; UED:
+    ``protagonist steps``)."""
+
     @property
     def num_timesteps(self) -> int:
         """Env steps taken so far (UED: the protagonist's); the budget counts these."""
@@ -448,7 +452,9 @@ def _run(
     start = time.perf_counter()
     if total_timesteps > done:
         bar = (
-            progress.task(method, total_timesteps, lambda: trainer.num_timesteps)
+            progress.task(
+                method, total_timesteps, lambda: trainer.num_timesteps, unit=trainer.step_unit
+            )
             if train.progress_bar
             else contextlib.nullcontext()
         )

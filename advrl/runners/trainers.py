@@ -58,6 +58,8 @@ class SB3Trainer:
         callbacks: further SB3 callbacks (e.g. level statistics for TensorBoard).
     """
 
+    step_unit = "steps"
+
     def __init__(
         self,
         model: BaseAlgorithm,
@@ -142,6 +144,8 @@ class UEDTrainer:
         runner: the teacher, the students and the levels.
         total_timesteps: the run's budget (the agents' SB3 state is set up for it).
     """
+
+    step_unit = "protagonist steps"
 
     def __init__(self, runner: UEDRunner, total_timesteps: int) -> None:
         self.runner = runner
