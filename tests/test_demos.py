@@ -126,6 +126,9 @@ def test_pickled_arrays_are_refused(tmp_path: Path) -> None:
         ({"terminated": np.array([1, 0])}, "terminated must be a bool array"),
         ({"obs": np.full((7, 2), np.nan, dtype=np.float32)}, "obs holds NaN or infinite"),
         ({"rews": np.array([0, 1, np.inf, 0, 0])}, "rews holds infinite values"),
+        ({"obs": np.ones((7, 2), dtype=np.complex64)}, "obs has complex dtype complex64"),
+        ({"rews": np.zeros(5, dtype=np.complex128)}, "rews has complex dtype"),
+        ({"expert_return": np.complex128(1 + 2j)}, "expert_return must be one number"),
     ],
 )
 def test_malformed_demos_name_the_field(change: dict[str, np.ndarray], message: str) -> None:

@@ -4,6 +4,7 @@ continues as if nothing happened: no progress row lost or doubled, the same fina
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 import torch
 import yaml
+from test_imitation_cli import demos_file, expert_run, imitation_config  # noqa: F401 (fixtures)
 from test_ued_cli import final_params, tiny_config
 
 
@@ -107,3 +109,44 @@ def test_ctrl_c_leaves_a_checkpoint_and_resume_continues_exactly(
     for role in a:
         for name, tensor in a[role].items():
             torch.testing.assert_close(b[role][name], tensor, rtol=0, atol=0, msg=f"{role}.{name}")
+
+
+@pytest.mark.parametrize("method", ["gail", "asaf"])
+def test_ctrl_c_in_imitation_leaves_a_checkpoint_and_resume_keeps_the_history(
+    tmp_path: Path,
+    method: str,
+    demos_file: Path,  # noqa: F811 (the fixture)
+) -> None:
+    """GAIL (PPO rollouts of 2 x 16 steps) and ASAF (rounds of 2 whole episodes): Ctrl-C stops
+    at the next safe point with a checkpoint; the resumed run's rows are the uninterrupted run's."""
+    train = {"total_timesteps": 100_000, "eval_every": 0, "checkpoint_every": 0}
+    (tmp_path / "cut").mkdir()
+    cut_path = imitation_config(
+        tmp_path / "cut", method, demos_file, name=method, train={**train, "progress_bar": False}
+    )
+    config = yaml.safe_load(cut_path.read_text())
+    run = Path(config["out_dir"]) / method
+    proc = advrl("train", method, "--config", str(cut_path))
+    out = interrupt_after(proc, run / "tb" / "progress.csv", 3)
+    assert proc.returncode == 130, out
+    assert "with a checkpoint; continue with advrl train" in out
+    cut = rows(run)
+    step = int(float(cut[-1]))
+    assert (run / "checkpoints" / f"step_{step}.pt").is_file()
+    total = step + 64
+    resumed = advrl(
+        "train", method, "--resume", str(run), "--set", f"train.total_timesteps={total}"
+    )
+    assert resumed.wait(timeout=300) == 0
+    whole = {**config, "out_dir": str(tmp_path / "whole")}
+    whole["train"] = {**config["train"], "total_timesteps": total}
+    (tmp_path / "whole.yaml").write_text(yaml.safe_dump(whole))
+    assert advrl("train", method, "--config", str(tmp_path / "whole.yaml")).wait(timeout=300) == 0
+    after = rows(run)
+    assert after[: len(cut)] == cut  # none lost
+    steps = [float(s) for s in after[:-1]]  # (the last row is the final evaluation's)
+    assert all(b > a for a, b in itertools.pairwise(steps))  # none doubled
+    assert steps[-1] >= total
+    if method == "gail":  # fixed rollouts of 2 x 16 steps: exactly the uninterrupted rows
+        assert after == rows(tmp_path / "whole" / method)
+    # (ASAF's rounds are whole episodes, whose lengths a resumed run's new episodes change)

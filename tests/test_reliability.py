@@ -372,6 +372,25 @@ def test_an_unreadable_progress_file_is_kept_aside(tmp_path: Path) -> None:
     assert [r["time/total_timesteps"] for r in progress(run)] == ["640"]
 
 
+def test_a_progress_row_with_an_unreadable_step_is_reported_not_lost(tmp_path: Path) -> None:
+    """A garbled step in one row: the resume says so, keeps the file as it was aside, and drops
+    that row alone (the others stay)."""
+    run = train(tmp_path, "r")
+    path = run / "tb" / "progress.csv"
+    rows = all_rows(run)
+    rows[1]["time/total_timesteps"] = "2x6"
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    before = path.read_bytes()
+    with pytest.warns(RuntimeWarning, match=r"1 row\(s\) with an unreadable step were dropped"):
+        assert main(["train", "ppo", "--resume", str(run), "--train.total_timesteps", "640"]) == 0
+    assert (run / "tb" / "progress.damaged.csv").read_bytes() == before
+    steps = [r["time/total_timesteps"] for r in progress(run)]
+    assert steps == ["128", "384", "512", "640"]
+
+
 def test_an_attack_ball_too_large_for_float32_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

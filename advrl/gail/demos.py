@@ -118,7 +118,11 @@ class Demonstrations:
                 raise DemoError(f"{name} must be an array with one row per step, got a scalar")
         for name in ("expert_return", "random_return"):
             value = getattr(self, name)
-            if np.ndim(value) != 0 or not isinstance(value, (int, float, np.number)):
+            if (
+                np.ndim(value) != 0
+                or not isinstance(value, (int, float, np.number))
+                or np.iscomplexobj(value)
+            ):
                 raise DemoError(f"{name} must be one number, got {value!r}")
             object.__setattr__(self, name, float(value))
         lengths = np.asarray(self.lengths)
@@ -152,8 +156,14 @@ class Demonstrations:
             if isinstance(self.obs, dict)
             else {"obs": self.obs}
         )
-        for name, value in arrays.items():
+        for name, value in [*arrays.items(), ("rews", rews)]:
             array = np.asarray(value)
+            if np.iscomplexobj(array):  # training would read the real part alone
+                raise DemoError(
+                    f"{name} has complex dtype {array.dtype}; demonstrations hold real numbers"
+                )
+            if name == "rews":  # NaN rewards mean "not recorded": checked below
+                continue
             if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
                 raise DemoError(f"{name} holds NaN or infinite values; record the demos again")
         if np.isinf(

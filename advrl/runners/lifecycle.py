@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import math
 import signal
 import threading
 import time
@@ -47,7 +48,7 @@ from advrl import progress
 from advrl.agents.state import isolated_rng
 from advrl.config import ConfigError, TrainSettings, flat_dict, save_config, to_dict
 from advrl.eval.video import VIDEO_FPS, tensorboard_video
-from advrl.files import read_state, write_state
+from advrl.files import atomic_write_bytes, read_state, write_state
 from advrl.periodic import Periodic
 from advrl.runs import CHECKPOINT_RE, STEP_COLUMNS, RunDir, start_run
 
@@ -207,11 +208,23 @@ class ResumedCSV(CSVOutputFormat):
                 with filename.open(newline="", encoding="utf-8") as f:
                     reader = csv.DictReader(f)
                     keys = list(reader.fieldnames or [])
-                    rows = [
-                        r
-                        for r in reader
-                        if _complete(r) and _row_step(r) <= keep_until and not r.get(FINAL_COLUMN)
-                    ]
+                    found = [r for r in reader if _complete(r)]
+                rows, unreadable = [], 0
+                for r in found:
+                    step = _row_step(r)
+                    if step is None:
+                        unreadable += 1
+                    elif step <= keep_until and not r.get(FINAL_COLUMN):
+                        rows.append(r)
+                if unreadable:  # say so, and keep the file as it was
+                    damaged = filename.with_suffix(".damaged.csv")
+                    atomic_write_bytes(damaged, filename.read_bytes())  # a link there: replaced
+                    warnings.warn(
+                        f"{filename}: {unreadable} row(s) with an unreadable step were dropped; "
+                        f"the file as it was is kept as {damaged.name}",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
             except (UnicodeDecodeError, csv.Error) as err:
                 damaged = filename.with_suffix(".damaged.csv")
                 filename.replace(damaged)
@@ -237,14 +250,16 @@ def _complete(row: dict[str, str]) -> bool:
     return None not in row and None not in row.values()
 
 
-def _row_step(row: dict[str, str]) -> float:
+def _row_step(row: dict[str, str]) -> float | None:
+    """A row's step (None: unreadable; -inf for a row that does not say, which is kept)."""
     for column in STEP_COLUMNS:
         if row.get(column):
             try:
-                return float(row[column])
+                step = float(row[column])
             except ValueError:
-                return float("inf")
-    return float("-inf")  # a row that does not say: keep it
+                return None
+            return step if math.isfinite(step) else None
+    return float("-inf")
 
 
 class ProgressWriter(KVWriter):
