@@ -64,7 +64,10 @@ class Case:
     category: str
     name: str
     argv: Callable[[Path], list[str]]
-    expect: str = "error"  # "error": one advrl: error line; "ok": runs (a warning is fine)
+    expect: str = "error"  # "error": one advrl: error line; "ok": runs; "either": one of the two
+    check: Callable[[Path], str | None] | None = None
+    """After the command, in its folder: what went wrong that the exit status does not show
+    (``"unsafe: ..."``: a write outside the run folder; ``"imported: ..."``: code ran)."""
 
 
 class Hang(Exception):
@@ -99,7 +102,16 @@ def run_case(case: Case, work: Path) -> tuple[str, str]:
         return "traceback", f"{type(exc).__name__}: {str(exc)[:80]}"
     finally:
         signal.alarm(0)
+    if case.check is not None:
+        problem = case.check(folder)
+        if problem is not None:
+            kind, _, detail = problem.partition(": ")
+            return kind, detail
     lines = [line for line in err.getvalue().splitlines() if line.startswith("advrl: error:")]
+    if case.expect == "either":
+        if rc == 0 or (rc == 2 and len(lines) == 1):
+            return "clean", lines[0][len("advrl: error: ") :][:90] if lines else "ran"
+        return "silent", f"exit {rc}, {len(lines)} error lines"
     if case.expect == "error":
         if rc == 2 and len(lines) == 1:
             return "clean", lines[0][len("advrl: error: ") :][:90]
@@ -273,6 +285,445 @@ def cases(run: Path) -> list[Case]:
     ]  # fmt: skip
 
 
+def cause_cases(run: Path) -> list[Case]:
+    """The audit by cause (docs/reliability.md, "By cause"): inputs of each kind beyond the
+    catalogue above, built from a few rules (every file a run folder's commands write, every
+    source an env id can come from, every size, ...) rather than listed by hand."""
+    precious = b"precious"
+
+    def copied(f: Path) -> Path:
+        return copy_run(run, f)
+
+    # -- 1. writes through links: a planted link to a file (or folder) outside the run
+    def linked(target: str, *argv: str, folder: bool = False) -> tuple[Callable, Callable]:
+        def build(f: Path) -> list[str]:
+            t = copied(f)
+            outside = f / "outside"
+            if folder:
+                outside.mkdir()
+                (outside / "keep.txt").write_bytes(precious)
+            else:
+                outside.write_bytes(precious)
+            path = t / target
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_dir() and not path.is_symlink():
+                subprocess.run(["rm", "-rf", str(path)], check=True)
+            else:
+                path.unlink(missing_ok=True)
+            path.symlink_to(outside, target_is_directory=folder)
+            return [a.replace("RUN", str(t)).replace("DIR", str(f)) for a in argv]
+
+        def check(f: Path) -> str | None:
+            outside = f / "outside"
+            if folder:
+                names = sorted(p.name for p in outside.iterdir())
+                if names != ["keep.txt"] or (outside / "keep.txt").read_bytes() != precious:
+                    return f"unsafe: wrote into {target}/ -> outside ({names})"
+            elif not outside.is_file() or outside.read_bytes() != precious:
+                return f"unsafe: wrote through {target} -> outside"
+            return None
+
+        return build, check
+
+    resume = ("train", "ppo", "--resume", "RUN", "--train.total_timesteps", "768")
+    evaluate = ("eval", "RUN", "--levels", "FourRooms", "--episodes", "2")
+    enjoy = ("enjoy", "RUN", "--level", "FourRooms")
+    plot = ("plot", "RUN")
+    link_cases = [
+        *[(t, resume, False) for t in (".lock", "tb/progress.csv", "model.zip", "summary.json",
+                                       "config.yaml", "checkpoints/step_768.pt",
+                                       "checkpoints/.step_768.pt.tmp", "checkpoints/step_512.pt")],
+        *[(t, resume, True) for t in ("tb", "checkpoints")],
+        ("eval-FourRooms.csv", evaluate, False), ("tb/progress.csv", evaluate, False),
+        ("tb", evaluate, True), ("videos/FourRooms.gif", enjoy, False), ("videos", enjoy, True),
+        ("plots/learning_curves.png", plot, False), ("plots", plot, True),
+    ]  # fmt: skip
+    out: list[Case] = []
+    for target, argv, folder in link_cases:
+        build, check = linked(target, *argv, folder=folder)
+        out.append(Case("1 links", f"{argv[0]}: {target} a link", build, "either", check))
+
+    def run_is_link(*argv: str) -> Callable[[Path], list[str]]:
+        def build(f: Path) -> list[str]:
+            t = copied(f)
+            link = f / "linked-run"
+            link.symlink_to(t, target_is_directory=True)
+            return [a.replace("RUN", str(link)) for a in argv]
+
+        return build
+
+    for argv in (resume, evaluate, enjoy, plot):
+        out.append(Case("1 links", f"{argv[0]}: the run folder a link", run_is_link(*argv)))
+
+    # -- 2. code imported from data: a module on the path that leaves a mark when imported
+    def evil(f: Path, form: str) -> str:
+        name = f"evil_{f.name.replace('-', '_').replace('.', '_')}"
+        (f / f"{name}.py").write_text(f"open({str(f / 'IMPORTED')!r}, 'w').write('x')\n")
+        sys.path.insert(0, str(f))
+        return form.replace("MOD", name)
+
+    def imported(f: Path) -> str | None:
+        return "imported: the module ran" if (f / "IMPORTED").exists() else None
+
+    def from_source(source: str, form: str) -> Callable[[Path], list[str]]:
+        def build(f: Path) -> list[str]:
+            env_id = evil(f, form)
+            if source == "--config":
+                path = f / "c.yaml"
+                path.write_text(yaml.safe_dump({"env": {"id": env_id}, "out_dir": str(f)}))
+                return ["train", "ppo", "--config", str(path)]
+            if source == "--set":
+                return ["train", "ppo", "--config", CONFIG, "--set", f"env.id={env_id}"]
+            if source == "--env.id":
+                return ["train", "ppo", "--config", CONFIG, "--env.id", env_id]
+            if source == "expert --env":
+                return ["expert", "train", "--env", env_id, "--set", f"out_dir={f}"]
+            if source == "levels show":
+                return ["levels", "show", env_id]
+            if source == "sweep":
+                path = f / "c.yaml"
+                path.write_text(yaml.safe_dump({"env": {"id": env_id}}))
+                return ["sweep", "--config", str(path), "--seeds", "0", "--out", str(f)]
+            t = copied(f)  # a run folder's config.yaml
+            config = yaml.safe_load((t / "config.yaml").read_text())
+            config["env"]["id"] = env_id
+            (t / "config.yaml").write_text(yaml.safe_dump(config))
+            command = {
+                "resume": resume,
+                "eval": evaluate,
+                "enjoy": enjoy,
+                "demos record": ("demos", "record", "--model", "RUN", "--out", "DIR/d.npz"),
+            }
+            return [a.replace("RUN", str(t)).replace("DIR", str(f)) for a in command[source]]  # fmt: skip
+
+        return build
+
+    sources = ["--config", "--set", "--env.id", "expert --env", "levels show", "sweep", "resume",
+               "eval", "enjoy", "demos record"]  # fmt: skip
+    for source in sources:
+        for form in ("MOD:Env-v0", "MOD:Env", "MOD.sub:Env-v0"):
+            out.append(Case("2 imports", f"{source}: {form}", from_source(source, form),
+                            "error", imported))  # fmt: skip
+
+    # -- 3. sizes without bounds
+    def train(*extra: str) -> Callable[[Path], list[str]]:
+        return lambda f: [
+            "train",
+            "ppo",
+            "--config",
+            CONFIG,
+            *sets([*TINY, f"out_dir={f}"]),
+            *extra,
+        ]
+
+    for item in ("policy.lstm_hidden=100000000", "policy.net_arch=[1000000000]",
+                 "policy.net_arch=[64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64]",
+                 "policy.conv_filters=100000000", "env.kwargs.size=100000",
+                 "env.kwargs.agent_view_size=999", "env.kwargs.num_walls=1000000000",
+                 "train.seed=1180591620717411303424", "train.seed=-1",
+                 "ppo.n_epochs=1000000000000",
+        "env.kwargs.max_steps=1000000000000",
+        "train.total_timesteps=-5",
+        "ppo.batch_size=10000000", "env.n_envs=100000000"):  # fmt: skip
+        out.append(Case("3 sizes", item[:48], train("--set", item)))
+
+    def deep_yaml(f: Path) -> list[str]:
+        path = f / "c.yaml"
+        path.write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+        return ["train", "ppo", "--config", str(path)]
+
+    out.append(Case("3 sizes", "YAML nested 5,000 deep", deep_yaml))
+    out.append(
+        Case(
+            "3 sizes",
+            "--set nested 5,000 deep",
+            train("--set", "env.kwargs.x=" + "[" * 5000 + "]" * 5000),
+        )
+    )
+    out.append(
+        Case(
+            "3 sizes",
+            "sweep of 2 million seeds",
+            lambda f: ["sweep", "--config", CONFIG, "--seeds", "0-2000000", "--out", str(f)],
+        )
+    )
+    out.append(
+        Case(
+            "3 sizes",
+            "sweep of 20,000 trials",
+            lambda f: [
+                "sweep",
+                "--config",
+                CONFIG,
+                "--seeds",
+                "0-9",
+                "--grid",
+                "ppo.learning_rate=" + ",".join(f"{1e-4 + i * 1e-7:.7f}" for i in range(2000)),
+                "--out",
+                str(f),
+            ],
+        )
+    )
+
+    def huge_demos(f: Path) -> list[str]:
+        path = f / "d.npz"
+        np.savez(
+            path,
+            obs=np.zeros((3, 2), np.float32),
+            acts=np.zeros(2, np.int64),
+            rews=np.zeros(2, np.float32),
+            lengths=np.array([2]),
+            terminated=np.array([True]),
+            truncated=np.array([False]),
+        )
+        data = path.read_bytes().replace(b"'shape': (3, 2)", b"'shape': (1000000000000, 2)")
+        path.write_bytes(data)
+        return ["demos", "info", str(path)]
+
+    out.append(Case("3 sizes", "demos with a rewritten array header", huge_demos))
+
+    # -- 4. what a dependency would reject, in advrl's words
+    for item in ("ppo.batch_size=1", "ppo.device=tpu", "ppo.device=cuda:99", "ppo.learning_rate=-1",
+                 "ppo.clip_range=-0.2", "ppo.gae_lambda=2", "ppo.n_epochs=0", "train.eval_levels=[Nowhere]",  # (a PPO run has none: unknown key)
+                 "ppo.max_grad_norm=-1", "env.backend=batched"):  # fmt: skip
+        out.append(
+            Case(
+                "4 dependency rules",
+                item,
+                train("--set", item),
+                "either" if item == "env.backend=batched" else "error",
+            )
+        )
+    out.append(
+        Case(
+            "4 dependency rules",
+            "n_steps x envs = 1",
+            train("--set", "env.n_envs=1", "--set", "ppo.n_steps=1", "--set", "ppo.batch_size=2"),
+        )
+    )
+    out.append(Case("4 dependency rules", "bad YAML in a flag", train("--env.kwargs", "{a: [1")))
+    out.append(
+        Case("4 dependency rules", "eval --levels ''", on_copy(run, "eval", "RUN", "--levels", ""))
+    )
+    out.append(
+        Case(
+            "4 dependency rules",
+            "sweep --cpus-per-trial 0",
+            lambda f: [
+                "sweep",
+                "--config",
+                CONFIG,
+                "--seeds",
+                "0",
+                "--cpus-per-trial",
+                "0",
+                "--out",
+                str(f),
+            ],
+        )
+    )
+    out.append(
+        Case(
+            "4 dependency rules",
+            "sweep --cpus-per-trial -1",
+            lambda f: [
+                "sweep",
+                "--config",
+                CONFIG,
+                "--seeds",
+                "0",
+                "--cpus-per-trial",
+                "-1",
+                "--out",
+                str(f),
+            ],
+        )
+    )
+
+    def method_list(f: Path) -> list[str]:
+        path = f / "c.yaml"
+        path.write_text("method: [dr]\n")
+        return ["train", "dr", "--config", str(path)]
+
+    out.append(Case("4 dependency rules", "method: [dr]", method_list))
+
+    # -- 5. the file system's answers
+    def out_dir_file(f: Path) -> list[str]:
+        (f / "file").write_text("x")
+        return [*train("--set", f"out_dir={f / 'file'}")(f)[:-2], "--set", f"out_dir={f / 'file'}"]
+
+    out.append(Case("5 file system", "out_dir is a file", out_dir_file))
+
+    def under_a_file(f: Path) -> list[str]:
+        (f / "file").write_text("x")
+        return ["train", "ppo", "--config", CONFIG, *sets([*TINY, f"out_dir={f / 'file' / 'sub'}"])]
+
+    out.append(Case("5 file system", "out_dir under a file", under_a_file))
+    out.append(
+        Case("5 file system", "a name of 300 characters", train("--set", "name=" + "n" * 300))
+    )
+    out.append(
+        Case(
+            "5 file system",
+            "out_dir in /proc",
+            lambda f: [
+                "train",
+                "ppo",
+                "--config",
+                CONFIG,
+                *sets([*TINY, "out_dir=/proc/advrl-runs"]),
+            ],
+        )
+    )
+    out.append(
+        Case(
+            "5 file system",
+            "demos record to a folder",
+            on_copy(run, "demos", "record", "--model", "RUN", "--out", "DIR"),
+        )
+    )
+
+    # -- 6. silent wrong results
+    def yaml_text(text: str, *extra: str) -> Callable[[Path], list[str]]:
+        def build(f: Path) -> list[str]:
+            path = f / "c.yaml"
+            path.write_text(text)
+            return ["train", "ppo", "--config", str(path), "--set", f"out_dir={f}", *extra]
+
+        return build
+
+    out.append(
+        Case(
+            "6 silent results",
+            "a section twice",
+            yaml_text("ppo: {n_steps: 64}\nppo: {batch_size: 64}\n"),
+        )
+    )
+    out.append(
+        Case(
+            "6 silent results",
+            "a key twice in --set",
+            train("--set", "env.kwargs={size: 7, size: 9}"),
+        )
+    )
+    out.append(Case("6 silent results", "cuda without a GPU", train("--set", "ppo.device=cuda")))
+    out.append(
+        Case(
+            "6 silent results",
+            "--config with --resume",
+            on_copy(run, "train", "ppo", "--resume", "RUN", "--config", CONFIG),
+        )
+    )
+    out.append(
+        Case(
+            "6 silent results",
+            "emptied config.yaml",
+            on_copy(run, "eval", "RUN", before=lambda t: (t / "config.yaml").write_text("")),
+        )
+    )
+    out.append(
+        Case(
+            "6 silent results",
+            "--resume to elsewhere",
+            on_copy(run, "train", "ppo", "--resume", "RUN", "--set", "name=other"),
+        )
+    )
+    out.append(
+        Case(
+            "6 silent results",
+            "duplicate --grid keys",
+            lambda f: [
+                "sweep",
+                "--config",
+                CONFIG,
+                "--grid",
+                "ppo.n_steps=64,128",
+                "--grid",
+                "ppo.n_steps=32",
+                "--out",
+                str(f),
+            ],
+        )
+    )
+
+    def garbled(kind: str) -> Callable[[Path], None]:
+        def change(t: Path) -> None:
+            path = t / "tb" / "progress.csv"
+            lines = path.read_text().splitlines()
+            if kind == "header":
+                path.write_bytes(b"\xff\xfe" + path.read_bytes())
+            else:
+                cells = lines[2].split(",")
+                cells[
+                    next(
+                        i for i, k in enumerate(lines[0].split(",")) if k == "time/total_timesteps"
+                    )
+                ] = "2x6"
+                lines[2] = ",".join(cells)
+                path.write_text("\n".join(lines) + "\n")
+
+        return change
+
+    def kept_aside(f: Path) -> str | None:
+        found = list(f.glob("run/tb/progress.damaged.csv"))
+        return None if found else "silent: the damaged history was not kept aside"
+
+    for kind in ("header", "row"):
+        out.append(
+            Case(
+                "6 silent results",
+                f"garbled progress.csv {kind}",
+                on_copy(run, *resume, before=garbled(kind)),
+                "ok",
+                kept_aside,
+            )
+        )
+
+    def flipped(t: Path) -> None:
+        path = t / "checkpoints" / "step_512.pt"
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+
+    out.append(
+        Case(
+            "6 silent results",
+            "flipped bytes in the newest checkpoint",
+            on_copy(run, *evaluate, before=flipped),
+            "ok",
+        )
+    )
+    complex_demos = {
+        "obs": np.ones((3, 2), np.complex64),
+        "acts": np.zeros(2, np.int64),
+        "rews": np.zeros(2, np.float32),
+        "lengths": np.array([2]),
+        "terminated": np.array([True]),
+        "truncated": np.array([False]),
+    }
+
+    def complex_file(f: Path) -> list[str]:
+        np.savez(f / "d.npz", **complex_demos)
+        return ["demos", "info", str(f / "d.npz")]
+
+    out.append(Case("6 silent results", "complex-valued demo observations", complex_file))
+    return out
+
+
+def on_copy(
+    run: Path, *argv: str, before: Callable[[Path], None] | None = None
+) -> Callable[[Path], list[str]]:
+    """A command on a copy of the base run (``RUN``), in the case's folder (``DIR``)."""
+
+    def build(f: Path) -> list[str]:
+        t = copy_run(run, f)
+        if before is not None:
+            before(t)
+        return [a.replace("RUN", str(t)).replace("DIR", str(f)) for a in argv]
+
+    return build
+
+
 def kill_trials(n: int, work: Path, rng: random.Random) -> list[dict[str, int]]:
     """SIGKILL real runs at random points, resume, and count progress rows lost before the last
     checkpoint (and rows doubled)."""
@@ -313,8 +764,10 @@ def kill_trials(n: int, work: Path, rng: random.Random) -> list[dict[str, int]]:
 
 
 def _steps(run: Path) -> list[int]:
+    """The steps of a run's training rows (not its final evaluation's, marked ``eval/final``)."""
     with (run / "tb" / "progress.csv").open(newline="") as f:
-        return [int(float(r["time/total_timesteps"])) for r in csv.DictReader(f)]
+        rows = [r for r in csv.DictReader(f) if not r.get("eval/final")]
+    return [int(float(r["time/total_timesteps"])) for r in rows]
 
 
 def main_report() -> None:
@@ -327,7 +780,7 @@ def main_report() -> None:
     run = base_run(work)
     rows, outcomes = [], Counter()
     by_category: dict[str, Counter[str]] = {}
-    for case in cases(run):
+    for case in [*cases(run), *cause_cases(run)]:
         outcome, detail = run_case(case, work)
         outcomes[outcome] += 1
         by_category.setdefault(case.category, Counter())[outcome] += 1
@@ -338,17 +791,18 @@ def main_report() -> None:
         f"Python {platform.python_version()}, torch {torch.__version__}; "
         f"{time.strftime('%Y-%m-%d')}.",
         "",
-        "| category | inputs | clean one-line error (or ran, where it should) | traceback | hang | silent |",
-        "|---|---|---|---|---|---|",
+        "| category | inputs | clean one-line error (or ran, where it should) | traceback | hang | silent | unsafe | imported |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for category, counts in by_category.items():
         lines.append(
             f"| {category} | {sum(counts.values())} | {counts['clean']} | {counts['traceback']} "
-            f"| {counts['hang']} | {counts['silent']} |"
+            f"| {counts['hang']} | {counts['silent']} | {counts['unsafe']} | {counts['imported']} |"
         )
     lines.append(
         f"| **all** | {sum(outcomes.values())} | {outcomes['clean']} | {outcomes['traceback']} | "
-        f"{outcomes['hang']} | {outcomes['silent']} |"
+        f"{outcomes['hang']} | {outcomes['silent']} | {outcomes['unsafe']} | "
+        f"{outcomes['imported']} |"
     )
     lines += ["", "| category | input | outcome | what it said |", "|---|---|---|---|"]
     lines += [f"| {c} | {n} | {o} | {d.replace('|', '/')} |" for c, n, o, d in rows]

@@ -22,6 +22,7 @@ from advrl.envs.batched_designer import BatchedMazeDesigner
         ({"batch_size": 1}, "batch_size must be at least 2"),
         ({"device": "tpu"}, "device must be one of cpu, cuda"),
         ({"device": "gpu"}, "device must be one of"),
+        ({"n_epochs": 10**12}, "n_epochs must be at most 10,000"),
     ],
 )
 def test_ppo_settings_that_sb3_or_torch_would_reject(kwargs: dict, problem: str) -> None:
@@ -224,3 +225,22 @@ def test_a_demos_file_whose_header_declares_a_huge_array_is_refused_before_alloc
     with pytest.raises(DemoError, match=r"declares shape \(1000000000000,\)"):
         load_demos(forged)
     load_demos(good)  # the untouched file still loads
+
+
+def test_an_episode_limit_no_evaluation_would_finish_is_refused() -> None:
+    import gymnasium as gym
+
+    with pytest.raises(ValueError, match="max_steps must be between 1 and 1,000,000"):
+        gym.make("advrl/Maze-Small-v0", max_steps=10**12)
+    with pytest.raises(ValueError, match="max_steps must be between 1 and 1,000,000"):
+        BatchedMaze(2, size=9, max_steps=10**12)
+
+
+def test_a_method_that_is_not_a_name_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("method: [dr]\n")
+    assert main(["train", "dr", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "method must be one method name" in err

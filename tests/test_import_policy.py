@@ -47,6 +47,9 @@ def test_a_config_file_set_and_flags_need_allow_import(
     _refused(capsys, trap)
     assert main([*good, "--env.id", "trapmod:Env-v0"]) == 2
     _refused(capsys, trap)
+    out = ["--set", f"out_dir={tmp_path / 'experts'}"]
+    assert main(["expert", "train", "--env", "trapmod:Env-v0", "-q", *out]) == 2  # a flag too
+    _refused(capsys, trap)
 
 
 def test_a_resumed_run_and_a_sweep_need_allow_import(

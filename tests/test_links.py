@@ -95,6 +95,31 @@ def test_resume_and_eval_refuse_a_run_folder_holding_a_link(
     assert outside.read_text() == "keep me"
 
 
+@pytest.mark.parametrize("where", ["plots", "run"])
+def test_plot_refuses_to_write_through_a_link(
+    finished: Path, tmp_path: Path, where: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`advrl plot RUN` writes RUN/plots (figures and their TensorBoard log): a plots folder that
+    is a link, or a run folder that is one, is refused before anything is written."""
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(finished, run)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    if where == "plots":
+        (run / "plots").symlink_to(outside, target_is_directory=True)
+        target = run
+    else:
+        target = tmp_path / "linked"
+        target.symlink_to(run, target_is_directory=True)
+    capsys.readouterr()
+    assert main(["plot", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "symbolic link" in err
+    assert list(outside.iterdir()) == []
+
+
 def test_the_file_systems_answers_are_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

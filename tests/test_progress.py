@@ -203,19 +203,19 @@ def test_train_paired_shows_live_progress_before_its_first_iteration_ends(work: 
 
 
 def test_expert_demos_gail_and_asaf_show_progress(work: Path) -> None:
-    expert = sets(
+    expert = sets(  # a first rollout long enough to span redraws (0.1 s apart) on a fast CPU
         "name=expert",
         "env.n_envs=4",
-        "ppo.n_steps=256",
-        "ppo.batch_size=256",
+        "ppo.n_steps=1024",
+        "ppo.batch_size=1024",
         "ppo.n_epochs=1",
-        "train.total_timesteps=2048",
-        "train.eval_every=1024",
+        "train.total_timesteps=4096",
+        "train.eval_every=4096",
         "train.eval_episodes=3",
     )
     code, out = command(["expert", "train", "--env", "CartPole-v1", *expert], work)
     assert code == 0, out
-    assert_live(out, first_rollout=4 * 256)
+    assert_live(out, first_rollout=4 * 1024)
     code, out = command(
         ["demos", "record", "--model", "runs/expert", "--episodes", "3", "--out", "demos/c.npz"],
         work,

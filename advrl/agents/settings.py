@@ -79,6 +79,7 @@ class PPOSettings:
         positive(self, "learning_rate", "n_steps", "batch_size", "n_epochs", "clip_range")
         positive(self, "max_grad_norm")
         at_most(self, 1_000_000, "n_steps", "batch_size")
+        at_most(self, MAX_EPOCHS, "n_epochs")  # (each epoch is a pass over the whole rollout)
         unit_interval(self, "gamma", "gae_lambda")
         if self.batch_size < 2:  # SB3 asserts it: the advantages are normalized per minibatch
             raise ValueError(
@@ -94,6 +95,9 @@ class PPOSettings:
             kwargs["learning_rate"] = LinearDecay(self.learning_rate)
         return kwargs
 
+
+MAX_EPOCHS = 10_000
+"""PPO's passes over one rollout: papers use 3-30; a run asked for more would not end."""
 
 MAX_WIDTH = 65_536
 """The widest hidden layer a policy may ask for."""

@@ -237,6 +237,11 @@ def cmd_plot(args: argparse.Namespace) -> int:
     if missing:
         raise UserError(f"no run folder {missing[0]!r}")
     out = Path(args.out) if args.out else (runs[0] / "plots" if len(runs) == 1 else Path("plots"))
+    from advrl.files import check_no_links
+
+    target = runs[0] if not args.out and len(runs) == 1 else out
+    if target.exists() or target.is_symlink():  # the figures and their log: never via a link
+        check_no_links(target)
     try:
         with progress.phase("plotting"):
             figures = make_figures(runs)

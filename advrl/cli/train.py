@@ -244,6 +244,8 @@ def cmd_expert_train(args: argparse.Namespace) -> int:
     if not (args.config or args.env):
         raise UserError("give --env ID (and optionally --config FILE), e.g. --env CartPole-v1")
     config = load_config(PPORunConfig, args.config, overrides)
+    source = "--env" if args.env else (args.config or "--set")
+    check_env_import(config.env.id, args.allow_import, source, "command")
     if config.name is None:
         name = RunDir.default_name(config.env.id, "expert", config.train.seed)
         config = dataclasses.replace(config, name=name)
@@ -302,4 +304,5 @@ def add_parsers(
     p_et.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a value"
     )
+    add_allow_import(p_et)
     p_et.set_defaults(func=cmd_expert_train)

@@ -22,7 +22,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvS
 
 from advrl.envs.generators import RandomWalls
 from advrl.envs.level import DIRECTION_VECTORS, MAX_LEVEL_SIDE, MazeLevel
-from advrl.envs.maze import MAX_CODE, MAX_VIEW
+from advrl.envs.maze import MAX_CODE, MAX_STEPS, MAX_VIEW
 from advrl.envs.torch_vec_env import TorchVecEnv, select, to_numpy
 
 EMPTY, WALL, GOAL = OBJECT_TO_IDX["empty"], OBJECT_TO_IDX["wall"], OBJECT_TO_IDX["goal"]
@@ -135,8 +135,8 @@ class BatchedMaze(TorchVecEnv):
             raise ValueError(
                 f"agent_view_size must be odd, >= 3 and <= {MAX_VIEW}, got {agent_view_size}"
             )
-        if max_steps < 1:
-            raise ValueError(f"max_steps must be positive, got {max_steps}")
+        if not 1 <= max_steps <= MAX_STEPS:
+            raise ValueError(f"max_steps must be between 1 and {MAX_STEPS:,}, got {max_steps}")
         inner = size - 2
         walls = RandomWalls(shape=(inner, inner), num_walls=num_walls)  # validates the count
         observation_space = spaces.Dict(

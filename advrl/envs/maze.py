@@ -26,6 +26,10 @@ Observation images are bounded by it rather than 255, so SB3 does not take the c
 MAX_VIEW = 31
 """The widest egocentric view (MiniGrid draws views of up to a few dozen cells)."""
 
+MAX_STEPS = 1_000_000
+"""The longest episode (the papers' mazes take 250 steps, the largest held-out ones a few
+thousand): an evaluation plays its episodes to the end, so a longer limit would not finish."""
+
 
 def _mission() -> str:
     return MISSION
@@ -151,8 +155,8 @@ class MazeEnv(MiniGridEnv):
             raise ValueError(
                 f"agent_view_size must be odd, >= 3 and <= {MAX_VIEW}, got {agent_view_size}"
             )
-        if int(max_steps) < 1:
-            raise ValueError(f"max_steps must be positive, got {max_steps}")
+        if not 1 <= int(max_steps) <= MAX_STEPS:
+            raise ValueError(f"max_steps must be between 1 and {MAX_STEPS:,}, got {max_steps}")
         self.generator = generator
         self.inner_shape: tuple[int, int] = (int(inner[0]), int(inner[1]))
         self.level: MazeLevel | None = None

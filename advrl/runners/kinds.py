@@ -82,6 +82,10 @@ def resolve_settings(
         return load_run_config(cls, path, [*overrides, *extra], allow_import=allow_import)
     data = read_yaml(config) if config is not None else {}
     named = data.get("method")
+    if named is not None and not isinstance(named, str):
+        raise ConfigError(
+            f"{config}: method must be one method name, e.g. method: {method}; got {named!r}"
+        )
     if cls is not PPORunConfig and named is not None and named != method:
         raise ConfigError(
             f"{config} is a config for {named!r}; run `advrl train {named}` with it, or "
