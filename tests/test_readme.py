@@ -55,6 +55,18 @@ def quick_tour() -> list[list[str]]:
     return commands
 
 
+def shortened(words: list[str]) -> list[str]:
+    """A tour command's arguments, a training command's with the short budget (the last
+    ``--set`` of a key wins)."""
+    args = words[1:]
+    if args[0] == "train" or args[:2] == ["expert", "train"]:
+        short = list(SHORT)
+        if "--resume" in args:  # it goes on further than the run before
+            short[0] = "train.total_timesteps=4096"
+        args = [*args, *(x for item in short for x in ("--set", item)), "--quiet"]
+    return args
+
+
 def test_quick_tour_runs_as_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -66,12 +78,7 @@ def test_quick_tour_runs_as_written(
     ran = []
     for words in commands[:-1]:
         assert words[0] == "advrl", words
-        args = words[1:]
-        if args[0] == "train" or args[:2] == ["expert", "train"]:
-            short = list(SHORT)
-            if "--resume" in args:  # it goes on further than the run before
-                short[0] = "train.total_timesteps=4096"
-            args = [*args, *(x for item in short for x in ("--set", item)), "--quiet"]
+        args = shortened(words)
         code = main(args)
         out = capsys.readouterr()
         assert code == 0, (words, out.err[-2000:])

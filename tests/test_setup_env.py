@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_readme import README, ROOT, SHORT, quick_tour
+from test_readme import README, ROOT, quick_tour, shortened
 
 
 def setup_command() -> list[list[str]]:
@@ -21,17 +21,6 @@ def setup_command() -> list[list[str]]:
     assert block is not None
     first = block.group(1).splitlines()[0]
     return [shlex.split(part) for part in first.split("&&")]
-
-
-def shortened(words: list[str]) -> list[str]:
-    """A training command with the tour's short budget (the last ``--set`` of a key wins)."""
-    args = words[1:]
-    if args[0] == "train" or args[:2] == ["expert", "train"]:
-        short = list(SHORT)
-        if "--resume" in args:  # it goes on further than the run before
-            short[0] = "train.total_timesteps=4096"
-        args = [*args, *(x for item in short for x in ("--set", item)), "--quiet"]
-    return args
 
 
 def test_setups_environment_runs_the_main_job_and_the_quick_tour(tmp_path: Path) -> None:

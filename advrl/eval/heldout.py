@@ -8,6 +8,7 @@ one size together.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -174,19 +175,12 @@ def evaluate_heldout_modes(
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     if not modes or any(m not in ("stochastic", "deterministic") for m in modes):
         raise ValueError(f"modes are 'stochastic' and 'deterministic', got {list(modes)}")
-    if len(modes) > 1 and not isinstance(as_actor(policy), PolicyActor):
-        return {
-            mode: evaluate_heldout_modes(
-                policy,
-                names,
-                episodes=episodes,
-                seed=seed,
-                modes=(mode,),
-                agent_view_size=agent_view_size,
-                device=device,
-            )[mode]
-            for mode in modes
-        }
+    if len(modes) > 1 and not isinstance(as_actor(policy), PolicyActor):  # one mode at a time
+        one = functools.partial(
+            evaluate_heldout_modes, policy, names, episodes=episodes, seed=seed,
+            agent_view_size=agent_view_size, device=device,
+        )  # fmt: skip
+        return {mode: one(modes=(mode,))[mode] for mode in modes}
     drawn = {name: heldout_levels(name, episodes, seed) for name in names}
     out: dict[str, dict[str, EpisodeStats]] = {mode: {} for mode in modes}
     for shape in dict.fromkeys(levels[0].shape for levels, _ in drawn.values()):
