@@ -53,6 +53,15 @@ TINY = [
     "train.progress_bar=false",
 ]
 LIMIT_S = 20
+GOOD_DEMOS = {
+    "obs": np.zeros((3, 2), np.float32),
+    "acts": np.zeros(2, np.int64),
+    "rews": np.zeros(2, np.float32),
+    "lengths": np.array([2]),
+    "terminated": np.array([True]),
+    "truncated": np.array([False]),
+}
+"""A valid demonstrations file's arrays (one episode of 2 steps), which cases then break."""
 
 
 def sets(items: list[str]) -> list[str]:
@@ -133,16 +142,12 @@ def copy_run(run: Path, folder: Path) -> Path:
     return target
 
 
+def train(*extra: str) -> Callable[[Path], list[str]]:
+    """``advrl train ppo`` on the tiny maze config, in the case's folder, with ``extra``."""
+    return lambda f: ["train", "ppo", "--config", CONFIG, *sets([*TINY, f"out_dir={f}"]), *extra]
+
+
 def cases(run: Path) -> list[Case]:
-    def train(*extra: str) -> Callable[[Path], list[str]]:
-        return lambda f: [
-            "train",
-            "ppo",
-            "--config",
-            CONFIG,
-            *sets([*TINY, f"out_dir={f}"]),
-            *extra,
-        ]
 
     def config_file(text: str | bytes) -> Callable[[Path], list[str]]:
         def argv(f: Path) -> list[str]:
@@ -194,14 +199,7 @@ def cases(run: Path) -> list[Case]:
 
         return argv
 
-    good = {
-        "obs": np.zeros((3, 2), np.float32),
-        "acts": np.zeros(2, np.int64),
-        "rews": np.zeros(2, np.float32),
-        "lengths": np.array([2]),
-        "terminated": np.array([True]),
-        "truncated": np.array([False]),
-    }
+    good = GOOD_DEMOS
     bomb = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     bomb += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
     bomb.append("env: {kwargs: {bomb: *a8}}")
@@ -406,15 +404,6 @@ def cause_cases(run: Path) -> list[Case]:
                             "error", imported))  # fmt: skip
 
     # -- 3. sizes without bounds
-    def train(*extra: str) -> Callable[[Path], list[str]]:
-        return lambda f: [
-            "train",
-            "ppo",
-            "--config",
-            CONFIG,
-            *sets([*TINY, f"out_dir={f}"]),
-            *extra,
-        ]
 
     for item in ("policy.lstm_hidden=100000000", "policy.net_arch=[1000000000]",
                  "policy.net_arch=[64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64]",
@@ -505,40 +494,15 @@ def cause_cases(run: Path) -> list[Case]:
     out.append(
         Case("4 dependency rules", "eval --levels ''", on_copy(run, "eval", "RUN", "--levels", ""))
     )
-    out.append(
-        Case(
-            "4 dependency rules",
-            "sweep --cpus-per-trial 0",
-            lambda f: [
-                "sweep",
-                "--config",
-                CONFIG,
-                "--seeds",
-                "0",
-                "--cpus-per-trial",
-                "0",
-                "--out",
-                str(f),
-            ],
+    for cpus in ("0", "-1"):
+        sweep = ["sweep", "--config", CONFIG, "--seeds", "0", "--cpus-per-trial", cpus]
+        out.append(
+            Case(
+                "4 dependency rules",
+                f"sweep --cpus-per-trial {cpus}",
+                lambda f, sweep=sweep: [*sweep, "--out", str(f)],
+            )
         )
-    )
-    out.append(
-        Case(
-            "4 dependency rules",
-            "sweep --cpus-per-trial -1",
-            lambda f: [
-                "sweep",
-                "--config",
-                CONFIG,
-                "--seeds",
-                "0",
-                "--cpus-per-trial",
-                "-1",
-                "--out",
-                str(f),
-            ],
-        )
-    )
 
     def method_list(f: Path) -> list[str]:
         path = f / "c.yaml"
@@ -693,14 +657,7 @@ def cause_cases(run: Path) -> list[Case]:
             "ok",
         )
     )
-    complex_demos = {
-        "obs": np.ones((3, 2), np.complex64),
-        "acts": np.zeros(2, np.int64),
-        "rews": np.zeros(2, np.float32),
-        "lengths": np.array([2]),
-        "terminated": np.array([True]),
-        "truncated": np.array([False]),
-    }
+    complex_demos = {**GOOD_DEMOS, "obs": np.ones((3, 2), np.complex64)}
 
     def complex_file(f: Path) -> list[str]:
         np.savez(f / "d.npz", **complex_demos)

@@ -66,6 +66,33 @@ def ppo_config(out: Path) -> dict[str, Any]:
     return {**config, "out_dir": str(out), "name": "ppo"}
 
 
+def cut_resumed_and_whole(
+    tmp_path: Path, method: str, config: dict[str, Any], more: int
+) -> tuple[Path, list[str], int]:
+    """Train ``config`` and send SIGINT after 3 rows (it must stop with a checkpoint at its last
+    row's step), resume it ``more`` steps further, and train the same budget uninterrupted in
+    ``tmp_path/whole``; returns the run, its rows at the cut, and the budget."""
+    (tmp_path / "cut.yaml").write_text(yaml.safe_dump(config))
+    run = Path(config["out_dir"]) / method
+    proc = advrl("train", method, "--config", str(tmp_path / "cut.yaml"))
+    out = interrupt_after(proc, run / "tb" / "progress.csv", 3)
+    assert proc.returncode == 130, out
+    assert "with a checkpoint; continue with advrl train" in out and "--resume" in out
+    cut = rows(run)
+    step = int(float(cut[-1]))
+    assert (run / "checkpoints" / f"step_{step}.pt").is_file()  # at the last row's step
+    total = step + more
+    resumed = advrl(
+        "train", method, "--resume", str(run), "--set", f"train.total_timesteps={total}"
+    )
+    assert resumed.wait(timeout=300) == 0
+    whole = {**config, "out_dir": str(tmp_path / "whole")}
+    whole["train"] = {**config["train"], "total_timesteps": total}
+    (tmp_path / "whole.yaml").write_text(yaml.safe_dump(whole))
+    assert advrl("train", method, "--config", str(tmp_path / "whole.yaml")).wait(timeout=300) == 0
+    return run, cut, total
+
+
 @pytest.mark.parametrize("method", ["dr", "paired", "ppo"])
 def test_ctrl_c_leaves_a_checkpoint_and_resume_continues_exactly(
     tmp_path: Path, method: str
@@ -83,25 +110,7 @@ def test_ctrl_c_leaves_a_checkpoint_and_resume_continues_exactly(
             progress_bar=False,
         )
     )
-    (tmp_path / "cut.yaml").write_text(yaml.safe_dump(config))
-    run = tmp_path / "cut" / method
-    proc = advrl("train", method, "--config", str(tmp_path / "cut.yaml"))
-    out = interrupt_after(proc, run / "tb" / "progress.csv", 3)
-    assert proc.returncode == 130, out
-    assert "with a checkpoint; continue with advrl train" in out and "--resume" in out
-    cut = rows(run)
-    step = int(float(cut[-1]))
-    assert (run / "checkpoints" / f"step_{step}.pt").is_file()  # at the last row's step
-    total = step + 2 * 64  # two more iterations (64 steps each, for every config here)
-    resumed = advrl(
-        "train", method, "--resume", str(run), "--set", f"train.total_timesteps={total}"
-    )
-    assert resumed.wait(timeout=300) == 0
-    whole_config = {**config, "out_dir": str(tmp_path / "whole")}
-    whole_config["train"] = {**config["train"], "total_timesteps": total}
-    (tmp_path / "whole.yaml").write_text(yaml.safe_dump(whole_config))
-    whole = advrl("train", method, "--config", str(tmp_path / "whole.yaml"))
-    assert whole.wait(timeout=300) == 0
+    run, _, _ = cut_resumed_and_whole(tmp_path, method, {**config, "name": method}, 2 * 64)
     assert rows(run) == rows(tmp_path / "whole" / method)  # none lost, none doubled
     if method == "ppo":  # its envs' episodes in progress are not in a checkpoint: a resumed
         return  # PPO run starts new ones, so only its history is the uninterrupted run's
@@ -125,23 +134,7 @@ def test_ctrl_c_in_imitation_leaves_a_checkpoint_and_resume_keeps_the_history(
         tmp_path / "cut", method, demos_file, name=method, train={**train, "progress_bar": False}
     )
     config = yaml.safe_load(cut_path.read_text())
-    run = Path(config["out_dir"]) / method
-    proc = advrl("train", method, "--config", str(cut_path))
-    out = interrupt_after(proc, run / "tb" / "progress.csv", 3)
-    assert proc.returncode == 130, out
-    assert "with a checkpoint; continue with advrl train" in out
-    cut = rows(run)
-    step = int(float(cut[-1]))
-    assert (run / "checkpoints" / f"step_{step}.pt").is_file()
-    total = step + 64
-    resumed = advrl(
-        "train", method, "--resume", str(run), "--set", f"train.total_timesteps={total}"
-    )
-    assert resumed.wait(timeout=300) == 0
-    whole = {**config, "out_dir": str(tmp_path / "whole")}
-    whole["train"] = {**config["train"], "total_timesteps": total}
-    (tmp_path / "whole.yaml").write_text(yaml.safe_dump(whole))
-    assert advrl("train", method, "--config", str(tmp_path / "whole.yaml")).wait(timeout=300) == 0
+    run, cut, total = cut_resumed_and_whole(tmp_path, method, config, 64)
     after = rows(run)
     assert after[: len(cut)] == cut  # none lost
     steps = [float(s) for s in after[:-1]]  # (the last row is the final evaluation's)
