@@ -16,6 +16,19 @@ from advrl.envs.batched import BatchedMaze
 from advrl.envs.batched_designer import BatchedMazeDesigner
 
 
+def dr_command(tmp_path: Path, **train: object) -> list[str]:
+    """``advrl train dr`` of the tiny DR config (written to ``tmp_path/c.yaml``), runs under
+    ``tmp_path``."""
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(tiny_config("dr", tmp_path, **train)))
+    return ["train", "dr", "--config", str(tmp_path / "c.yaml"), "-q"]
+
+
+def trained_dr(tmp_path: Path) -> Path:
+    """A finished tiny DR run (64 steps, no periodic evaluation): ``tmp_path/dr``."""
+    assert main(dr_command(tmp_path, total_timesteps=64, eval_every=0)) == 0
+    return tmp_path / "dr"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "problem"),
     [
@@ -57,8 +70,7 @@ def test_the_layers_reading_wide_features_are_bounded_before_they_are_built() ->
 def test_a_huge_network_from_the_command_line_is_one_line_at_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(tiny_config("dr", tmp_path)))
-    config = ["train", "dr", "--config", str(tmp_path / "c.yaml"), "-q"]
+    config = dr_command(tmp_path)
     for setting in (
         "protagonist.policy.lstm_hidden=100000000",
         "protagonist.policy.net_arch=[1000000000]",
@@ -74,8 +86,7 @@ def test_a_huge_network_from_the_command_line_is_one_line_at_once(
 def test_a_seed_numpy_cannot_take_and_unknown_eval_mazes_are_refused_before_training(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(tiny_config("dr", tmp_path)))
-    config = ["train", "dr", "--config", str(tmp_path / "c.yaml"), "-q"]
+    config = dr_command(tmp_path)
     for setting, problem in (
         ("train.seed=1180591620717411303424", "train.seed must be between 0 and"),
         ("train.seed=-1", "train.seed must be between 0 and"),
@@ -106,9 +117,7 @@ def test_a_sweep_of_millions_of_trials_is_refused_at_once() -> None:
 def test_eval_with_no_maze_named_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = tiny_config("dr", tmp_path, total_timesteps=64, eval_every=0)
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
-    assert main(["train", "dr", "--config", str(tmp_path / "c.yaml"), "-q"]) == 0
+    trained_dr(tmp_path)
     capsys.readouterr()
     assert main(["eval", str(tmp_path / "dr"), "--levels", " , "]) == 2
     assert "--levels needs a held-out maze name" in capsys.readouterr().err
@@ -118,8 +127,7 @@ def test_eval_with_no_maze_named_is_one_line(
 def test_cuda_on_a_machine_without_a_gpu_is_an_error_not_a_silent_cpu_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(tiny_config("dr", tmp_path)))
-    config = ["train", "dr", "--config", str(tmp_path / "c.yaml"), "-q"]
+    config = dr_command(tmp_path)
     for setting in ("protagonist.ppo.device=cuda", "env.device=cuda"):
         assert main([*config, "--set", setting]) == 2, setting
         err = capsys.readouterr().err
@@ -130,9 +138,7 @@ def test_cuda_on_a_machine_without_a_gpu_is_an_error_not_a_silent_cpu_run(
 def test_a_resumed_run_keeps_its_place_and_an_empty_config_is_no_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = tiny_config("dr", tmp_path, total_timesteps=64, eval_every=0)
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
-    assert main(["train", "dr", "--config", str(tmp_path / "c.yaml"), "-q"]) == 0
+    trained_dr(tmp_path)
     run = str(tmp_path / "dr")
     capsys.readouterr()
     for setting in ("name=other", f"out_dir={tmp_path / 'elsewhere'}"):
@@ -147,9 +153,7 @@ def test_a_resumed_run_keeps_its_place_and_an_empty_config_is_no_run(
 def test_a_run_whose_config_was_edited_after_training_is_one_line_for_every_reader(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = tiny_config("dr", tmp_path, total_timesteps=64, eval_every=0)
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
-    assert main(["train", "dr", "--config", str(tmp_path / "c.yaml"), "-q"]) == 0
+    trained_dr(tmp_path)
     run = tmp_path / "dr"
     edited = yaml.safe_load((run / "config.yaml").read_text())
     edited["protagonist"]["policy"]["net_arch"] = [16]  # the checkpoint's heads are 8 wide

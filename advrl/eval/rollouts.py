@@ -124,17 +124,24 @@ def evaluate_modes(
         def run(actor: Actor) -> EpisodeStats:
             return play_env(env, actor, episodes, seed, env_kwargs=env_kwargs)
 
-        random = None
-        if with_random:
-            probe = make_env(env, env_kwargs) if isinstance(env, str) else env()
-            space = probe.action_space
-            probe.close()
-            random = run(RandomActor(space))
+        random = run(random_actor(env, env_kwargs)) if with_random else None
         return PolicyModes(
             stochastic=run(PolicyActor(model)),
             greedy=run(PolicyActor(model, deterministic=True)),
             random=random,
         )
+
+
+def random_actor(
+    env: str | Callable[[], gym.Env], env_kwargs: dict[str, Any] | None = None
+) -> RandomActor:
+    """A uniformly random policy of an env's action space (an env id with ``env_kwargs``, or a
+    function that builds the env; the env is built to read its space, then closed)."""
+    probe = make_env(env, env_kwargs) if isinstance(env, str) else env()
+    try:
+        return RandomActor(probe.action_space)
+    finally:
+        probe.close()
 
 
 DEFAULT_WIDTH = 256

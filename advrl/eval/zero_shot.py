@@ -19,9 +19,9 @@ import numpy as np
 
 from advrl import progress
 from advrl.envs.vector import batched_kwargs, make_env
-from advrl.eval.actors import Actor, RandomActor, as_actor
+from advrl.eval.actors import Actor, as_actor
 from advrl.eval.heldout import evaluate_heldout, evaluate_heldout_modes
-from advrl.eval.rollouts import EpisodeStats, play_env
+from advrl.eval.rollouts import EpisodeStats, play_env, random_actor
 from advrl.files import atomic_write_bytes
 
 Mode = Literal["stochastic", "deterministic", "random"]
@@ -191,10 +191,7 @@ def _actor(model: Any, mode: Mode, env_id: str, env_kwargs: dict[str, Any]) -> A
     the env's action space."""
     if mode != "random":
         return as_actor(model, mode == "deterministic")
-    env = make_env(env_id, env_kwargs)
-    space = env.action_space
-    env.close()
-    return RandomActor(space)
+    return random_actor(env_id, env_kwargs)
 
 
 def _play(
