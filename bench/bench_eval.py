@@ -31,9 +31,9 @@ import numpy as np
 import torch
 
 from advrl.envs.vector import make_env
+from advrl.episodes.rollouts import EpisodeStats, evaluate, random_policy, sb3_policy
 from advrl.eval import EVAL_SEED_OFFSET
 from advrl.eval.heldout import heldout_levels
-from advrl.eval.rollouts import EpisodeStats, evaluate, random_policy, sb3_policy
 from advrl.eval.zero_shot import zero_shot
 
 
@@ -97,7 +97,7 @@ def ppo_before(model: Any, env_id: str, episodes: int, seed: int) -> dict[str, f
 
 
 def ppo_now(model: Any, env_id: str, episodes: int, seed: int) -> dict[str, float]:
-    from advrl.eval.rollouts import evaluate_modes
+    from advrl.episodes.rollouts import evaluate_modes
 
     modes = evaluate_modes(model, env_id, episodes, seed, with_random=True)
     stats: dict[str, EpisodeStats | None] = {

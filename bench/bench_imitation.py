@@ -179,7 +179,7 @@ def steps_to(curve: list[list[float]] | list[tuple[int, float]], level: float) -
 
 def table(records: list[dict[str, Any]], reps: int) -> list[str]:
     """One row per (task, demos, method): IQM [95% CI] over seeds (rliable)."""
-    from advrl.eval.intervals import aggregate
+    from advrl.eval.statistics import aggregate
 
     groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
     for r in records:

@@ -40,10 +40,10 @@ import torch
 from gymnasium import spaces
 
 from advrl.config import UEDRunConfig, load_config
+from advrl.episodes.actors import RandomActor
 from advrl.eval import EVAL_SEED_OFFSET
-from advrl.eval.actors import RandomActor
 from advrl.eval.heldout import evaluate_heldout
-from advrl.eval.intervals import aggregate
+from advrl.eval.statistics import aggregate
 from advrl.runners.ued import train_ued
 
 VARIANTS: dict[str, tuple[str, list[str]]] = {

@@ -720,6 +720,137 @@ def kill_trials(n: int, work: Path, rng: random.Random) -> list[dict[str, int]]:
     return results
 
 
+UED_TINY = [
+    "env.num_levels=4",
+    "protagonist.ppo.n_steps=32",
+    "protagonist.ppo.batch_size=128",
+    "protagonist.ppo.n_epochs=1",
+    "antagonist.ppo.n_steps=32",
+    "antagonist.ppo.batch_size=128",
+    "antagonist.ppo.n_epochs=1",
+    "adversary.ppo.batch_size=56",
+    "adversary.ppo.n_epochs=1",
+    "protagonist.policy.conv_filters=4",
+    "antagonist.policy.conv_filters=4",
+    "adversary.policy.conv_filters=4",
+    "train.eval_every=0",
+    "train.image_every=0",
+    "train.checkpoint_every=0",
+    "train.progress_bar=false",
+]
+"""The small-maze UED configs, tiny: 4 levels, 32-step rollouts, checkpoints only on Ctrl-C."""
+
+
+def interrupt_trials(work: Path, rng: random.Random) -> list[tuple[str, str, str]]:
+    """Ctrl-C (SIGINT) sent to real ``advrl train`` processes of each method family at random
+    points, once or twice in a row, and to ``advrl eval``; then ``--resume``. Clean: exit 130,
+    no traceback, one line naming the way on (train) and a resume that reaches its target with
+    every row up to the last checkpoint kept and none doubled. Returns (name, outcome, detail)."""
+    out: list[tuple[str, str, str]] = []
+    ppo = ["train", "ppo", "--config", CONFIG]
+    ppo += sets([s for s in TINY if "total" not in s and "checkpoint" not in s])
+    ppo += sets(["train.checkpoint_every=0", "train.eval_every=0"])
+    trials = [
+        ("ppo", ppo, 1, True),
+        ("ppo", ppo, 2, True),
+        ("ppo", ppo, 1, False),
+        ("dr", ["train", "dr", "--config", str(ROOT / "configs/dr-maze-small.yaml")], 1, True),
+        (
+            "paired",
+            ["train", "paired", "--config", str(ROOT / "configs/paired-maze-small.yaml")],
+            1,
+            True,
+        ),
+        (
+            "paired",
+            ["train", "paired", "--config", str(ROOT / "configs/paired-maze-small.yaml")],
+            2,
+            True,
+        ),
+    ]
+    for i, (method, base, signals, after_a_row) in enumerate(trials):
+        name = (
+            f"{method}: {'Ctrl-C twice' if signals == 2 else 'Ctrl-C'} "
+            f"{'at a random point after its first row' if after_a_row else 'while it starts'}"
+        )
+        sizes = UED_TINY if method != "ppo" else []
+        argv = [*base, *sets([*sizes, f"out_dir={work / f'int{i}'}", "name=r"])]
+        argv += sets(["train.total_timesteps=100000000"])
+        run = work / f"int{i}" / "r"
+        out.append((name, *_interrupted(argv, run, signals, after_a_row, rng)))
+    evaluate = ["eval", str(work / "int0" / "r"), "--episodes", "100000"]
+    out.append(("eval: Ctrl-C while it plays", *_interrupted(evaluate, None, 1, False, rng)))
+    return out
+
+
+def _interrupted(
+    argv: list[str], run: Path | None, signals: int, after_a_row: bool, rng: random.Random
+) -> tuple[str, str]:
+    """One Ctrl-C trial (see :func:`interrupt_trials`): its outcome and a short detail."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "advrl.cli", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    if after_a_row and run is not None:
+        deadline = time.time() + 120
+        while time.time() < deadline and len(_rows(run)) < 1:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.5))
+    else:
+        time.sleep(rng.uniform(0.5, 2.5))
+    for k in range(signals):
+        process.send_signal(signal.SIGINT)
+        if k + 1 < signals:
+            time.sleep(rng.uniform(0.0, 0.3))
+    try:
+        said, _ = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        return "hang", "still running 120 s after Ctrl-C"
+    if "Traceback" in said:
+        return "traceback", said.strip().splitlines()[-1][:80]
+    if process.returncode != 130:
+        return "silent", f"exit {process.returncode}"
+    if run is None:  # a command that writes nothing: it only has to stop cleanly
+        return "clean", said.strip().splitlines()[-1][:90]
+    ckpts = run / "checkpoints"
+    steps = [int(p.stem.split("_")[1]) for p in ckpts.glob("step_*.pt")] if ckpts.is_dir() else []
+    if not steps:  # stopped before anything was trained: a fresh start is the way on
+        return "clean", "stopped before its first update; " + said.strip().splitlines()[-1][:60]
+    last, before = max(steps), _rows(run)
+    if signals == 1 and (not before or int(float(before[-1])) != last):
+        return "silent", f"no checkpoint at its last row's step ({last})"
+    more = f"train.total_timesteps={last + 256}"
+    resumed = subprocess.run(
+        [sys.executable, "-m", "advrl.cli", "train", argv[1], "--resume", str(run), "--set", more],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    after = _rows(run)
+    kept = [s for s in before if int(float(s)) <= last]
+    if resumed.returncode != 0 or after[: len(kept)] != kept or len(set(after)) != len(after):
+        return "silent", f"resume exit {resumed.returncode}, {len(kept)} rows kept of {len(after)}"
+    line = next((x for x in said.splitlines() if "--resume" in x), said.strip().splitlines()[-1])
+    return "clean", f"{len(after) - len(kept)} rows after the resume; said: {line.strip()[:70]}"
+
+
+def _rows(run: Path) -> list[str]:
+    """The step of each training row of a run's progress.csv (PPO or UED), none if absent."""
+    path = run / "tb" / "progress.csv"
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if not r.get("eval/final")]
+    return [r.get("time/protagonist_steps") or r["time/total_timesteps"] for r in rows]
+
+
 def _steps(run: Path) -> list[int]:
     """The steps of a run's training rows (not its final evaluation's, marked ``eval/final``)."""
     with (run / "tb" / "progress.csv").open(newline="") as f:
@@ -742,6 +873,10 @@ def main_report() -> None:
         outcomes[outcome] += 1
         by_category.setdefault(case.category, Counter())[outcome] += 1
         rows.append((case.category, case.name, outcome, detail))
+    for name, outcome, detail in interrupt_trials(work, random.Random(args.seed)):
+        outcomes[outcome] += 1
+        by_category.setdefault("7 Ctrl-C", Counter())[outcome] += 1
+        rows.append(("7 Ctrl-C", name, outcome, detail))
     kills = kill_trials(args.kills, work, random.Random(args.seed))
     lines = [
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "

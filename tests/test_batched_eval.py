@@ -1,7 +1,7 @@
 """Batched evaluation plays the episodes the sequential loop plays, for sampled actions too.
 
 Every evaluation steps its episodes side by side; a sampled action comes from its episode's own
-keyed random stream (advrl.eval.actors), so an episode plays the same alone or beside others.
+keyed random stream (advrl.episodes.actors), so an episode plays the same alone or beside others.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from stable_baselines3 import PPO
 
 from advrl import progress
 from advrl.agents import make_ppo
-from advrl.eval.actors import (
+from advrl.episodes.actors import (
     PolicyActor,
     RandomActor,
     episode_keys,
     keyed_sample,
     uniforms,
 )
-from advrl.eval.rollouts import evaluate, play, play_env, sb3_policy
+from advrl.episodes.rollouts import evaluate, play, play_env, sb3_policy
 
 MAZE = "advrl/Maze-Small-v0"
 
@@ -173,7 +173,8 @@ def test_progress_counts_episodes_as_they_finish(monkeypatch: pytest.MonkeyPatch
 def test_a_greedy_policy_plays_each_distinct_level_once_with_the_same_result() -> None:
     """Held-out mazes repeat their levels (a fixed layout, four start directions): greedy
     statistics from the distinct levels equal those of every episode played."""
-    from advrl.eval.heldout import heldout_levels, play_levels
+    from advrl.episodes.levels import play_levels
+    from advrl.eval.heldout import heldout_levels
 
     levels, max_steps = heldout_levels("Labyrinth", 12, seed=0)
     assert len(set(levels)) < len(levels)

@@ -10,8 +10,9 @@ import pytest
 from gymnasium import spaces
 
 from advrl.envs.maze import MazeEnv
-from advrl.eval.actors import RandomActor, episode_keys
-from advrl.eval.heldout import evaluate_heldout, heldout_levels, play_levels
+from advrl.episodes.actors import RandomActor, episode_keys
+from advrl.episodes.levels import play_levels
+from advrl.eval.heldout import evaluate_heldout, heldout_levels
 
 
 def maze_random() -> RandomActor:
@@ -131,7 +132,7 @@ class PixelSumPolicy:
 
 
 def test_views_evaluation_plays_the_same_levels_under_each_view_space() -> None:
-    from advrl.eval.rollouts import play
+    from advrl.episodes.rollouts import play
     from advrl.eval.zero_shot import zero_shot_views
 
     result = zero_shot_views(
@@ -159,7 +160,7 @@ def test_episodes_side_by_side_are_the_episodes_one_by_one(env_id: str) -> None:
     """evaluate_batch (all episodes stepped together, one batched policy call per step) plays the
     same seeded levels as evaluate: a policy of the observation and the step number gets the same
     returns, lengths and successes."""
-    from advrl.eval.rollouts import evaluate, evaluate_batch
+    from advrl.episodes.rollouts import evaluate, evaluate_batch
 
     def action(obs: Any, t: int) -> int:
         if isinstance(obs, dict):  # the maze: wander by a hash of the view and the step
@@ -203,8 +204,8 @@ def test_policy_modes_are_the_three_policies_on_the_same_episodes() -> None:
     there, Gymnasium envs one by one here); as_dict is the summaries' layout."""
     from stable_baselines3 import PPO
 
-    from advrl.eval.actors import PolicyActor
-    from advrl.eval.rollouts import evaluate_modes, play
+    from advrl.episodes.actors import PolicyActor
+    from advrl.episodes.rollouts import evaluate_modes, play
 
     def make() -> gym.Env:
         return gym.make("advrl/Maze-Small-v0")

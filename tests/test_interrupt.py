@@ -38,13 +38,20 @@ def advrl(*args: str) -> subprocess.Popen[str]:
     )
 
 
-def interrupt_after(proc: subprocess.Popen[str], progress: Path, n_rows: int) -> str:
+def interrupt_after(
+    proc: subprocess.Popen[str], progress: Path, n_rows: int, twice: bool = False
+) -> str:
+    """Send SIGINT (``twice``: two, 0.05 s apart) once ``progress`` has more than ``n_rows``
+    lines; returns what the process said."""
     deadline = time.time() + 120
     while time.time() < deadline:
         if progress.is_file() and len(progress.read_text().splitlines()) > n_rows:
             break
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
+    if twice:
+        time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=120)
     return out
 
@@ -143,3 +150,40 @@ def test_ctrl_c_in_imitation_leaves_a_checkpoint_and_resume_keeps_the_history(
     if method == "gail":  # fixed rollouts of 2 x 16 steps: exactly the uninterrupted rows
         assert after == rows(tmp_path / "whole" / method)
     # (ASAF's rounds are whole episodes, whose lengths a resumed run's new episodes change)
+
+
+def test_ctrl_c_while_the_libraries_load_is_one_line(tmp_path: Path) -> None:
+    """Ctrl-C at any point after the package itself is imported (torch, SB3 and the command's
+    modules still loading, the run being built, training) ends with one line and status 130."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import advrl"], check=True)
+    package = time.perf_counter() - start  # (the part before advrl's own code runs)
+    config = ppo_config(tmp_path)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    for k in range(6):
+        proc = advrl("train", "ppo", "--config", str(tmp_path / "c.yaml"), "--set", f"name=r{k}")
+        time.sleep(package + 0.3 * k)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 130 and "Traceback" not in out, (k, out)
+        assert out.splitlines()[-1] == "advrl: interrupted" or "--resume" in out, (k, out)
+
+
+def test_ctrl_c_twice_stops_at_once_and_the_run_resumes(tmp_path: Path) -> None:
+    """A second Ctrl-C right after the first stops at once (status 130, no traceback, never a
+    process killed by the signal); the run resumes from its last checkpoint, no row doubled."""
+    config = {**ppo_config(tmp_path), "name": "r"}
+    config["train"]["checkpoint_every"] = 64
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    run = tmp_path / "r"
+    proc = advrl("train", "ppo", "--config", str(tmp_path / "c.yaml"))
+    said = interrupt_after(proc, run / "tb" / "progress.csv", 3, twice=True)
+    assert proc.returncode == 130 and "Traceback" not in said
+    last = max(int(p.stem.split("_")[1]) for p in (run / "checkpoints").glob("step_*.pt"))
+    before = [s for s in rows(run) if int(float(s)) <= last]
+    resumed = advrl(
+        "train", "ppo", "--resume", str(run), "--set", f"train.total_timesteps={last + 128}"
+    )
+    assert resumed.wait(timeout=300) == 0
+    after = rows(run)
+    assert after[: len(before)] == before and len(set(after)) == len(after)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from advrl.cli import main
-from advrl.eval.plots import make_figures, wilson
+from advrl.eval.statistics import wilson
+from advrl.reports.plots import make_figures
 
 pytest.importorskip("matplotlib")
 

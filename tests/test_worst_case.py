@@ -15,7 +15,7 @@ from test_ued_cli import tiny_config
 
 from advrl.cli import main
 from advrl.envs.level import MazeLevel
-from advrl.eval.actors import RandomActor
+from advrl.episodes.actors import RandomActor
 from advrl.eval.worst_case import SampledLevels, sample_levels, worst_case
 
 EASY = MazeLevel.from_text(">G...\n.....\n.....\n.....\n.....")  # one step forward

@@ -26,23 +26,33 @@ User mistakes (a missing file, an unknown config key, a bad value) and the file 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from advrl import progress
-from advrl.checks import ConfigError
-from advrl.cli import demos, evaluate, levels, sweep, train
-from advrl.cli.arguments import UserError
-from advrl.envs.level import LevelError
-from advrl.gail.demos import DemoError
+if TYPE_CHECKING:
+    from advrl.cli.arguments import UserError
 
 __all__ = ["UserError", "build_parser", "main"]
 
 
+def __getattr__(name: str) -> Any:
+    if name == "UserError":  # (imported on demand: see :func:`main`)
+        from advrl.cli.arguments import UserError
+
+        return UserError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``advrl``."""
+    from advrl.cli import demos, evaluate, levels, sweep, train
+
     parser = argparse.ArgumentParser(prog="advrl", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     shown = argparse.ArgumentParser(add_help=False)  # the output options of long commands
@@ -74,7 +84,40 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``advrl`` console script."""
+    """Entry point of the ``advrl`` console script (``argv``: ``sys.argv[1:]`` when None).
+
+    Ctrl-C anywhere, while the libraries load as well as in a command, ends with one line and
+    exit status 130 (training first stops at its next safe point with a checkpoint). Run as the
+    program (``argv`` None), a Ctrl-C after that is ignored while the process exits, so that a
+    user pressing it again does not turn a clean stop into a killed one."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        if argv is None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            print("advrl: interrupted", file=sys.stderr)
+            _exit_now(130)
+        print("advrl: interrupted", file=sys.stderr)
+        return 130
+
+
+def _exit_now(status: int) -> NoReturn:
+    """End the program with ``status`` now. After a Ctrl-C that arrived while a C extension ran
+    Python code (torch's import does), CPython ends the process by SIGINT at exit even when the
+    ``KeyboardInterrupt`` was caught; everything advrl wrote is closed by the time this runs."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(status)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from advrl import progress  # (the heavy imports: inside main's Ctrl-C handling)
+    from advrl.checks import ConfigError
+    from advrl.cli.arguments import UserError
+    from advrl.envs.level import LevelError
+    from advrl.gail.demos import DemoError
+
     warnings.formatwarning = _one_line_warning
     parser = build_parser()
     args, flags = parser.parse_known_args(argv)
@@ -94,6 +137,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as err:  # the file system's answer: missing, taken, full, read-only, a link
         print(f"advrl: error: {describe_os_error(err)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("advrl: interrupted", file=sys.stderr)
-        return 130

@@ -13,7 +13,7 @@ from advrl.config import check_env_import
 def cmd_demos_record(args: argparse.Namespace) -> int:
     """Roll out a run's policy and save its episodes."""
     from advrl.envs.vector import make_env
-    from advrl.eval import sb3_policy
+    from advrl.episodes import sb3_policy
     from advrl.gail import record_demos, save_demos
     from advrl.gail.record import policy_input_for
     from advrl.runners.loading import load_run

@@ -230,7 +230,7 @@ def cmd_enjoy(args: argparse.Namespace) -> int:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     """The figures of one run or several (seeds of a config are one line with a band)."""
-    from advrl.eval.plots import PlotError, figures_to_tensorboard, make_figures, save_figures
+    from advrl.reports.plots import PlotError, figures_to_tensorboard, make_figures, save_figures
 
     runs = [Path(r) for r in args.run]
     missing = [str(r) for r in runs if not r.is_dir()]

@@ -12,8 +12,8 @@ from advrl.cli.arguments import UserError, add_allow_import
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run a sweep (or resume one), or report one (``advrl sweep report SWEEP``)."""
     from advrl.config import read_yaml
+    from advrl.reports.sweep import write_report
     from advrl.sweeps import SweepSpec, parse_grid, parse_seeds
-    from advrl.sweeps.report import write_report
     from advrl.sweeps.tune import check_trials, import_ray, run_sweep
 
     def report(folder: Path) -> int:

@@ -1,15 +1,8 @@
-"""Evaluation: returns and solve rates over levels and seeds, robustness metrics."""
+"""Evaluation: returns and solve rates over levels and seeds, robustness metrics. (The episode
+loops it plays with live in :mod:`advrl.episodes`; the names below are kept here too.)"""
 
-from advrl.eval.actors import PolicyActor, RandomActor, episode_keys
-from advrl.eval.ara import ara, normalized_ara
-from advrl.eval.robustness import (
-    CurvePoint,
-    CurveReport,
-    RobustnessResult,
-    curve_report,
-    robustness_curve,
-)
-from advrl.eval.rollouts import (
+from advrl.episodes.actors import PolicyActor, RandomActor, episode_keys
+from advrl.episodes.rollouts import (
     EVAL_SEED_OFFSET,
     EpisodeStats,
     PolicyModes,
@@ -20,6 +13,14 @@ from advrl.eval.rollouts import (
     play_env,
     random_policy,
     sb3_policy,
+)
+from advrl.eval.ara import ara, normalized_ara
+from advrl.eval.robustness import (
+    CurvePoint,
+    CurveReport,
+    RobustnessResult,
+    curve_report,
+    robustness_curve,
 )
 
 __all__ = [

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -28,12 +27,10 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from advrl import progress
 from advrl.agents.attacks import ObservationAttack, attacked_actions
 from advrl.agents.obs_normalization import ObservationNormalizer
+from advrl.episodes.rollouts import evaluate_batch
 from advrl.eval.ara import ara, normalized_ara
-from advrl.eval.rollouts import evaluate_batch
+from advrl.eval.statistics import Z95, sem
 from advrl.files import atomic_write_bytes
-
-Z95 = 1.959964
-"""Two-sided 95% normal quantile: confidence intervals are ``mean +- Z95 * sem``."""
 
 
 @dataclass(frozen=True)
@@ -50,10 +47,6 @@ class CurvePoint:
         """95% confidence interval of the mean return (normal approximation)."""
         half = Z95 * self.sem
         return self.mean_return - half, self.mean_return + half
-
-
-def _sem(returns: np.ndarray) -> float:
-    return float(returns.std(ddof=1) / math.sqrt(len(returns))) if len(returns) > 1 else 0.0
 
 
 def robustness_curve(
@@ -88,7 +81,7 @@ def robustness_curve(
         )
         returns = evaluate_batch(make_env, act, episodes, seed).returns
         progress.advance()
-        points.append(CurvePoint(eps, float(returns.mean()), _sem(returns), episodes))
+        points.append(CurvePoint(eps, float(returns.mean()), sem(returns), episodes))
     return points
 
 

@@ -22,7 +22,7 @@ from PIL import Image
 
 from advrl.checks import ConfigError
 from advrl.envs.vector import batched_kwargs, make_env
-from advrl.eval.rollouts import EpisodeStats, evaluate, sb3_policy
+from advrl.episodes.rollouts import EpisodeStats, evaluate, sb3_policy
 from advrl.files import atomic_write_bytes
 from advrl.yamlio import load_yaml
 

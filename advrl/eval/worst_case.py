@@ -8,7 +8,7 @@ independent set, so that the luck that put a level among the worst does not also
 (otherwise the worst 1% of any policy would look like 0).
 
 Every episode is played on the batched maze, thousands side by side
-(:func:`~advrl.eval.heldout.play_levels`).
+(:func:`~advrl.episodes.levels.play_levels`).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from advrl import progress
 from advrl.envs.generators import RandomWalls
 from advrl.envs.level import MazeLevel
 from advrl.envs.vector import batched_kwargs
-from advrl.eval.actors import episode_keys
-from advrl.eval.heldout import play_levels
+from advrl.episodes.actors import episode_keys
+from advrl.episodes.levels import play_levels
 
 ALPHAS: tuple[float, ...] = (0.01, 0.1)
 """The shares of worst levels reported (1% and 10%, as SFL)."""
@@ -137,7 +137,7 @@ def success_rates(
 ) -> np.ndarray:
     """``[levels]``: the share of ``episodes`` episodes on each level that the policy solved,
     ``chunk`` episodes played side by side at a time; episode ``j`` of level ``i`` draws its actions
-    from key ``i * episodes + j`` of ``seed`` (:func:`~advrl.eval.actors.episode_keys`), so the
+    from key ``i * episodes + j`` of ``seed`` (:func:`~advrl.episodes.actors.episode_keys`), so the
     rates do not depend on ``chunk``."""
     if episodes < 1:
         raise ValueError(f"episodes per level must be >= 1, got {episodes}")

@@ -19,9 +19,9 @@ import numpy as np
 
 from advrl import progress
 from advrl.envs.vector import batched_kwargs, make_env
-from advrl.eval.actors import Actor, as_actor
+from advrl.episodes.actors import Actor, as_actor
+from advrl.episodes.rollouts import EpisodeStats, play_env, random_actor
 from advrl.eval.heldout import evaluate_heldout, evaluate_heldout_modes
-from advrl.eval.rollouts import EpisodeStats, play_env, random_actor
 from advrl.files import atomic_write_bytes
 
 Mode = Literal["stochastic", "deterministic", "random"]

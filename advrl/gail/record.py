@@ -9,8 +9,8 @@ import gymnasium as gym
 import numpy as np
 
 from advrl import progress
-from advrl.eval import evaluate, random_policy
-from advrl.eval.rollouts import Policy, start_episode
+from advrl.episodes import evaluate, random_policy
+from advrl.episodes.rollouts import Policy, start_episode
 from advrl.gail.demos import Demonstrations, Obs
 
 

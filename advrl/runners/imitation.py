@@ -26,8 +26,8 @@ from advrl.config import (
     PPOTrainSettings,
 )
 from advrl.envs.vector import make_env
-from advrl.eval import EVAL_SEED_OFFSET
-from advrl.eval.rollouts import PolicyModes, eval_scalars, evaluate_modes
+from advrl.episodes import EVAL_SEED_OFFSET
+from advrl.episodes.rollouts import PolicyModes, eval_scalars, evaluate_modes
 from advrl.eval.video import policy_clip
 from advrl.files import atomic_write_with
 from advrl.gail import (

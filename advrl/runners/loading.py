@@ -19,7 +19,7 @@ from advrl.config import (
     load_run_config,
     read_yaml,
 )
-from advrl.eval import EVAL_SEED_OFFSET
+from advrl.episodes import EVAL_SEED_OFFSET
 from advrl.pair.methods import TEACHERS
 from advrl.runners.imitation import IMITATION, policy_config
 from advrl.runners.lifecycle import policy_params

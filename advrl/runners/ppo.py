@@ -17,8 +17,8 @@ from advrl.agents.adversarial_training import VIEW_METHODS
 from advrl.agents.simaug import maze_only_views
 from advrl.config import ConfigError, EnvSettings, PPORunConfig
 from advrl.envs.vector import make_env, make_vec
-from advrl.eval import EVAL_SEED_OFFSET
-from advrl.eval.rollouts import PolicyModes, eval_scalars, evaluate_modes, play_env
+from advrl.episodes import EVAL_SEED_OFFSET
+from advrl.episodes.rollouts import PolicyModes, eval_scalars, evaluate_modes, play_env
 from advrl.eval.video import policy_clip
 from advrl.files import atomic_write_with
 from advrl.logging import LevelLogger

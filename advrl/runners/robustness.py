@@ -17,7 +17,7 @@ from advrl.agents.attacks import ObservationAttack
 from advrl.agents.policy_inputs import supports_attacks
 from advrl.config import ConfigError
 from advrl.envs.vector import make_env
-from advrl.eval import EVAL_SEED_OFFSET
+from advrl.episodes import EVAL_SEED_OFFSET
 from advrl.eval.robustness import (
     CurvePoint,
     CurveReport,

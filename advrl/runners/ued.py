@@ -26,7 +26,7 @@ from advrl.envs.batched_designer import BatchedMazeDesigner
 from advrl.envs.physics import ParamDesignerEnv
 from advrl.envs.vector import batched_kwargs, make_env, make_vec
 from advrl.envs.wrappers import FixedLevel
-from advrl.eval import EVAL_SEED_OFFSET
+from advrl.episodes import EVAL_SEED_OFFSET
 from advrl.eval.video import policy_clip
 from advrl.eval.worst_case import SampledLevels, episode_limits, success_rates
 from advrl.eval.zero_shot import ZeroShotResult, write_table, zero_shot

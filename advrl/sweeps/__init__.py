@@ -1,5 +1,5 @@
 """Many seeds and sweeps: ``advrl sweep`` runs a config over seeds and a grid of settings as Ray
-Tune trials, each an ordinary advrl run folder, and reports them with rliable.
+Tune trials, each an ordinary advrl run folder (their report: :mod:`advrl.reports.sweep`).
 
 Ray, Optuna and rliable are the optional extra ``advrl[sweep]``; nothing here imports them until a
 sweep runs.

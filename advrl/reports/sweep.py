@@ -15,7 +15,7 @@ import numpy as np
 import yaml
 
 from advrl.config import ConfigError
-from advrl.eval.intervals import aggregate
+from advrl.eval.statistics import aggregate
 from advrl.files import atomic_write_bytes
 from advrl.sweeps.spec import SweepSpec
 from advrl.sweeps.tune import EXTRA_HINT, score

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from advrl.eval.intervals import aggregate
+from advrl.eval.statistics import aggregate
 
 pytest.importorskip("rliable")
 

@@ -13,7 +13,7 @@ import torch
 
 from advrl import progress
 from advrl.envs.vector import make_env
-from advrl.eval.actors import (
+from advrl.episodes.actors import (
     Actor,
     BatchActor,
     PolicyActor,
@@ -165,13 +165,13 @@ def play(
     episode still running, in one batch.
 
     The same seeded episodes as :func:`evaluate`, which plays them one by one; with an SB3 model
-    (:class:`~advrl.eval.actors.PolicyActor`) each episode draws its sampled actions from its own
-    key (``keys``, by default :func:`~advrl.eval.actors.episode_keys` of ``seed``), so the
+    (:class:`~advrl.episodes.actors.PolicyActor`) each episode draws its sampled actions from its own
+    key (``keys``, by default :func:`~advrl.episodes.actors.episode_keys` of ``seed``), so the
     statistics do not depend on ``width``. Progress advances as episodes finish.
 
     Args:
-        policy: an :class:`~advrl.eval.actors.Actor`, an SB3 model, or an object with SB3's
-            ``predict`` (:func:`~advrl.eval.actors.as_actor`).
+        policy: an :class:`~advrl.episodes.actors.Actor`, an SB3 model, or an object with SB3's
+            ``predict`` (:func:`~advrl.episodes.actors.as_actor`).
         deterministic: greedy actions (for a model).
         options: ``reset`` options of every episode.
         count: advance the progress phase by one per finished episode.
@@ -244,14 +244,14 @@ def play_env(
     deterministic: bool = False,
 ) -> EpisodeStats:
     """:func:`play` on an env: a maze env's levels (those its ``reset(seed=seed + i)`` draws) on the
-    batched maze, all episodes at once (:func:`~advrl.eval.heldout.play_levels`); any other env as
+    batched maze, all episodes at once (:func:`~advrl.episodes.levels.play_levels`); any other env as
     Gymnasium envs side by side. Both give the same episodes.
 
     Args:
         env: an env id (with ``env_kwargs``), or a function that builds the env.
     """
     if isinstance(env, str) and maze_backend(env):
-        from advrl.eval.heldout import play_levels
+        from advrl.episodes.levels import play_levels  # (it plays EpisodeStats: imported late)
 
         if episodes < 1:
             raise ValueError(f"episodes must be >= 1, got {episodes}")

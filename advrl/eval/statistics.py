@@ -1,18 +1,41 @@
-"""IQM and mean over runs with stratified-bootstrap 95% confidence intervals (rliable).
+"""Every confidence interval advrl states, in one place.
 
-The statistics every benchmark table and ``advrl sweep report`` state (Agarwal et al., 2021): a
-method's scores are a ``[runs, tasks]`` matrix (a vector is one task); the interquartile mean over
-all its entries, and its 95% CI from bootstrapping runs within each task. rliable is an optional
-dependency (the ``bench`` and ``sweep`` extras); it is imported on the first call.
+- :func:`aggregate`: IQM and mean over runs with stratified-bootstrap 95% CIs (rliable; Agarwal
+  et al., 2021), the statistics of every benchmark table and of ``advrl sweep report``: a
+  method's scores are a ``[runs, tasks]`` matrix (a vector is one task); the interquartile mean
+  over all its entries, and its 95% CI from bootstrapping runs within each task. rliable is an
+  optional dependency (the ``bench`` and ``sweep`` extras); it is imported on the first call.
+- :data:`Z95` and :func:`sem`: the normal interval ``mean +- Z95 * sem`` of a mean over episodes
+  or seeds (robustness curves, plots over seeds).
+- :func:`wilson`: Wilson's score interval of a rate over ``n`` episodes (one run's solve rate).
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+
+Z95 = 1.959964
+"""Two-sided 95% normal quantile: normal intervals are ``mean +- Z95 * sem``."""
+
+
+def sem(values: np.ndarray) -> float:
+    """The standard error of the mean of ``values`` (0 for fewer than two)."""
+    values = np.asarray(values, dtype=float)
+    return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
+def wilson(rate: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson's score interval of a success rate over ``n`` episodes (nan for none)."""
+    if n <= 0 or not math.isfinite(rate):
+        return (math.nan, math.nan)
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (centre - half, centre + half)
 
 
 @dataclass(frozen=True)
