@@ -794,6 +794,7 @@ def _interrupted(
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        preexec_fn=_default_sigint,  # (a report started in the background ignores Ctrl-C)
     )
     if after_a_row and run is not None:
         deadline = time.time() + 120
@@ -839,6 +840,12 @@ def _interrupted(
         return "silent", f"resume exit {resumed.returncode}, {len(kept)} rows kept of {len(after)}"
     line = next((x for x in said.splitlines() if "--resume" in x), said.strip().splitlines()[-1])
     return "clean", f"{len(after) - len(kept)} rows after the resume; said: {line.strip()[:70]}"
+
+
+def _default_sigint() -> None:
+    """In the child: Ctrl-C's default action, which a shell's background job does not inherit
+    (it starts with SIGINT ignored, and so would every process it starts)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _rows(run: Path) -> list[str]:

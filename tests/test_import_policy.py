@@ -72,3 +72,21 @@ def test_a_named_module_passes_the_policy() -> None:
     check_env_import("advrl/Maze-v0", [], "c.yaml")  # a registered id imports nothing
     with pytest.raises(ConfigError, match="--allow-import trapmod"):
         check_env_import("trapmod:Env-v0", ["other"], "c.yaml")
+
+
+def test_a_sweep_folder_never_allows_an_import_itself(
+    tmp_path: Path, trap: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A resumed sweep takes ``--allow-import`` from the command that resumes it; one written in
+    its ``sweep.yaml`` (a downloaded folder) is ignored."""
+    pytest.importorskip("ray")
+    config = tiny_config("dr", tmp_path / "runs")
+    bad = {**config, "env": {**config["env"], "id": "trapmod:Env-v0"}}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    spec = {"method": "dr", "config": str(tmp_path / "bad.yaml"), "seeds": [0]}
+    (folder / "sweep.yaml").write_text(yaml.safe_dump({**spec, "allow_import": ["trapmod"]}))
+    capsys.readouterr()
+    assert main(["sweep", "--resume", str(folder)]) == 2
+    _refused(capsys, trap)

@@ -28,6 +28,8 @@ def rows(run: Path) -> list[str]:
 
 
 def advrl(*args: str) -> subprocess.Popen[str]:
+    """``advrl`` in a process with Ctrl-C's default action (the test run may have been started
+    as a background job, which ignores SIGINT, and its children would inherit that)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(
         [sys.executable, "-m", "advrl.cli", *args],
@@ -35,6 +37,7 @@ def advrl(*args: str) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 

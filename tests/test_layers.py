@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "advrl"
 
 FLOORS: list[set[str]] = [
     {"checks"},  # the ground: validation helpers and the config error
-    {"files", "yamlio", "periodic", "progress"},
+    {"files", "yamlio", "periodic", "progress", "plugins"},
     {"envs"},
     {"agents", "episodes", "logging"},
     {"pair", "gail", "eval"},

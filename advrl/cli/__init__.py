@@ -3,6 +3,7 @@
 ::
 
     advrl envs                                   list the registered environments
+    advrl --import my_module train mine --config my.yaml   a method or env from your own module
     advrl levels show NAME [--out FILE.png]      draw a level (held-out name, id, or text file)
     advrl train ppo --config configs/ppo-maze.yaml [--set train.seed=3] [--resume RUN]
     advrl train paired|dr|minimax|plr|accel|degen|sfl --config configs/paired-maze.yaml [--resume RUN]
@@ -54,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     from advrl.cli import demos, evaluate, levels, sweep, train
 
     parser = argparse.ArgumentParser(prog="advrl", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import your own module first (a name on the Python path or a .py file), e.g. one "
+        "that registers a teacher or an env; repeatable; before the command",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     shown = argparse.ArgumentParser(add_help=False)  # the output options of long commands
     output = shown.add_mutually_exclusive_group()
@@ -117,13 +127,23 @@ def _main(argv: Sequence[str] | None) -> int:
     from advrl.cli.arguments import UserError
     from advrl.envs.level import LevelError
     from advrl.gail.demos import DemoError
+    from advrl.plugins import import_modules, split_imports
 
     warnings.formatwarning = _one_line_warning
+    try:
+        modules, argv = split_imports(sys.argv[1:] if argv is None else argv)
+        imported = import_modules(modules)  # before the parser: a user's method is a command
+    except ConfigError as err:
+        print(f"advrl: error: {err}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args, flags = parser.parse_known_args(argv)
     if flags and getattr(args, "command", None) != "train":
         parser.error(f"unrecognized arguments: {' '.join(flags)}")
     args.flags = flags
+    args.imports = modules
+    if imported and hasattr(args, "allow_import"):  # the user's own modules may be env ids
+        args.allow_import = [*args.allow_import, *imported]
     mode: progress.Mode = "quiet" if getattr(args, "quiet", False) else "auto"
     try:
         with progress.reporting(progress.make_reporter(mode, getattr(args, "verbose", False))):

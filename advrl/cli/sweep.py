@@ -30,7 +30,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     import_ray()  # the one-line error, before anything is written
     if args.resume:
         folder = Path(args.resume)
-        spec = SweepSpec.load(folder)
+        spec = SweepSpec.load(folder, args.allow_import)
     else:
         if not args.config and not args.method:
             raise UserError("give --config FILE (and/or --method), or --resume SWEEP")
@@ -66,7 +66,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             )
         folder.mkdir(parents=True)
         spec.save(folder)
-    trials = run_sweep(spec, folder, address=args.address)
+    trials = run_sweep(spec, folder, address=args.address, imports=args.imports)
     print(f"sweep {folder}: {len(trials)} trials in {folder / 'trials'}")
     return report(folder)
 

@@ -23,7 +23,6 @@ from advrl.config import (
     load_config,
     to_dict,
 )
-from advrl.pair.methods import TEACHERS
 from advrl.yamlio import load_yaml
 
 C = TypeVar("C", PPORunConfig, UEDRunConfig[Any], ImitationRunConfig)
@@ -267,16 +266,13 @@ def add_parsers(
 ) -> None:
     """Add this module's commands to ``advrl``'s subcommands (``shown``: the output options of
     long commands)."""
-    from advrl.runners.imitation import IMITATION
+    from advrl.runners.kinds import run_kinds
 
     p_train = sub.add_parser("train", help="train an agent")
     train_sub = p_train.add_subparsers(dest="method", required=True)
-    commands = [("ppo", "SB3 PPO on one env (robust PPO with an adversarial method)")]
-    commands += [(name, f"UED: {m.help}") for name, m in TEACHERS.items()]
-    commands += [(m, f"imitation: {i.help}") for m, i in IMITATION.items()]
-    for method, help_line in commands:
+    for method, kind in run_kinds().items():
         p_method = train_sub.add_parser(
-            method, help=help_line, add_help=False, allow_abbrev=False, parents=[shown]
+            method, help=kind.help, add_help=False, allow_abbrev=False, parents=[shown]
         )
         p_method.add_argument("-h", "--help", action="store_true", help="list every setting")
         p_method.add_argument("--config", help=f"YAML config (e.g. configs/{method}-maze.yaml)")

@@ -1,6 +1,6 @@
-"""Every method ``advrl train`` knows, its run kind (settings class, train function), and how a
-run's settings are resolved: from a config file or the run being resumed, then overrides. The CLI
-and sweep trials resolve settings here, the same way."""
+"""Every method ``advrl train`` knows, in one table of run kinds (settings class, train function,
+the policy a run leaves), and how a run's settings are resolved: from a config file or the run
+being resumed, then overrides. The CLI, run loading and sweep trials all read the table here."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from stable_baselines3.common.base_class import BaseAlgorithm
 
 from advrl.config import (
     ConfigError,
@@ -19,9 +21,9 @@ from advrl.config import (
     read_yaml,
 )
 from advrl.pair.methods import TEACHERS
-from advrl.runners.imitation import IMITATION, train_imitation
-from advrl.runners.ppo import train_ppo
-from advrl.runners.ued import train_ued
+from advrl.runners.imitation import IMITATION, policy_config, train_imitation
+from advrl.runners.ppo import build_ppo, train_ppo
+from advrl.runners.ued import make_student, train_ued
 
 
 @dataclass(frozen=True)
@@ -32,16 +34,60 @@ class RunKind:
         settings: its settings class.
         train: ``train(settings, resume=None) -> summary``.
         family: ``"ppo"``, ``"ued"`` or ``"imitation"``.
+        help: one line for ``advrl train --help``.
+        policy: the policy a run of these settings leaves, untrained, and its role in the
+            checkpoint (``"policy"``; a UED run's ``"protagonist"``), for ``eval``, ``enjoy``
+            and ``demos record`` to load its parameters into.
     """
 
     settings: type
     train: Callable[..., dict[str, Any]]
     family: str
+    help: str
+    policy: Callable[[Any], tuple[BaseAlgorithm, str]]
+
+
+def _ppo_policy(config: PPORunConfig) -> tuple[BaseAlgorithm, str]:
+    return build_ppo(config), "policy"
+
+
+def _imitation_policy(config: Any) -> tuple[BaseAlgorithm, str]:
+    return build_ppo(policy_config(config)), "policy"
+
+
+def _protagonist(config: UEDRunConfig) -> tuple[BaseAlgorithm, str]:
+    student = make_student(config, config.protagonist, "protagonist", config.train.seed)
+    return student.model, "protagonist"
+
+
+def run_kinds() -> dict[str, RunKind]:
+    """The table: every method ``advrl train`` runs, in the order it lists them (a teacher
+    registered with :func:`~advrl.pair.methods.register_teacher` is in it from then on)."""
+    kinds = {
+        "ppo": RunKind(
+            PPORunConfig,
+            train_ppo,
+            "ppo",
+            "SB3 PPO on one env (robust PPO with an adversarial method)",
+            _ppo_policy,
+        )
+    }
+    for name, teacher in TEACHERS.items():
+        kinds[name] = RunKind(UEDRunConfig, train_ued, "ued", f"UED: {teacher.help}", _protagonist)
+    for name, method in IMITATION.items():
+        kinds[name] = RunKind(
+            method.settings,
+            train_imitation,
+            "imitation",
+            f"imitation: {method.help}",
+            _imitation_policy,
+        )
+    return kinds
 
 
 def methods() -> list[str]:
     """Every method name, as ``advrl train`` lists them."""
-    return ["ppo", *TEACHERS, *IMITATION]
+    return list(run_kinds())
 
 
 def run_kind(method: str) -> RunKind:
@@ -50,13 +96,13 @@ def run_kind(method: str) -> RunKind:
     Raises:
         ConfigError: no such method.
     """
-    if method in TEACHERS:
-        return RunKind(UEDRunConfig, train_ued, "ued")
-    if method in IMITATION:
-        return RunKind(IMITATION[method].settings, train_imitation, "imitation")
-    if method == "ppo":
-        return RunKind(PPORunConfig, train_ppo, "ppo")
-    raise ConfigError(f"unknown method {method!r}; one of {', '.join(methods())}")
+    kinds = run_kinds()
+    if method not in kinds:
+        raise ConfigError(
+            f"unknown method {method!r}; one of {', '.join(kinds)} (a method registered in your "
+            f"own module: advrl --import MODULE ...)"
+        )
+    return kinds[method]
 
 
 def resolve_settings(

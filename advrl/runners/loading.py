@@ -13,17 +13,14 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from advrl.config import (
     DEFAULT_EVAL_LEVELS,
     ConfigError,
-    PPORunConfig,
     RunConfig,
     UEDRunConfig,
     load_run_config,
     read_yaml,
 )
 from advrl.episodes import EVAL_SEED_OFFSET
-from advrl.pair.methods import TEACHERS
-from advrl.runners.imitation import IMITATION, policy_config
+from advrl.runners.kinds import run_kind
 from advrl.runners.lifecycle import policy_params
-from advrl.runners.ppo import build_ppo
 from advrl.runs import RunDir
 
 
@@ -79,23 +76,9 @@ def load_run(run: str | Path, allow_import: Sequence[str] = ()) -> LoadedRun:
     method = read_yaml(config_file).get("method")
     if method is not None and not isinstance(method, str):
         raise ConfigError(f"{config_file}: method must be a name such as dr, got {method!r}")
-    config: Any
-    if method in TEACHERS:
-        from advrl.runners.ued import make_student
-
-        config = load_run_config(UEDRunConfig, config_file, allow_import=allow_import)
-        seed = config.train.seed
-        model: BaseAlgorithm = make_student(config, config.protagonist, "protagonist", seed).model
-        role = "protagonist"
-    else:
-        if method in IMITATION:
-            settings = IMITATION[method].settings
-            config = load_run_config(settings, config_file, allow_import=allow_import)
-            model = build_ppo(policy_config(config))
-        else:
-            config = load_run_config(PPORunConfig, config_file, allow_import=allow_import)
-            model = build_ppo(config)
-        role = "policy"
+    kind = run_kind(method or "ppo")
+    config: Any = load_run_config(kind.settings, config_file, allow_import=allow_import)
+    model, role = kind.policy(config)
     params = policy_params(run_dir, role)
     try:
         model.set_parameters(params, exact_match=True, device=model.device)

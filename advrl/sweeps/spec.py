@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,12 +214,15 @@ class SweepSpec:
 
     def save(self, folder: Path) -> None:
         """Write :data:`SPEC_FILE` into the sweep folder."""
-        text = yaml.safe_dump(asdict(self), sort_keys=False)
+        data = {k: v for k, v in asdict(self).items() if k != "allow_import"}  # see load
+        text = yaml.safe_dump(data, sort_keys=False)
         atomic_write_bytes(folder / SPEC_FILE, text.encode("utf-8"))
 
     @classmethod
-    def load(cls, folder: Path) -> SweepSpec:
-        """The spec of an existing sweep folder.
+    def load(cls, folder: Path, allow_import: Sequence[str] = ()) -> SweepSpec:
+        """The spec of an existing sweep folder, with the modules its env ids may import given by
+        the command that resumes it: a sweep folder is data, and never allows an import itself
+        (an ``allow_import`` in its file is ignored).
 
         Raises:
             ConfigError: not a sweep folder, or a malformed spec.
@@ -227,7 +231,8 @@ class SweepSpec:
         if not path.is_file():
             raise ConfigError(f"{str(folder)!r} is not a sweep folder (no {SPEC_FILE})")
         data = read_yaml(path)
+        data.pop("allow_import", None)
         try:
-            return cls(**data)
+            return cls(**data, allow_import=list(allow_import))
         except TypeError as err:
             raise ConfigError(f"{path}: {err}") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -101,9 +102,11 @@ def run_trial(config: dict[str, Any]) -> None:
     import torch
     from ray import tune
 
+    from advrl.plugins import import_modules
     from advrl.runners.kinds import resolve_settings, run_kind
 
     trial = config["trial"]
+    imported = import_modules(trial.get("imports", ()))  # the user's own modules, in this worker
     if "point" in config:  # a sampled point (random or Optuna search)
         spec = SweepSpec(**trial["spec"])
         suffix = "-" + tune.get_context().get_trial_id()[-5:]
@@ -124,7 +127,7 @@ def run_trial(config: dict[str, Any]) -> None:
             config=trial["config"],
             resume=resume,
             overrides=overrides,
-            allow_import=trial.get("allow_import", ()),
+            allow_import=[*trial.get("allow_import", ()), *imported],
         )
         kind.train(settings, resume=resume, callbacks=[TuneReporter()])
     summary = json.loads(summary_file.read_text())
@@ -158,13 +161,20 @@ def check_trials(spec: SweepSpec) -> list[Trial]:
     return trials
 
 
-def run_sweep(spec: SweepSpec, folder: Path, *, address: str | None = None) -> list[Trial]:
+def run_sweep(
+    spec: SweepSpec,
+    folder: Path,
+    *,
+    address: str | None = None,
+    imports: Sequence[str] = (),
+) -> list[Trial]:
     """Run every trial of ``spec`` not yet finished, as Ray Tune trials; returns the trials.
 
     Args:
         spec: the sweep.
         folder: the sweep folder (``trials/`` holds the run folders, ``ray/`` Tune's state).
         address: a Ray cluster to join (``auto``, ``ray://host:10001``); None starts Ray here.
+        imports: the user's own modules (``advrl --import``), imported in each trial's worker.
     """
     ray = import_ray()
     from ray import tune
@@ -181,6 +191,7 @@ def run_sweep(spec: SweepSpec, folder: Path, *, address: str | None = None) -> l
             "out_dir": str(out_dir.resolve()),
             "cpus": spec.cpus_per_trial,
             "allow_import": list(spec.allow_import),
+            "imports": list(imports),
         }
         for t in trials
     ]

@@ -1,0 +1,116 @@
+"""A user's own module from the command line: ``advrl --import MODULE`` makes the methods and envs
+it registers usable from every command (train, eval, a sweep's trials), and the env ids that name
+it need no ``--allow-import``. The module of the README's "Extending advrl" runs as written."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from test_ued_cli import tiny_config
+
+from advrl.checks import ConfigError
+from advrl.cli import main
+from advrl.plugins import import_module, split_imports
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_teacher(folder: Path) -> Path:
+    """The README's "Extending advrl" module, as a file."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Extending advrl") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    path = folder / "fixedset_teacher.py"
+    path.write_text(code.group(1))
+    return path
+
+
+def advrl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "advrl.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=600,
+    )
+
+
+def test_the_readme_teacher_trains_and_evaluates_with_import(tmp_path: Path) -> None:
+    module = readme_teacher(tmp_path)
+    config = tiny_config("fixedset", tmp_path / "runs", eval_every=0, image_every=0)
+    config["teacher"] = {"set_size": 2}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    trained = advrl("--import", str(module), "train", "fixedset", "--config", "c.yaml", "-q",
+                    cwd=tmp_path)  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    run = tmp_path / "runs" / "fixedset"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["method"] == "fixedset" and summary["last"]["ued/set_size"] == 2.0
+    evaluated = advrl("--import", str(module), "eval", str(run), "--levels", "FourRooms",
+                      "--episodes", "2", "-q", cwd=tmp_path)  # fmt: skip
+    assert evaluated.returncode == 0, evaluated.stderr
+    alone = advrl("eval", str(run), "--levels", "FourRooms", "--episodes", "2", cwd=tmp_path)
+    assert alone.returncode == 2 and alone.stderr.count("\n") == 1, alone.stderr
+    assert "unknown method 'fixedset'" in alone.stderr and "--import" in alone.stderr
+
+
+def test_an_imported_module_may_be_an_env_id_and_its_envs_train(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "my_envs.py").write_text(
+        "import gymnasium\n"
+        "from gymnasium.envs.classic_control import CartPoleEnv\n"
+        "class ShortPole(CartPoleEnv):\n    pass\n"
+        "if 'MyShortPole-v0' not in gymnasium.registry:\n"
+        "    gymnasium.register(id='MyShortPole-v0', entry_point=ShortPole, max_episode_steps=20)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "my_envs", raising=False)
+    tiny = ["-q", "--set", "train.total_timesteps=64", "--set", "ppo.n_steps=32"]
+    tiny += ["--set", "ppo.batch_size=32", "--set", f"out_dir={tmp_path / 'x'}"]
+    for env_id in ("MyShortPole-v0", "my_envs:MyShortPole-v0"):
+        assert main(["--import", "my_envs", "expert", "train", "--env", env_id, *tiny]) == 0
+    capsys.readouterr()
+    monkeypatch.delitem(sys.modules, "my_envs")
+    assert main(["expert", "train", "--env", "my_envs:MyShortPole-v0", *tiny]) == 2  # not named
+    assert "--allow-import my_envs" in capsys.readouterr().err
+    assert "my_envs" not in sys.modules
+
+
+def test_import_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, said in [
+        (["--import", "no_such_module_here", "envs"], "no module named 'no_such_module_here'"),
+        (["--import", str(tmp_path / "none.py"), "envs"], "no such file"),
+        (["--import"], "--import needs a module"),
+        (["--import=", "envs"], "--import needs a module"),
+    ]:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and said in err, err
+
+
+def test_split_imports_takes_only_the_options_before_the_command() -> None:
+    assert split_imports(["--import", "a", "--import=b.c", "train", "dr", "--import", "x"]) == (
+        ["a", "b.c"],
+        ["train", "dr", "--import", "x"],
+    )
+    with pytest.raises(ConfigError, match="needs a module"):
+        split_imports(["--import", "--quiet"])
+
+
+def test_a_module_whose_own_import_fails_keeps_its_error(tmp_path: Path) -> None:
+    """A missing dependency inside the user's module is the module's error, not "no module"."""
+    (tmp_path / "needs_missing.py").write_text("import not_installed_anywhere\n")
+    with pytest.raises(ModuleNotFoundError, match="not_installed_anywhere"):
+        import_module(str(tmp_path / "needs_missing.py"))
+    assert "needs_missing" not in sys.modules
