@@ -237,3 +237,25 @@ def test_attacked_vec_env_keeps_pixels_integral(cnn_policy) -> None:
     assert adv.dtype == np.uint8
     delta = adv.astype(np.int16) - clean.astype(np.int16)
     assert np.abs(delta).max() == 3  # rounded toward the clean value: inside the 3.5 ball
+
+
+def test_the_attack_table_is_what_the_attack_object_applies(linear_cartpole) -> None:
+    """Each entry of ATTACKS perturbs as its function does, with the same random stream; the
+    training attacks are the entries that train."""
+    from advrl.agents.attacks import ATTACKS, fgsm, pgd
+
+    obs = observations()
+    for method, direct in [
+        ("random", lambda g: random_noise(linear_cartpole, obs, 0.05, generator=g)),
+        ("fgsm", lambda g: fgsm(linear_cartpole, obs, 0.05, objective="kl", generator=g)),
+        ("pgd", lambda g: pgd(linear_cartpole, obs, 0.05, objective="kl", steps=3, generator=g)),
+    ]:
+        attack = ObservationAttack(method=method, eps=0.05, objective="kl", steps=3)
+        got = attack.perturb(linear_cartpole, obs, torch.Generator().manual_seed(1))
+        torch.testing.assert_close(got, direct(torch.Generator().manual_seed(1)), msg=method)
+    assert [n for n, a in ATTACKS.items() if a.trains] == ["pgd", "flip"]
+    assert ATTACKS["flip"].whole_cells and ATTACKS["flip"].objective == "ce"
+    from advrl.agents.adversarial_training import AdversarialTraining
+
+    with pytest.raises(ValueError, match="attack must be one of 'pgd', 'flip', got 'fgsm'"):
+        AdversarialTraining(method="pgd_at", attack="fgsm")

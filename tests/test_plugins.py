@@ -78,8 +78,9 @@ def test_an_imported_module_may_be_an_env_id_and_its_envs_train(
     monkeypatch.delitem(sys.modules, "my_envs", raising=False)
     tiny = ["-q", "--set", "train.total_timesteps=64", "--set", "ppo.n_steps=32"]
     tiny += ["--set", "ppo.batch_size=32", "--set", f"out_dir={tmp_path / 'x'}"]
-    for env_id in ("MyShortPole-v0", "my_envs:MyShortPole-v0"):
-        assert main(["--import", "my_envs", "expert", "train", "--env", env_id, *tiny]) == 0
+    for k, env_id in enumerate(("MyShortPole-v0", "my_envs:MyShortPole-v0")):
+        named = [*tiny, "--set", f"name=r{k}"]
+        assert main(["--import", "my_envs", "expert", "train", "--env", env_id, *named]) == 0
     capsys.readouterr()
     monkeypatch.delitem(sys.modules, "my_envs")
     assert main(["expert", "train", "--env", "my_envs:MyShortPole-v0", *tiny]) == 2  # not named
@@ -114,3 +115,36 @@ def test_a_module_whose_own_import_fails_keeps_its_error(tmp_path: Path) -> None
     with pytest.raises(ModuleNotFoundError, match="not_installed_anywhere"):
         import_module(str(tmp_path / "needs_missing.py"))
     assert "needs_missing" not in sys.modules
+
+
+def test_an_attack_from_a_users_module_reaches_advrl_eval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The attack of :mod:`advrl.agents.attacks.methods`' docstring, registered in a module on
+    disk: ``advrl --import`` offers it to ``eval --attack`` and it draws the curve."""
+    from advrl.agents.attacks import ATTACKS
+
+    (tmp_path / "my_attacks.py").write_text(
+        "import torch\n"
+        "from advrl.agents.attacks import AttackMethod, observation_bounds, register_attack\n"
+        "def shifted(attack, policy, obs, generator):\n"
+        "    low, high = observation_bounds(policy)\n"
+        "    return torch.clamp(obs + attack.eps, low, high)\n"
+        "register_attack(AttackMethod('shift', 'every feature moved by +eps', shifted))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "my_attacks", raising=False)
+    out = ["--set", f"out_dir={tmp_path}", "--set", "name=pole"]
+    tiny = ["--set", "train.total_timesteps=64", "--set", "ppo.n_steps=32"]
+    assert main(["expert", "train", "--env", "CartPole-v1", "-q", *tiny, *out]) == 0
+    attack = ["eval", str(tmp_path / "pole"), "--attack", "shift", "--eps", "0,0.5"]
+    attack += ["--episodes", "2", "--no-plot", "-q"]
+    try:
+        assert main(["--import", "my_attacks", *attack]) == 0
+        assert "shift" in capsys.readouterr().out
+        curves = list(tmp_path.glob("pole/robustness-shift*.json"))
+        assert curves, list((tmp_path / "pole").iterdir())
+    finally:
+        ATTACKS.pop("shift", None)  # the table is global: leave it as found
+    with pytest.raises(SystemExit):  # without the module, argparse's choices refuse it
+        main(attack)

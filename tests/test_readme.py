@@ -22,9 +22,10 @@ SHORT = ["train.total_timesteps=2048", "train.eval_every=0", "train.eval_episode
 def test_readme_python_blocks_run_each_on_its_own() -> None:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     assert len(blocks) >= 3
+    from advrl.agents.attacks import ATTACKS
     from advrl.pair.methods import TEACHERS
 
-    methods = dict(TEACHERS)
+    methods, attacks = dict(TEACHERS), dict(ATTACKS)
     namespaces = []
     try:
         for block in blocks:
@@ -32,9 +33,12 @@ def test_readme_python_blocks_run_each_on_its_own() -> None:
             exec(compile(block, str(README), "exec"), namespace)
             namespaces.append(namespace)
         assert "fixedset" in TEACHERS  # "Extending advrl" registers a teacher
+        assert "shift" in ATTACKS  # and an attack
     finally:
         TEACHERS.clear()
-        TEACHERS.update(methods)  # the registry is global: leave it as found
+        TEACHERS.update(methods)  # the registries are global: leave them as found
+        ATTACKS.clear()
+        ATTACKS.update(attacks)
     assert namespaces[0]["level"].shortest_path_length() == 8
     import gymnasium as gym
 

@@ -58,14 +58,14 @@ from torch import nn
 
 from advrl.agents.advprop import auxiliary_bn, dual_batch_norms
 from advrl.agents.attacks import (
+    ATTACKS,
     Norm,
     Objective,
-    cell_flips,
+    ObservationAttack,
     distribution_kl,
     fgsm,
     objective_fn,
     observation_bounds,
-    pgd,
     random_start_point,
 )
 from advrl.agents.fast_bat import LinearizationPoints, fast_bat_point, linearization_point
@@ -146,7 +146,7 @@ class AdversarialTraining:
     eps: float = 0.05
     norm: Norm = "linf"
     objective: Objective = "kl"
-    attack: Literal["pgd", "flip"] = "pgd"
+    attack: str = "pgd"
     steps: int = 10
     step_size: float | None = None
     eps_warmup: float = 0.0
@@ -173,8 +173,11 @@ class AdversarialTraining:
             raise ValueError(f"norm must be 'linf' or 'l2', got {self.norm!r}")
         if self.objective not in ("kl", "ce", "value"):
             raise ValueError(f"objective must be 'kl', 'ce' or 'value', got {self.objective!r}")
-        if self.attack not in ("pgd", "flip"):
-            raise ValueError(f"attack must be 'pgd' or 'flip', got {self.attack!r}")
+        training = [name for name, a in ATTACKS.items() if a.trains]
+        if self.attack not in training:
+            raise ValueError(
+                f"attack must be one of {', '.join(map(repr, training))}, got {self.attack!r}"
+            )
         if self.attack == "flip" and self.method in ("fgsm_rs", "fast_bat"):
             raise ValueError(
                 f"{self.method} builds its own perturbation in the eps ball; attack='flip' works "
@@ -445,14 +448,13 @@ class RobustPPO(PPO):
     def _attack(
         self, target: PolicyInput, eps: float, objective: Objective | None = None
     ) -> torch.Tensor:
-        """PGD, cell flips or (for ``fgsm_rs``) FGSM-RS around ``target.x``, with the network in
-        eval mode."""
+        """The training attack (``adversarial.attack``, an entry of
+        :data:`~advrl.agents.attacks.methods.ATTACKS` that trains: PGD or cell flips) or, for
+        ``fgsm_rs``, FGSM-RS around ``target.x``, with the network in eval mode."""
         at = self.adversarial
         objective = objective or at.objective
         with self._eval_mode():
-            if at.attack == "flip":
-                return cell_flips(target, target.x, round(eps), objective=objective)
-            if at.method == "fgsm_rs":
+            if at.method == "fgsm_rs":  # fast AT builds its own perturbation
                 return fgsm(
                     target,
                     target.x,
@@ -462,15 +464,15 @@ class RobustPPO(PPO):
                     random_start=True,
                     step=at.fgsm_step * eps,
                 )
-            return pgd(
-                target,
-                target.x,
-                eps,
-                objective=objective,
+            attack = ObservationAttack(
+                method=at.attack,
+                eps=float(round(eps)) if ATTACKS[at.attack].whole_cells else eps,
                 norm=at.norm,
+                objective=objective,
                 steps=at.steps,
                 step_size=at.step_size,
             )
+            return attack.perturb(target, target.x)
 
     def _fast_bat(self, b: _Minibatch) -> torch.Tensor:
         """Fast-BAT's ``x*(theta)``, differentiable in the policy's parameters."""

@@ -141,13 +141,13 @@ def eval_views(args: argparse.Namespace, run: Path, loaded: Any) -> int:
 def cmd_eval_attack(args: argparse.Namespace) -> int:
     """Robustness curves of runs under an observation attack, with their ARA."""
     from advrl.agents import ObservationAttack
-    from advrl.agents.attacks import Objective
+    from advrl.agents.attacks import ATTACKS, Objective
     from advrl.runners.robustness import evaluate_robustness
 
     eps = floats_arg(args.eps, "--eps")
     if args.reference is not None and not math.isfinite(args.reference):
         raise UserError(f"--reference must be a finite return, got {args.reference}")
-    objective: Objective = args.objective or ("ce" if args.attack == "flip" else "kl")
+    objective: Objective = args.objective or ATTACKS[args.attack].objective
     eps_range = None
     if args.eps_range:
         bounds = floats_arg(args.eps_range, "--eps-range")
@@ -260,6 +260,8 @@ def add_parsers(
 ) -> None:
     """Add this module's commands to ``advrl``'s subcommands (``shown``: the output options of
     long commands)."""
+    from advrl.agents.attacks import ATTACKS
+
     p_enjoy = sub.add_parser(
         "enjoy", help="watch a run's policy play: each episode, and a video", parents=[shown]
     )
@@ -324,8 +326,9 @@ def add_parsers(
     attack = p_eval.add_argument_group("observation attacks (robustness curves and ARA)")
     attack.add_argument(
         "--attack",
-        choices=["random", "fgsm", "pgd", "flip"],
-        help="attack the policy (flip: the maze, eps = cells changed)",
+        choices=list(ATTACKS),
+        help="attack the policy: "
+        + "; ".join(f"{a.name}: {a.help}" for a in ATTACKS.values()).replace("%", "%%"),
     )
     attack.add_argument("--eps", default="0,0.02,0.05,0.1,0.2", help="comma-separated sizes")
     attack.add_argument("--objective", choices=["kl", "ce", "value"], help="default: kl (flip: ce)")

@@ -1,4 +1,5 @@
-"""Observation attacks on SB3 actor-critic policies: random noise, FGSM and PGD.
+"""Observation attacks on SB3 actor-critic policies: random noise, FGSM, PGD and the maze's cell
+flips, in one table (:data:`~advrl.agents.attacks.methods.ATTACKS`).
 
 An attack maps (policy, observations) to perturbed observations inside an epsilon ball around them
 (L-inf by default, or L2), clipped to the observation space's finite bounds. It never touches an
@@ -26,7 +27,6 @@ observations, so it takes ``Box`` observations only.
 
 from advrl.agents.attacks.core import (
     AttackTarget,
-    Method,
     Norm,
     Objective,
     distribution_kl,
@@ -40,6 +40,7 @@ from advrl.agents.attacks.core import (
     random_start_point,
 )
 from advrl.agents.attacks.flips import FLIP_TYPES, cell_flips
+from advrl.agents.attacks.methods import ATTACKS, AttackMethod, attack_method, register_attack
 from advrl.agents.attacks.sb3 import (
     AttackedVecEnv,
     ObservationAttack,
@@ -50,13 +51,15 @@ from advrl.agents.attacks.sb3 import (
 )
 
 __all__ = [
+    "ATTACKS",
     "FLIP_TYPES",
+    "AttackMethod",
     "AttackTarget",
     "AttackedVecEnv",
-    "Method",
     "Norm",
     "Objective",
     "ObservationAttack",
+    "attack_method",
     "attacked_actions",
     "attacked_policy",
     "cell_flips",
@@ -70,5 +73,6 @@ __all__ = [
     "project",
     "random_noise",
     "random_start_point",
+    "register_attack",
     "seen_observations",
 ]

@@ -34,7 +34,6 @@ class AttackTarget(Protocol):
 
 Objective = Literal["kl", "ce", "value"]
 Norm = Literal["linf", "l2"]
-Method = Literal["random", "fgsm", "pgd", "flip"]
 
 
 def observation_bounds(policy: AttackTarget) -> tuple[torch.Tensor, torch.Tensor]:

@@ -22,14 +22,10 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from advrl.agents.attacks.core import (
     AttackTarget,
-    Method,
     Norm,
     Objective,
-    fgsm,
-    pgd,
-    random_noise,
 )
-from advrl.agents.attacks.flips import cell_flips
+from advrl.agents.attacks.methods import ATTACKS, attack_method
 from advrl.agents.obs_normalization import ObservationNormalizer
 from advrl.agents.policy_inputs import PolicyInput
 
@@ -43,7 +39,8 @@ class ObservationAttack:
     """An attack's settings, applied with :meth:`perturb`.
 
     Args:
-        method: ``"random"``, ``"fgsm"``, ``"pgd"``, or ``"flip"`` (the maze: :func:`cell_flips`).
+        method: an entry of :data:`~advrl.agents.attacks.methods.ATTACKS`: ``"random"``,
+            ``"fgsm"``, ``"pgd"``, ``"flip"`` (the maze: :func:`cell_flips`), or one registered.
         eps: radius of the ball (0: no attack); for ``"flip"``, the number of cells.
         norm: ``"linf"`` or ``"l2"``.
         objective: ``"kl"``, ``"ce"`` or ``"value"`` (not used by ``"random"``; flips should use
@@ -52,7 +49,7 @@ class ObservationAttack:
         step_size: PGD step size (default ``2.5 * eps / steps``).
     """
 
-    method: Method = "pgd"
+    method: str = "pgd"
     eps: float = 0.1
     norm: Norm = "linf"
     objective: Objective = "ce"
@@ -60,10 +57,7 @@ class ObservationAttack:
     step_size: float | None = None
 
     def __post_init__(self) -> None:
-        if self.method not in ("random", "fgsm", "pgd", "flip"):
-            raise ValueError(
-                f"method must be 'random', 'fgsm', 'pgd' or 'flip', got {self.method!r}"
-            )
+        attack_method(self.method)  # one of ATTACKS
         if not 0 <= self.eps <= MAX_EPS:  # False for NaN
             raise ValueError(f"eps must be in [0, {MAX_EPS:g}], got {self.eps}")
         if self.norm not in ("linf", "l2"):
@@ -81,26 +75,7 @@ class ObservationAttack:
         obs = obs.to(policy.device, torch.float32)
         if self.eps == 0:
             return obs.clone()
-        if self.method == "random":
-            return random_noise(policy, obs, self.eps, norm=self.norm, generator=generator)
-        if self.method == "flip":
-            if self.eps != int(self.eps):
-                raise ValueError(f"a flip attack's eps is a number of cells, got {self.eps}")
-            return cell_flips(policy, obs, int(self.eps), objective=self.objective)
-        if self.method == "fgsm":
-            return fgsm(
-                policy, obs, self.eps, objective=self.objective, norm=self.norm, generator=generator
-            )
-        return pgd(
-            policy,
-            obs,
-            self.eps,
-            objective=self.objective,
-            norm=self.norm,
-            steps=self.steps,
-            step_size=self.step_size,
-            generator=generator,
-        )
+        return ATTACKS[self.method].perturb(self, policy, obs, generator)
 
 
 def integral_toward(adv: torch.Tensor, clean: torch.Tensor, dtype: Any) -> torch.Tensor:
@@ -214,7 +189,7 @@ def attacked_actions(
             adv_obs = seen_observations(target, adv, obs.dtype)
             actions, _ = model.predict(adv_obs, deterministic=deterministic)
             return np.asarray(actions)
-        if discrete or attack.method == "flip":
+        if discrete or ATTACKS[attack.method].whole_cells:
             flipped = target.to_observation(adv)
             assert isinstance(flipped, dict)
             actions, _ = model.predict(

@@ -1,0 +1,129 @@
+"""The observation attacks: one table from an attack's name to how it perturbs a batch.
+
+``advrl eval --attack <name>`` offers every entry of :data:`ATTACKS`, :class:`ObservationAttack`
+applies one, and adversarial training takes its attack (``adversarial.attack``) from the entries
+that train. Adding an attack is one function, one :func:`register_attack` call and one test::
+
+    def shifted(attack, policy, obs, generator):
+        \"\"\"Every feature moved by +eps (clipped to the bounds).\"\"\"
+        low, high = observation_bounds(policy)
+        return torch.clamp(obs + attack.eps, low, high)
+
+    register_attack(AttackMethod("shift", "every feature moved by +eps", shifted))
+
+From a module of your own, ``advrl --import my_attacks eval RUN --attack shift --eps 0,0.1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from advrl.agents.attacks.core import AttackTarget, Objective, fgsm, pgd, random_noise
+from advrl.agents.attacks.flips import cell_flips
+
+if TYPE_CHECKING:
+    from advrl.agents.attacks.sb3 import ObservationAttack
+
+Perturb = Callable[["ObservationAttack", AttackTarget, torch.Tensor, Any], torch.Tensor]
+"""``perturb(attack, policy, obs, generator) -> perturbed obs``: ``attack`` holds the settings
+(``eps``, ``norm``, ``objective``, ``steps``, ``step_size``); ``eps`` is above 0."""
+
+
+@dataclass(frozen=True)
+class AttackMethod:
+    """One observation attack.
+
+    Attributes:
+        name: ``--attack <name>`` and ``ObservationAttack(method=<name>)``.
+        help: one line for ``advrl eval --help``.
+        perturb: the perturbed batch (:data:`Perturb`).
+        objective: the objective when none is given.
+        whole_cells: it changes whole cells of the maze's view (``eps`` a number of cells), so
+            its observations are real ones and the policy acts on them as observations.
+        trains: adversarial training may use it (``adversarial.attack``) for its perturbed
+            minibatches.
+    """
+
+    name: str
+    help: str
+    perturb: Perturb
+    objective: Objective = "kl"
+    whole_cells: bool = False
+    trains: bool = False
+
+
+def _random(attack: ObservationAttack, policy: AttackTarget, obs: torch.Tensor, g: Any) -> Any:
+    return random_noise(policy, obs, attack.eps, norm=attack.norm, generator=g)
+
+
+def _fgsm(attack: ObservationAttack, policy: AttackTarget, obs: torch.Tensor, g: Any) -> Any:
+    return fgsm(policy, obs, attack.eps, objective=attack.objective, norm=attack.norm, generator=g)
+
+
+def _pgd(attack: ObservationAttack, policy: AttackTarget, obs: torch.Tensor, g: Any) -> Any:
+    return pgd(
+        policy,
+        obs,
+        attack.eps,
+        objective=attack.objective,
+        norm=attack.norm,
+        steps=attack.steps,
+        step_size=attack.step_size,
+        generator=g,
+    )
+
+
+def _flip(attack: ObservationAttack, policy: AttackTarget, obs: torch.Tensor, g: Any) -> Any:
+    if attack.eps != int(attack.eps):
+        raise ValueError(f"a flip attack's eps is a number of cells, got {attack.eps}")
+    return cell_flips(policy, obs, int(attack.eps), objective=attack.objective)
+
+
+ATTACKS: dict[str, AttackMethod] = {}
+"""Every attack by name, in the order ``--help`` lists them."""
+
+
+def register_attack(method: AttackMethod) -> AttackMethod:
+    """Add an attack to :data:`ATTACKS`; returns it.
+
+    Raises:
+        ValueError: the name is taken.
+    """
+    if method.name in ATTACKS:
+        raise ValueError(f"attack {method.name!r} is already registered")
+    ATTACKS[method.name] = method
+    return method
+
+
+def attack_method(name: str) -> AttackMethod:
+    """The attack called ``name``.
+
+    Raises:
+        ValueError: no such attack (the message names them).
+    """
+    if name not in ATTACKS:
+        raise ValueError(
+            f"attack method must be one of {', '.join(map(repr, ATTACKS))}, got {name!r}"
+        )
+    return ATTACKS[name]
+
+
+register_attack(AttackMethod("random", "uniform noise in the ball (a baseline)", _random))
+register_attack(AttackMethod("fgsm", "one signed-gradient step (FGSM; random start for kl)", _fgsm))
+register_attack(
+    AttackMethod("pgd", "projected gradient ascent from a random start", _pgd, trains=True)
+)
+register_attack(
+    AttackMethod(
+        "flip",
+        "the maze: change up to eps whole cells of the view",
+        _flip,
+        objective="ce",
+        whole_cells=True,
+        trains=True,
+    )
+)
