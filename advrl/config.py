@@ -33,6 +33,7 @@ from advrl.checks import ConfigError, non_negative, positive
 from advrl.envs import all_heldout_names
 from advrl.envs.vector import EnvSettings, UEDEnvSettings
 from advrl.files import atomic_write_bytes
+from advrl.gail.methods import IMITATION
 from advrl.gail.settings import ASAFSettings, DiscriminatorSettings
 from advrl.pair.methods import TEACHERS
 from advrl.pair.settings import AdversarySettings, PAIREDSettings, StudentSettings
@@ -313,8 +314,10 @@ class ImitationRunConfig:
     name: str | None = None
     """Run folder name; null: ``<env>-<method>-seed<seed>-<time>``."""
 
-    method_sections: ClassVar[dict[str, str]] = {"discriminator": "gail", "asaf": "asaf"}
-    """Each method's own section -> the method (a config of another method has no such key)."""
+    @staticmethod
+    def method_sections() -> dict[str, str]:
+        """Each method's own section -> the method (a config of another method has no such key)."""
+        return {m.section: m.name for m in IMITATION.values()}
 
     def __post_init__(self) -> None:
         check_rollout_size(self.ppo, self.env.n_envs, "ppo.n_steps x env.n_envs")
@@ -340,8 +343,34 @@ class ASAFRunConfig(ImitationRunConfig):
     """ASAF's settings."""
 
 
-RunConfig = PPORunConfig | UEDRunConfig[Any] | GAILRunConfig | ASAFRunConfig
+RunConfig = PPORunConfig | UEDRunConfig[Any] | ImitationRunConfig
 """The settings of any run."""
+
+_IMITATION_RUN_CONFIGS: dict[str, type[ImitationRunConfig]] = {
+    "gail": GAILRunConfig,
+    "asaf": ASAFRunConfig,
+}
+
+
+def imitation_run_config(method: str) -> type[ImitationRunConfig]:
+    """The run settings class of an imitation method: :class:`ImitationRunConfig` and the
+    method's own section (:data:`~advrl.gail.methods.IMITATION`). A method registered by a user
+    gets one made from its entry, as GAIL's and ASAF's are written out above."""
+    if method not in _IMITATION_RUN_CONFIGS:
+        entry = IMITATION[method]
+        tag = Annotated[Literal[method], tyro.conf.Suppress]  # type: ignore[valid-type]
+        made = dataclasses.make_dataclass(
+            f"{method.title()}RunConfig",
+            [
+                ("method", tag, field(default=method)),
+                (entry.section, entry.settings, field(default_factory=entry.settings)),
+            ],
+            bases=(ImitationRunConfig,),
+            frozen=True,
+        )
+        made.__module__ = __name__
+        _IMITATION_RUN_CONFIGS[method] = made
+    return _IMITATION_RUN_CONFIGS[method]
 
 
 # ---------------------------------------------------------------------------------------- loading
@@ -460,7 +489,8 @@ def from_dict(cls: type[C], data: dict[str, Any], where: str = "", base: C | Non
                 f"key {unknown[0]!r}{prefix} is now {renamed[unknown[0]]!r}: move its settings "
                 f"there (the settings of the method named by `method:`)"
             )
-        owner = getattr(cls, "method_sections", {}).get(unknown[0])
+        sections = getattr(cls, "method_sections", None)
+        owner = sections().get(unknown[0]) if sections is not None else None
         if owner is not None:
             raise ConfigError(
                 f"key {unknown[0]!r} holds the settings of `advrl train {owner}`; a "

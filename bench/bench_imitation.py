@@ -34,13 +34,13 @@ from typing import Any
 
 import numpy as np
 
-from advrl.config import PPORunConfig, load_config
+from advrl.config import PPORunConfig, imitation_run_config, load_config
 from advrl.envs.vector import make_env
 from advrl.eval import sb3_policy
 from advrl.gail import record_demos, save_demos
 from advrl.gail.record import policy_input_for
 from advrl.runners import train_ppo
-from advrl.runners.imitation import IMITATION, train_imitation
+from advrl.runners.imitation import train_imitation
 from advrl.runners.loading import load_run
 
 DEFAULT_DEMOS = 10
@@ -137,7 +137,7 @@ def run_method(
         gail = run_method(task, "gail", seed, demos, out, None, episodes)
         sets.append(f"init.from_run={gail['run']}")
     config = load_config(
-        IMITATION[family].settings, Path("configs") / f"{family}-{task}.yaml", sets
+        imitation_run_config(family), Path("configs") / f"{family}-{task}.yaml", sets
     )
     return train_imitation(config)
 

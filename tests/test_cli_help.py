@@ -14,9 +14,8 @@ import tyro
 import yaml
 
 from advrl.cli import main
-from advrl.config import PPORunConfig, UEDRunConfig, load_config
+from advrl.config import PPORunConfig, UEDRunConfig, imitation_run_config, load_config
 from advrl.pair.methods import TEACHERS
-from advrl.runners.imitation import IMITATION
 
 COMMANDS = ["ppo", *TEACHERS, "gail", "asaf"]
 
@@ -88,7 +87,7 @@ def test_help_documents_every_setting(
     elif method in TEACHERS:
         expected = schema_keys(UEDRunConfig, TEACHERS[method].settings)
     else:
-        expected = schema_keys(IMITATION[method].settings)
+        expected = schema_keys(imitation_run_config(method))
     assert sorted(entries) == sorted(expected)
     assert undocumented(entries) == []
 

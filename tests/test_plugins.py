@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_imitation_cli import demos_file, expert_run  # noqa: F401 (fixtures)
 from test_ued_cli import tiny_config
 
 from advrl.checks import ConfigError
@@ -148,3 +149,62 @@ def test_an_attack_from_a_users_module_reaches_advrl_eval(
         ATTACKS.pop("shift", None)  # the table is global: leave it as found
     with pytest.raises(SystemExit):  # without the module, argparse's choices refuse it
         main(attack)
+
+
+TOY_IMITATION = '''
+from dataclasses import dataclass
+
+from advrl.gail import GAIL, Discriminator
+from advrl.gail.methods import ImitationMethod, register_imitation
+
+
+@dataclass(frozen=True)
+class TinySettings:
+    """GAIL with a one-layer discriminator."""
+
+    width: int = 8
+    """The discriminator's one hidden layer."""
+
+
+def build(settings, ctx):
+    venv = ctx.model.get_env()
+    disc = Discriminator(venv.observation_space, venv.action_space, net_arch=[settings.width])
+    return GAIL(venv=venv, model=ctx.model, discriminator=disc, demos=ctx.demos, seed=ctx.seed)
+
+
+register_imitation(
+    ImitationMethod("tinygail", "GAIL, one layer", "tiny", TinySettings, build,
+                    lambda s: f"tiny GAIL ({s.width})")
+)
+'''
+
+
+def test_an_imitation_method_from_a_users_module_trains_and_resumes(
+    tmp_path: Path,
+    demos_file: Path,  # noqa: F811 (the fixture)
+) -> None:
+    """One module, one table entry: ``advrl train tinygail`` takes a ``tiny:`` section, trains,
+    resumes and evaluates, its learner handed only its own settings."""
+    from test_imitation_cli import imitation_config
+
+    module = tmp_path / "tiny_imitation.py"
+    module.write_text(TOY_IMITATION)
+    config = yaml.safe_load(imitation_config(tmp_path, "gail", demos_file).read_text())
+    del config["discriminator"]
+    config.update(method="tinygail", tiny={"width": 4}, name="tiny")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    imported = ["--import", str(module)]
+    trained = advrl(*imported, "train", "tinygail", "--config", "c.yaml", "-q", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    run = tmp_path / "runs" / "tiny"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["variant"] == "tiny GAIL (4)" and summary["method"] == "tinygail"
+    assert yaml.safe_load((run / "config.yaml").read_text())["tiny"] == {"width": 4}
+    more = ["--set", "train.total_timesteps=160"]
+    resumed = advrl(*imported, "train", "tinygail", "--resume", str(run), *more, "-q", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((run / "summary.json").read_text())["timesteps"] >= 160
+    helped = advrl(*imported, "train", "tinygail", "--help", cwd=tmp_path)
+    assert "--tiny.width" in helped.stdout, helped.stdout[-2000:]
+    wrong = advrl(*imported, "train", "gail", "--config", "c.yaml", cwd=tmp_path)
+    assert wrong.returncode == 2 and "tinygail" in wrong.stderr, wrong.stderr

@@ -23,9 +23,10 @@ def test_readme_python_blocks_run_each_on_its_own() -> None:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     assert len(blocks) >= 3
     from advrl.agents.attacks import ATTACKS
+    from advrl.gail.methods import IMITATION
     from advrl.pair.methods import TEACHERS
 
-    methods, attacks = dict(TEACHERS), dict(ATTACKS)
+    methods, attacks, imitation = dict(TEACHERS), dict(ATTACKS), dict(IMITATION)
     namespaces = []
     try:
         for block in blocks:
@@ -33,12 +34,14 @@ def test_readme_python_blocks_run_each_on_its_own() -> None:
             exec(compile(block, str(README), "exec"), namespace)
             namespaces.append(namespace)
         assert "fixedset" in TEACHERS  # "Extending advrl" registers a teacher
-        assert "shift" in ATTACKS  # and an attack
+        assert "shift" in ATTACKS and "tinygail" in IMITATION  # an attack, an imitation method
     finally:
         TEACHERS.clear()
         TEACHERS.update(methods)  # the registries are global: leave them as found
         ATTACKS.clear()
         ATTACKS.update(attacks)
+        IMITATION.clear()
+        IMITATION.update(imitation)
     assert namespaces[0]["level"].shortest_path_length() == 8
     import gymnasium as gym
 

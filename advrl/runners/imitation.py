@@ -7,20 +7,15 @@ an ASAF fine-tuning run (``init.from_run``), and every run's policy is evaluated
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.vec_env import VecTransposeImage
 
 from advrl.config import (
-    ASAFRunConfig,
     ConfigError,
-    GAILRunConfig,
     ImitationRunConfig,
     PPORunConfig,
     PPOTrainSettings,
@@ -30,15 +25,8 @@ from advrl.episodes import EVAL_SEED_OFFSET
 from advrl.episodes.rollouts import PolicyModes, eval_scalars, evaluate_modes
 from advrl.eval.video import policy_clip
 from advrl.files import atomic_write_with
-from advrl.gail import (
-    ASAF,
-    GAIL,
-    DemoError,
-    Demonstrations,
-    Discriminator,
-    behaviour_clone,
-    load_demos,
-)
+from advrl.gail import DemoError, Demonstrations, behaviour_clone, load_demos
+from advrl.gail.methods import IMITATION, ImitationContext
 from advrl.runners.lifecycle import Finished, Job, RunCallback, execute, policy_params
 from advrl.runners.ppo import build_ppo, check_env_config
 from advrl.runners.trainers import ASAFTrainer, SB3Trainer
@@ -118,93 +106,17 @@ def init_policy(model: BaseAlgorithm, config: ImitationRunConfig, demos: Demonst
         )
 
 
-def _gail(
-    config: GAILRunConfig,
-    demos: Demonstrations,
-    model: BaseAlgorithm,
-    unseen: Demonstrations | None,
-) -> SB3Trainer:
-    venv = model.get_env()
-    assert venv is not None
-    if isinstance(venv, VecTransposeImage):  # GAIL rewards what the demos hold: untransposed
-        venv = venv.venv
-    d = config.discriminator
-    try:
-        disc = Discriminator(
-            venv.observation_space, venv.action_space, **d.network(), device=model.device
-        )
-    except ValueError as err:
-        raise ConfigError(f"discriminator: {err}") from None
-    gail = GAIL(
-        venv=venv,
-        model=model,
-        discriminator=disc,
-        demos=demos,
-        unseen_demos=unseen,
-        **d.training(),
-        seed=config.train.seed,
-    )
-    return SB3Trainer(model, trainer=gail)
-
-
-def _asaf(
-    config: ASAFRunConfig,
-    demos: Demonstrations,
-    model: BaseAlgorithm,
-    unseen: Demonstrations | None,
-) -> SB3Trainer:
-    asaf = ASAF(model=model, demos=demos, **dataclasses.asdict(config.asaf), seed=config.train.seed)
-    return ASAFTrainer(asaf)
-
-
-def _asaf_variant(config: ASAFRunConfig) -> str:
-    window = config.asaf.window
-    return "ASAF" if window is None else f"ASAF-{window}"
-
-
-@dataclass(frozen=True)
-class ImitationMethod:
-    """One imitation method: ``advrl train <name>``.
-
-    Attributes:
-        help: one line for ``advrl train --help``.
-        settings: its run settings class (:class:`~advrl.config.ImitationRunConfig` and the
-            method's own section).
-        build: its trainer, from the run's settings (of ``settings``), the demonstrations, the
-            PPO model that holds the policy, and the expert episodes kept out of training (None:
-            none; GAIL measures its discriminator on them, ASAF does not use them).
-        variant: the name of the variant a run's settings describe.
-    """
-
-    help: str
-    settings: type[ImitationRunConfig]
-    build: Callable[[Any, Demonstrations, BaseAlgorithm, Demonstrations | None], SB3Trainer]
-    variant: Callable[[Any], str]
-
-
-IMITATION: dict[str, ImitationMethod] = {
-    "gail": ImitationMethod(
-        "GAIL (discriminator reward, SB3 PPO generator)",
-        GAILRunConfig,
-        _gail,
-        lambda c: "GAIL +DiffAugment" if c.discriminator.augment else "GAIL",
-    ),
-    "asaf": ImitationMethod(
-        "ASAF / ASAF-w / ASAF-1 (the policy is the discriminator)",
-        ASAFRunConfig,
-        _asaf,
-        _asaf_variant,
-    ),
-}
-"""Method name -> :class:`ImitationMethod`."""
-
-
 def build_imitation(
     config: ImitationRunConfig, demos: Demonstrations, unseen: Demonstrations | None = None
 ) -> SB3Trainer:
-    """The trainer (GAIL around PPO, or ASAF) of a run; its ``model`` holds the policy."""
+    """The trainer of a run (GAIL around PPO, ASAF, or a registered method's learner,
+    :data:`~advrl.gail.methods.IMITATION`); its ``model`` holds the policy. The learner gets its
+    own settings section, not the run config."""
     model = build_ppo(policy_config(config))
-    return IMITATION[config.method].build(config, demos, model, unseen)
+    method = IMITATION[config.method]
+    context = ImitationContext(demos, model, unseen, config.train.seed)
+    learner = method.build(getattr(config, method.section), context)
+    return ASAFTrainer(learner) if method.own_loop else SB3Trainer(model, trainer=learner)
 
 
 def imitation_eval(
@@ -286,7 +198,8 @@ def train_imitation(
 def variant_name(config: ImitationRunConfig) -> str:
     """``GAIL`` (``+DiffAugment``), ``ASAF``, ``ASAF-w`` (window w) or ``ASAF-1``, with
     `` (fine-tuned)`` or `` +BC`` for the start."""
-    name = IMITATION[config.method].variant(config)
+    method = IMITATION[config.method]
+    name = method.variant(getattr(config, method.section))
     if config.init.from_run:
         name += " (fine-tuned)"
     if config.init.bc_epochs:

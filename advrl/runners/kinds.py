@@ -17,11 +17,13 @@ from advrl.config import (
     UEDRunConfig,
     check_env_import,
     config_from,
+    imitation_run_config,
     load_run_config,
     read_yaml,
 )
+from advrl.gail.methods import IMITATION
 from advrl.pair.methods import TEACHERS
-from advrl.runners.imitation import IMITATION, policy_config, train_imitation
+from advrl.runners.imitation import policy_config, train_imitation
 from advrl.runners.ppo import build_ppo, train_ppo
 from advrl.runners.ued import make_student, train_ued
 
@@ -76,7 +78,7 @@ def run_kinds() -> dict[str, RunKind]:
         kinds[name] = RunKind(UEDRunConfig, train_ued, "ued", f"UED: {teacher.help}", _protagonist)
     for name, method in IMITATION.items():
         kinds[name] = RunKind(
-            method.settings,
+            imitation_run_config(name),
             train_imitation,
             "imitation",
             f"imitation: {method.help}",
