@@ -101,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     program (``argv`` None), a Ctrl-C after that is ignored while the process exits, so that a
     user pressing it again does not turn a clean stop into a killed one."""
     try:
+        with _HeldInterrupt():  # torch's import calls back into Python from C++, where a
+            _load_libraries()  # KeyboardInterrupt aborts the process: hold Ctrl-C until loaded
         return _main(argv)
     except KeyboardInterrupt:
         if argv is None and threading.current_thread() is threading.main_thread():
@@ -109,6 +111,40 @@ def main(argv: Sequence[str] | None = None) -> int:
             _exit_now(130)
         print("advrl: interrupted", file=sys.stderr)
         return 130
+
+
+class _HeldInterrupt:
+    """While entered (in the main thread), a Ctrl-C is only noted; it is raised as
+    ``KeyboardInterrupt`` on exit, where Python code runs again."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._previous: Any = None
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self.pressed = True
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._note)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+        if self.pressed and exc[0] is None:
+            raise KeyboardInterrupt
+
+
+def _load_libraries() -> None:
+    """Import what every command's parser needs (torch, SB3 and advrl's commands)."""
+    import advrl.agents.attacks
+    import advrl.cli.demos
+    import advrl.cli.evaluate
+    import advrl.cli.levels
+    import advrl.cli.sweep
+    import advrl.cli.train
+    import advrl.runners.kinds  # noqa: F401
 
 
 def _exit_now(status: int) -> NoReturn:
