@@ -27,7 +27,7 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 import tyro
 import yaml
 
-from advrl.agents.adversarial_training import AdversarialTraining
+from advrl.agents.robust import AdversarialTraining
 from advrl.agents.settings import PolicySettings, PPOSettings
 from advrl.checks import ConfigError, non_negative, positive
 from advrl.envs import all_heldout_names

@@ -9,13 +9,13 @@ from stable_baselines3 import PPO
 from torch.distributions import Categorical, kl_divergence
 
 from advrl.agents import AdversarialTraining, RobustPPO, make_ppo
-from advrl.agents.adversarial_training import AT_METHODS, actor_modules
 from advrl.agents.advprop import DualBatchNorm, auxiliary_bn, dual_batch_norms
 from advrl.agents.attacks import distribution_kl, fgsm
 from advrl.agents.fast_bat import LinearizationPoints
 from advrl.agents.indexed_buffers import IndexedRolloutBuffer
 from advrl.agents.lipschitz import max_singular_value
 from advrl.agents.policy_inputs import PolicyInput
+from advrl.agents.robust import ROBUST_TERMS, actor_modules
 from advrl.agents.simaug import hardest_view, make_view, mixup
 
 TINY = {"n_steps": 64, "batch_size": 32, "n_epochs": 2, "net_arch": [16]}
@@ -44,7 +44,7 @@ def flat_params(model: PPO) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for p in model.policy.parameters()])
 
 
-@pytest.mark.parametrize("method", [m for m in AT_METHODS if m not in ("none", "advprop")])
+@pytest.mark.parametrize("method", [m for m in ROBUST_TERMS if m != "advprop"])
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
 def test_each_method_changes_ppos_update_and_logs(env_id: str, method: str) -> None:
     """On the same rollout (same seed), a method's update is plain PPO's when its ball has
@@ -118,7 +118,7 @@ def test_advprop_aux_statistics_move_only_on_adversarial_batches() -> None:
     obs = torch.randn(32, 4) * 0.1
     start = _aux_means(adv)
     with auxiliary_bn(adv.policy):
-        adv._attack(
+        adv.attack(
             PolicyInput(adv.policy, obs), 0.05
         )  # crafting the attack (eval mode) moves nothing
     assert all(torch.equal(a, b) for a, b in zip(start, _aux_means(adv), strict=True))
@@ -195,9 +195,11 @@ def test_saved_robust_model_loads_as_ppo(tmp_path) -> None:
 
 
 def test_every_method_has_its_terms() -> None:
-    from advrl.agents.adversarial_training import METHOD_TERMS
+    from advrl.agents.robust import RobustTerm
 
-    assert {*METHOD_TERMS, "none"} == set(AT_METHODS)
+    assert list(ROBUST_TERMS) == ["pgd_at", "fgsm_rs", "fast_bat", "sa", "advprop", "simaug", "rad"]
+    for name, term in ROBUST_TERMS.items():  # each overrides the loss, named as its entry
+        assert term.name == name and term.terms is not RobustTerm.terms
 
 
 def test_fast_bat_from_the_random_start_trains() -> None:
@@ -239,7 +241,7 @@ def test_linearization_points_carry_what_was_put() -> None:
 
 
 def test_carried_fast_bat_steps_to_z_only_in_the_first_epoch(monkeypatch) -> None:
-    from advrl.agents import adversarial_training as module
+    from advrl.agents.robust import perturbed as module
 
     calls = []
     step = module.linearization_point
@@ -253,7 +255,7 @@ def test_carried_fast_bat_steps_to_z_only_in_the_first_epoch(monkeypatch) -> Non
     model = robust("CartPole-v1", adversarial=at, n_epochs=3)
     model.learn(64)  # one rollout of 64 samples: 2 minibatches per epoch, 3 epochs
     assert len(calls) == 2
-    assert model._points is not None and bool(model._points.seen.all())
+    assert model.term.points is not None and bool(model.term.points.seen.all())
     calls.clear()
     at = AdversarialTraining(method="fast_bat", eps=0.05, fast_bat_z="step")
     robust("CartPole-v1", adversarial=at, n_epochs=3).learn(64)

@@ -255,7 +255,7 @@ def test_the_attack_table_is_what_the_attack_object_applies(linear_cartpole) -> 
         torch.testing.assert_close(got, direct(torch.Generator().manual_seed(1)), msg=method)
     assert [n for n, a in ATTACKS.items() if a.trains] == ["pgd", "flip"]
     assert ATTACKS["flip"].whole_cells and ATTACKS["flip"].objective == "ce"
-    from advrl.agents.adversarial_training import AdversarialTraining
+    from advrl.agents.robust import AdversarialTraining
 
     with pytest.raises(ValueError, match="attack must be one of 'pgd', 'flip', got 'fgsm'"):
         AdversarialTraining(method="pgd_at", attack="fgsm")

@@ -11,7 +11,6 @@ import torch
 from minigrid.core.constants import OBJECT_TO_IDX
 
 from advrl.agents import AdversarialTraining, RobustPPO, make_ppo
-from advrl.agents.adversarial_training import AT_METHODS
 from advrl.agents.advprop import dual_batch_norms
 from advrl.agents.attacks import (
     FLIP_TYPES,
@@ -23,6 +22,8 @@ from advrl.agents.attacks import (
     pgd,
 )
 from advrl.agents.policy_inputs import PolicyInput
+from advrl.agents.robust import ROBUST_TERMS
+from advrl.agents.robust.terms import log_prob_entropy
 from advrl.agents.simaug import make_view
 from advrl.eval import evaluate, sb3_policy
 from advrl.eval.robustness import random_return, robustness_curve
@@ -85,7 +86,7 @@ def test_log_prob_objectives_equal_the_distribution_ones(model, objective: str) 
     dist = target.get_distribution(x)
     actions = torch.arange(len(x)) % log_probs.shape[1]
     torch.testing.assert_close(log_probs.gather(1, actions[:, None])[:, 0], dist.log_prob(actions))
-    log_prob, entropy = RobustPPO._log_prob_entropy(target, x, actions)
+    log_prob, entropy = log_prob_entropy(target, x, actions)
     torch.testing.assert_close(log_prob, dist.log_prob(actions))
     torch.testing.assert_close(entropy, dist.entropy())
 
@@ -140,7 +141,7 @@ def flat_params(model: RobustPPO) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for p in model.policy.parameters()])
 
 
-@pytest.mark.parametrize("method", [m for m in AT_METHODS if m != "none"])
+@pytest.mark.parametrize("method", list(ROBUST_TERMS))
 def test_robust_training_on_the_maze_changes_the_update(method: str) -> None:
     """On the same rollout, the update with a ball of radius 0.2 on the view's features differs
     from the update with radius 0 (the perturbation reaches the maze policy's loss)."""
@@ -215,14 +216,14 @@ def test_attacked_actions_use_running_batch_norm_statistics() -> None:
 def test_training_on_cell_flips_changes_at_most_round_eps_cells(method: str, monkeypatch) -> None:
     model = robust_maze(AdversarialTraining(method=method, eps=1.4, attack="flip", sa_coef=10.0))
     seen = []
-    attack = RobustPPO._attack
+    attack = RobustPPO.attack
 
     def spy(self, target, eps, objective=None):
         adv = attack(self, target, eps, objective)
         seen.append((target.x, adv))
         return adv
 
-    monkeypatch.setattr(RobustPPO, "_attack", spy)
+    monkeypatch.setattr(RobustPPO, "attack", spy)
     model.learn(32)
     assert seen
     for clean, adv in seen:
@@ -249,7 +250,7 @@ def test_cell_flips_need_the_maze_and_a_search_method() -> None:
 def test_carried_fast_bat_trains_on_the_maze() -> None:
     model = robust_maze(AdversarialTraining(method="fast_bat", eps=0.2, fast_bat_z="carry"))
     model.learn(32)
-    assert model._points is not None and bool(model._points.seen.all())
+    assert model.term.points is not None and bool(model.term.points.seen.all())
     assert all(torch.isfinite(p).all() for p in model.policy.parameters())
 
 

@@ -137,8 +137,8 @@ def test_robust_ppo_attacks_raw_observations_under_vec_normalize() -> None:
     seen = []
 
     class Spy(RobustPPO):
-        def _attack(self, target, eps, objective=None):
-            adv = super()._attack(target, eps, objective)
+        def attack(self, target, eps, objective=None):
+            adv = super().attack(target, eps, objective)
             buffer = torch.as_tensor(self.rollout_buffer.observations.reshape(-1, 4))
             seen.append((target, adv, eps, buffer))
             return adv

@@ -208,3 +208,50 @@ def test_an_imitation_method_from_a_users_module_trains_and_resumes(
     assert "--tiny.width" in helped.stdout, helped.stdout[-2000:]
     wrong = advrl(*imported, "train", "gail", "--config", "c.yaml", cwd=tmp_path)
     assert wrong.returncode == 2 and "tinygail" in wrong.stderr, wrong.stderr
+
+
+TOY_TERM = """
+import torch
+from advrl.agents.robust import RobustTerm, Terms, register_term
+
+CALLS = []
+
+
+class Smooth(RobustTerm):
+    name = "smooth"
+    help = "L(s) + |log pi(s + noise) - log pi(s)|"
+
+    def terms(self, model, b, clean):
+        noisy = b.target.x + b.eps * torch.randn_like(b.target.x)
+        gap = b.target.action_log_probs(noisy) - b.target.action_log_probs(b.target.x)
+        CALLS.append(b.eps)
+        return Terms(clean.policy_loss, clean.entropy, gap.abs().mean())
+
+
+register_term(Smooth)
+"""
+
+
+def test_a_robust_term_from_a_users_module_trains_ppo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One term class, one table entry: ``adversarial.method: smooth`` trains robust PPO from
+    the command line, its term called on the update's minibatches."""
+    from advrl.agents.robust import ROBUST_TERMS
+
+    (tmp_path / "my_terms.py").write_text(TOY_TERM)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "my_terms", raising=False)
+    sets = ["adversarial.method=smooth", "adversarial.eps=0.1", "env.n_envs=2", "ppo.n_steps=32"]
+    sets += ["ppo.batch_size=32", "ppo.n_epochs=1", "train.total_timesteps=64"]
+    sets += [f"out_dir={tmp_path}", "name=smooth", "train.eval_episodes=2"]
+    argv = ["train", "ppo", "--config", str(ROOT / "configs" / "robust-cartpole.yaml"), "-q"]
+    argv += [x for s in sets for x in ("--set", s)]
+    try:
+        assert main(["--import", "my_terms", *argv]) == 0
+        assert sys.modules["my_terms"].CALLS  # the update went through the term
+        saved = yaml.safe_load((tmp_path / "smooth" / "config.yaml").read_text())
+        assert saved["adversarial"]["method"] == "smooth"
+    finally:
+        ROBUST_TERMS.pop("smooth", None)  # the table is global: leave it as found
+    assert main(argv) == 2  # without the module: one line naming the methods there are

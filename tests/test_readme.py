@@ -23,10 +23,12 @@ def test_readme_python_blocks_run_each_on_its_own() -> None:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     assert len(blocks) >= 3
     from advrl.agents.attacks import ATTACKS
+    from advrl.agents.robust import ROBUST_TERMS
     from advrl.gail.methods import IMITATION
     from advrl.pair.methods import TEACHERS
 
-    methods, attacks, imitation = dict(TEACHERS), dict(ATTACKS), dict(IMITATION)
+    tables = [TEACHERS, ATTACKS, IMITATION, ROBUST_TERMS]  # global: left as found
+    saved = [dict(table) for table in tables]
     namespaces = []
     try:
         for block in blocks:
@@ -34,14 +36,11 @@ def test_readme_python_blocks_run_each_on_its_own() -> None:
             exec(compile(block, str(README), "exec"), namespace)
             namespaces.append(namespace)
         assert "fixedset" in TEACHERS  # "Extending advrl" registers a teacher
-        assert "shift" in ATTACKS and "tinygail" in IMITATION  # an attack, an imitation method
+        assert "shift" in ATTACKS and "tinygail" in IMITATION and "smooth" in ROBUST_TERMS
     finally:
-        TEACHERS.clear()
-        TEACHERS.update(methods)  # the registries are global: leave them as found
-        ATTACKS.clear()
-        ATTACKS.update(attacks)
-        IMITATION.clear()
-        IMITATION.update(imitation)
+        for table, entries in zip(tables, saved, strict=True):
+            table.clear()
+            table.update(entries)
     assert namespaces[0]["level"].shortest_path_length() == 8
     import gymnasium as gym
 

@@ -74,10 +74,10 @@ def test_scene_view_methods_train_on_the_pixel_maze(method: str) -> None:
 def test_rad_trains_on_a_view_never_the_observation_itself() -> None:
     model = robust("rad", views=("scene:1",), env_views="default")
     model.learn(16)  # one rollout: scenes recorded
-    from advrl.agents.adversarial_training import _Minibatch
+    from advrl.agents.robust import Minibatch
 
     data = next(model.rollout_buffer.get(8))
-    batch = _Minibatch(
+    batch = Minibatch(
         model.policy,
         data.observations,
         data.actions.long().flatten(),
@@ -88,7 +88,7 @@ def test_rad_trains_on_a_view_never_the_observation_itself() -> None:
         {},
         indices=model.rollout_buffer.last_indices,
     )
-    (view,) = model._candidate_views(batch)
+    (view,) = model.candidate_views(batch)
     assert view.shape == data.observations.shape
     assert not torch.equal(view, data.observations.float())  # training views, not the default
 

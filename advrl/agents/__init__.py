@@ -1,6 +1,5 @@
 """Agents: SB3 PPO construction, policy networks, observation attacks, adversarial training."""
 
-from advrl.agents.adversarial_training import AT_METHODS, AdversarialTraining, RobustPPO
 from advrl.agents.attacks import (
     AttackedVecEnv,
     ObservationAttack,
@@ -13,9 +12,10 @@ from advrl.agents.attacks import (
 from advrl.agents.networks import GridFeaturesExtractor
 from advrl.agents.obs_normalization import ObservationNormalizer
 from advrl.agents.ppo import is_grid_space, make_ppo, policy_for
+from advrl.agents.robust import ROBUST_TERMS, AdversarialTraining, RobustPPO
 
 __all__ = [
-    "AT_METHODS",
+    "ROBUST_TERMS",
     "AdversarialTraining",
     "AttackedVecEnv",
     "GridFeaturesExtractor",

@@ -13,8 +13,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from advrl import progress
 from advrl.agents import RobustPPO, is_grid_space, make_ppo
-from advrl.agents.adversarial_training import VIEW_METHODS
-from advrl.agents.simaug import maze_only_views
+from advrl.agents.robust import RobustSetupError
+from advrl.agents.robust.terms import observations_error
 from advrl.config import ConfigError, EnvSettings, PPORunConfig
 from advrl.envs.vector import make_env, make_vec
 from advrl.episodes import EVAL_SEED_OFFSET
@@ -60,31 +60,17 @@ def make_training_env(env_cfg: EnvSettings, seed: int) -> VecEnv:
 
 def check_adversarial_config(config: PPORunConfig, space: gym.Space) -> None:
     """Fail before anything is written if adversarial training cannot run on the env (observation
-    ``space``) and policy."""
+    ``space``): what the method perturbs (the one check :class:`RobustPPO` makes too), and a
+    recurrent policy."""
     at = config.adversarial
     if at.enabled and config.policy.lstm_hidden is not None:
         raise ConfigError(
             "adversarial training runs on feed-forward policies; drop policy.lstm_hidden or the "
             "adversarial section"
         )
-    if at.method == "advprop" and not config.policy.dual_bn:
-        raise ConfigError("adversarial.method=advprop needs policy.dual_bn=true")
-    if at.method != "none" and not (isinstance(space, gym.spaces.Box) or is_grid_space(space)):
-        raise ConfigError(
-            f"adversarial.method={at.method} perturbs Box observations or the maze's view; "
-            f"{config.env.id} has {type(space).__name__} observations"
-        )
-    if at.method != "none" and at.attack == "flip" and not is_grid_space(space):
-        raise ConfigError(
-            f"adversarial.attack=flip changes cells of the maze's view; {config.env.id} has "
-            f"{type(space).__name__} observations (use attack: pgd)"
-        )
-    maze_only = maze_only_views(at.views)
-    if at.method in VIEW_METHODS and maze_only and not is_grid_space(space):
-        raise ConfigError(
-            f"adversarial.views {maze_only} redraw the maze's walls; {config.env.id} has "
-            f"{type(space).__name__} observations (use gaussian, scale or dropout views)"
-        )
+    problem = observations_error(at, space, is_grid_space(space))
+    if problem is not None:
+        raise ConfigError(f"{problem}; {config.env.id} has {type(space).__name__} observations")
 
 
 def build_ppo(config: PPORunConfig) -> BaseAlgorithm:
@@ -98,7 +84,8 @@ def build_ppo(config: PPORunConfig) -> BaseAlgorithm:
         model = make_ppo(venv, **config.policy.kwargs(), seed=config.train.seed, verbose=0, **ppo)
     except ValueError as err:
         venv.close()
-        raise ConfigError(f"ppo: {err}") from None
+        section = "adversarial" if isinstance(err, RobustSetupError) else "ppo"
+        raise ConfigError(f"{section}: {err}") from None
     return model
 
 
