@@ -598,28 +598,52 @@ def load_config(cls: type[C], path: str | Path | None, overrides: list[str] | No
 def config_from(
     cls: type[C],
     data: dict[str, Any],
-    overrides: list[str] | None = None,
+    overrides: Sequence[str] | None = None,
     *,
+    flags: Sequence[str] = (),
     source: str | Path | None = None,
 ) -> C:
-    """``cls`` from a config's mapping (as :func:`read_yaml` gives it) and ``key.sub=value``
-    overrides; an error names where it is: ``--set`` when the mapping alone is fine, else
-    ``source`` (the file) when given."""
+    """``cls`` from a config's mapping (as :func:`read_yaml` gives it), ``key.sub=value``
+    overrides (``--set``), then the typed flags' values in the same form: one merge, one pass
+    through the loader. An error names where it is: the flags or ``--set`` when what comes
+    before them builds, else ``source`` (the file) when given."""
     merged = copy.deepcopy(data)
-    for item in overrides or []:
+    for item in [*(overrides or []), *flags]:
         apply_override(merged, item)
     _check_size(merged, "the overrides")
     try:
         return from_dict(cls, merged)
     except ConfigError as err:
-        where = str(source) if source is not None else None
-        if overrides:
-            try:
-                from_dict(cls, data)
-                where = "--set"  # the file alone builds: an override is what is wrong
-            except ConfigError:
-                pass
-        raise ConfigError(f"{where}: {err}" if where is not None else str(err)) from None
+        raise ConfigError(_blame(cls, data, overrides or [], flags, source, err)) from None
+
+
+def _blame(
+    cls: type,
+    data: dict[str, Any],
+    overrides: Sequence[str],
+    flags: Sequence[str],
+    source: str | Path | None,
+    err: ConfigError,
+) -> str:
+    """``err`` placed in the first layer (file, ``--set``, flags) whose addition breaks the
+    settings (only an error's message pays for these extra loads)."""
+    where = str(source) if source is not None else None
+    layers = [(list(overrides), "--set"), (list(flags), "the flags")]
+    merged = copy.deepcopy(data)
+    try:
+        from_dict(cls, merged)
+    except ConfigError:
+        return f"{where}: {err}" if where is not None else str(err)
+    for items, name in layers:
+        if not items:
+            continue
+        for item in items:
+            apply_override(merged, item)
+        try:
+            from_dict(cls, merged)
+        except ConfigError:
+            return f"{name}: {err}"
+    return f"{where}: {err}" if where is not None else str(err)
 
 
 def upgrade_run_config(data: dict[str, Any]) -> dict[str, Any]:
@@ -667,10 +691,12 @@ def _moves(raw: dict[str, Any], item: str) -> bool:
 def load_run_config(
     cls: type[C],
     path: str | Path,
-    overrides: list[str] | None = None,
+    overrides: Sequence[str] | None = None,
     allow_import: Sequence[str] = (),
+    flags: Sequence[str] = (),
 ) -> C:
-    """A run folder's ``config.yaml`` (any advrl version's layout) into ``cls``, with overrides.
+    """A run folder's ``config.yaml`` (any advrl version's layout) into ``cls``, with overrides
+    (``--set``) and the typed flags' values (``key=value`` as well), in one pass of the loader.
 
     A run folder may come from anyone: an env id of the form ``module:Env`` (which makes
     Gymnasium import ``module``) is refused unless the user names that module in
@@ -685,14 +711,15 @@ def load_run_config(
             f"{path} is empty: a run folder's config.yaml holds the settings it ran with (restore "
             "it, or start a new run)"
         )
-    moved = [item for item in overrides or [] if _moves(raw, item)]
-    if moved:
-        raise ConfigError(
-            f"--set {moved[0]}: a resumed run stays in its folder, so its name and out_dir cannot "
-            "change (copy the folder to continue it elsewhere)"
-        )
+    for items, name in ((overrides or [], "--set "), (flags, "the flag ")):
+        moved = [item for item in items if _moves(raw, item)]
+        if moved:
+            raise ConfigError(
+                f"{name}{moved[0]}: a resumed run stays in its folder, so its name and out_dir "
+                "cannot change (copy the folder to continue it elsewhere)"
+            )
     data = upgrade_run_config(raw)
-    for item in overrides or []:
+    for item in [*(overrides or []), *flags]:
         apply_override(data, item)
     try:
         config = from_dict(cls, data)

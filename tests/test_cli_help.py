@@ -187,3 +187,34 @@ def test_a_bad_flag_is_one_line(
     assert err.startswith("advrl: error:") and problem in err and err.count("\n") == 1
     assert "see advrl train ppo --help" in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_settings_are_loaded_once_with_set_and_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A config file, ``--set`` and typed flags are merged into one mapping and go through the
+    loader once (no dataclass -> dict -> dataclass round trip); the later layer wins."""
+    import advrl.config as config_module
+
+    root = Path(__file__).resolve().parents[1]
+
+    loads: list[type] = []
+    loader = config_module.from_dict
+
+    def spy(cls: type, data: dict, where: str = "", base: typing.Any = None) -> typing.Any:
+        if not where:  # a whole settings object (sections are loaded inside it)
+            loads.append(cls)
+        return loader(cls, data, where, base)
+
+    monkeypatch.setattr(config_module, "from_dict", spy)
+    args = ["train", "ppo", "--config", str(root / "configs" / "ppo-maze.yaml"), "-q"]
+    args += ["--set", "env.n_envs=2", "--set", "ppo.n_steps=32", "--set", "ppo.batch_size=64"]
+    args += ["--set", "ppo.gamma=0.5", "--ppo.gamma", "0.9", "--train.no_progress_bar"]
+    args += ["--policy.net_arch", "8", "8", "--set", "train.total_timesteps=64"]
+    args += ["--set", "train.eval_every=0", "--set", "train.eval_episodes=2"]
+    args += ["--set", f"out_dir={tmp_path}", "--set", "name=r"]
+    assert main(args) == 0
+    assert loads == [PPORunConfig]
+    saved = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())
+    assert saved["ppo"]["gamma"] == 0.9 and saved["policy"]["net_arch"] == [8, 8]
+    assert saved["train"]["progress_bar"] is False and saved["env"]["n_envs"] == 2

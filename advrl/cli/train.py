@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import math
 from typing import Any, TypeVar
 
 import yaml
@@ -19,8 +20,8 @@ from advrl.config import (
     PPORunConfig,
     UEDRunConfig,
     check_env_import,
-    from_dict,
     load_config,
+    teacher_settings,
     to_dict,
 )
 from advrl.yamlio import load_yaml
@@ -104,8 +105,9 @@ class _Screen(io.StringIO):
 
 def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
     """The settings of ``advrl train <method>``: from ``--config`` or the run being resumed, then
-    ``--set`` overrides, then the typed flags (``--ppo.learning_rate 1e-3``); ``--help`` lists
-    every key of the method's settings with its type, default and doc line."""
+    ``--set`` overrides, then the typed flags (``--ppo.learning_rate 1e-3``), merged once and
+    loaded once (:func:`~advrl.runners.kinds.resolve_settings`); ``--help`` lists every key of
+    the method's settings with its type, its value for this run and its doc line."""
     from advrl.runners.kinds import resolve_settings
 
     method = getattr(args, "method", "ppo")
@@ -117,30 +119,41 @@ def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
             "--config and --resume together: a resumed run goes on with its own config.yaml; "
             "change a setting with --set KEY=VALUE"
         )
+    flags = _flag_items(method, cls, args.flags) if args.flags and not args.help else []
     config = resolve_settings(
         method,
         config=args.config,
         resume=args.resume,
         overrides=args.set,
         allow_import=args.allow_import,
+        flags=flags,
     )
-    if not (args.flags or args.help):
-        return config
+    if args.help:
+        print(args.help_text())  # the command's own options first, then every setting
+        _tyro(method, cls, config, ["--help"])
+    return config
+
+
+def _schema(method: str, cls: type) -> Any:
+    """The settings class tyro reads (a UED run's with its method's teacher settings)."""
+    if cls is UEDRunConfig:
+        return UEDRunConfig[teacher_settings(method)]  # type: ignore[misc]
+    return cls
+
+
+def _tyro(method: str, cls: type, default: Any, argv: list[str]) -> Any:
+    """tyro's parse of ``argv`` against the settings (``default`` their values): the typed
+    flags' syntax and types, or the ``--help`` screen (printed, then ``SystemExit``)."""
     import tyro
 
-    schema: Any = cls
-    if isinstance(config, UEDRunConfig):
-        schema = UEDRunConfig[type(config.teacher)]  # type: ignore[misc]
     errors, shown = io.StringIO(), _Screen()
-    if args.help:  # the command's own options first, then every setting (tyro's screen)
-        print(args.help_text())
     try:
         with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(shown):
-            flagged = tyro.cli(
-                schema,
-                default=config,
+            return tyro.cli(
+                _schema(method, cls),
+                default=default,
                 registry=_cli_types(),
-                args=[*args.flags, *(["--help"] if args.help else [])],
+                args=argv,
                 prog=f"advrl train {method}",
                 description=f"{(cls.__doc__ or '').splitlines()[0]}\n\n{TRAIN_OPTIONS}",
                 use_underscores=True,
@@ -152,9 +165,65 @@ def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
         raise UserError(
             f"{_first_line(errors.getvalue())}; see advrl train {method} --help"
         ) from None
-    final = from_dict(cls, to_dict(flagged))  # the loader's checks, as for a file's values
-    check_env_import(final.env.id, args.allow_import, "the flags", "config")
-    return final
+
+
+def _flag_items(method: str, cls: type, flags: list[str]) -> list[str]:
+    """The typed flags as ``key=value`` items (the form of ``--set``), for the one merge of the
+    settings: tyro parses them against the settings' defaults (their syntax and types), and each
+    key a flag names takes its parsed value."""
+    schema = _schema(method, cls)
+    defaults = (
+        schema(method=method, teacher=teacher_settings(method)())
+        if cls is UEDRunConfig
+        else schema(method=method)
+        if "method" in {f.name for f in dataclasses.fields(schema)}
+        else schema()
+    )
+    parsed = _tyro(method, cls, defaults, flags)
+    items = []
+    for key in _flag_keys(flags, parsed):
+        value: Any = parsed
+        for part in key.split("."):
+            value = getattr(value, part)
+        items.append(f"{key}={_yaml_value(value)}")
+    return items
+
+
+def _flag_keys(flags: list[str], parsed: Any) -> list[str]:
+    """The dotted keys the flags name (``--train.progress_bar``, ``--train.no_progress_bar``,
+    ``--ppo.gamma=0.99``), in order."""
+    keys: list[str] = []
+    for token in flags:
+        if not token.startswith("--"):
+            continue
+        parts = token[2:].split("=", 1)[0].split(".")
+        node: Any = parsed
+        for part in parts[:-1]:
+            node = getattr(node, part, None)
+        last = parts[-1]
+        if not hasattr(node, last) and last.startswith("no_") and hasattr(node, last[3:]):
+            last = last[3:]  # a boolean's negative flag
+        key = ".".join([*parts[:-1], last])
+        if hasattr(node, last) and key not in keys:
+            keys.append(key)
+    return keys
+
+
+def _yaml_value(value: Any) -> str:
+    """A parsed flag's value as the YAML text of ``--set`` (JSON is YAML's flow form)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+
+    def plain(x: Any) -> Any:
+        if dataclasses.is_dataclass(x) and not isinstance(x, type):
+            return to_dict(x)
+        if isinstance(x, dict):
+            return {k: plain(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [plain(v) for v in x]
+        return x
+
+    return json.dumps(plain(value))
 
 
 def _ppo_result(summary: dict[str, Any]) -> str:

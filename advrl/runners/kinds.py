@@ -114,9 +114,11 @@ def resolve_settings(
     resume: str | Path | None = None,
     overrides: Sequence[str] = (),
     allow_import: Sequence[str] = (),
+    flags: Sequence[str] = (),
 ) -> Any:
     """A run's settings: the config file (or the resumed run's ``config.yaml``, or the defaults
-    when neither is given), then ``key.sub=value`` overrides.
+    when neither is given), then ``key.sub=value`` overrides (``--set``), then the typed flags'
+    values in the same form: merged once and loaded once.
 
     Raises:
         ConfigError: a bad file, key or value; a config written for another method.
@@ -127,7 +129,9 @@ def resolve_settings(
         path = Path(resume) / "config.yaml"
         if not path.is_file():
             raise ConfigError(f"{str(resume)!r} is not a run folder (no config.yaml)")
-        return load_run_config(cls, path, [*overrides, *extra], allow_import=allow_import)
+        return load_run_config(
+            cls, path, [*overrides, *extra], allow_import=allow_import, flags=flags
+        )
     data = read_yaml(config) if config is not None else {}
     named = data.get("method")
     if named is not None and not isinstance(named, str):
@@ -139,7 +143,7 @@ def resolve_settings(
             f"{config} is a config for {named!r}; run `advrl train {named}` with it, or "
             f"change its `method:` to {method!r}"
         )
-    settings: Any = config_from(cls, data, [*overrides, *extra], source=config)
-    source = config if config is not None else "--set"
+    settings: Any = config_from(cls, data, [*overrides, *extra], flags=flags, source=config)
+    source = config if config is not None else "--set" if overrides else "the flags"
     check_env_import(settings.env.id, allow_import, source, "config")
     return settings
