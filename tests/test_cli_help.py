@@ -194,7 +194,7 @@ def test_settings_are_loaded_once_with_set_and_flags(
 ) -> None:
     """A config file, ``--set`` and typed flags are merged into one mapping and go through the
     loader once (no dataclass -> dict -> dataclass round trip); the later layer wins."""
-    import advrl.config as config_module
+    import advrl.config.codec as config_module
 
     root = Path(__file__).resolve().parents[1]
 
