@@ -38,7 +38,7 @@ from advrl.config import UEDRunConfig, load_run_config
 from advrl.envs import RandomWalls
 from advrl.pair import paired_regret
 from advrl.pair.students import RolloutResult
-from advrl.runners.lifecycle import read_checkpoint
+from advrl.runners.checkpoints import read_checkpoint
 from advrl.runners.ued import build_runner
 from advrl.runs import RunDir
 

@@ -10,7 +10,7 @@ import torch
 
 from advrl.agents import make_ppo
 from advrl.periodic import Periodic
-from advrl.runners.lifecycle import read_checkpoint, upgrade_checkpoint, write_checkpoint
+from advrl.runners.checkpoints import read_checkpoint, upgrade_checkpoint, write_checkpoint
 from advrl.runners.trainers import SB3Trainer
 from advrl.runs import RunDir
 
@@ -22,7 +22,8 @@ def tiny_model(seed: int):
 def test_checkpoint_round_trip(tmp_path: Path) -> None:
     a = tiny_model(0)
     a.learn(64)
-    write_checkpoint(tmp_path / "step_64.pt", SB3Trainer(a))
+    trainer = SB3Trainer(a)
+    write_checkpoint(tmp_path / "step_64.pt", trainer.num_timesteps, trainer.state_dict())
     b = tiny_model(1)
     SB3Trainer(b).load_state_dict(read_checkpoint(tmp_path / "step_64.pt"))
     assert b.num_timesteps == 64

@@ -27,7 +27,8 @@ from advrl.eval.video import policy_clip
 from advrl.files import atomic_write_with
 from advrl.gail import DemoError, Demonstrations, behaviour_clone, load_demos
 from advrl.gail.methods import IMITATION, ImitationContext
-from advrl.runners.lifecycle import Finished, Job, RunCallback, execute, policy_params
+from advrl.runners.checkpoints import policy_params
+from advrl.runners.lifecycle import Finished, Job, RunCallback, execute
 from advrl.runners.ppo import build_ppo, check_env_config
 from advrl.runners.trainers import ASAFTrainer, SB3Trainer
 from advrl.runs import RunDir

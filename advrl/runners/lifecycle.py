@@ -15,17 +15,13 @@ Evaluations run with the global random states put back afterwards, so a run trai
 whether it evaluates or not, and a resumed run continues exactly as an uninterrupted one.
 
 A trainer is anything with the :class:`Trainer` interface: PPO (plain or robust), the UED runner,
-GAIL, ASAF. A checkpoint is the trainer's ``state_dict`` (tensors, numbers and strings: ``agents``,
-each SB3 agent's networks, optimizer, counters and env random state; ``rng``, torch's and numpy's
-global random states; whatever else the trainer keeps), written atomically and read back with
-``torch.load(..., weights_only=True)``.
+GAIL, ASAF. A checkpoint is the trainer's ``state_dict`` (:mod:`advrl.runners.checkpoints`); the
+CSV, TensorBoard text and HParams a run writes are in :mod:`advrl.runners.outputs`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import math
 import signal
 import threading
 import time
@@ -35,25 +31,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
 from stable_baselines3.common.logger import (
-    CSVOutputFormat,
     HParam,
-    KVWriter,
     Logger,
     TensorBoardOutputFormat,
 )
 
 from advrl import progress
 from advrl.agents.state import isolated_rng
-from advrl.config import ConfigError, TrainSettings, flat_dict, save_config, to_dict
+from advrl.config import ConfigError, TrainSettings, save_config, to_dict
 from advrl.eval.video import VIDEO_FPS, tensorboard_video
-from advrl.files import atomic_write_bytes, read_state, write_state
 from advrl.periodic import Periodic
-from advrl.runs import CHECKPOINT_RE, STEP_COLUMNS, RunDir, start_run
-
-CHECKPOINT_FORMAT = 2
-"""Version of the checkpoint layout; files without one are upgraded by :func:`upgrade_checkpoint`."""
+from advrl.runners.checkpoints import newest_intact_checkpoint, write_checkpoint
+from advrl.runners.outputs import (
+    FINAL_COLUMN,
+    ProgressWriter,
+    ResumedCSV,
+    config_markdown,
+    hparams,
+)
+from advrl.runs import RunDir, start_run
 
 
 class RunCallback(Protocol):
@@ -133,181 +130,6 @@ class Job:
     fresh_start: Callable[[], None] | None = None
     summary: dict[str, Any] | None = None
     video: Callable[[], list[Any]] | None = None
-
-
-def upgrade_checkpoint(state: dict[str, Any], role: str = "policy") -> dict[str, Any]:
-    """A checkpoint of an earlier advrl in today's layout.
-
-    PPO, GAIL and ASAF checkpoints once held one model's ``params``, ``num_timesteps``,
-    ``n_updates``, torch's random state and (imitation) ``trainer``; today they hold ``agents``
-    by role and ``rng``, as UED checkpoints always did.
-    """
-    if "agents" in state or "params" not in state:
-        return state
-    agent = {k: state[k] for k in ("params", "num_timesteps", "n_updates") if k in state}
-    upgraded: dict[str, Any] = {"agents": {role: agent}}
-    if "torch_rng" in state:
-        upgraded["rng"] = {"torch": state["torch_rng"]}
-    if "trainer" in state:
-        upgraded["trainer"] = state["trainer"]
-    return upgraded
-
-
-def read_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
-    """A checkpoint, in today's layout (safe: ``weights_only=True``).
-
-    Raises:
-        ValueError: the file is truncated or foreign.
-    """
-    state = upgrade_checkpoint(read_state(path, map_location=map_location))
-    if "agents" not in state:
-        raise ValueError(f"{str(path)!r} is not an advrl checkpoint")
-    return state
-
-
-def write_checkpoint(path: Path, trainer: Trainer) -> None:
-    """The trainer's state, atomically."""
-    state = {"format": CHECKPOINT_FORMAT, "step": trainer.num_timesteps, **trainer.state_dict()}
-    write_state(path, state)
-
-
-def newest_intact_checkpoint(run: RunDir) -> tuple[Path, dict[str, Any]] | None:
-    """The newest checkpoint of a run that reads back, with its state; a truncated or foreign
-    newer one is skipped with a warning (a kill can interrupt a disk, not only a write)."""
-    for path in run.checkpoints_newest_first():
-        try:
-            state = read_checkpoint(path)
-            named = int(CHECKPOINT_RE.fullmatch(path.name).group(1))  # type: ignore[union-attr]
-            if "step" in state and int(state["step"]) != named:
-                raise ValueError(
-                    f"checkpoint {str(path)!r} holds step {int(state['step']):,}, not the "
-                    f"{named:,} of its name (renamed?)"
-                )
-            return path, state
-        except ValueError as err:
-            warnings.warn(f"{err}; using the checkpoint before it", RuntimeWarning, stacklevel=2)
-    return None
-
-
-FINAL_COLUMN = "eval/final"
-"""``progress.csv``'s mark (1) on the row of a run's final evaluation; a run resumed to go on
-drops that row, as an uninterrupted run never wrote it at that step."""
-
-
-class ResumedCSV(CSVOutputFormat):
-    """SB3's ``progress.csv`` writer, continuing a resumed run's file: the rows up to the step of
-    the checkpoint resumed from are kept (later ones were never checkpointed and are played
-    again; a final evaluation's row goes, see :data:`FINAL_COLUMN`), then new rows follow. SB3's
-    own writer truncates the file."""
-
-    def __init__(self, filename: Path, keep_until: int) -> None:
-        keys: list[str] = []
-        rows: list[dict[str, str]] = []
-        if filename.is_file():
-            try:
-                with filename.open(newline="", encoding="utf-8") as f:
-                    reader = csv.DictReader(f)
-                    keys = list(reader.fieldnames or [])
-                    found = [r for r in reader if _complete(r)]
-                rows, unreadable = [], 0
-                for r in found:
-                    step = _row_step(r)
-                    if step is None:
-                        unreadable += 1
-                    elif step <= keep_until and not r.get(FINAL_COLUMN):
-                        rows.append(r)
-                if unreadable:  # say so, and keep the file as it was
-                    damaged = filename.with_suffix(".damaged.csv")
-                    atomic_write_bytes(damaged, filename.read_bytes())  # a link there: replaced
-                    warnings.warn(
-                        f"{filename}: {unreadable} row(s) with an unreadable step were dropped; "
-                        f"the file as it was is kept as {damaged.name}",
-                        RuntimeWarning,
-                        stacklevel=2,
-                    )
-            except (UnicodeDecodeError, csv.Error) as err:
-                damaged = filename.with_suffix(".damaged.csv")
-                filename.replace(damaged)
-                warnings.warn(
-                    f"{filename} could not be read ({err}); kept as {damaged.name}, and the "
-                    "history starts again here",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
-                keys, rows = [], []
-        filename.unlink(missing_ok=True)  # a link in its place goes, never written through
-        super().__init__(str(filename))  # opens a new file "w+"
-        self.keys = keys
-        if keys:
-            writer = csv.DictWriter(self.file, fieldnames=keys, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-            self.file.flush()
-
-
-def _complete(row: dict[str, str]) -> bool:
-    """Whether a row has all its fields (a kill can cut the last line short)."""
-    return None not in row and None not in row.values()
-
-
-def _row_step(row: dict[str, str]) -> float | None:
-    """A row's step (None: unreadable; -inf for a row that does not say, which is kept)."""
-    for column in STEP_COLUMNS:
-        if row.get(column):
-            try:
-                step = float(row[column])
-            except ValueError:
-                return None
-            return step if math.isfinite(step) else None
-    return float("-inf")
-
-
-class ProgressWriter(KVWriter):
-    """Hands every record the run dumps to the progress display (its compact metric line)."""
-
-    def write(
-        self,
-        key_values: dict[str, Any],
-        key_excluded: dict[str, tuple[str, ...]],
-        step: int = 0,
-    ) -> None:
-        """The record's numbers, to :func:`advrl.progress.metrics`."""
-        progress.metrics({k: v for k, v in key_values.items() if isinstance(v, (int, float))}, step)
-
-    def close(self) -> None:
-        """Nothing to close."""
-
-
-def config_markdown(settings: dict[str, Any]) -> str:
-    """A run's resolved settings as TensorBoard text (Markdown: a code block of the YAML)."""
-    text = yaml.safe_dump(settings, sort_keys=False, default_flow_style=None)
-    return "\n".join("    " + line for line in text.splitlines())
-
-
-def hparams(settings: dict[str, Any]) -> dict[str, bool | int | float | str]:
-    """The settings flattened to ``section.key`` with values TensorBoard's HParams takes (a list
-    or None becomes its text)."""
-    return {
-        key: value if isinstance(value, (bool, int, float, str)) else str(value)
-        for key, value in flat_dict(settings).items()
-    }
-
-
-def policy_params(run: RunDir, role: str) -> dict[str, Any]:
-    """The parameters (SB3's ``get_parameters``) of agent ``role`` in a run's newest intact
-    checkpoint.
-
-    Raises:
-        ConfigError: the run has no checkpoint that reads back, or none with that agent.
-    """
-    found = newest_intact_checkpoint(run)
-    if found is None:
-        raise ConfigError(f"run {str(run.path)!r} has no checkpoint yet")
-    path, state = found
-    if role not in state["agents"]:
-        raise ConfigError(f"{str(path)!r} holds agents {sorted(state['agents'])}, not {role!r}")
-    params: dict[str, Any] = state["agents"][role]["params"]
-    return params
 
 
 class StopRequested(Exception):
@@ -429,7 +251,7 @@ def _run(
 
     def save() -> None:
         path = run.checkpoint_path(trainer.num_timesteps)
-        write_checkpoint(path, trainer)
+        write_checkpoint(path, trainer.num_timesteps, trainer.state_dict())
         run.prune_checkpoints(train.keep_checkpoints)
         for callback in callbacks:
             callback.on_checkpoint(trainer.num_timesteps, path)

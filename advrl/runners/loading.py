@@ -19,8 +19,8 @@ from advrl.config import (
     read_yaml,
 )
 from advrl.episodes import EVAL_SEED_OFFSET
+from advrl.runners.checkpoints import policy_params
 from advrl.runners.kinds import run_kind
-from advrl.runners.lifecycle import policy_params
 from advrl.runs import RunDir
 
 
