@@ -212,7 +212,8 @@ def test_a_demos_file_whose_header_declares_a_huge_array_is_refused_before_alloc
     import numpy as np
     from test_demos import make_demos
 
-    from advrl.gail.demos import DemoError, load_demos, save_demos
+    from advrl.gail.demo_files import load_demos, save_demos
+    from advrl.gail.demos import DemoError
 
     good = save_demos(make_demos(), tmp_path / "good.npz")
     forged = tmp_path / "forged.npz"

@@ -320,7 +320,7 @@ def assert_same_episodes(a: Demonstrations, b: Demonstrations) -> None:
 
 
 def test_imitation_export_round_trips_and_splits_as_imitation_does(tmp_path: Path) -> None:
-    from advrl.gail.demos import write_imitation_npz
+    from advrl.gail.demo_files import write_imitation_npz
 
     demos = make_demos((3, 1, 4))
     path = write_imitation_npz(demos, tmp_path / "traj.npz")

@@ -88,7 +88,7 @@ def cmd_demos_export(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
     from advrl.gail import load_demos
-    from advrl.gail.demos import write_imitation_npz
+    from advrl.gail.demo_files import write_imitation_npz
     from advrl.gail.minari_io import write_minari
 
     demos = load_demos(args.path)

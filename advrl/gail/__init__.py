@@ -3,15 +3,8 @@
 from advrl.gail.asaf import ASAF, asaf_logits, asaf_loss, cut
 from advrl.gail.augment import DiffAugment
 from advrl.gail.bc import behaviour_clone
-from advrl.gail.demos import (
-    DemoError,
-    Demonstrations,
-    Transitions,
-    load_demos,
-    read_advrl_npz,
-    read_imitation_npz,
-    save_demos,
-)
+from advrl.gail.demo_files import load_demos, read_advrl_npz, read_imitation_npz, save_demos
+from advrl.gail.demos import DemoError, Demonstrations, Transitions
 from advrl.gail.discriminator import (
     REWARD_FORMS,
     Discriminator,
