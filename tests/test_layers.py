@@ -131,3 +131,16 @@ def test_the_check_catches_an_upward_import_and_a_cycle(tmp_path: Path) -> None:
     assert imports(tmp_path / "b.py", top_level_only=False) == {"advrl.progress", "advrl.runs"}
     assert imports(tmp_path / "b.py", top_level_only=True) == set()
     assert floor_of("cli") > floor_of("envs") and floor_of("pair") == floor_of("gail")
+
+
+def test_the_core_loops_report_progress_through_a_callback() -> None:
+    """UED's students and imitation's learners take an ``on_step`` hook from the runner; they do
+    not call the terminal display (``advrl.progress``) themselves. (Recording demos is a
+    command's loop and counts its episodes there.)"""
+    callers = {
+        name
+        for name, path in modules().items()
+        if package_of(name) in ("pair", "gail")
+        and "advrl.progress" in imports(path, top_level_only=False)
+    }
+    assert callers == {"advrl.gail.record"}

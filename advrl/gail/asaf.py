@@ -33,7 +33,6 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.policies import ActorCriticPolicy
 
-from advrl import progress
 from advrl.gail.bc import policy_actions
 from advrl.gail.demos import Demonstrations, Obs, concat_obs, take_rows
 from advrl.gail.gail import log_imitation_score
@@ -115,6 +114,7 @@ class ASAF:
         learning_rate: Adam learning rate.
         max_grad_norm: gradient clipping.
         seed: seed of the batch sampling.
+        on_step: called on every env step of its rollouts (a progress display's refresh).
     """
 
     def __init__(
@@ -130,6 +130,7 @@ class ASAF:
         learning_rate: float = 1e-3,
         max_grad_norm: float = 1.0,
         seed: int = 0,
+        on_step: Callable[[], None] | None = None,
     ) -> None:
         if not isinstance(model.policy, ActorCriticPolicy):
             raise ValueError("ASAF fits an SB3 ActorCriticPolicy (e.g. a PPO model's policy)")
@@ -153,6 +154,7 @@ class ASAF:
         self.n_epochs = n_epochs
         self.batch_size = batch_size
         self.max_grad_norm = max_grad_norm
+        self.on_step = on_step
         self.optimizer = self.policy.optimizer
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate
@@ -221,7 +223,8 @@ class ASAF:
                     open_rows[i] = []
             self._last_obs = obs
             steps += n_envs
-            progress.tick()
+            if self.on_step is not None:
+                self.on_step()
         self.model.num_timesteps += steps
         if not whole:
             trajectories += [rows for rows in open_rows if rows]

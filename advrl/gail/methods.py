@@ -37,12 +37,15 @@ class ImitationContext:
         unseen: expert episodes kept out of training (None: none); GAIL measures its
             discriminator on them.
         seed: the run's seed.
+        on_step: called on every env step a learner with its own loop plays (the runner's
+            progress display).
     """
 
     demos: Demonstrations
     model: BaseAlgorithm
     unseen: Demonstrations | None
     seed: int
+    on_step: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,13 @@ def _gail(settings: DiscriminatorSettings, ctx: ImitationContext) -> GAIL:
 
 
 def _asaf(settings: ASAFSettings, ctx: ImitationContext) -> ASAF:
-    return ASAF(model=ctx.model, demos=ctx.demos, **dataclasses.asdict(settings), seed=ctx.seed)
+    return ASAF(
+        model=ctx.model,
+        demos=ctx.demos,
+        **dataclasses.asdict(settings),
+        seed=ctx.seed,
+        on_step=ctx.on_step,
+    )
 
 
 IMITATION: dict[str, ImitationMethod] = {}

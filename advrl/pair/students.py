@@ -8,7 +8,7 @@ follows).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,6 @@ from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
-from advrl import progress
 from advrl.agents.distillation import kl_toward
 from advrl.agents.sb3_driver import setup_learning, start_rollout, update
 from advrl.pair.scores import mean_and_max, negative_advantages
@@ -86,10 +85,12 @@ def start_manual_rollouts(
 
 
 class EpisodeTracker(BaseCallback):
-    """Collects, per slot, the return, length and success of every episode that ends in a rollout."""
+    """Collects, per slot, the return, length and success of every episode that ends in a rollout
+    (``on_step``: called on every env step, e.g. to refresh a progress display)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_step: Callable[[], None] | None = None) -> None:
         super().__init__()
+        self.step_hook = on_step  # (BaseCallback has its own on_step)
         self.returns: list[list[float]] = []
         self.successes: list[list[bool]] = []
         self.lengths: list[list[int]] = []
@@ -101,7 +102,8 @@ class EpisodeTracker(BaseCallback):
         self.lengths = [[] for _ in range(n)]
 
     def _on_step(self) -> bool:
-        progress.tick()
+        if self.step_hook is not None:
+            self.step_hook()
         dones, infos = self.locals["dones"], self.locals["infos"]
         for i in np.flatnonzero(dones):
             episode = infos[i].get("episode")
@@ -188,14 +190,17 @@ class Student:
     Args:
         model: the agent; its env must take levels (see :func:`assign_levels`).
         name: used as the prefix of its TensorBoard keys.
+        on_step: called on every env step of its rollouts (a progress display's refresh).
     """
 
-    def __init__(self, model: OnPolicyAlgorithm, name: str) -> None:
+    def __init__(
+        self, model: OnPolicyAlgorithm, name: str, on_step: Callable[[], None] | None = None
+    ) -> None:
         if model.env is None:
             raise ValueError(f"the {name}'s model has no env")
         self.model = model
         self.name = name
-        self.tracker = EpisodeTracker()
+        self.tracker = EpisodeTracker(on_step)
 
     @property
     def num_levels(self) -> int:

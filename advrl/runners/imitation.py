@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 
+from advrl import progress
 from advrl.config import (
     ConfigError,
     ImitationRunConfig,
@@ -115,7 +116,7 @@ def build_imitation(
     own settings section, not the run config."""
     model = build_ppo(policy_config(config))
     method = IMITATION[config.method]
-    context = ImitationContext(demos, model, unseen, config.train.seed)
+    context = ImitationContext(demos, model, unseen, config.train.seed, on_step=progress.tick)
     learner = method.build(getattr(config, method.section), context)
     return ASAFTrainer(learner) if method.own_loop else SB3Trainer(model, trainer=learner)
 

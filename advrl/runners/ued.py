@@ -100,7 +100,7 @@ def make_student(
 ) -> Student:
     """A student: PPO on its own copy of the students' env."""
     env = make_student_env(config, seed)
-    return Student(_ppo(name, env, student.ppo, student.policy, seed), name)
+    return Student(_ppo(name, env, student.ppo, student.policy, seed), name, progress.tick)
 
 
 def make_adversary(config: UEDRunConfig[Any], family: Family, seed: int) -> Adversary:
