@@ -58,7 +58,7 @@ def _imitation_policy(config: Any) -> tuple[BaseAlgorithm, str]:
 
 
 def _protagonist(config: UEDRunConfig) -> tuple[BaseAlgorithm, str]:
-    student = make_student(config, config.protagonist, "protagonist", config.train.seed)
+    student = make_student(config.env, config.protagonist, "protagonist", config.train.seed)
     return student.model, "protagonist"
 
 

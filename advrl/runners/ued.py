@@ -21,10 +21,10 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from advrl import progress
 from advrl.agents import make_ppo
 from advrl.agents.settings import PolicySettings, PPOSettings
-from advrl.config import ConfigError, UEDRunConfig
+from advrl.config import ConfigError, UEDRunConfig, UEDTrainSettings
 from advrl.envs.batched_designer import BatchedMazeDesigner
 from advrl.envs.physics import ParamDesignerEnv
-from advrl.envs.vector import batched_kwargs, make_env, make_vec
+from advrl.envs.vector import UEDEnvSettings, batched_kwargs, make_env, make_vec
 from advrl.envs.wrappers import FixedLevel
 from advrl.episodes import EVAL_SEED_OFFSET
 from advrl.eval.video import policy_clip
@@ -33,7 +33,7 @@ from advrl.eval.zero_shot import ZeroShotResult, write_table, zero_shot
 from advrl.files import atomic_write_with
 from advrl.pair import Adversary, MazeFamily, ParamFamily, Student, UEDRunner, family_for
 from advrl.pair.methods import TEACHERS, TeacherContext
-from advrl.pair.settings import StudentSettings
+from advrl.pair.settings import AdversarySettings, StudentSettings
 from advrl.pair.sfl import SuccessRates
 from advrl.runners.lifecycle import Finished, Job, RunCallback, execute
 from advrl.runners.trainers import UEDTrainer
@@ -48,24 +48,23 @@ def make_level_env(env_id: str, kwargs: dict[str, Any] | None = None) -> gym.Env
     return Monitor(FixedLevel(make_env(env_id, kwargs)))
 
 
-def make_family(config: UEDRunConfig[Any]) -> Family:
+def make_family(env: UEDEnvSettings) -> Family:
     """The level family of the configured env (a clear error for an env without levels)."""
     try:
-        env = make_env(config.env.id, config.env.kwargs)
+        probe = make_env(env.id, env.kwargs)
     except (gym.error.Error, ValueError, TypeError) as err:
-        raise ConfigError(f"env {config.env.id!r} with kwargs {config.env.kwargs}: {err}") from None
+        raise ConfigError(f"env {env.id!r} with kwargs {env.kwargs}: {err}") from None
     try:
-        return family_for(env)
+        return family_for(probe)
     except ValueError as err:
-        raise ConfigError(f"env {config.env.id!r}: {err}") from None
+        raise ConfigError(f"env {env.id!r}: {err}") from None
     finally:
-        env.close()
+        probe.close()
 
 
-def make_student_env(config: UEDRunConfig[Any], seed: int) -> VecEnv:
+def make_student_env(env: UEDEnvSettings, seed: int) -> VecEnv:
     """The students' VecEnv: BatchedMaze for mazes (unless ``backend: gymnasium``), else Gymnasium
     envs that replay fixed levels."""
-    env = config.env
     try:
         return make_vec(
             env.id,
@@ -95,17 +94,17 @@ def _ppo(
         raise ConfigError(f"{role}.ppo: {err}") from None
 
 
-def make_student(
-    config: UEDRunConfig[Any], student: StudentSettings, name: str, seed: int
-) -> Student:
+def make_student(env: UEDEnvSettings, student: StudentSettings, name: str, seed: int) -> Student:
     """A student: PPO on its own copy of the students' env."""
-    env = make_student_env(config, seed)
-    return Student(_ppo(name, env, student.ppo, student.policy, seed), name, progress.tick)
+    venv = make_student_env(env, seed)
+    return Student(_ppo(name, venv, student.ppo, student.policy, seed), name, progress.tick)
 
 
-def make_adversary(config: UEDRunConfig[Any], family: Family, seed: int) -> Adversary:
+def make_adversary(
+    env: UEDEnvSettings, adv: AdversarySettings, family: Family, seed: int
+) -> Adversary:
     """PPO on the designer of the family's levels, one design per level slot per rollout."""
-    adv, n = config.adversary, config.env.num_levels
+    n = env.num_levels
     venv: VecEnv
     if isinstance(family, MazeFamily):
         height, width = family.shape
@@ -117,7 +116,7 @@ def make_adversary(config: UEDRunConfig[Any], family: Family, seed: int) -> Adve
                 size=height + 2,
                 wall_budget=adv.wall_budget,
                 noise_dim=adv.noise_dim,
-                device=config.env.device,
+                device=env.device,
                 seed=seed,
             )
         except ValueError as err:
@@ -137,11 +136,11 @@ def make_adversary(config: UEDRunConfig[Any], family: Family, seed: int) -> Adve
     return Adversary(_ppo("adversary", venv, adv.ppo, adv.policy, seed, n_steps=steps))
 
 
-def maze_success_rates(config: UEDRunConfig[Any]) -> SuccessRates | None:
+def maze_success_rates(env: UEDEnvSettings) -> SuccessRates | None:
     """A policy's success rate on given levels of the run's maze, each played ``episodes`` times
     side by side on the batched maze; None where the env is no domain-randomized maze."""
     try:
-        max_steps, view = episode_limits(config.env.id, config.env.kwargs)
+        max_steps, view = episode_limits(env.id, env.kwargs)
     except ValueError:
         return None
 
@@ -154,7 +153,7 @@ def maze_success_rates(config: UEDRunConfig[Any]) -> SuccessRates | None:
                 max_steps=max_steps,
                 seed=seed,
                 agent_view_size=view,
-                device=config.env.device,
+                device=env.device,
             )
 
     return success
@@ -167,22 +166,22 @@ def build_runner(config: UEDRunConfig[Any], logger: Logger | None = None) -> UED
     Raises:
         ConfigError: the env, a kwarg or a setting does not work (before anything is written).
     """
-    family = make_family(config)
+    family = make_family(config.env)
     seed = config.train.seed
     method = TEACHERS[config.method]
     context = TeacherContext(
         family=family,
         seed=seed + 2,
-        adversary=lambda: make_adversary(config, family, seed + 2),
-        success_rates=maze_success_rates(config),
+        adversary=lambda: make_adversary(config.env, config.adversary, family, seed + 2),
+        success_rates=maze_success_rates(config.env),
     )
     try:
         teacher = method.build(config.teacher, context)
     except ValueError as err:
         raise ConfigError(f"{config.method}: {err}") from None
-    protagonist = make_student(config, config.protagonist, "protagonist", seed)
+    protagonist = make_student(config.env, config.protagonist, "protagonist", seed)
     antagonist = (
-        make_student(config, config.antagonist, "antagonist", seed + 1)
+        make_student(config.env, config.antagonist, "antagonist", seed + 1)
         if teacher.needs_antagonist
         else None
     )
@@ -198,29 +197,28 @@ def build_runner(config: UEDRunConfig[Any], logger: Logger | None = None) -> UED
 
 # ---------------------------------------------------------------------------- evaluation
 def run_zero_shot(
-    model: Any, config: UEDRunConfig[Any], with_random: bool = False
+    model: Any, env: UEDEnvSettings, train: UEDTrainSettings, with_random: bool = False
 ) -> ZeroShotResult:
-    """:func:`~advrl.eval.zero_shot.zero_shot` with a UED run's evaluation settings."""
+    """:func:`~advrl.eval.zero_shot.zero_shot` with a UED run's env and evaluation settings."""
     return zero_shot(
         model,
-        config.env.id,
-        config.env.kwargs,
-        list(config.train.eval_levels),
-        episodes=config.train.eval_episodes,
-        seed=config.train.seed + EVAL_SEED_OFFSET,
+        env.id,
+        env.kwargs,
+        list(train.eval_levels),
+        episodes=train.eval_episodes,
+        seed=train.seed + EVAL_SEED_OFFSET,
         with_random=with_random,
     )
 
 
-def sampled_levels(config: UEDRunConfig[Any]) -> SampledLevels | None:
+def sampled_levels(env: UEDEnvSettings, t: UEDTrainSettings) -> SampledLevels | None:
     """The run's fixed set of sampled levels (``train.eval_sampled_levels``), or None (off)."""
-    t = config.train
     if not t.eval_sampled_levels:
         return None
     try:
         return SampledLevels(
-            config.env.id,
-            config.env.kwargs,
+            env.id,
+            env.kwargs,
             levels=t.eval_sampled_levels,
             episodes=t.eval_sampled_episodes,
         )
@@ -233,18 +231,18 @@ def ued_job(config: UEDRunConfig[Any]) -> Job:
     """The UED run a config describes (every setting checked; nothing written)."""
     runner = build_runner(config)
     trainer = UEDTrainer(runner, config.train.total_timesteps)
-    sampled = sampled_levels(config)
+    sampled = sampled_levels(config.env, config.train)
     eval_seed = config.train.seed + EVAL_SEED_OFFSET
 
     def evaluate_now() -> dict[str, float]:
-        scalars = run_zero_shot(runner.protagonist.model, config).scalars()
+        scalars = run_zero_shot(runner.protagonist.model, config.env, config.train).scalars()
         if sampled is not None:
             scalars.update(sampled.evaluate(runner.protagonist.model, seed=eval_seed).scalars())
         return scalars
 
     def finish(run: RunDir) -> Finished:
         atomic_write_with(run.path / "protagonist.zip", runner.protagonist.model.save)
-        result = run_zero_shot(runner.protagonist.model, config, with_random=True)
+        result = run_zero_shot(runner.protagonist.model, config.env, config.train, with_random=True)
         write_table(result.rows(), run.path / ("heldout.csv" if result.held_out else "eval.csv"))
         extra, scalars = {}, result.scalars()
         if sampled is not None:
