@@ -31,8 +31,8 @@ import numpy as np
 import torch
 
 from advrl.envs.vector import make_env
+from advrl.episodes import EVAL_SEED_OFFSET
 from advrl.episodes.rollouts import EpisodeStats, evaluate, random_policy, sb3_policy
-from advrl.eval import EVAL_SEED_OFFSET
 from advrl.eval.heldout import heldout_levels
 from advrl.eval.zero_shot import zero_shot
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from advrl.config import PPORunConfig, imitation_run_config, load_config
 from advrl.envs.vector import make_env
-from advrl.eval import sb3_policy
+from advrl.episodes import sb3_policy
 from advrl.gail import record_demos, save_demos
 from advrl.gail.record import policy_input_for
 from advrl.runners import train_ppo

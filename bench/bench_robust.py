@@ -28,7 +28,7 @@ import numpy as np
 from advrl.agents import ObservationAttack
 from advrl.config import PPORunConfig, load_config
 from advrl.envs.vector import make_env
-from advrl.eval import EVAL_SEED_OFFSET
+from advrl.episodes import EVAL_SEED_OFFSET
 from advrl.eval.robustness import CurvePoint, curve_report, random_return, robustness_curve
 from advrl.runners import train_ppo
 from advrl.runners.loading import load_run

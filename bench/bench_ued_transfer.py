@@ -40,8 +40,8 @@ import torch
 from gymnasium import spaces
 
 from advrl.config import UEDRunConfig, load_config
+from advrl.episodes import EVAL_SEED_OFFSET
 from advrl.episodes.actors import RandomActor
-from advrl.eval import EVAL_SEED_OFFSET
 from advrl.eval.heldout import evaluate_heldout
 from advrl.eval.statistics import aggregate
 from advrl.runners.ued import train_ued

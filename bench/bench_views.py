@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from advrl.config import PPORunConfig, load_config
-from advrl.eval import EVAL_SEED_OFFSET, evaluate, random_policy, sb3_policy
+from advrl.episodes import EVAL_SEED_OFFSET, evaluate, random_policy, sb3_policy
 from advrl.eval.statistics import aggregate
 from advrl.runners import train_ppo
 from advrl.runners.loading import load_run

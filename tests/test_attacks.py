@@ -169,7 +169,7 @@ def test_pgd_breaks_a_good_controller_where_noise_does_not() -> None:
     from stable_baselines3 import PPO
 
     from advrl.agents.attacks import attacked_policy
-    from advrl.eval import evaluate, sb3_policy
+    from advrl.episodes import evaluate, sb3_policy
 
     model = PPO("MlpPolicy", gym.make("CartPole-v1"), policy_kwargs={"net_arch": []}, seed=0)
     with torch.no_grad():  # push towards the side the pole leans and falls to: balances forever

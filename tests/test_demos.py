@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import advrl  # noqa: F401
-from advrl.eval import random_policy
+from advrl.episodes import random_policy
 from advrl.gail import DemoError, Demonstrations, load_demos, record_demos, save_demos
 
 

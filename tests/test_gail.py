@@ -9,7 +9,7 @@ from stable_baselines3.common.env_util import make_vec_env
 
 import advrl  # noqa: F401
 from advrl.agents import make_ppo
-from advrl.eval import random_policy
+from advrl.episodes import random_policy
 from advrl.gail import GAIL, Discriminator, DiscriminatorReward, record_demos
 from advrl.gail.discriminator import reward_from_logits
 

@@ -25,7 +25,7 @@ from advrl.agents.policy_inputs import PolicyInput
 from advrl.agents.robust import ROBUST_TERMS
 from advrl.agents.robust.terms import log_prob_entropy
 from advrl.agents.simaug import make_view
-from advrl.eval import evaluate, sb3_policy
+from advrl.episodes import evaluate, sb3_policy
 from advrl.eval.robustness import random_return, robustness_curve
 
 MAZE = "advrl/Maze-Small-v0"

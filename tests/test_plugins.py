@@ -34,6 +34,14 @@ def readme_teacher(folder: Path) -> Path:
     return path
 
 
+def on_path(folder: Path, monkeypatch: pytest.MonkeyPatch, name: str, code: str) -> None:
+    """A user's module ``name`` holding ``code``, in ``folder`` on the Python path (and not yet
+    imported)."""
+    (folder / f"{name}.py").write_text(code)
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+
+
 def advrl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(
@@ -68,15 +76,16 @@ def test_the_readme_teacher_trains_and_evaluates_with_import(tmp_path: Path) -> 
 def test_an_imported_module_may_be_an_env_id_and_its_envs_train(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "my_envs.py").write_text(
+    on_path(
+        tmp_path,
+        monkeypatch,
+        "my_envs",
         "import gymnasium\n"
         "from gymnasium.envs.classic_control import CartPoleEnv\n"
         "class ShortPole(CartPoleEnv):\n    pass\n"
         "if 'MyShortPole-v0' not in gymnasium.registry:\n"
-        "    gymnasium.register(id='MyShortPole-v0', entry_point=ShortPole, max_episode_steps=20)\n"
+        "    gymnasium.register(id='MyShortPole-v0', entry_point=ShortPole, max_episode_steps=20)\n",
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "my_envs", raising=False)
     tiny = ["-q", "--set", "train.total_timesteps=64", "--set", "ppo.n_steps=32"]
     tiny += ["--set", "ppo.batch_size=32", "--set", f"out_dir={tmp_path / 'x'}"]
     for k, env_id in enumerate(("MyShortPole-v0", "my_envs:MyShortPole-v0")):
@@ -125,16 +134,17 @@ def test_an_attack_from_a_users_module_reaches_advrl_eval(
     disk: ``advrl --import`` offers it to ``eval --attack`` and it draws the curve."""
     from advrl.agents.attacks import ATTACKS
 
-    (tmp_path / "my_attacks.py").write_text(
+    on_path(
+        tmp_path,
+        monkeypatch,
+        "my_attacks",
         "import torch\n"
         "from advrl.agents.attacks import AttackMethod, observation_bounds, register_attack\n"
         "def shifted(attack, policy, obs, generator):\n"
         "    low, high = observation_bounds(policy)\n"
         "    return torch.clamp(obs + attack.eps, low, high)\n"
-        "register_attack(AttackMethod('shift', 'every feature moved by +eps', shifted))\n"
+        "register_attack(AttackMethod('shift', 'every feature moved by +eps', shifted))\n",
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "my_attacks", raising=False)
     out = ["--set", f"out_dir={tmp_path}", "--set", "name=pole"]
     tiny = ["--set", "train.total_timesteps=64", "--set", "ppo.n_steps=32"]
     assert main(["expert", "train", "--env", "CartPole-v1", "-q", *tiny, *out]) == 0
@@ -239,9 +249,7 @@ def test_a_robust_term_from_a_users_module_trains_ppo(
     the command line, its term called on the update's minibatches."""
     from advrl.agents.robust import ROBUST_TERMS
 
-    (tmp_path / "my_terms.py").write_text(TOY_TERM)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "my_terms", raising=False)
+    on_path(tmp_path, monkeypatch, "my_terms", TOY_TERM)
     sets = ["adversarial.method=smooth", "adversarial.eps=0.1", "env.n_envs=2", "ppo.n_steps=32"]
     sets += ["ppo.batch_size=32", "ppo.n_epochs=1", "train.total_timesteps=64"]
     sets += [f"out_dir={tmp_path}", "name=smooth", "train.eval_episodes=2"]

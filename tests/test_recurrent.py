@@ -17,8 +17,8 @@ from sb3_contrib import RecurrentPPO
 from advrl.agents import RobustPPO, make_ppo
 from advrl.cli import main
 from advrl.envs.heldout import heldout_generator
+from advrl.episodes import sb3_policy
 from advrl.episodes.levels import play_levels
-from advrl.eval import sb3_policy
 from advrl.files import read_state
 
 MAZE = "advrl/Maze-Small-v0"

@@ -1,8 +1,8 @@
 """Robustness curves: a policy's return under observation attacks of growing size, and their ARA.
 
 :func:`robustness_curve` plays the same seeded episodes at every ``eps`` (episode ``i`` resets with
-``seed + i``, as :func:`advrl.eval.evaluate` does), all episodes of one ``eps`` side by side
-(:func:`advrl.eval.evaluate_batch`), so the attacked policy perturbs a whole batch of observations
+``seed + i``, as :func:`advrl.episodes.evaluate` does), all episodes of one ``eps`` side by side
+(:func:`advrl.episodes.evaluate_batch`), so the attacked policy perturbs a whole batch of observations
 per step. The attack acts on the env's observations; for a policy trained under ``VecNormalize``,
 pass its ``normalizer`` (the policy then takes their normalization, and ``eps`` stays in the env's
 units). :func:`curve_report` adds the ARA

@@ -64,7 +64,7 @@ def record_demos(
 
     Args:
         env: the env (its observation and action spaces are the demos' spaces).
-        policy: maps one observation to one action (e.g. :func:`advrl.eval.sb3_policy`).
+        policy: maps one observation to one action (e.g. :func:`advrl.episodes.sb3_policy`).
         episodes: number of episodes K.
         seed: seed of the first episode.
         env_id: id stored with the demos.

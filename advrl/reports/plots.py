@@ -80,6 +80,14 @@ def _mean_band(
     return grid, values.mean(axis=0), sem
 
 
+def _labels(ax: Any, title: str, xlabel: str, ylabel: str) -> None:
+    """A panel's title, axis labels and legend."""
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize="x-small")
+
+
 def _figure(panels: int) -> tuple[Any, list[Any]]:
     import matplotlib
 
@@ -122,10 +130,7 @@ def learning_curves(groups: dict[str, list[Run]]) -> Any | None:
                 )
                 if n > 1:
                     ax.fill_between(steps, mean - sem, mean + sem, color=f"C{color}", alpha=0.2)
-        ax.set_title(name)
-        ax.set_xlabel("env steps")
-        ax.set_ylabel(name)
-        ax.legend(fontsize="x-small")
+        _labels(ax, name, "env steps", name)
     fig.tight_layout()
     return fig
 
@@ -216,10 +221,7 @@ def level_complexity(groups: dict[str, list[Run]]) -> Any | None:
             if found is None:
                 continue
             _band(ax, found, color, f"{label} ({_count(len(runs))})", len(runs))
-        ax.set_title(f"levels played: {name}")
-        ax.set_xlabel("env steps")
-        ax.set_ylabel(name)
-        ax.legend(fontsize="x-small")
+        _labels(ax, f"levels played: {name}", "env steps", name)
     fig.tight_layout()
     return fig
 
@@ -265,10 +267,7 @@ def ued_curves(groups: dict[str, list[Run]]) -> Any | None:
             band = _mean_band(found)
             if band is not None:
                 _band(ax, band, color, f"{label} ({_count(len(found))})", len(found))
-        ax.set_title(name)
-        ax.set_xlabel("iterations (PAIRED: adversary updates)")
-        ax.set_ylabel(name)
-        ax.legend(fontsize="x-small")
+        _labels(ax, name, "iterations (PAIRED: adversary updates)", name)
     fig.tight_layout()
     return fig
 
@@ -308,10 +307,7 @@ def robustness(runs: Sequence[Run]) -> Any | None:
             ax.fill_between(eps, mean - half, mean + half, alpha=0.2)
         if result.get("baseline") is not None:
             ax.axhline(result["baseline"], color="grey", linestyle="--", label="random policy")
-        ax.set_title(path.stem)
-        ax.set_xlabel("eps")
-        ax.set_ylabel("mean return")
-        ax.legend(fontsize="x-small")
+        _labels(ax, path.stem, "eps", "mean return")
     fig.tight_layout()
     return fig
 

@@ -210,7 +210,7 @@ def attacked_policy(
     seed: int = 0,
     normalizer: ObservationNormalizer | None = None,
 ) -> Callable[[Any], Any]:
-    """A one-observation policy (for :func:`advrl.eval.evaluate`) that acts on perturbed inputs:
+    """A one-observation policy (for :func:`advrl.episodes.evaluate`) that acts on perturbed inputs:
     :func:`attacked_actions` on a batch of one (``normalizer``: as there)."""
     generator = torch.Generator(device=model.policy.device).manual_seed(seed)
     act_batch = attacked_actions(model, attack, deterministic, generator, normalizer=normalizer)
