@@ -31,20 +31,11 @@ T = TypeVar("T")
 KEY_METRICS: tuple[tuple[str, str], ...] = (
     ("rollout/ep_rew_mean", "return"),
     ("rollout/success_rate", "success"),
-    ("ued/protagonist_return", "return"),
-    ("ued/protagonist_solve_rate", "solve rate"),
-    ("ued/regret", "regret"),
-    ("levels/shortest_path", "path"),
-    ("imitation/normalized_score", "score"),
-    ("disc/expert_acc", "D acc expert"),
-    ("disc/generator_acc", "D acc policy"),
-    ("asaf/expert_acc", "D acc expert"),
     ("eval/mean_reward", "eval return"),
     ("eval/success_rate", "eval success"),
-    ("eval/normalized_score", "eval score"),
-    ("heldout/mean_solve_rate", "held-out solve rate"),
 )
-"""The values of a run's record shown in its compact metric line, with their short names."""
+"""The values of a run's record shown in its compact metric line, with their short names: SB3's
+own, for any run; a run kind adds its own (:func:`task`'s ``metrics``)."""
 
 
 def _duration(seconds: float) -> str:
@@ -59,10 +50,13 @@ def _number(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
-def metric_line(values: Mapping[str, Any], step: int) -> str | None:
-    """The compact line of a record's key metrics (None when it holds none of them)."""
+def metric_line(
+    values: Mapping[str, Any], step: int, keys: Sequence[tuple[str, str]] = KEY_METRICS
+) -> str | None:
+    """The compact line of a record's key metrics, ``keys`` as ``(key, short name)`` (None when
+    it holds none of them)."""
     parts = []
-    for key, name in KEY_METRICS:
+    for key, name in keys:
         value = values.get(key)
         if isinstance(value, (int, float)) and math.isfinite(value):
             parts.append(f"{name} {_number(float(value))}")
@@ -76,6 +70,7 @@ class _Task:
     count: Callable[[], int]
     start_steps: int
     unit: str = "steps"
+    metrics: tuple[tuple[str, str], ...] = KEY_METRICS
     start_time: float = field(default_factory=time.monotonic)
 
     def counter(self, steps: int) -> str:
@@ -172,7 +167,8 @@ class _Shown(Reporter):
         evaluated = any(k.startswith(("eval/", "heldout/")) for k in values)
         if not evaluated and now < self._next_metrics:
             return
-        line = metric_line(values, step)
+        keys = self.tasks[-1].metrics if self.tasks else KEY_METRICS
+        line = metric_line(values, step, keys)
         if line is not None:
             self._next_metrics = now + self.metrics_every_s
             self.message(line)
@@ -402,11 +398,19 @@ def reporting(reporter: Reporter) -> Iterator[Reporter]:
 
 
 @contextlib.contextmanager
-def task(label: str, total: int, count: Callable[[], int], unit: str = "steps") -> Iterator[None]:
+def task(
+    label: str,
+    total: int,
+    count: Callable[[], int],
+    unit: str = "steps",
+    metrics: Sequence[tuple[str, str]] = (),
+) -> Iterator[None]:
     """Training towards ``total`` steps, ``count()`` steps done so far (read on each redraw);
-    ``unit`` names what is counted (UED: ``protagonist steps``)."""
+    ``unit`` names what is counted (UED: ``protagonist steps``); ``metrics``: the run's own key
+    metrics, ``(key, short name)``, shown after SB3's (:data:`KEY_METRICS`)."""
     reporter = current()
-    t = _Task(label, int(total), count, start_steps=int(count()), unit=unit)
+    keys = (*KEY_METRICS, *metrics)
+    t = _Task(label, int(total), count, start_steps=int(count()), unit=unit, metrics=keys)
     reporter.begin_task(t)
     try:
         yield

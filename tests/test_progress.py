@@ -81,7 +81,8 @@ def test_plain_lines_have_steps_rate_phases_and_metrics() -> None:
     out = io.StringIO()
     run = FakeRun()
     with progress.reporting(progress.PlainReporter(out, every_s=1e9)):
-        with progress.task("ppo", 1000, lambda: run.steps):
+        regret = [("ued/regret", "regret")]  # a run kind's own key metric, after SB3's
+        with progress.task("ppo", 1000, lambda: run.steps, metrics=regret):
             for run.steps in range(0, 1001, 50):
                 progress.tick()
             with progress.phase("evaluating held-out mazes", 3, "mazes"):
@@ -97,7 +98,7 @@ def test_plain_lines_have_steps_rate_phases_and_metrics() -> None:
     assert len(steps) == 11  # the start and each tenth, once
     assert "evaluating held-out mazes..." in lines
     assert any(line.startswith("evaluating held-out mazes 3/3 mazes in") for line in lines)
-    assert "step 1,000: return 0.5, regret 0.25" in lines
+    assert "step 1,000: return 0.5, regret 0.25" in lines  # x: no key metric
     assert "step 1,000: return 0.6" not in text
     assert "step 1,000: eval success 0.75" in lines
     assert not CONTROL.search(text)
@@ -299,3 +300,17 @@ def test_the_result_line_of_a_resumed_run_counts_the_resumed_part() -> None:
     assert _steps_taken(resumed, "protagonist steps") == (
         "3,072 protagonist steps (from step 1,024 to 4,096) in 7.5 s"
     )
+
+
+def test_a_run_kind_names_its_own_key_metrics() -> None:
+    """The metric line shows SB3's key metrics for any run and a run kind's own only when its
+    task names them (the display knows no family's metrics)."""
+    out = io.StringIO()
+    with progress.reporting(progress.PlainReporter(out, every_s=0.0)):
+        with progress.task("dr", 10, lambda: 0):
+            progress.metrics({"ued/regret": 0.25, "eval/success_rate": 0.5}, 10)
+        with progress.task("dr", 10, lambda: 0, metrics=[("ued/regret", "regret")]):
+            progress.metrics({"ued/regret": 0.25, "eval/success_rate": 0.5}, 10)
+    lines = out.getvalue().splitlines()
+    assert "step 10: eval success 0.5" in lines
+    assert "step 10: eval success 0.5, regret 0.25" in lines

@@ -60,6 +60,7 @@ class ImitationMethod:
         build: the learner, from its settings and the run's context.
         variant: the name of the variant its settings describe (``ASAF-1``).
         own_loop: the learner runs rounds of its own instead of riding PPO's updates.
+        metrics: its key metrics for the progress display's line, ``(key, short name)``.
     """
 
     name: str
@@ -69,6 +70,7 @@ class ImitationMethod:
     build: Callable[[Any, ImitationContext], Any]
     variant: Callable[[Any], str]
     own_loop: bool = False
+    metrics: tuple[tuple[str, str], ...] = ()
 
 
 def _gail(settings: DiscriminatorSettings, ctx: ImitationContext) -> GAIL:
@@ -129,6 +131,7 @@ register_imitation(
         DiscriminatorSettings,
         _gail,
         lambda s: "GAIL +DiffAugment" if s.augment else "GAIL",
+        metrics=(("disc/expert_acc", "D acc expert"), ("disc/generator_acc", "D acc policy")),
     )
 )
 register_imitation(
@@ -140,5 +143,6 @@ register_imitation(
         _asaf,
         lambda s: "ASAF" if s.window is None else f"ASAF-{s.window}",
         own_loop=True,
+        metrics=(("asaf/expert_acc", "D acc expert"),),
     )
 )

@@ -183,6 +183,11 @@ def imitation_job(config: ImitationRunConfig) -> Job:
         video=lambda: policy_clip(
             model, config.env.id, config.env.kwargs, seed=t.seed + EVAL_SEED_OFFSET
         ),
+        metrics=(
+            ("imitation/normalized_score", "score"),
+            *IMITATION[config.method].metrics,
+            ("eval/normalized_score", "eval score"),
+        ),
     )
 
 

@@ -122,6 +122,8 @@ class Job:
         fresh_start: for a new run (not a resumed one), before learning (e.g. behaviour cloning).
         summary: fields of the summary known from the start (env, method, seed, ...).
         video: the frames of one episode of the policy (``train.video_every``).
+        metrics: the run's own key metrics for the progress display's line, ``(key, short
+            name)``, shown after SB3's (:data:`advrl.progress.KEY_METRICS`).
     """
 
     trainer: Trainer
@@ -130,6 +132,7 @@ class Job:
     fresh_start: Callable[[], None] | None = None
     summary: dict[str, Any] | None = None
     video: Callable[[], list[Any]] | None = None
+    metrics: tuple[tuple[str, str], ...] = ()
 
 
 class StopRequested(Exception):
@@ -290,7 +293,11 @@ def _run(
     if total_timesteps > done:
         bar = (
             progress.task(
-                method, total_timesteps, lambda: trainer.num_timesteps, unit=trainer.step_unit
+                method,
+                total_timesteps,
+                lambda: trainer.num_timesteps,
+                unit=trainer.step_unit,
+                metrics=job.metrics,
             )
             if train.progress_bar
             else contextlib.nullcontext()

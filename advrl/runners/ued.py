@@ -227,6 +227,16 @@ def sampled_levels(env: UEDEnvSettings, t: UEDTrainSettings) -> SampledLevels | 
 
 
 # ---------------------------------------------------------------------------- training
+UED_METRICS = (
+    ("ued/protagonist_return", "return"),
+    ("ued/protagonist_solve_rate", "solve rate"),
+    ("ued/regret", "regret"),
+    ("levels/shortest_path", "path"),
+    ("heldout/mean_solve_rate", "held-out solve rate"),
+)
+"""A UED run's key metrics in the progress display's line."""
+
+
 def ued_job(config: UEDRunConfig[Any]) -> Job:
     """The UED run a config describes (every setting checked; nothing written)."""
     runner = build_runner(config)
@@ -270,7 +280,7 @@ def ued_job(config: UEDRunConfig[Any]) -> Job:
         model = runner.protagonist.model
         return policy_clip(model, config.env.id, config.env.kwargs, level=level, seed=seed)
 
-    return Job(trainer, evaluate_now, finish, summary=summary, video=video)
+    return Job(trainer, evaluate_now, finish, summary=summary, video=video, metrics=UED_METRICS)
 
 
 def train_ued(
