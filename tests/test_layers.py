@@ -18,7 +18,8 @@ FLOORS: list[set[str]] = [
     {"checks"},  # the ground: validation helpers and the config error
     {"files", "yamlio", "periodic", "progress", "plugins"},
     {"envs"},
-    {"agents", "episodes", "logging"},
+    {"agents", "logging"},
+    {"episodes"},
     {"pair", "gail", "eval"},
     {"config"},
     {"runs"},

@@ -10,13 +10,17 @@ where it clips). :class:`ObservationNormalizer` holds a snapshot of one ``VecNor
 from __future__ import annotations
 
 import functools
+import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize, unwrap_vec_normalize
+
+from advrl.files import atomic_write_bytes
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,30 @@ class ObservationNormalizer:
         return ObservationNormalizer(
             self.mean.to(device), self.var.to(device), self.epsilon, self.clip_obs
         )
+
+    def save(self, path: Path) -> None:
+        """Write the statistics as an ``.npz`` of plain arrays (``mean``, ``var``, ``epsilon``,
+        ``clip_obs``; no pickle), atomically: a ``model.zip`` user normalizes with them."""
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            mean=self.mean.cpu().numpy(),
+            var=self.var.cpu().numpy(),
+            epsilon=np.array(self.epsilon),
+            clip_obs=np.array(self.clip_obs),
+        )
+        atomic_write_bytes(path, buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: Path, device: torch.device | str = "cpu") -> ObservationNormalizer:
+        """Read :meth:`save`'s file (``allow_pickle=False``)."""
+        with np.load(path, allow_pickle=False) as data:
+            return cls(
+                torch.as_tensor(data["mean"], dtype=torch.float32, device=device),
+                torch.as_tensor(data["var"], dtype=torch.float32, device=device),
+                float(data["epsilon"]),
+                float(data["clip_obs"]),
+            )
 
     def __call__(self, raw: torch.Tensor) -> torch.Tensor:
         """The policy's input for raw observations ``raw`` (``[batch, *shape]``)."""

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+from stable_baselines3.common.running_mean_std import RunningMeanStd
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper, VecNormalize
 
 from advrl.agents.sb3_driver import set_update_count, update_count
 
@@ -33,8 +34,16 @@ def load_model_state(model: BaseAlgorithm, state: dict[str, Any]) -> None:
     set_update_count(model, int(state.get("n_updates", 0)))
 
 
+def _base(venv: VecEnv) -> VecEnv:
+    """The VecEnv under a chain of wrappers (``VecNormalize``, ``VecTransposeImage``)."""
+    while isinstance(venv, VecEnvWrapper):
+        venv = venv.venv
+    return venv
+
+
 def env_rng_state(venv: VecEnv) -> list[str] | dict[str, torch.Tensor]:
     """The random state of a VecEnv's envs (torch generator, or each Gymnasium env's np_random)."""
+    venv = _base(venv)
     random_state = getattr(venv, "random_state", None)
     if callable(random_state):  # the batched maze: its generator and its pool of random levels
         return dict(random_state())
@@ -48,6 +57,7 @@ def env_rng_state(venv: VecEnv) -> list[str] | dict[str, torch.Tensor]:
 
 def set_env_rng_state(venv: VecEnv, state: list[str] | dict[str, torch.Tensor]) -> None:
     """Restore :func:`env_rng_state`."""
+    venv = _base(venv)
     if isinstance(state, dict) and callable(getattr(venv, "set_random_state", None)):
         venv.set_random_state(state)  # type: ignore[attr-defined]
     elif isinstance(state, dict):
@@ -82,10 +92,52 @@ def set_global_rng_state(state: dict[str, Any]) -> None:
         )
 
 
+def _rms(rms: RunningMeanStd) -> dict[str, torch.Tensor]:
+    return {
+        "mean": torch.as_tensor(np.asarray(rms.mean, dtype=np.float64)),
+        "var": torch.as_tensor(np.asarray(rms.var, dtype=np.float64)),
+        "count": torch.tensor(float(rms.count), dtype=torch.float64),
+    }
+
+
+def _set_rms(rms: RunningMeanStd, state: dict[str, torch.Tensor]) -> None:
+    rms.mean = state["mean"].numpy().copy()
+    rms.var = state["var"].numpy().copy()
+    rms.count = float(state["count"])
+
+
+def normalization_state(venv: VecNormalize) -> dict[str, Any]:
+    """``VecNormalize``'s running statistics (observations and returns) and its running
+    discounted returns, as tensors (pickle-free, unlike SB3's own ``save``)."""
+    state: dict[str, Any] = {
+        "ret": _rms(venv.ret_rms),
+        "returns": torch.as_tensor(np.asarray(venv.returns, dtype=np.float64)),
+    }
+    if venv.norm_obs:
+        assert isinstance(venv.obs_rms, RunningMeanStd)
+        state["obs"] = _rms(venv.obs_rms)
+    return state
+
+
+def set_normalization_state(venv: VecNormalize, state: dict[str, Any]) -> None:
+    """Restore :func:`normalization_state`."""
+    _set_rms(venv.ret_rms, state["ret"])
+    venv.returns = state["returns"].numpy().copy()
+    if "obs" in state:
+        if not isinstance(venv.obs_rms, RunningMeanStd):
+            raise ValueError("the checkpoint normalizes observations; this env does not")
+        _set_rms(venv.obs_rms, state["obs"])
+
+
 def agent_state(model: OnPolicyAlgorithm) -> dict[str, Any]:
-    """An SB3 agent's networks, optimizer and counters, and its env's random state."""
+    """An SB3 agent's networks, optimizer and counters, its env's random state, and its
+    ``VecNormalize`` statistics (if it trains under one)."""
     assert model.env is not None
-    return {**model_state(model), "env_rng": env_rng_state(model.env)}
+    state = {**model_state(model), "env_rng": env_rng_state(model.env)}
+    normalize = model.get_vec_normalize_env()
+    if normalize is not None:
+        state["normalize"] = normalization_state(normalize)
+    return state
 
 
 def load_agent_state(model: OnPolicyAlgorithm, state: dict[str, Any]) -> None:
@@ -94,6 +146,9 @@ def load_agent_state(model: OnPolicyAlgorithm, state: dict[str, Any]) -> None:
     load_model_state(model, state)
     if "env_rng" in state:  # checkpoints of earlier PPO runs did not hold it
         set_env_rng_state(model.env, state["env_rng"])
+    normalize = model.get_vec_normalize_env()
+    if normalize is not None and "normalize" in state:
+        set_normalization_state(normalize, state["normalize"])
 
 
 @contextlib.contextmanager

@@ -21,6 +21,7 @@ __all__ = [
     "MAX_ENVS",
     "BackendError",
     "EnvSettings",
+    "NormalizeSettings",
     "UEDEnvSettings",
     "VecSettings",
     "batched_kwargs",
@@ -51,6 +52,30 @@ class VecSettings:
 
 
 @dataclass(frozen=True)
+class NormalizeSettings:
+    """Running normalization of observations and rewards (SB3's ``VecNormalize``), as MuJoCo
+    agents train (SA-PPO, ATLA): the statistics are part of the run's checkpoints and frozen
+    when the policy is evaluated, attacked or exported."""
+
+    obs: bool = False
+    """Normalize observations: ``clip((obs - mean) / std, +-clip_obs)`` with running statistics."""
+    reward: bool = False
+    """Scale rewards by the running std of the discounted return (PPO's ``gamma``)."""
+    clip_obs: float = 10.0
+    """Normalized observations are clipped to this."""
+    clip_reward: float = 10.0
+    """Scaled rewards are clipped to this."""
+
+    def __post_init__(self) -> None:
+        positive(self, "clip_obs", "clip_reward")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether anything is normalized."""
+        return self.obs or self.reward
+
+
+@dataclass(frozen=True)
 class EnvSettings(VecSettings):
     """Which env the agent trains on."""
 
@@ -58,6 +83,8 @@ class EnvSettings(VecSettings):
     """Parallel envs."""
     vec_env: Literal["dummy", "subproc"] = "dummy"
     """SB3 VecEnv of the gymnasium backend: ``dummy`` (one process) or ``subproc`` (one per env)."""
+    normalize: NormalizeSettings = field(default_factory=NormalizeSettings)
+    """Running normalization of observations and rewards (PPO runs)."""
 
     def __post_init__(self) -> None:
         positive(self, "n_envs")

@@ -145,13 +145,21 @@ class PolicyActor(_Keyed):
     keyed noise; a recurrent policy carries one hidden state per episode.
 
     The actions are those of ``model.predict`` (Box actions clipped to the space, or unscaled where
-    the policy squashes); only where the random numbers come from differs.
+    the policy squashes); only where the random numbers come from differs. A model trained under
+    ``VecNormalize`` sees its observations normalized with the statistics it has when the actor
+    is made (frozen for the evaluation).
     """
 
     def __init__(self, model: Any, deterministic: bool = False) -> None:
         from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 
+        from advrl.agents.obs_normalization import ObservationNormalizer
+
         self.policy = model.policy if hasattr(model, "policy") else model
+        venv = model.get_env() if hasattr(model, "get_env") else None
+        self.normalizer = (
+            ObservationNormalizer.of_env(venv, self.policy.device) if venv is not None else None
+        )
         self.deterministic = deterministic
         self.recurrent = isinstance(self.policy, RecurrentActorCriticPolicy)
         self.width = noise_width(self.policy.action_space)
@@ -179,6 +187,9 @@ class PolicyActor(_Keyed):
         """The actions of episodes ``rows`` given their observations."""
         policy = self.policy
         obs_tensor, _ = policy.obs_to_tensor(obs)
+        if self.normalizer is not None:
+            assert isinstance(obs_tensor, torch.Tensor)
+            obs_tensor = self.normalizer(obs_tensor.float())
         with torch.inference_mode():
             if self.recurrent:
                 assert self._state is not None

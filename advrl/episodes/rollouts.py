@@ -352,11 +352,16 @@ def evaluate_batch(
 
 class SB3Policy:
     """An SB3 model's ``predict`` as a one-observation policy; a recurrent model's hidden state is
-    carried from step to step and cleared by :meth:`reset` (feed-forward models have none)."""
+    carried from step to step and cleared by :meth:`reset` (feed-forward models have none). A
+    model trained under ``VecNormalize`` gets its observations normalized (its statistics as they
+    are, not updated)."""
 
     def __init__(self, model: Any, deterministic: bool = False) -> None:
         self.model = model
         self.deterministic = deterministic
+        get = getattr(model, "get_vec_normalize_env", None)
+        normalize = get() if callable(get) else None
+        self.normalize = normalize if normalize is not None and normalize.norm_obs else None
         self.reset()
 
     def reset(self) -> None:
@@ -365,6 +370,8 @@ class SB3Policy:
         self._start = np.ones(1, dtype=bool)
 
     def __call__(self, obs: Any) -> Any:
+        if self.normalize is not None:
+            obs = self.normalize.normalize_obs(obs)
         action, self._state = self.model.predict(
             obs, state=self._state, episode_start=self._start, deterministic=self.deterministic
         )

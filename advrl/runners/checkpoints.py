@@ -72,9 +72,10 @@ def newest_intact_checkpoint(run: RunDir) -> tuple[Path, dict[str, Any]] | None:
     return None
 
 
-def policy_params(run: RunDir, role: str) -> dict[str, Any]:
-    """The parameters (SB3's ``get_parameters``) of agent ``role`` in a run's newest intact
-    checkpoint.
+def saved_agent(run: RunDir, role: str) -> dict[str, Any]:
+    """Agent ``role``'s state in a run's newest intact checkpoint: its ``params`` (SB3's
+    ``get_parameters``), counters, and ``normalize`` (its ``VecNormalize`` statistics) where it
+    trained under one.
 
     Raises:
         ConfigError: the run has no checkpoint that reads back, or none with that agent.
@@ -85,5 +86,12 @@ def policy_params(run: RunDir, role: str) -> dict[str, Any]:
     path, state = found
     if role not in state["agents"]:
         raise ConfigError(f"{str(path)!r} holds agents {sorted(state['agents'])}, not {role!r}")
-    params: dict[str, Any] = state["agents"][role]["params"]
+    agent: dict[str, Any] = state["agents"][role]
+    return agent
+
+
+def policy_params(run: RunDir, role: str) -> dict[str, Any]:
+    """The parameters (SB3's ``get_parameters``) of agent ``role`` in a run's newest intact
+    checkpoint (see :func:`saved_agent`)."""
+    params: dict[str, Any] = saved_agent(run, role)["params"]
     return params

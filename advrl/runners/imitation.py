@@ -155,6 +155,11 @@ def imitation_job(config: ImitationRunConfig) -> Job:
     """The GAIL or ASAF run a config describes (every setting checked; nothing written)."""
     if config.policy.lstm_hidden is not None:
         raise ConfigError(f"{config.method} trains feed-forward policies; drop policy.lstm_hidden")
+    if config.env.normalize.enabled:
+        raise ConfigError(
+            f"env.normalize is for PPO runs; {config.method} learns from the demos' own "
+            "observations and its own reward: drop env.normalize"
+        )
     check_env_config(policy_config(config))
     demos, unseen = run_demos(config)
     trainer = build_imitation(config, demos, unseen)

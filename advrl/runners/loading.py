@@ -10,6 +10,7 @@ from typing import Any
 
 from stable_baselines3.common.base_class import BaseAlgorithm
 
+from advrl.agents.state import set_normalization_state
 from advrl.config import (
     DEFAULT_EVAL_LEVELS,
     ConfigError,
@@ -19,7 +20,7 @@ from advrl.config import (
     read_yaml,
 )
 from advrl.episodes import EVAL_SEED_OFFSET
-from advrl.runners.checkpoints import policy_params
+from advrl.runners.checkpoints import saved_agent
 from advrl.runners.kinds import run_kind
 from advrl.runs import RunDir
 
@@ -79,7 +80,8 @@ def load_run(run: str | Path, allow_import: Sequence[str] = ()) -> LoadedRun:
     kind = run_kind(method or "ppo")
     config: Any = load_run_config(kind.settings, config_file, allow_import=allow_import)
     model, role = kind.policy(config)
-    params = policy_params(run_dir, role)
+    saved = saved_agent(run_dir, role)
+    params = saved["params"]
     try:
         model.set_parameters(params, exact_match=True, device=model.device)
     except (RuntimeError, ValueError) as err:  # torch's size mismatch, SB3's missing keys
@@ -88,4 +90,15 @@ def load_run(run: str | Path, allow_import: Sequence[str] = ()) -> LoadedRun:
             f"{path}: the checkpoint's networks do not fit the settings of its config.yaml "
             f"({first}); was config.yaml edited after training?"
         ) from None
+    normalize = model.get_vec_normalize_env()
+    if normalize is not None:  # the statistics it trained with, frozen
+        if "normalize" in saved:
+            try:
+                set_normalization_state(normalize, saved["normalize"])
+            except (ValueError, KeyError) as err:
+                raise ConfigError(
+                    f"{path}: the checkpoint's normalization statistics do not fit the env of "
+                    f"its config.yaml ({err}); was env.normalize edited after training?"
+                ) from None
+        normalize.training = False
     return LoadedRun(path, model, config)

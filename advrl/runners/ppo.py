@@ -9,10 +9,11 @@ from typing import Any
 
 import gymnasium as gym
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecNormalize
 
 from advrl import progress
 from advrl.agents import RobustPPO, is_grid_space, make_ppo
+from advrl.agents.obs_normalization import ObservationNormalizer
 from advrl.agents.robust import RobustSetupError
 from advrl.agents.robust.terms import observations_error
 from advrl.config import ConfigError, EnvSettings, PPORunConfig
@@ -45,9 +46,11 @@ def check_env_config(config: PPORunConfig) -> gym.Space:
     return space
 
 
-def make_training_env(env_cfg: EnvSettings, seed: int) -> VecEnv:
-    """The training VecEnv: BatchedMaze (``batched``/``auto``) or Gymnasium envs under SB3."""
-    return make_vec(
+def make_training_env(env_cfg: EnvSettings, seed: int, gamma: float = 0.99) -> VecEnv:
+    """The training VecEnv: BatchedMaze (``batched``/``auto``) or Gymnasium envs under SB3, under
+    ``VecNormalize`` when ``env.normalize`` asks (``gamma``: the discount its reward scaling
+    follows, PPO's)."""
+    venv = make_vec(
         env_cfg.id,
         env_cfg.kwargs,
         env_cfg.n_envs,
@@ -55,6 +58,23 @@ def make_training_env(env_cfg: EnvSettings, seed: int) -> VecEnv:
         device=env_cfg.device,
         seed=seed,
         vec_env_cls=SubprocVecEnv if env_cfg.vec_env == "subproc" else DummyVecEnv,
+    )
+    norm = env_cfg.normalize
+    if not norm.enabled:
+        return venv
+    if norm.obs and not isinstance(venv.observation_space, gym.spaces.Box):
+        venv.close()
+        raise ConfigError(
+            f"env.normalize.obs normalizes Box observations; {env_cfg.id} has "
+            f"{type(venv.observation_space).__name__} observations"
+        )
+    return VecNormalize(
+        venv,
+        norm_obs=norm.obs,
+        norm_reward=norm.reward,
+        clip_obs=norm.clip_obs,
+        clip_reward=norm.clip_reward,
+        gamma=gamma,
     )
 
 
@@ -76,7 +96,7 @@ def check_adversarial_config(config: PPORunConfig, space: gym.Space) -> None:
 def build_ppo(config: PPORunConfig) -> BaseAlgorithm:
     """The vectorized env and PPO agent a config describes (:class:`RobustPPO` when the
     ``adversarial`` section asks for adversarial training)."""
-    venv = make_training_env(config.env, config.train.seed)
+    venv = make_training_env(config.env, config.train.seed, gamma=config.ppo.gamma)
     ppo: dict[str, Any] = config.ppo.sb3_kwargs()
     if config.adversarial.enabled:
         ppo.update(algorithm=RobustPPO, adversarial=config.adversarial)
@@ -105,6 +125,8 @@ def ppo_job(config: PPORunConfig) -> Job:
     """The PPO run a config describes (every setting checked; nothing written)."""
     check_adversarial_config(config, check_env_config(config))
     model = build_ppo(config)
+    venv = model.get_env()
+    assert venv is not None
     t = config.train
 
     def evaluate_now() -> dict[str, float]:
@@ -122,6 +144,9 @@ def ppo_job(config: PPORunConfig) -> Job:
         atomic_write_with(
             run.path / "model.zip", model.save
         )  # SB3's own format, for PPO.load users
+        normalizer = ObservationNormalizer.of_env(venv)
+        if normalizer is not None:  # what the policy's observations go through, beside it
+            normalizer.save(run.path / "normalize.npz")
         modes = final_evaluation(model, config)
         return Finished({"eval": modes.as_dict()}, eval_scalars(modes.stochastic))
 

@@ -6,6 +6,7 @@ import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from gymnasium import spaces
 from stable_baselines3.common.logger import configure
@@ -14,6 +15,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from advrl import progress
 from advrl.agents import is_grid_space
 from advrl.agents.attacks import ObservationAttack
+from advrl.agents.obs_normalization import ObservationNormalizer
 from advrl.agents.policy_inputs import supports_attacks
 from advrl.config import ConfigError
 from advrl.envs.vector import make_env
@@ -50,6 +52,12 @@ def log_curve(
         logger.record(f"robustness/{attack}/normalized_ara", report.normalized_ara)
     logger.dump(step)
     logger.close()
+
+
+def _normalizer(model: Any) -> ObservationNormalizer | None:
+    """The frozen observation normalization of a run's policy (None: it trains without)."""
+    venv = model.get_env()
+    return None if venv is None else ObservationNormalizer.of_env(venv, model.device)
 
 
 def evaluate_robustness(
@@ -120,6 +128,7 @@ def evaluate_robustness(
                 seed=seed,
                 deterministic=deterministic,
                 discrete=discrete,
+                normalizer=_normalizer(model),
             )
         report = curve_report(points, baseline=baseline, reference=reference, eps_range=eps_range)
         curves[str(run) if run.name in curves else run.name] = RunCurve(run, points, report)
