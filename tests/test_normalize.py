@@ -101,3 +101,60 @@ def test_normalization_is_refused_where_it_cannot_apply(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "normalizes Box observations" in err
     assert not any(tmp_path.iterdir())
+
+
+def test_eps_in_normalized_units_is_a_ball_around_the_normalized_observation() -> None:
+    """With ``eps_units: normalized`` the policy sees the normalized observation moved by at most
+    eps (SA-PPO's units); with ``env`` it sees the normalization of a raw observation moved by at
+    most eps, i.e. at most eps / std per feature."""
+    from advrl.agents.attacks import ObservationAttack, attacked_actions
+
+    venv = normalized_venv()
+    model = make_ppo(venv, n_steps=16, batch_size=16, seed=0)
+    normalizer = ObservationNormalizer.of_env(venv)
+    assert normalizer is not None
+    space = venv.observation_space  # observations inside the env's bounds
+    obs = np.stack([space.sample() for _ in range(8)]).astype(np.float32) * 0.01
+    clean = normalizer(torch.as_tensor(obs))
+    seen: list[torch.Tensor] = []
+    predict = model.predict
+
+    def spy(observation, **kwargs):
+        seen.append(torch.as_tensor(observation))
+        return predict(observation, **kwargs)
+
+    model.predict = spy  # type: ignore[method-assign]
+    for units in ("normalized", "env"):
+        attack = ObservationAttack("random", eps=0.1, eps_units=units)
+        act = attacked_actions(
+            model, attack, True, torch.Generator().manual_seed(0), False, normalizer
+        )
+        act(obs)
+    gap = (seen[0] - clean).abs()
+    assert gap.max() <= 0.1 + 1e-5 and gap.max() > 0.05  # the ball in normalized units
+    bound = 0.1 / normalizer.scale  # env units: eps over each feature's std
+    assert ((seen[1] - clean).abs() <= bound + 1e-5).all()
+
+
+def test_training_in_normalized_units_perturbs_what_the_policy_sees() -> None:
+    """RobustPPO with ``eps_units: normalized`` attacks the rollout's normalized observations
+    themselves, within eps (no unnormalizing, no raw bounds)."""
+    from advrl.agents import AdversarialTraining, RobustPPO
+
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    class Spy(RobustPPO):
+        def attack(self, target, eps, objective=None):
+            adv = super().attack(target, eps, objective)
+            seen.append((target.x, adv))
+            return adv
+
+    venv = normalized_venv()
+    at = AdversarialTraining(method="pgd_at", eps=0.5, steps=3, eps_units="normalized")
+    model = Spy("MlpPolicy", venv, n_steps=32, batch_size=32, n_epochs=1, seed=0, adversarial=at)
+    model.learn(64)
+    assert seen
+    buffer = torch.as_tensor(model.rollout_buffer.observations.reshape(-1, 4))
+    for x, adv in seen:
+        assert (adv - x).abs().max() <= 0.5 + 1e-5
+        assert any(torch.allclose(x[0], row) for row in buffer)  # the normalized obs themselves

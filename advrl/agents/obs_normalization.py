@@ -71,6 +71,12 @@ class ObservationNormalizer:
         return None if found is None else cls.from_vec_normalize(found, device)
 
     @functools.cached_property
+    def unbounded(self) -> spaces.Box:
+        """The space of normalized observations attacked in their own units: unbounded (as
+        SA-PPO perturbs them, after the clip and without clipping again)."""
+        return spaces.Box(-np.inf, np.inf, tuple(self.mean.shape), np.float32)
+
+    @functools.cached_property
     def scale(self) -> torch.Tensor:
         """``sqrt(var + epsilon)``: raw units per normalized unit."""
         return torch.sqrt(self.var + self.epsilon)

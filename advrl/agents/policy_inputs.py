@@ -63,6 +63,8 @@ class PolicyInput:
             with ``normalizer``, the env's raw observations.
         normalizer: the normalization between the env's observations and the policy's inputs
             (``VecNormalize``'s; Box observations only). None: the policy takes ``obs`` as is.
+        bounds: the features' space, where it is not the policy's observation space (Box
+            observations): normalized observations attacked in their own units are unbounded.
     """
 
     def __init__(
@@ -70,6 +72,7 @@ class PolicyInput:
         policy: ActorCriticPolicy,
         obs: Observation,
         normalizer: ObservationNormalizer | None = None,
+        bounds: spaces.Box | None = None,
     ) -> None:
         self.policy = policy
         self.obs = obs
@@ -84,7 +87,7 @@ class PolicyInput:
         if isinstance(space, spaces.Box):
             assert isinstance(obs, torch.Tensor)
             self.x = obs.to(policy.device, torch.float32)
-            self.observation_space: spaces.Box = space
+            self.observation_space: spaces.Box = bounds if bounds is not None else space
         elif isinstance(obs, dict) and self.extractors:
             self.x = self.extractors[0].one_hot_image(obs["image"].to(policy.device))
             self.observation_space = spaces.Box(0.0, 1.0, self.x.shape[1:])

@@ -161,6 +161,7 @@ def cmd_eval_attack(args: argparse.Namespace) -> int:
             norm=args.norm,
             objective=objective,
             steps=args.steps,
+            eps_units=args.eps_units,
         )
         result = evaluate_robustness(
             [Path(r) for r in args.run],
@@ -333,6 +334,13 @@ def add_parsers(
     attack.add_argument("--eps", default="0,0.02,0.05,0.1,0.2", help="comma-separated sizes")
     attack.add_argument("--objective", choices=["kl", "ce", "value"], help="default: kl (flip: ce)")
     attack.add_argument("--norm", default="linf", choices=["linf", "l2"])
+    attack.add_argument(
+        "--eps-units",
+        default="env",
+        choices=["env", "normalized"],
+        help="for runs with env.normalize.obs: eps in the env's units or in the normalized "
+        "observation's (as SA-PPO and ATLA state it)",
+    )
     attack.add_argument("--steps", type=int, default=10, help="PGD steps")
     attack.add_argument(
         "--stochastic", action="store_true", help="sample actions (default: greedy)"

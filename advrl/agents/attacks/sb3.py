@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -47,6 +47,9 @@ class ObservationAttack:
             ``"ce"`` or ``"value"``: the KL's gradient vanishes at the clean view).
         steps: PGD steps.
         step_size: PGD step size (default ``2.5 * eps / steps``).
+        eps_units: for a policy trained under ``VecNormalize``: ``"env"``, the ball is in the
+            env's raw observation units; ``"normalized"``, in the normalized observation's (as
+            SA-PPO and ATLA state their eps). Without normalization the two are one.
     """
 
     method: str = "pgd"
@@ -55,6 +58,7 @@ class ObservationAttack:
     objective: Objective = "ce"
     steps: int = 10
     step_size: float | None = None
+    eps_units: Literal["env", "normalized"] = "env"
 
     def __post_init__(self) -> None:
         attack_method(self.method)  # one of ATTACKS
@@ -64,6 +68,8 @@ class ObservationAttack:
             raise ValueError(f"norm must be 'linf' or 'l2', got {self.norm!r}")
         if self.objective not in ("kl", "ce", "value"):
             raise ValueError(f"objective must be 'kl', 'ce' or 'value', got {self.objective!r}")
+        if self.eps_units not in ("env", "normalized"):
+            raise ValueError(f"eps_units must be 'env' or 'normalized', got {self.eps_units!r}")
 
     def perturb(
         self,
@@ -173,8 +179,9 @@ def attacked_actions(
     Args:
         normalizer: for a policy trained under ``VecNormalize``
             (:meth:`~advrl.agents.obs_normalization.ObservationNormalizer.from_vec_normalize`): the
-            observations given are the env's raw ones; they are perturbed in the env's units and
-            the policy acts on their normalization.
+            observations given are the env's raw ones; they are perturbed in the env's units
+            (``attack.eps_units``: ``env``) or normalized first and perturbed in the normalized
+            units (``normalized``), and the policy acts on the normalization.
     """
     policy = model.policy
     if not isinstance(policy, ActorCriticPolicy):
@@ -183,7 +190,13 @@ def attacked_actions(
     def act(obs: Any) -> np.ndarray:
         policy.set_training_mode(False)  # batch norms on their running statistics, as in predict
         tensors, _ = policy.obs_to_tensor(obs)
-        target = PolicyInput(policy, tensors, normalizer)
+        if normalizer is not None and attack.eps_units == "normalized":
+            assert isinstance(tensors, torch.Tensor)
+            tensors = normalizer.to(tensors.device)(tensors.float())  # the ball around these
+            obs = tensors.cpu().numpy()  # (what the policy sees is then these, perturbed)
+            target = PolicyInput(policy, tensors, None, bounds=normalizer.unbounded)
+        else:
+            target = PolicyInput(policy, tensors, normalizer)
         adv = attack.perturb(target, target.x, generator=generator)
         if not target.is_grid:
             adv_obs = seen_observations(target, adv, obs.dtype)

@@ -269,6 +269,10 @@ class RobustPPO(PPO):
         if self.term is not None:
             self.term.begin_update(self)
         normalizer = self._normalizer() if self.term is not None else None
+        space = None
+        if normalizer is not None and self.adversarial.eps_units == "normalized":
+            space = normalizer.unbounded  # the ball around what the policy sees
+            normalizer = None
         wants_clean = getattr(self.term, "wants_clean", False)
         reuse_clean = wants_clean and self._modes_agree
         every = self.adversarial.adv_every
@@ -304,6 +308,7 @@ class RobustPPO(PPO):
                     clean=detached(self.policy.action_dist) if reuse_clean and scale else None,
                     scale=scale,
                     normalizer=normalizer,
+                    space=space,
                 )
                 policy_loss, bonus_entropy, extra = self._policy_terms(batch, log_prob, entropy)
                 ratio = torch.exp(log_prob - data.old_log_prob)

@@ -52,6 +52,9 @@ class AdversarialTraining:
         mixup_alpha: SimAug's ``Beta(alpha, alpha)`` mixing weight.
         svc_bound: clip the actor's singular values at this bound (None: off).
         svc_every: gradient steps between clippings.
+        eps_units: under ``env.normalize.obs``: ``"env"``, the ball is in the env's raw
+            observation units; ``"normalized"``, in the normalized observation's (SA-PPO's and
+            ATLA's eps). Without normalization the two are one.
     """
 
     method: str = "none"
@@ -72,6 +75,7 @@ class AdversarialTraining:
     mixup_alpha: float = 1.0
     svc_bound: float | None = None
     svc_every: int = 1
+    eps_units: Literal["env", "normalized"] = "env"
 
     def __post_init__(self) -> None:
         if self.method != "none" and self.method not in ROBUST_TERMS:
@@ -103,6 +107,8 @@ class AdversarialTraining:
             raise ValueError(f"lmbda must be positive (or None), got {self.lmbda}")
         if self.svc_bound is not None and self.svc_bound <= 0:
             raise ValueError(f"svc_bound must be positive (or None), got {self.svc_bound}")
+        if self.eps_units not in ("env", "normalized"):
+            raise ValueError(f"eps_units must be 'env' or 'normalized', got {self.eps_units!r}")
         transform_views(self.views)  # raises on a bad spec
         if self.method != "none":
             robust_term(self.method).check(self)  # what this method cannot take

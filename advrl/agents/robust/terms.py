@@ -59,13 +59,18 @@ class Minibatch:
     scale: float = 1.0
     """The adversarial term's scale on this minibatch (0: none; ``adv_every`` where computed)."""
     normalizer: ObservationNormalizer | None = None
-    """The env's ``VecNormalize`` observation normalization (``obs`` are normalized; None: none)."""
+    """The env's ``VecNormalize`` observation normalization (``obs`` are normalized; None: none,
+    or eps in normalized units)."""
+    space: spaces.Box | None = None
+    """The features' bounds where they are not the observation space's (normalized observations
+    attacked in their own units: unbounded)."""
 
     @functools.cached_property
     def target(self) -> PolicyInput:
-        """The minibatch's attackable features (under ``VecNormalize``: the raw observations)."""
+        """The minibatch's attackable features (under ``VecNormalize`` in env units: the raw
+        observations)."""
         if self.normalizer is None:
-            return PolicyInput(self.policy, self.obs)
+            return PolicyInput(self.policy, self.obs, bounds=self.space)
         assert isinstance(self.obs, torch.Tensor)
         return PolicyInput(self.policy, self.normalizer.unnormalize(self.obs), self.normalizer)
 
