@@ -158,3 +158,21 @@ def test_training_in_normalized_units_perturbs_what_the_policy_sees() -> None:
     for x, adv in seen:
         assert (adv - x).abs().max() <= 0.5 + 1e-5
         assert any(torch.allclose(x[0], row) for row in buffer)  # the normalized obs themselves
+
+
+def test_the_hopper_config_trains_sa_ppo_and_is_attacked_in_normalized_units(
+    tmp_path: Path,
+) -> None:
+    """configs/robust-hopper.yaml, tiny: SA-PPO on MuJoCo's Hopper under normalization, then
+    ``advrl eval --attack pgd --eps-units normalized`` on it."""
+    pytest.importorskip("mujoco", reason="MuJoCo is the extra advrl[mujoco]")
+    config = str(ROOT / "configs" / "robust-hopper.yaml")
+    sets = ["adversarial.method=sa", "ppo.n_steps=64", "ppo.n_epochs=1", "ppo.batch_size=32"]
+    sets += ["train.total_timesteps=128", "train.eval_episodes=2", "train.checkpoint_every=0"]
+    sets += [f"out_dir={tmp_path}", "name=hop"]
+    argv = ["train", "ppo", "--config", config, "-q", *(x for s in sets for x in ("--set", s))]
+    assert main(argv) == 0
+    run = tmp_path / "hop"
+    attack = ["eval", str(run), "--attack", "pgd", "--eps", "0,0.075", "--eps-units"]
+    assert main([*attack, "normalized", "--episodes", "2", "--steps", "2", "--no-plot", "-q"]) == 0
+    assert (run / "normalize.npz").is_file() and (run / "robustness-pgd.json").is_file()
