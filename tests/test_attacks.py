@@ -249,6 +249,11 @@ def test_the_attack_table_is_what_the_attack_object_applies(linear_cartpole) -> 
         ("random", lambda g: random_noise(linear_cartpole, obs, 0.05, generator=g)),
         ("fgsm", lambda g: fgsm(linear_cartpole, obs, 0.05, objective="kl", generator=g)),
         ("pgd", lambda g: pgd(linear_cartpole, obs, 0.05, objective="kl", steps=3, generator=g)),
+        ("mad", lambda g: pgd(linear_cartpole, obs, 0.05, objective="kl", steps=3, generator=g)),
+        (  # the critic attack takes the value objective whatever it is given
+            "critic",
+            lambda g: pgd(linear_cartpole, obs, 0.05, objective="value", steps=3, generator=g),
+        ),
     ]:
         attack = ObservationAttack(method=method, eps=0.05, objective="kl", steps=3)
         got = attack.perturb(linear_cartpole, obs, torch.Generator().manual_seed(1))

@@ -16,6 +16,7 @@ From a module of your own, ``advrl --import my_attacks eval RUN --attack shift -
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -77,6 +78,14 @@ def _pgd(attack: ObservationAttack, policy: AttackTarget, obs: torch.Tensor, g: 
     )
 
 
+def _critic(attack: ObservationAttack, policy: AttackTarget, obs: torch.Tensor, g: Any) -> Any:
+    return _pgd(dataclasses.replace(attack, objective="value"), policy, obs, g)
+
+
+def _mad(attack: ObservationAttack, policy: AttackTarget, obs: torch.Tensor, g: Any) -> Any:
+    return _pgd(dataclasses.replace(attack, objective="kl"), policy, obs, g)
+
+
 def _flip(attack: ObservationAttack, policy: AttackTarget, obs: torch.Tensor, g: Any) -> Any:
     if attack.eps != int(attack.eps):
         raise ValueError(f"a flip attack's eps is a number of cells, got {attack.eps}")
@@ -116,6 +125,21 @@ register_attack(AttackMethod("random", "uniform noise in the ball (a baseline)",
 register_attack(AttackMethod("fgsm", "one signed-gradient step (FGSM; random start for kl)", _fgsm))
 register_attack(
     AttackMethod("pgd", "projected gradient ascent from a random start", _pgd, trains=True)
+)
+register_attack(
+    AttackMethod(
+        "critic",
+        "PGD lowering the policy's own value estimate (Pattanaik et al., 2018)",
+        _critic,
+        objective="value",
+    )
+)
+register_attack(
+    AttackMethod(
+        "mad",
+        "PGD maximizing the action distribution's KL from the clean one (MAD, SA-PPO)",
+        _mad,
+    )
 )
 register_attack(
     AttackMethod(
