@@ -80,6 +80,26 @@ def test_eval_attack_writes_curves_ara_and_tensorboard(
     assert "robustness/pgd/return_eps_0.1" in events.Tags()["scalars"]
 
 
+def test_every_attack_and_the_strongest(
+    runs: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--attack all`` plays every attack that applies (not the maze's cell flips on CartPole)
+    on the same episodes and prints, per eps, the lowest mean return and the attack behind it."""
+    args = ["eval", str(runs[0]), "--attack", "all", "--eps", "0,0.2", "--steps", "2"]
+    assert main([*args, "--episodes", "3", "--out", str(tmp_path), "--no-plot", "-q"]) == 0
+    printed = capsys.readouterr().out
+    curves = {}
+    for name in ("random", "fgsm", "pgd", "critic", "mad"):
+        result = json.loads((tmp_path / f"robustness-{name}.json").read_text())
+        curves[name] = result["runs"]["plain"]["curve"]
+    assert not (tmp_path / "robustness-flip.json").exists()
+    line = next(x for x in printed.splitlines() if x.startswith("| plain |") and "(" in x)
+    worst = min(curves, key=lambda n: curves[n][1]["mean_return"])
+    assert f"{curves[worst][1]['mean_return']:.1f} ({worst})" in line
+    clean = {round(c[0]["mean_return"], 6) for c in curves.values()}
+    assert len(clean) == 1  # eps 0: every attack plays the same clean episodes
+
+
 def test_clean_point_equals_plain_evaluation(runs: list[Path], tmp_path: Path) -> None:
     """eps 0 is the unattacked policy on the same seeded episodes as the run's own evaluation."""
     args = ["eval", str(runs[0]), "--attack", "fgsm", "--eps", "0,0.05", "--episodes", "2"]

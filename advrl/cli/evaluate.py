@@ -139,33 +139,37 @@ def eval_views(args: argparse.Namespace, run: Path, loaded: Any) -> int:
 
 
 def cmd_eval_attack(args: argparse.Namespace) -> int:
-    """Robustness curves of runs under an observation attack, with their ARA."""
+    """Robustness curves of runs under an observation attack (or every one that applies:
+    ``--attack all``, with the strongest at each eps), with their ARA."""
     from advrl.agents import ObservationAttack
-    from advrl.agents.attacks import ATTACKS, Objective
-    from advrl.runners.robustness import evaluate_robustness
+    from advrl.agents.attacks import ATTACKS
+    from advrl.runners.robustness import evaluate_attacks
 
     eps = floats_arg(args.eps, "--eps")
     if args.reference is not None and not math.isfinite(args.reference):
         raise UserError(f"--reference must be a finite return, got {args.reference}")
-    objective: Objective = args.objective or ATTACKS[args.attack].objective
     eps_range = None
     if args.eps_range:
         bounds = floats_arg(args.eps_range, "--eps-range")
         if len(bounds) != 2:
             raise UserError(f"--eps-range needs LOW,HIGH, got {args.eps_range!r}")
         eps_range = (bounds[0], bounds[1])
+    names = list(ATTACKS) if args.attack == "all" else [args.attack]
     try:
-        attack = ObservationAttack(
-            method=args.attack,
-            eps=max(eps),
-            norm=args.norm,
-            objective=objective,
-            steps=args.steps,
-            eps_units=args.eps_units,
-        )
-        result = evaluate_robustness(
+        attacks = [
+            ObservationAttack(
+                method=name,
+                eps=max(eps),
+                norm=args.norm,
+                objective=args.objective or ATTACKS[name].objective,
+                steps=args.steps,
+                eps_units=args.eps_units,
+            )
+            for name in names
+        ]
+        results = evaluate_attacks(
             [Path(r) for r in args.run],
-            attack,
+            attacks,
             eps,
             episodes=episodes_arg(args, 20),
             deterministic=not args.stochastic,
@@ -175,19 +179,42 @@ def cmd_eval_attack(args: argparse.Namespace) -> int:
             plot=not args.no_plot,
             discrete=args.discrete,
             allow_import=args.allow_import,
+            only_applicable=args.attack == "all",
         )
     except (ValueError, ImportError) as err:
         if isinstance(err, ConfigError):
             raise
         raise UserError(str(err)) from None
-    print(
-        f"{result.env}: {args.attack} ({objective}, {args.norm}), "
-        f"{result.episodes} episodes per eps; random policy {result.baseline:.1f}"
-    )
-    print("\n".join(result.table()))
-    for f in result.files:
-        print(f"wrote {f}")
+    for result in results:
+        attack = result.attack
+        print(
+            f"{result.env}: {attack['method']} ({attack['objective']}, {attack['norm']}), "
+            f"{result.episodes} episodes per eps; random policy {result.baseline:.1f}"
+        )
+        print("\n".join(result.table()))
+        for f in result.files:
+            print(f"wrote {f}")
+    if len(results) > 1:
+        print("the strongest attack at each eps (the lowest mean return):")
+        print("\n".join(strongest_table(results)))
     return 0
+
+
+def strongest_table(results: list[Any]) -> list[str]:
+    """A markdown table: per run, at each eps, the lowest mean return over the attacks and the
+    attack that reached it (the robust-RL papers' "strongest attack")."""
+    first = results[0]
+    eps = [p.eps for p in next(iter(first.runs.values())).points]
+    header = ["run", *(f"eps={e:g}" for e in eps)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name in first.runs:
+        cells = []
+        for i in range(len(eps)):
+            worst = min(results, key=lambda r: r.runs[name].points[i].mean_return)
+            point = worst.runs[name].points[i]
+            cells.append(f"{point.mean_return:.1f} ({worst.attack['method']})")
+        lines.append("| " + " | ".join([name, *cells]) + " |")
+    return lines
 
 
 def cmd_enjoy(args: argparse.Namespace) -> int:
@@ -327,8 +354,9 @@ def add_parsers(
     attack = p_eval.add_argument_group("observation attacks (robustness curves and ARA)")
     attack.add_argument(
         "--attack",
-        choices=list(ATTACKS),
-        help="attack the policy: "
+        choices=[*ATTACKS, "all"],
+        help="attack the policy (all: every attack that applies to the env, and the strongest at "
+        "each eps): "
         + "; ".join(f"{a.name}: {a.help}" for a in ATTACKS.values()).replace("%", "%%"),
     )
     attack.add_argument("--eps", default="0,0.02,0.05,0.1,0.2", help="comma-separated sizes")

@@ -14,7 +14,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 
 from advrl import progress
 from advrl.agents import is_grid_space
-from advrl.agents.attacks import ObservationAttack
+from advrl.agents.attacks import ATTACKS, ObservationAttack
 from advrl.agents.obs_normalization import ObservationNormalizer
 from advrl.agents.policy_inputs import supports_attacks
 from advrl.config import ConfigError
@@ -64,6 +64,17 @@ def evaluate_robustness(
     runs: Sequence[Path],
     attack: ObservationAttack,
     eps_values: Sequence[float],
+    **kwargs: Any,
+) -> RobustnessResult:
+    """Robustness curves of several runs under one attack (see :func:`evaluate_attacks`)."""
+    (result,) = evaluate_attacks(runs, [attack], eps_values, **kwargs)
+    return result
+
+
+def evaluate_attacks(
+    runs: Sequence[Path],
+    attacks: Sequence[ObservationAttack],
+    eps_values: Sequence[float],
     *,
     episodes: int,
     deterministic: bool = True,
@@ -73,14 +84,17 @@ def evaluate_robustness(
     plot: bool = True,
     discrete: bool = False,
     allow_import: Sequence[str] = (),
-) -> RobustnessResult:
-    """Robustness curves of several runs on their env, on the same seeded episodes.
+    only_applicable: bool = False,
+) -> list[RobustnessResult]:
+    """Robustness curves of several runs on their env under each attack, on the same seeded
+    episodes (the runs loaded once).
 
     Every run is played on the first run's env and seeds; runs on different envs are refused.
     Writes ``robustness-<attack>.csv``, ``.json`` and ``.png`` (if ``plot``) into ``out`` (default:
     the first run's folder) and each run's curve to its TensorBoard folder. ``discrete``: on the
     maze, act on real observations (cells take their largest type) rather than relaxed features;
-    the files and tags are then named ``<attack>-discrete``.
+    the files and tags are then named ``<attack>-discrete``. ``only_applicable``: leave out the
+    attacks that change whole cells of the maze's view on an env without one (``--attack all``).
     """
     if not runs:
         raise ConfigError("give at least one run folder")
@@ -113,9 +127,50 @@ def evaluate_robustness(
     is_grid = is_grid_space(space)
     if discrete and not is_grid:
         raise ConfigError("--discrete applies to the maze's view only")
-    label = f"{attack.method}-discrete" if discrete and attack.method != "flip" else attack.method
+    if only_applicable and not is_grid:
+        attacks = [a for a in attacks if not ATTACKS[a.method].whole_cells]
     seed = first.train.seed + EVAL_SEED_OFFSET
     baseline = random_return(factory, episodes, seed)
+    return [
+        _curves(
+            loaded,
+            attack,
+            eps_values,
+            factory=factory,
+            env_id=env_id,
+            episodes=episodes,
+            seed=seed,
+            baseline=baseline,
+            deterministic=deterministic,
+            reference=reference,
+            eps_range=eps_range,
+            folder=Path(out) if out is not None else runs[0],
+            plot=plot,
+            discrete=discrete,
+        )
+        for attack in attacks
+    ]
+
+
+def _curves(
+    loaded: list[tuple[Path, Any, Any]],
+    attack: ObservationAttack,
+    eps_values: Sequence[float],
+    *,
+    factory: Any,
+    env_id: str,
+    episodes: int,
+    seed: int,
+    baseline: float,
+    deterministic: bool,
+    reference: float | None,
+    eps_range: tuple[float, float] | None,
+    folder: Path,
+    plot: bool,
+    discrete: bool,
+) -> RobustnessResult:
+    """One attack's curves of the loaded runs, written and logged."""
+    label = f"{attack.method}-discrete" if discrete and attack.method != "flip" else attack.method
     curves: dict[str, RunCurve] = {}
     for run, model, _ in loaded:
         with progress.phase(f"attacking {run.name}", len(eps_values), "eps"):
@@ -133,7 +188,6 @@ def evaluate_robustness(
         report = curve_report(points, baseline=baseline, reference=reference, eps_range=eps_range)
         curves[str(run) if run.name in curves else run.name] = RunCurve(run, points, report)
         log_curve(run, label, points, report, int(model.num_timesteps))
-    folder = Path(out) if out is not None else runs[0]
     folder.mkdir(parents=True, exist_ok=True)
     stem = folder / f"robustness-{label}"
     files = [stem.with_suffix(s) for s in (".csv", ".json", ".png")[: 3 if plot else 2]]
