@@ -21,7 +21,20 @@ from advrl.envs import advrl_env_ids
 
 LAYOUT = str(resources.files("advrl.envs").joinpath("layouts", "SixteenRooms.txt"))
 SHIPPED_IDS = [i for i in advrl_env_ids() if "MineTest" not in i]
-EXTRA_KWARGS = {"advrl/MazeLayout-v0": {"layout": LAYOUT}}
+EXTRA_KWARGS: dict[str, dict[str, object]] = {"advrl/MazeLayout-v0": {"layout": LAYOUT}}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def victim(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A tiny trained CartPole run for the learned attack's env to wrap."""
+    from advrl.cli import main
+
+    out = tmp_path_factory.mktemp("victim")
+    sets = ["train.total_timesteps=64", "ppo.n_steps=32", "ppo.batch_size=32", "name=v"]
+    sets += [f"out_dir={out}", "train.eval_episodes=1", "env.normalize.obs=true"]
+    argv = ["expert", "train", "--env", "CartPole-v1", "-q"]
+    assert main([*argv, *(x for s in sets for x in ("--set", s))]) == 0
+    EXTRA_KWARGS["advrl/ObservationAdversary-v0"] = {"victim": str(out / "v"), "eps": 0.5}
 
 
 def make(env_id: str) -> gym.Env:

@@ -64,6 +64,8 @@ def register_envs() -> list[str]:
         max_episode_steps=500,
         reward_threshold=475.0,
     )
+    # the learned observation attack around a trained run (env.kwargs.victim: its folder)
+    _register("advrl/ObservationAdversary-v0", "advrl.runners.attacker:make_attacker_env")
     _register(
         "advrl/PhysicsDesigner-v0",
         "advrl.envs.physics:ParamDesignerEnv",
