@@ -44,7 +44,11 @@ def flat_params(model: PPO) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for p in model.policy.parameters()])
 
 
-@pytest.mark.parametrize("method", [m for m in ROBUST_TERMS if m != "advprop"])
+IN_UPDATE = [m for m, term in ROBUST_TERMS.items() if not term.learned_adversary]
+"""The methods that act inside PPO's update (ATLA's act on its rollouts: test_learned_attack)."""
+
+
+@pytest.mark.parametrize("method", [m for m in IN_UPDATE if m != "advprop"])
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
 def test_each_method_changes_ppos_update_and_logs(env_id: str, method: str) -> None:
     """On the same rollout (same seed), a method's update is plain PPO's when its ball has
@@ -197,7 +201,8 @@ def test_saved_robust_model_loads_as_ppo(tmp_path) -> None:
 def test_every_method_has_its_terms() -> None:
     from advrl.agents.robust import RobustTerm
 
-    assert list(ROBUST_TERMS) == ["pgd_at", "fgsm_rs", "fast_bat", "sa", "advprop", "simaug", "rad"]
+    assert IN_UPDATE == ["pgd_at", "fgsm_rs", "fast_bat", "sa", "advprop", "simaug", "rad"]
+    assert [m for m in ROBUST_TERMS if m not in IN_UPDATE] == ["atla", "atla_sa"]
     for name, term in ROBUST_TERMS.items():  # each overrides the loss, named as its entry
         assert term.name == name and term.terms is not RobustTerm.terms
 

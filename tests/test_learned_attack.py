@@ -113,3 +113,67 @@ def test_a_missing_victim_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main([*argv, *sets(f"out_dir={tmp_path}"), "-q"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "env.kwargs.victim=RUN" in err
+
+
+def test_perturbed_observations_stay_in_the_ball_and_leave_the_env_alone() -> None:
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from advrl.agents.robust.atla import PerturbedObservations
+
+    clean = make_vec_env("CartPole-v1", n_envs=2, seed=0)
+    wrapped = PerturbedObservations(make_vec_env("CartPole-v1", n_envs=2, seed=0))
+    assert np.array_equal(wrapped.reset(), clean.reset())  # no adversary yet: unchanged
+    wrapped.adversary, wrapped.eps = _GaussianAdversary(), 0.2  # type: ignore[assignment]
+    for _ in range(10):
+        actions = np.array([0, 1])
+        seen, r1, d1, _ = wrapped.step(actions)
+        truth, r2, d2, _ = clean.step(actions)
+        assert np.abs(seen - truth).max() <= 0.2 + 1e-6 and np.abs(seen - truth).max() > 0
+        assert np.array_equal(r1, r2) and np.array_equal(d1, d2)  # the env moved the same
+
+
+class _GaussianAdversary:
+    """A stand-in adversary policy: large random actions (clipped to the unit box)."""
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(0)
+
+    def predict(self, obs: np.ndarray, deterministic: bool = False) -> tuple[np.ndarray, None]:
+        return self.rng.normal(0, 5, obs.shape).astype(np.float32), None
+
+
+def test_atla_alternates_the_adversary_with_the_agent_and_resumes(tmp_path: Path) -> None:
+    """``adversarial.method: atla``: before each of the agent's rollouts the adversary takes one
+    iteration of its own; the checkpoint holds both, and a resumed run goes on."""
+    from advrl.runners.checkpoints import read_checkpoint
+
+    config = str(Path(__file__).parents[1] / "configs" / "robust-cartpole.yaml")
+    argv = ["train", "ppo", "--config", config, "-q"]
+    argv += sets("adversarial.method=atla", "adversarial.eps=0.1", "adversarial.eps_warmup=0")
+    argv += sets("env.n_envs=2", "ppo.n_steps=32", "ppo.batch_size=32", "ppo.n_epochs=1")
+    argv += sets("train.total_timesteps=192", "train.checkpoint_every=64", "train.eval_episodes=2")
+    argv += sets(f"out_dir={tmp_path}", "name=atla")
+    assert main(argv) == 0
+    run = tmp_path / "atla"
+    state = read_checkpoint(run / "checkpoints" / "step_192.pt")
+    agent_steps = state["agents"]["policy"]["num_timesteps"]
+    adversary_steps = state["trainer"]["adversary"]["num_timesteps"]
+    assert agent_steps == 192 and adversary_steps == 192  # one iteration each, in turn
+    more = ["train", "ppo", "--resume", str(run), "--set", "train.total_timesteps=256", "-q"]
+    assert main(more) == 0
+    resumed = read_checkpoint(run / "checkpoints" / "step_256.pt")
+    assert resumed["trainer"]["adversary"]["num_timesteps"] == 256
+
+
+def test_atla_on_the_maze_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(Path(__file__).parents[1] / "configs" / "ppo-maze.yaml")
+    argv = [
+        "train",
+        "ppo",
+        "--config",
+        config,
+        *sets("adversarial.method=atla", f"out_dir={tmp_path}"),
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "learned adversary perturbs Box observations" in err

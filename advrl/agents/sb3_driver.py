@@ -8,9 +8,12 @@ upgrade that renames any of these attributes touches this module only.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 
@@ -44,3 +47,28 @@ def update_count(model: BaseAlgorithm) -> int:
 def set_update_count(model: BaseAlgorithm, count: int) -> None:
     """Restore :func:`update_count`."""
     model._n_updates = int(count)
+
+
+class PrefixLogger(Logger):
+    """Records into another SB3 logger under a prefix (``protagonist/train/value_loss``).
+
+    Several agents share one TensorBoard run this way; only the owner of ``inner`` dumps.
+    """
+
+    def __init__(self, inner: Logger, prefix: str) -> None:
+        super().__init__(inner.dir, [])
+        self.inner = inner
+        self.prefix = prefix
+
+    def record(self, key: str, value: Any, exclude: str | tuple[str, ...] | None = None) -> None:
+        """Record ``prefix + key`` in the inner logger."""
+        self.inner.record(self.prefix + key, value, exclude)
+
+    def record_mean(
+        self, key: str, value: float | None, exclude: str | tuple[str, ...] | None = None
+    ) -> None:
+        """Average ``prefix + key`` in the inner logger."""
+        self.inner.record_mean(self.prefix + key, value, exclude)
+
+    def dump(self, step: int = 0) -> None:
+        """Nothing: the inner logger's owner dumps."""

@@ -19,7 +19,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
 from advrl.agents.distillation import kl_toward
-from advrl.agents.sb3_driver import setup_learning, start_rollout, update
+from advrl.agents.sb3_driver import PrefixLogger, setup_learning, start_rollout, update
 from advrl.pair.scores import mean_and_max, negative_advantages
 
 
@@ -42,31 +42,6 @@ def assign_levels(venv: VecEnv, levels: Sequence[Any]) -> None:
         raise ValueError(
             "the students' envs cannot take levels: wrap each env in advrl.envs.wrappers.FixedLevel"
         ) from None
-
-
-class PrefixLogger(Logger):
-    """Records into another SB3 logger under a prefix (``protagonist/train/value_loss``).
-
-    Several agents share one TensorBoard run this way; only the owner of ``inner`` dumps.
-    """
-
-    def __init__(self, inner: Logger, prefix: str) -> None:
-        super().__init__(inner.dir, [])
-        self.inner = inner
-        self.prefix = prefix
-
-    def record(self, key: str, value: Any, exclude: str | tuple[str, ...] | None = None) -> None:
-        """Record ``prefix + key`` in the inner logger."""
-        self.inner.record(self.prefix + key, value, exclude)
-
-    def record_mean(
-        self, key: str, value: float | None, exclude: str | tuple[str, ...] | None = None
-    ) -> None:
-        """Average ``prefix + key`` in the inner logger."""
-        self.inner.record_mean(self.prefix + key, value, exclude)
-
-    def dump(self, step: int = 0) -> None:
-        """Nothing: the inner logger's owner dumps."""
 
 
 def start_manual_rollouts(

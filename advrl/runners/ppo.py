@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +16,7 @@ from advrl import progress
 from advrl.agents import RobustPPO, is_grid_space, make_ppo
 from advrl.agents.obs_normalization import ObservationNormalizer
 from advrl.agents.robust import RobustSetupError
+from advrl.agents.robust.atla import ATLA
 from advrl.agents.robust.terms import observations_error
 from advrl.config import ConfigError, EnvSettings, PPORunConfig
 from advrl.envs.vector import make_env, make_vec
@@ -150,7 +152,18 @@ def ppo_job(config: PPORunConfig) -> Job:
         modes = final_evaluation(model, config)
         return Finished({"eval": modes.as_dict()}, eval_scalars(modes.stochastic))
 
-    trainer = SB3Trainer(model, callbacks=[LevelLogger(image_every=t.image_every)])
+    atla = None
+    if isinstance(model, RobustPPO) and model.term is not None and model.term.learned_adversary:
+        ppo = {**config.ppo.sb3_kwargs(), "learning_rate": config.adversarial.adversary_lr}
+        atla = ATLA(
+            model,
+            functools.partial(make_env, config.env.id, config.env.kwargs),
+            n_envs=config.env.n_envs,
+            ppo=ppo,
+            seed=t.seed + 1,
+            on_step=progress.tick,
+        )
+    trainer = SB3Trainer(model, trainer=atla, callbacks=[LevelLogger(image_every=t.image_every)])
     summary = {"env": config.env.id, "adversarial": config.adversarial.method, "seed": t.seed}
 
     def video() -> list[Any]:

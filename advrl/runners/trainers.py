@@ -12,6 +12,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import Logger
 
 from advrl import progress
+from advrl.agents.robust.atla import ATLA
 from advrl.agents.state import (
     agent_state,
     global_rng_state,
@@ -54,7 +55,7 @@ class SB3Trainer:
 
     Args:
         model: the SB3 model (the policy a run exports).
-        trainer: GAIL (its ``learn`` and ``state_dict``), or None for the model alone.
+        trainer: GAIL or ATLA (its ``learn`` and ``state_dict``), or None for the model alone.
         callbacks: further SB3 callbacks (e.g. level statistics for TensorBoard).
     """
 
@@ -64,7 +65,7 @@ class SB3Trainer:
         self,
         model: BaseAlgorithm,
         *,
-        trainer: GAIL | ASAF | None = None,
+        trainer: GAIL | ASAF | ATLA | None = None,
         callbacks: Sequence[BaseCallback] = (),
     ) -> None:
         self.model = model

@@ -20,6 +20,7 @@ From a module of your own: ``advrl --import my_terms train ppo --set adversarial
 
 from __future__ import annotations
 
+from advrl.agents.robust.atla import ATLASATerm, ATLATerm
 from advrl.agents.robust.perturbed import FGSMRS, PGDAT, FastBAT
 from advrl.agents.robust.regularizers import SA, AdvProp
 from advrl.agents.robust.terms import RobustTerm
@@ -55,5 +56,5 @@ def robust_term(name: str) -> type[RobustTerm]:
     return ROBUST_TERMS[name]
 
 
-for _term in (PGDAT, FGSMRS, FastBAT, SA, AdvProp, SimAug, RAD):
+for _term in (PGDAT, FGSMRS, FastBAT, SA, AdvProp, SimAug, RAD, ATLATerm, ATLASATerm):
     register_term(_term)

@@ -52,6 +52,8 @@ class AdversarialTraining:
         mixup_alpha: SimAug's ``Beta(alpha, alpha)`` mixing weight.
         svc_bound: clip the actor's singular values at this bound (None: off).
         svc_every: gradient steps between clippings.
+        adversary_lr: ``atla``, ``atla_sa``: the learned adversary's learning rate (its other PPO
+            settings are the agent's).
         eps_units: under ``env.normalize.obs``: ``"env"``, the ball is in the env's raw
             observation units; ``"normalized"``, in the normalized observation's (SA-PPO's and
             ATLA's eps). Without normalization the two are one.
@@ -76,6 +78,7 @@ class AdversarialTraining:
     svc_bound: float | None = None
     svc_every: int = 1
     eps_units: Literal["env", "normalized"] = "env"
+    adversary_lr: float = 3e-3
 
     def __post_init__(self) -> None:
         if self.method != "none" and self.method not in ROBUST_TERMS:
@@ -105,6 +108,8 @@ class AdversarialTraining:
             )
         if self.lmbda is not None and self.lmbda <= 0:
             raise ValueError(f"lmbda must be positive (or None), got {self.lmbda}")
+        if not self.adversary_lr > 0:
+            raise ValueError(f"adversary_lr must be positive, got {self.adversary_lr}")
         if self.svc_bound is not None and self.svc_bound <= 0:
             raise ValueError(f"svc_bound must be positive (or None), got {self.svc_bound}")
         if self.eps_units not in ("env", "normalized"):

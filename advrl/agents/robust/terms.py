@@ -140,6 +140,9 @@ class RobustTerm:
     mixes: ClassVar[bool] = False
     on_views: ClassVar[bool] = False
     own_perturbation: ClassVar[bool] = False
+    learned_adversary: ClassVar[bool] = False
+    """It trains against a learned adversary that perturbs its rollouts (ATLA): the run
+    alternates the adversary's PPO iterations with the agent's."""
 
     @classmethod
     def check(cls, at: AdversarialTraining) -> None:
@@ -186,6 +189,8 @@ def observations_error(at: AdversarialTraining, space: spaces.Space, grid: bool)
         return "adversarial.attack=flip changes cells of the maze's view (use attack: pgd)"
     from advrl.agents.robust.methods import robust_term
 
+    if robust_term(at.method).learned_adversary and not isinstance(space, spaces.Box):
+        return f"adversarial.method={at.method}'s learned adversary perturbs Box observations"
     maze_only = maze_only_views(at.views)
     if robust_term(at.method).on_views and maze_only and not grid:
         return (
