@@ -38,14 +38,21 @@ from advrl.agents.attacks import ATTACKS  # noqa: E402
 from advrl.eval.statistics import aggregate  # noqa: E402
 from advrl.runners.robustness import evaluate_attacks  # noqa: E402
 
-TASKS = {"hopper": {"eps": 0.075, "published": {"ppo": (3167, 636), "sa": (3705, 1076)}}}
+TASKS = {
+    "hopper": {
+        "eps": 0.075,
+        "published": {"ppo": (3167, 636), "sa": (3705, 1076), "atla": (3291, 1772)},
+    }
+}
 """Per task: eps (normalized units) and the published (clean, strongest attack) median agents:
-SA-PPO (Zhang et al., NeurIPS 2020) and ATLA (Zhang et al., ICLR 2021) READMEs."""
+SA-PPO (Zhang et al., NeurIPS 2020) and ATLA (Zhang et al., ICLR 2021) READMEs (their ATLA row is
+ATLA-PPO with an LSTM and SA; advrl's ``atla`` is the feed-forward ATLA-PPO)."""
 
 METHODS: dict[str, list[str]] = {
     "ppo": ["adversarial.method=none"],
     "sa": ["adversarial.method=sa"],
     "pgd_at": ["adversarial.method=pgd_at", "adversarial.adv_weight=0.5"],
+    "atla": ["adversarial.method=atla"],
 }
 """Method name -> overrides of the task's config."""
 
