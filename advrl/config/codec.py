@@ -12,7 +12,7 @@ import math
 import re
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -34,6 +34,14 @@ def _type_name(tp: Any) -> str:
     if tp is type(None):
         return "null"
     return getattr(tp, "__name__", str(tp)).replace("NoneType", "null")
+
+
+_PLAIN: dict[Any, tuple[str, Callable[[Any], bool]]] = {
+    bool: ("true or false", lambda v: isinstance(v, bool)),
+    int: ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    str: ("a string", lambda v: isinstance(v, str)),
+}
+"""The settings' plain types a value is taken as it is: what the error calls them, and the test."""
 
 
 def _convert(value: Any, tp: Any, where: str, base: Any = None) -> Any:
@@ -72,13 +80,10 @@ def _convert(value: Any, tp: Any, where: str, base: Any = None) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{where} must be a mapping, got {value!r}")
         return dict(value)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where} must be an integer, got {value!r}")
+    if tp in _PLAIN:
+        what, fits = _PLAIN[tp]
+        if not fits(value):
+            raise ConfigError(f"{where} must be {what}, got {value!r}")
         return value
     if tp is float:
         if isinstance(value, bool):
@@ -93,10 +98,6 @@ def _convert(value: Any, tp: Any, where: str, base: Any = None) -> Any:
         if not math.isfinite(value):
             raise ConfigError(f"{where} must be a finite number, got {value!r}")
         return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string, got {value!r}")
-        return value
     raise TypeError(f"config field type {tp!r} is not supported")  # an internal schema bug
 
 
