@@ -177,3 +177,28 @@ def test_atla_on_the_maze_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "learned adversary perturbs Box observations" in err
+
+
+def test_the_learned_attack_in_advrl_eval_is_the_attackers_own_episodes(
+    victim: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``advrl eval VICTIM --attack learned --adversary ATTACKER`` plays the trained adversary's
+    greedy perturbation: at the attacker's eps, on the same seeds, the victim's return is exactly
+    minus the attacker run's own greedy evaluation."""
+    config = str(Path(__file__).parents[1] / "configs" / "attacker.yaml")
+    argv = ["train", "ppo", "--config", config, "-q"]
+    argv += sets(f"env.kwargs.victim={victim}", "env.kwargs.eps=0.5", "train.total_timesteps=128")
+    argv += sets("ppo.n_steps=64", "ppo.batch_size=64", "env.n_envs=2", f"out_dir={tmp_path}")
+    argv += sets("name=adv", "train.eval_episodes=3")
+    assert main(argv) == 0
+    summary = json.loads((tmp_path / "adv" / "summary.json").read_text())
+    attacked = -summary["eval"]["policy_deterministic"]["mean_return"]
+    evaluate = ["eval", str(victim), "--attack", "learned", "--adversary", str(tmp_path / "adv")]
+    evaluate += ["--eps", "0,0.5", "--eps-units", "normalized", "--episodes", "3"]
+    assert main([*evaluate, "--out", str(tmp_path), "--no-plot", "-q"]) == 0
+    curve = json.loads((tmp_path / "robustness-learned.json").read_text())["runs"]["v"]["curve"]
+    assert curve[1]["mean_return"] == pytest.approx(attacked)
+    capsys.readouterr()
+    assert main(["eval", str(victim), "--attack", "learned", "--no-plot"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--adversary RUN" in err

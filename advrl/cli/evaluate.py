@@ -154,7 +154,14 @@ def cmd_eval_attack(args: argparse.Namespace) -> int:
         if len(bounds) != 2:
             raise UserError(f"--eps-range needs LOW,HIGH, got {args.eps_range!r}")
         eps_range = (bounds[0], bounds[1])
-    names = list(ATTACKS) if args.attack == "all" else [args.attack]
+    adversary = None
+    if args.adversary:
+        from advrl.runners.loading import load_run
+
+        adversary = load_run(args.adversary, allow_import=args.allow_import).model
+    names = [args.attack]
+    if args.attack == "all":  # the learned attack where a trained adversary is given
+        names = [n for n, a in ATTACKS.items() if adversary is not None or not a.needs_adversary]
     try:
         attacks = [
             ObservationAttack(
@@ -164,6 +171,7 @@ def cmd_eval_attack(args: argparse.Namespace) -> int:
                 objective=args.objective or ATTACKS[name].objective,
                 steps=args.steps,
                 eps_units=args.eps_units,
+                adversary=adversary,
             )
             for name in names
         ]
@@ -370,6 +378,12 @@ def add_parsers(
         "observation's (as SA-PPO and ATLA state it)",
     )
     attack.add_argument("--steps", type=int, default=10, help="PGD steps")
+    attack.add_argument(
+        "--adversary",
+        metavar="RUN",
+        help="the learned attack's run (configs/attacker.yaml trained on this victim): --attack "
+        "learned, or one of --attack all",
+    )
     attack.add_argument(
         "--stochastic", action="store_true", help="sample actions (default: greedy)"
     )

@@ -193,7 +193,11 @@ def _curves(
     files = [stem.with_suffix(s) for s in (".csv", ".json", ".png")[: 3 if plot else 2]]
     result = RobustnessResult(
         env=env_id,
-        attack={**vars(attack), "deterministic_policy": deterministic, "discrete": discrete},
+        attack={
+            **{k: v for k, v in vars(attack).items() if k != "adversary"},
+            "deterministic_policy": deterministic,
+            "discrete": discrete,
+        },
         episodes=episodes,
         seed=seed,
         baseline=baseline,

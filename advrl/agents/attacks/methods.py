@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from advrl.agents.attacks.core import AttackTarget, Objective, fgsm, pgd, random_noise
+from advrl.agents.attacks.core import (
+    AttackTarget,
+    Objective,
+    fgsm,
+    observation_bounds,
+    pgd,
+    random_noise,
+)
 from advrl.agents.attacks.flips import cell_flips
 
 if TYPE_CHECKING:
@@ -47,6 +54,8 @@ class AttackMethod:
             its observations are real ones and the policy acts on them as observations.
         trains: adversarial training may use it (``adversarial.attack``) for its perturbed
             minibatches.
+        needs_adversary: it plays a trained adversary policy (``ObservationAttack.adversary``);
+            ``--attack all`` includes it when one is given.
     """
 
     name: str
@@ -55,6 +64,7 @@ class AttackMethod:
     objective: Objective = "kl"
     whole_cells: bool = False
     trains: bool = False
+    needs_adversary: bool = False
 
 
 def _random(attack: ObservationAttack, policy: AttackTarget, obs: torch.Tensor, g: Any) -> Any:
@@ -84,6 +94,15 @@ def _critic(attack: ObservationAttack, policy: AttackTarget, obs: torch.Tensor, 
 
 def _mad(attack: ObservationAttack, policy: AttackTarget, obs: torch.Tensor, g: Any) -> Any:
     return _pgd(dataclasses.replace(attack, objective="kl"), policy, obs, g)
+
+
+def _learned(attack: ObservationAttack, policy: AttackTarget, obs: torch.Tensor, g: Any) -> Any:
+    to_input = getattr(policy, "policy_input", None)  # the adversary sees what the victim takes
+    seen = to_input(obs) if callable(to_input) else obs
+    action, _ = attack.adversary.predict(seen.detach().cpu().numpy(), deterministic=True)
+    direction = torch.as_tensor(action, dtype=obs.dtype, device=obs.device).clamp(-1.0, 1.0)
+    low, high = observation_bounds(policy)
+    return torch.max(torch.min(obs + attack.eps * direction, high), low)
 
 
 def _flip(attack: ObservationAttack, policy: AttackTarget, obs: torch.Tensor, g: Any) -> Any:
@@ -139,6 +158,14 @@ register_attack(
         "mad",
         "PGD maximizing the action distribution's KL from the clean one (MAD, SA-PPO)",
         _mad,
+    )
+)
+register_attack(
+    AttackMethod(
+        "learned",
+        "a trained adversary's perturbation (ATLA's optimal attack; --adversary RUN)",
+        _learned,
+        needs_adversary=True,
     )
 )
 register_attack(

@@ -5,7 +5,7 @@ policies (the env's state is never touched).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -50,6 +50,8 @@ class ObservationAttack:
         eps_units: for a policy trained under ``VecNormalize``: ``"env"``, the ball is in the
             env's raw observation units; ``"normalized"``, in the normalized observation's (as
             SA-PPO and ATLA state their eps). Without normalization the two are one.
+        adversary: the ``"learned"`` attack's policy (an SB3 model trained on
+            ``advrl/ObservationAdversary-v0``): its greedy action on the features, times eps.
     """
 
     method: str = "pgd"
@@ -59,9 +61,15 @@ class ObservationAttack:
     steps: int = 10
     step_size: float | None = None
     eps_units: Literal["env", "normalized"] = "env"
+    adversary: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        attack_method(self.method)  # one of ATTACKS
+        method = attack_method(self.method)  # one of ATTACKS
+        if method.needs_adversary and self.adversary is None:
+            raise ValueError(
+                f"the {self.method} attack needs its trained adversary: --adversary RUN (a run "
+                "of configs/attacker.yaml on this victim)"
+            )
         if not 0 <= self.eps <= MAX_EPS:  # False for NaN
             raise ValueError(f"eps must be in [0, {MAX_EPS:g}], got {self.eps}")
         if self.norm not in ("linf", "l2"):
