@@ -86,13 +86,15 @@ def test_every_attack_and_the_strongest(
     """``--attack all`` plays every attack that applies (not the maze's cell flips on CartPole)
     on the same episodes and prints, per eps, the lowest mean return and the attack behind it."""
     args = ["eval", str(runs[0]), "--attack", "all", "--eps", "0,0.2", "--steps", "2"]
+    args += ["--rs-iterations", "1", "--rs-steps", "64"]  # robust Sarsa's Q, briefly
     assert main([*args, "--episodes", "3", "--out", str(tmp_path), "--no-plot", "-q"]) == 0
     printed = capsys.readouterr().out
     curves = {}
-    for name in ("random", "fgsm", "pgd", "critic", "mad"):
+    for name in ("random", "fgsm", "pgd", "critic", "mad", "rs"):
         result = json.loads((tmp_path / f"robustness-{name}.json").read_text())
         curves[name] = result["runs"]["plain"]["curve"]
-    assert not (tmp_path / "robustness-flip.json").exists()
+    assert not (tmp_path / "robustness-flip.json").exists()  # the maze's, not CartPole's
+    assert not (tmp_path / "robustness-learned.json").exists()  # no adversary given
     line = next(x for x in printed.splitlines() if x.startswith("| plain |") and "(" in x)
     worst = min(curves, key=lambda n: curves[n][1]["mean_return"])
     assert f"{curves[worst][1]['mean_return']:.1f} ({worst})" in line

@@ -172,6 +172,8 @@ def cmd_eval_attack(args: argparse.Namespace) -> int:
                 steps=args.steps,
                 eps_units=args.eps_units,
                 adversary=adversary,
+                rs_iterations=args.rs_iterations,
+                rs_steps=args.rs_steps,
             )
             for name in names
         ]
@@ -378,6 +380,15 @@ def add_parsers(
         "observation's (as SA-PPO and ATLA state it)",
     )
     attack.add_argument("--steps", type=int, default=10, help="PGD steps")
+    attack.add_argument(
+        "--rs-iterations",
+        type=int,
+        default=30,
+        help="rs: rollouts of robust Sarsa's Q training (SA-PPO's 30)",
+    )
+    attack.add_argument(
+        "--rs-steps", type=int, default=2048, help="rs: env steps per rollout (SA-PPO's 2048)"
+    )
     attack.add_argument(
         "--adversary",
         metavar="RUN",

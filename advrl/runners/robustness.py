@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
 from gymnasium import spaces
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.policies import ActorCriticPolicy
@@ -15,6 +18,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from advrl import progress
 from advrl.agents import is_grid_space
 from advrl.agents.attacks import ATTACKS, ObservationAttack
+from advrl.agents.attacks.sarsa import train_robust_sarsa
 from advrl.agents.obs_normalization import ObservationNormalizer
 from advrl.agents.policy_inputs import supports_attacks
 from advrl.config import ConfigError
@@ -52,6 +56,40 @@ def log_curve(
         logger.record(f"robustness/{attack}/normalized_ara", report.normalized_ara)
     logger.dump(step)
     logger.close()
+
+
+def _sarsa_q(model: Any, factory: Any, attack: ObservationAttack, seed: int) -> Any:
+    """The victim's Q-function by robust Sarsa (the ``rs`` attack's), its greedy policy played on
+    the env with its frozen normalization."""
+    normalizer = _normalizer(model)
+
+    def observe(raw: np.ndarray) -> np.ndarray:
+        if normalizer is None:
+            return np.asarray(raw, np.float32)
+        tensor = torch.as_tensor(
+            np.asarray(raw), dtype=torch.float32, device=normalizer.mean.device
+        )
+        return normalizer(tensor[None])[0].cpu().numpy()
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        action, _ = model.predict(obs, deterministic=True)
+        return np.asarray(action)
+
+    env = factory()
+    try:
+        with progress.phase("learning robust Sarsa's Q", attack.rs_iterations, "rollouts"):
+            return train_robust_sarsa(
+                act,
+                env,
+                int(np.prod(env.observation_space.shape)),
+                env.action_space,
+                observe=observe,
+                iterations=attack.rs_iterations,
+                steps=attack.rs_steps,
+                seed=seed,
+            )
+    finally:
+        env.close()
 
 
 def _normalizer(model: Any) -> ObservationNormalizer | None:
@@ -173,11 +211,14 @@ def _curves(
     label = f"{attack.method}-discrete" if discrete and attack.method != "flip" else attack.method
     curves: dict[str, RunCurve] = {}
     for run, model, _ in loaded:
+        run_attack = attack
+        if ATTACKS[attack.method].needs_q and attack.q is None:
+            run_attack = dataclasses.replace(attack, q=_sarsa_q(model, factory, attack, seed))
         with progress.phase(f"attacking {run.name}", len(eps_values), "eps"):
             points = robustness_curve(
                 model,
                 factory,
-                attack,
+                run_attack,
                 eps_values,
                 episodes=episodes,
                 seed=seed,
@@ -194,7 +235,7 @@ def _curves(
     result = RobustnessResult(
         env=env_id,
         attack={
-            **{k: v for k, v in vars(attack).items() if k != "adversary"},
+            **{k: v for k, v in vars(attack).items() if k not in ("adversary", "q")},
             "deterministic_policy": deterministic,
             "discrete": discrete,
         },

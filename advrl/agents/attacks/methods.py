@@ -32,6 +32,7 @@ from advrl.agents.attacks.core import (
     random_noise,
 )
 from advrl.agents.attacks.flips import cell_flips
+from advrl.agents.attacks.sarsa import sarsa_attack
 
 if TYPE_CHECKING:
     from advrl.agents.attacks.sb3 import ObservationAttack
@@ -56,6 +57,8 @@ class AttackMethod:
             minibatches.
         needs_adversary: it plays a trained adversary policy (``ObservationAttack.adversary``);
             ``--attack all`` includes it when one is given.
+        needs_q: it plays a Q-function of the victim (``ObservationAttack.q``), which an
+            evaluation trains for each victim first (robust Sarsa).
     """
 
     name: str
@@ -65,6 +68,7 @@ class AttackMethod:
     whole_cells: bool = False
     trains: bool = False
     needs_adversary: bool = False
+    needs_q: bool = False
 
 
 def _random(attack: ObservationAttack, policy: AttackTarget, obs: torch.Tensor, g: Any) -> Any:
@@ -103,6 +107,12 @@ def _learned(attack: ObservationAttack, policy: AttackTarget, obs: torch.Tensor,
     direction = torch.as_tensor(action, dtype=obs.dtype, device=obs.device).clamp(-1.0, 1.0)
     low, high = observation_bounds(policy)
     return torch.max(torch.min(obs + attack.eps * direction, high), low)
+
+
+def _rs(attack: ObservationAttack, policy: AttackTarget, obs: torch.Tensor, g: Any) -> Any:
+    if attack.q is None:
+        raise ValueError("the rs attack needs the victim's Q-function (advrl eval trains it)")
+    return sarsa_attack(attack.q, policy, obs, attack.eps, steps=attack.steps, generator=g)
 
 
 def _flip(attack: ObservationAttack, policy: AttackTarget, obs: torch.Tensor, g: Any) -> Any:
@@ -158,6 +168,14 @@ register_attack(
         "mad",
         "PGD maximizing the action distribution's KL from the clean one (MAD, SA-PPO)",
         _mad,
+    )
+)
+register_attack(
+    AttackMethod(
+        "rs",
+        "robust Sarsa: lowers the victim's learned Q of the action it takes (SA-PPO)",
+        _rs,
+        needs_q=True,
     )
 )
 register_attack(

@@ -52,6 +52,9 @@ class ObservationAttack:
             SA-PPO and ATLA state their eps). Without normalization the two are one.
         adversary: the ``"learned"`` attack's policy (an SB3 model trained on
             ``advrl/ObservationAdversary-v0``): its greedy action on the features, times eps.
+        q: the ``"rs"`` attack's Q-function of the victim
+            (:func:`~advrl.agents.attacks.sarsa.train_robust_sarsa`; ``advrl eval`` trains it).
+        rs_iterations, rs_steps: the rollouts of ``rs``'s Q training (iterations of env steps).
     """
 
     method: str = "pgd"
@@ -62,6 +65,9 @@ class ObservationAttack:
     step_size: float | None = None
     eps_units: Literal["env", "normalized"] = "env"
     adversary: Any = field(default=None, compare=False, repr=False)
+    q: Any = field(default=None, compare=False, repr=False)
+    rs_iterations: int = 30
+    rs_steps: int = 2048
 
     def __post_init__(self) -> None:
         method = attack_method(self.method)  # one of ATTACKS
@@ -78,6 +84,11 @@ class ObservationAttack:
             raise ValueError(f"objective must be 'kl', 'ce' or 'value', got {self.objective!r}")
         if self.eps_units not in ("env", "normalized"):
             raise ValueError(f"eps_units must be 'env' or 'normalized', got {self.eps_units!r}")
+        if not (1 <= self.rs_iterations <= 10_000 and 1 <= self.rs_steps <= 1_000_000):
+            raise ValueError(
+                "rs_iterations must be in [1, 10000] and rs_steps in [1, 1000000], got "
+                f"{self.rs_iterations} and {self.rs_steps}"
+            )
 
     def perturb(
         self,
