@@ -9,7 +9,7 @@ goes on from its newest checkpoint), one at a time, so long runs span sessions::
     python bench/bench_robust_mujoco.py --report --save      # evaluate and print the table
 
 The report plays every finished run greedily for ``--episodes`` episodes under every attack of
-the table (``advrl eval --attack all``: random, fgsm, pgd, critic, mad) at the task's eps in
+the table (``advrl eval --attack all``: random, fgsm, pgd, critic, mad, rs) at the task's eps in
 normalized units, and under the learned attack where one was trained (its run's return,
 negated). "Strongest" is the lowest mean return over them, as the papers report; the table gives
 the median agent (the papers' convention) and the IQM over seeds with stratified-bootstrap 95%
@@ -94,14 +94,18 @@ def train_attacker(task: str, method: str, seed: int, out: Path, steps: int) -> 
 
 def evaluate(task: str, run: Path, episodes: int) -> dict[str, Any]:
     """Clean and attacked mean returns of one finished run (kept in its folder)."""
-    cached = run / f"bench-attacks-{episodes}.json"
+    names = [
+        name
+        for name, a in ATTACKS.items()
+        if not a.whole_cells and not a.needs_adversary  # (the learned one: from its own run)
+    ]
+    cached = run / f"bench-attacks-{episodes}-{'-'.join(names)}.json"
     if cached.is_file():
         return dict(json.loads(cached.read_text()))
     eps = TASKS[task]["eps"]
     attacks = [
-        ObservationAttack(name, eps=eps, objective=a.objective, eps_units="normalized")
-        for name, a in ATTACKS.items()
-        if not a.whole_cells
+        ObservationAttack(name, eps=eps, objective=ATTACKS[name].objective, eps_units="normalized")
+        for name in names
     ]
     results = evaluate_attacks(
         [run], attacks, [0.0, eps], episodes=episodes, out=run / "bench-attacks", plot=False
