@@ -202,3 +202,7 @@ def test_the_learned_attack_in_advrl_eval_is_the_attackers_own_episodes(
     assert main(["eval", str(victim), "--attack", "learned", "--no-plot"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--adversary RUN" in err
+    wrong = ["eval", str(victim), "--attack", "learned", "--adversary", str(victim), "--no-plot"]
+    assert main([*wrong, "--episodes", "1"]) == 2  # a run that is no attacker of this victim
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "configs/attacker.yaml" in err

@@ -101,6 +101,12 @@ def _mad(attack: ObservationAttack, policy: AttackTarget, obs: torch.Tensor, g: 
 
 
 def _learned(attack: ObservationAttack, policy: AttackTarget, obs: torch.Tensor, g: Any) -> Any:
+    shape = tuple(getattr(attack.adversary.action_space, "shape", None) or ())
+    if shape != tuple(obs.shape[1:]):
+        raise ValueError(
+            f"the adversary's actions have shape {shape}, this victim's observations "
+            f"{tuple(obs.shape[1:])}: give a run of configs/attacker.yaml trained on this victim"
+        )
     to_input = getattr(policy, "policy_input", None)  # the adversary sees what the victim takes
     seen = to_input(obs) if callable(to_input) else obs
     action, _ = attack.adversary.predict(seen.detach().cpu().numpy(), deterministic=True)
