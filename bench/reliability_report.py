@@ -664,6 +664,27 @@ def cause_cases(run: Path) -> list[Case]:
         return ["demos", "info", str(f / "d.npz")]
 
     out.append(Case("6 silent results", "complex-valued demo observations", complex_file))
+
+    # -- the features since the by-cause audit, each by the cause it could fall under
+    for item in ("env.normalize.obs=true", "adversarial.method=atla", "adversarial.eps_units=raw",
+                 "adversarial.adversary_lr=0", "env.normalize.clip_obs=-1"):  # fmt: skip
+        out.append(Case("4 dependency rules", item, train("--set", item)))
+    attack = ("eval", "RUN", "--episodes", "1", "--no-plot", "--eps", "0,0.1")
+    for extra in (("--attack", "rs", "--rs-steps", "0"), ("--attack", "learned"),
+                  ("--attack", "learned", "--adversary", "RUN"),
+                  ("--attack", "pgd", "--eps-units", "normalized", "--adversary", "DIR")):  # fmt: skip
+        out.append(Case("4 dependency rules", " ".join(extra), on_copy(run, *attack, *extra)))
+    for argv in (["--import", "no_such_module_here", "envs"], ["--import"], ["--import", "x.py"]):
+        out.append(Case("2 imports", " ".join(argv), lambda f, a=argv: list(a)))
+    victim = ["train", "ppo", "--config", str(ROOT / "configs" / "attacker.yaml")]
+    out.append(Case("4 dependency rules", "an attacker with no victim", lambda f: [*victim]))
+    out.append(
+        Case(
+            "4 dependency rules",
+            "an attacker of a folder that is no run",
+            lambda f: [*victim, "--set", f"env.kwargs.victim={f}"],
+        )
+    )
     return out
 
 
