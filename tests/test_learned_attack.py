@@ -206,3 +206,16 @@ def test_the_learned_attack_in_advrl_eval_is_the_attackers_own_episodes(
     assert main([*wrong, "--episodes", "1"]) == 2  # a run that is no attacker of this victim
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "configs/attacker.yaml" in err
+
+
+def test_the_adversary_envs_random_state_is_its_victims_env(victim: Path) -> None:
+    """A checkpoint saves ``env.unwrapped.np_random`` of each env: for the attacker's env that is
+    the wrapped env's generator, so a resumed attacker's episodes go on as they would have."""
+    env = adversary_env(victim, 0.3, "normalized")
+    env.reset(seed=5)
+    state = env.np_random.bit_generator.state
+    assert state == env.env.unwrapped.np_random.bit_generator.state
+    first = [env.step(np.zeros(4, np.float32))[0] for _ in range(3)]
+    env.reset(seed=5)
+    env.np_random.bit_generator.state = state
+    assert all(np.array_equal(a, env.step(np.zeros(4, np.float32))[0]) for a in first)

@@ -67,6 +67,15 @@ class ObservationAdversaryEnv(gym.Env[np.ndarray, np.ndarray]):
         self.action_space = spaces.Box(-1.0, 1.0, shape, np.float32)
         self.raw: np.ndarray = np.zeros(shape, np.float32)
 
+    @property
+    def np_random(self) -> np.random.Generator:
+        """The victim's env's random generator (what a checkpoint saves of this env's state)."""
+        return self.env.unwrapped.np_random
+
+    @np_random.setter
+    def np_random(self, value: np.random.Generator) -> None:
+        self.env.unwrapped.np_random = value
+
     def _normalize(self, raw: np.ndarray) -> np.ndarray:
         if self.normalizer is None:
             return raw.astype(np.float32)
