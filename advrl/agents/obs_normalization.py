@@ -120,6 +120,11 @@ class ObservationNormalizer:
         self._check(raw)
         return ((raw - self.mean) / self.scale).clamp(-self.clip_obs, self.clip_obs)
 
+    def one(self, raw: np.ndarray) -> np.ndarray:
+        """The policy's input for one raw observation, as a float32 array."""
+        tensor = torch.as_tensor(np.asarray(raw), dtype=torch.float32, device=self.mean.device)
+        return self(tensor[None])[0].cpu().numpy()
+
     def unnormalize(self, normalized: torch.Tensor) -> torch.Tensor:
         """Raw observations whose normalization is ``normalized`` (exact up to rounding; a clipped
         value maps to the raw value at the clip, which normalizes back to it)."""

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from gymnasium import spaces
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.policies import ActorCriticPolicy
@@ -64,12 +63,7 @@ def _sarsa_q(model: Any, factory: Any, attack: ObservationAttack, seed: int) -> 
     normalizer = _normalizer(model)
 
     def observe(raw: np.ndarray) -> np.ndarray:
-        if normalizer is None:
-            return np.asarray(raw, np.float32)
-        tensor = torch.as_tensor(
-            np.asarray(raw), dtype=torch.float32, device=normalizer.mean.device
-        )
-        return normalizer(tensor[None])[0].cpu().numpy()
+        return np.asarray(raw, np.float32) if normalizer is None else normalizer.one(raw)
 
     def act(obs: np.ndarray) -> np.ndarray:
         action, _ = model.predict(obs, deterministic=True)

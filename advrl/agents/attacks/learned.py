@@ -18,7 +18,6 @@ from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
-import torch
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 
@@ -79,8 +78,7 @@ class ObservationAdversaryEnv(gym.Env[np.ndarray, np.ndarray]):
     def _normalize(self, raw: np.ndarray) -> np.ndarray:
         if self.normalizer is None:
             return raw.astype(np.float32)
-        tensor = torch.as_tensor(raw, dtype=torch.float32)[None]
-        return self.normalizer(tensor)[0].numpy()
+        return self.normalizer.one(raw)
 
     def seen(self, action: np.ndarray) -> np.ndarray:
         """What the victim's policy takes for the adversary's ``action`` at the current state."""
