@@ -136,6 +136,9 @@ def main() -> None:
     parser.add_argument("--ppo-run", help="a PPO run on advrl/Maze-Small-v0; default: untrained")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", choices=["heldout", "ppo"])
+    parser.add_argument(
+        "--episodes", type=int, help="held-out episodes per maze (default: the config's)"
+    )
     args = parser.parse_args()
     from advrl.runners.kinds import resolve_settings
     from advrl.runners.loading import load_run
@@ -148,7 +151,8 @@ def main() -> None:
             from advrl.runners.ued import build_runner
 
             model = build_runner(config).protagonist.model
-        names, episodes = list(config.train.eval_levels), config.train.eval_episodes
+        names = list(config.train.eval_levels)
+        episodes = args.episodes or config.train.eval_episodes
         seed = config.train.seed + EVAL_SEED_OFFSET
         compare(
             f"held-out ({len(names)} mazes x {episodes} episodes x 3 modes)",

@@ -44,7 +44,8 @@ def test_reward_wrapper_replaces_rewards_and_keeps_pairs() -> None:
         obs, rewards, _, infos = env.step(acts)
         np.testing.assert_allclose(rewards, expected, rtol=1e-6)
         assert all(info["env_reward"] == 1.0 for info in infos)
-    pair_obs, pair_acts, raw = env.take_samples()
+    pair_obs, pair_acts, absorbing, raw = env.take_samples()
+    assert absorbing is None
     np.testing.assert_array_equal(pair_obs, np.concatenate(seen_obs))
     np.testing.assert_array_equal(pair_acts, np.concatenate(seen_acts))
     assert raw.shape == (60,) and (raw < 0).all()

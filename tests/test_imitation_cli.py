@@ -124,6 +124,7 @@ def test_gail_then_asaf_fine_tuning(
     config = imitation_config(tmp_path, "gail", demos_file, name="gail")
     data = yaml.safe_load(config.read_text())
     data["demos"]["heldout_episodes"] = 1  # the third recorded episode: D never trains on it
+    data["discriminator"]["absorbing"] = True  # DAC's absorbing state, from the YAML
     config.write_text(yaml.safe_dump(data))
     assert main(["train", "gail", "--config", str(config), "--json"]) == 0
     out = capsys.readouterr().out
@@ -147,7 +148,12 @@ def test_gail_then_asaf_fine_tuning(
     assert {"asaf/loss", "asaf/expert_acc", "imitation/normalized_score"} <= tb_tags(asaf)
     assert {"eval/mean_reward", "eval/normalized_score"} <= tb_tags(asaf)  # eval/* for ASAF too
     assert undocumented(gail) == set() and undocumented(asaf) == set()  # the README's table
-    assert missing(gail, {"all", "GAIL", "GAIL with `demos.heldout_episodes`"}) == (set())
+    gail_kinds = {
+        "GAIL",
+        "GAIL with `demos.heldout_episodes`",
+        "GAIL with `discriminator.absorbing`",
+    }
+    assert missing(gail, {"all", *gail_kinds}) == set()
     assert missing(asaf, {"all", "ASAF"}) == set()
     # resume: a longer budget continues from the last checkpoint
     assert main(["train", "asaf", "--resume", str(asaf), "--set", "train.total_timesteps=300"]) == 0

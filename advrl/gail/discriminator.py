@@ -10,7 +10,10 @@ network's input is built from the observation space:
   one 3x3 convolution, plus the other keys (the direction) one-hot.
 
 The action is appended to the flattened features (one-hot for discrete actions). DiffAugment, when
-given, acts on the image part only.
+given, acts on the image part only. With ``absorbing`` (DAC, Kostrikov et al. 2019), one more input
+flags the absorbing state that follows every terminated episode: its image and flat features are
+zeros and the flag is 1 (DAC's ``get_absorbing_state``: a zero observation with the flag set, and
+a zero action), so D scores it as one more state (:mod:`advrl.gail.absorbing`).
 """
 
 from __future__ import annotations
@@ -94,6 +97,7 @@ class Discriminator(nn.Module):
         net_arch: hidden layers of the MLP head.
         conv_filters: filters of the maze view's convolution.
         spectral_norm: spectral normalization on every layer.
+        absorbing: one more input flagging DAC's absorbing state (see the module docstring).
         augment: DiffAugment for the image part (training only; see :func:`discriminator_loss`),
             or its policy string (e.g. ``"color,translation,cutout"``).
         device: torch device.
@@ -107,12 +111,14 @@ class Discriminator(nn.Module):
         net_arch: Sequence[int] = (64, 64),
         conv_filters: int = 16,
         spectral_norm: bool = False,
+        absorbing: bool = False,
         augment: DiffAugment | str | None = None,
         device: torch.device | str = "cpu",
     ) -> None:
         super().__init__()
         self.observation_space = observation_space
         self.action_space = action_space
+        self.absorbing = absorbing
         self.augment = DiffAugment(augment) if isinstance(augment, str) else augment
         self.kind, self.image_shape = self._input_kind(observation_space)
         self.conv: nn.Module | None = None
@@ -127,7 +133,8 @@ class Discriminator(nn.Module):
                 features = int(self.conv(torch.zeros(1, *self.image_shape)).flatten(1).shape[1])
         if self.conv is not None:
             self.conv = nn.Sequential(self.conv, nn.Flatten())
-        features += self._flat_obs_dim() + _flat_dim(action_space)
+        self.flat_width = self._flat_obs_dim() + _flat_dim(action_space) + int(absorbing)
+        features += self.flat_width
         layers: list[nn.Module] = []
         for width in net_arch:
             layers += [nn.Linear(features, width), nn.LeakyReLU(0.2)]
@@ -176,8 +183,27 @@ class Discriminator(nn.Module):
         """Where the parameters live."""
         return next(self.parameters()).device
 
-    def inputs(self, obs: Any, acts: Any) -> DiscInput:
-        """Float inputs of a batch of numpy (or tensor) observations and actions."""
+    def inputs(self, obs: Any, acts: Any, absorbing: Any = None) -> DiscInput:
+        """Float inputs of a batch of numpy (or tensor) observations and actions.
+
+        Args:
+            absorbing: ``[N]`` bools (D built with ``absorbing``): rows that stand for the
+                absorbing state, whatever their ``obs`` and ``acts`` hold (None: no row does).
+        """
+        x = self._inputs(obs, acts)
+        if not self.absorbing:
+            if absorbing is not None:
+                raise ValueError("absorbing rows need a discriminator built with absorbing=True")
+            return x
+        n = len(x.flat)
+        mask = (
+            torch.zeros(n, dtype=torch.bool, device=x.flat.device)
+            if absorbing is None
+            else torch.as_tensor(np.asarray(absorbing), device=x.flat.device).reshape(n)
+        )
+        return absorbing_inputs(x, mask)
+
+    def _inputs(self, obs: Any, acts: Any) -> DiscInput:
         dev = self.device
 
         def tensor(x: Any) -> torch.Tensor:
@@ -211,9 +237,30 @@ class Discriminator(nn.Module):
             parts.insert(0, self.conv(x.image))
         return self.head(torch.cat(parts, dim=1)).squeeze(-1)
 
-    def forward(self, obs: Any, acts: Any) -> torch.Tensor:
-        """Logits ``[N]`` of D for observations and actions (no augmentation)."""
-        return self.forward_inputs(self.inputs(obs, acts))
+    def forward(self, obs: Any, acts: Any, absorbing: Any = None) -> torch.Tensor:
+        """Logits ``[N]`` of D for observations and actions (no augmentation); ``absorbing`` as in
+        :meth:`inputs`."""
+        return self.forward_inputs(self.inputs(obs, acts, absorbing))
+
+    def absorbing_input(self) -> DiscInput:
+        """The one input of the absorbing state: zero features, the flag set."""
+        if not self.absorbing:
+            raise ValueError("the discriminator was built without absorbing=True")
+        flat = torch.zeros(1, self.flat_width, device=self.device)
+        flat[:, -1] = 1.0
+        image = None if self.conv is None else torch.zeros(1, *self.image_shape, device=self.device)
+        return DiscInput(image, flat)
+
+    @torch.no_grad()
+    def absorbing_reward(self, form: RewardForm = "gail") -> float:
+        """The generator's reward in the absorbing state, for any action."""
+        was_training = self.training
+        self.eval()
+        try:
+            logit = self.forward_inputs(self.absorbing_input())
+            return float(reward_from_logits(logit, form)[0])
+        finally:
+            self.train(was_training)
 
     @torch.no_grad()
     def reward(self, obs: Any, acts: Any, form: RewardForm = "gail") -> np.ndarray:
@@ -224,6 +271,16 @@ class Discriminator(nn.Module):
             return reward_from_logits(self(obs, acts), form).cpu().numpy().astype(np.float32)
         finally:
             self.train(was_training)
+
+
+def absorbing_inputs(x: DiscInput, mask: torch.Tensor) -> DiscInput:
+    """``x`` with its last flat column set to ``mask`` and the rows of ``mask`` made the absorbing
+    state's input (every other feature zero)."""
+    keep = (~mask).to(x.flat.dtype).unsqueeze(1)
+    flat = torch.cat([x.flat * keep, mask.to(x.flat.dtype).unsqueeze(1)], dim=1)
+    if x.image is None:
+        return DiscInput(None, flat)
+    return DiscInput(x.image * keep.view(-1, 1, 1, 1), flat)
 
 
 def _nature_cnn(shape: tuple[int, int, int]) -> nn.Module:
@@ -269,6 +326,16 @@ def gradient_penalty(
     return ((norm - 1) ** 2).mean()
 
 
+def _augmented(disc: Discriminator, x: DiscInput, params: Any) -> torch.Tensor:
+    """The image part under DiffAugment, the absorbing state's rows (flag set) left at zero."""
+    assert x.image is not None and disc.augment is not None
+    image = disc.augment.apply(x.image, params)
+    if not disc.absorbing:
+        return image
+    keep = (x.flat[:, -1] == 0).to(image.dtype).view(-1, 1, 1, 1)
+    return image * keep
+
+
 @dataclass
 class DiscLoss:
     """One discriminator loss and its diagnostics."""
@@ -291,21 +358,24 @@ def discriminator_loss(
     *,
     grad_penalty: float = 0.0,
     generator: torch.Generator | None = None,
+    expert_absorbing: Any = None,
+    gen_absorbing: Any = None,
 ) -> DiscLoss:
     """Binary cross-entropy (expert = 1, generator = 0) plus ``grad_penalty`` times the penalty.
 
     With ``disc.augment`` set, one sampled DiffAugment transform is applied to both batches (which
-    must then be the same size) before D sees them.
+    must then be the same size) before D sees them; the absorbing state's rows (``*_absorbing``,
+    as in :meth:`Discriminator.inputs`) keep their one input.
     """
-    expert = disc.inputs(expert_obs, expert_acts)
-    gen = disc.inputs(gen_obs, gen_acts)
+    expert = disc.inputs(expert_obs, expert_acts, expert_absorbing)
+    gen = disc.inputs(gen_obs, gen_acts, gen_absorbing)
     if disc.augment is not None and expert.image is not None and gen.image is not None:
         if len(expert.flat) != len(gen.flat):
             raise ValueError("DiffAugment needs expert and generator batches of the same size")
         _, _, h, w = expert.image.shape
         params = disc.augment.sample(len(expert.flat), h, w, expert.image.device, generator)
-        expert = DiscInput(disc.augment.apply(expert.image, params), expert.flat)
-        gen = DiscInput(disc.augment.apply(gen.image, params), gen.flat)
+        expert = DiscInput(_augmented(disc, expert, params), expert.flat)
+        gen = DiscInput(_augmented(disc, gen, params), gen.flat)
     le, lg = disc.forward_inputs(expert), disc.forward_inputs(gen)
     bce = F.softplus(-le).mean() + F.softplus(lg).mean()
     loss = bce

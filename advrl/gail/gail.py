@@ -18,6 +18,7 @@ from stable_baselines3.common.type_aliases import MaybeCallback
 from stable_baselines3.common.vec_env import VecEnv
 
 from advrl.agents.lipschitz import SingularValueClipping
+from advrl.gail.absorbing import expert_pool
 from advrl.gail.demos import Demonstrations, Transitions, take_rows
 from advrl.gail.discriminator import Discriminator, RewardForm, discriminator_loss
 from advrl.gail.reward_env import DiscriminatorReward
@@ -73,6 +74,12 @@ class GAIL:
         self.discriminator = discriminator
         self.demos = demos
         self.expert: Transitions = demos.transitions()
+        # D's expert samples: every step, and with an absorbing D one absorbing state per
+        # terminated episode
+        self._expert_absorbing: np.ndarray | None = None
+        self._expert_obs, self._expert_acts = self.expert.obs, self.expert.acts
+        if discriminator.absorbing:
+            self._expert_obs, self._expert_acts, self._expert_absorbing = expert_pool(self.expert)
         self.unseen: Transitions | None = (
             None if unseen_demos is None else unseen_demos.transitions()
         )
@@ -98,8 +105,8 @@ class GAIL:
 
     def train_discriminator(self) -> dict[str, float]:
         """One round of D updates on the steps taken since the last round; returns the means logged."""
-        gen_obs, gen_acts, rewards = self.reward_env.take_samples()
-        n = len(gen_acts)
+        gen_obs, gen_acts, gen_absorbing, rewards = self.reward_env.take_samples()
+        n, n_expert = len(gen_acts), len(self._expert_acts)
         batch = min(self.batch_size, n)
         stats: dict[str, list[float]] = {}
         self.discriminator.train()
@@ -107,15 +114,17 @@ class GAIL:
             order = self.rng.permutation(n)
             for start in range(0, n - batch + 1, batch):
                 idx = order[start : start + batch]
-                expert_idx = self.rng.integers(0, len(self.expert), size=batch)
+                expert_idx = self.rng.integers(0, n_expert, size=batch)
                 out = discriminator_loss(
                     self.discriminator,
-                    take_rows(self.expert.obs, expert_idx),
-                    self.expert.acts[expert_idx],
+                    take_rows(self._expert_obs, expert_idx),
+                    self._expert_acts[expert_idx],
                     take_rows(gen_obs, idx),
                     gen_acts[idx],
                     grad_penalty=self.grad_penalty,
                     generator=self.torch_rng,
+                    expert_absorbing=_rows_of(self._expert_absorbing, expert_idx),
+                    gen_absorbing=_rows_of(gen_absorbing, idx),
                 )
                 self.optimizer.zero_grad()
                 out.loss.backward()
@@ -135,6 +144,8 @@ class GAIL:
         self.rounds += 1
         means = {k: float(np.mean(v)) for k, v in stats.items()}
         means["reward_mean"] = float(rewards.mean())
+        if self.discriminator.absorbing:
+            means["absorbing_reward"] = self.discriminator.absorbing_reward(self.reward_env.form)
         if self._probes:
             seen, unseen = (self._expert_accuracy(*probe) for probe in self._probes)
             means["expert_acc_seen"], means["expert_acc_unseen"] = seen, unseen
@@ -202,6 +213,10 @@ class GAIL:
             self.svc.calls = int(state.get("svc_calls", 0))
         self.rng.bit_generator.state = json.loads(state["rng"])
         self.torch_rng.set_state(state["torch_rng"])
+
+
+def _rows_of(mask: np.ndarray | None, index: np.ndarray) -> np.ndarray | None:
+    return None if mask is None else mask[index]
 
 
 class _DiscriminatorRound(BaseCallback):

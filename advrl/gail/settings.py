@@ -39,6 +39,9 @@ class DiscriminatorSettings:
     """Weight of the gradient penalty (0: off)."""
     spectral_norm: bool = field(default=False, metadata=NETWORK)
     """Spectral normalization of D's layers."""
+    absorbing: bool = field(default=False, metadata=NETWORK)
+    """DAC's absorbing state after each terminated episode, scored by D, so that neither reward
+    form pays for ending or prolonging an episode by itself."""
     svc_bound: float | None = None
     """Singular value clipping bound of D's weight matrices (null: off)."""
     svc_every: int = 1
