@@ -84,6 +84,36 @@ def test_keyed_sampling_draws_from_the_distribution() -> None:
     np.testing.assert_allclose(keyed_sample(squashed, u).numpy(), np.tanh(x), rtol=1e-5)
 
 
+def test_keyed_sampling_of_a_gsde_policy() -> None:
+    """gSDE: each row's action is Normal(mean, sqrt(latent^2 @ std^2)), the variance computed here
+    by hand; squashed, the tanh of the same draw. And a use_sde model's sampled evaluation runs."""
+    from stable_baselines3.common.distributions import StateDependentNoiseDistribution
+
+    n = 60_000
+    u = uniforms(episode_keys(2, n), np.zeros(n), 2)
+    latent = torch.tensor([[1.0, 2.0, 0.5]]).expand(n, 3)
+    log_std = torch.log(torch.tensor([[0.3, 0.1], [0.2, 0.4], [1.0, 0.2]]))
+    std = torch.sqrt((latent[0] ** 2) @ torch.exp(log_std) ** 2).numpy()  # by hand
+    dist = StateDependentNoiseDistribution(2, full_std=True, use_expln=False, learn_features=False)
+    dist.proba_distribution(torch.tensor([0.5, -1.0]).expand(n, 2), log_std, latent)
+    x = keyed_sample(dist, u).numpy()
+    np.testing.assert_allclose(x.mean(0), [0.5, -1.0], atol=0.02)
+    np.testing.assert_allclose(x.std(0), std, rtol=0.02)
+    squashed = StateDependentNoiseDistribution(2, squash_output=True, learn_features=False)
+    squashed.proba_distribution(torch.tensor([0.5, -1.0]).expand(n, 2), log_std, latent)
+    np.testing.assert_allclose(keyed_sample(squashed, u).numpy(), np.tanh(x), rtol=1e-4)
+
+    from stable_baselines3 import PPO
+
+    from advrl.episodes.rollouts import evaluate_modes
+
+    model = PPO("MlpPolicy", "Pendulum-v1", use_sde=True, n_steps=64, seed=0)
+    modes = evaluate_modes(model, "Pendulum-v1", 2, 0)
+    assert modes.stochastic is not None and modes.greedy is not None
+    assert len(modes.stochastic.returns) == 2
+    assert not np.allclose(modes.stochastic.returns, modes.greedy.returns)
+
+
 @pytest.mark.parametrize("kind", ["feed-forward", "lstm"])
 @pytest.mark.parametrize("deterministic", [False, True])
 def test_the_batched_maze_plays_the_episodes_of_the_sequential_loop(

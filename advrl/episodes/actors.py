@@ -102,7 +102,14 @@ def keyed_sample(distribution: Any, u: np.ndarray) -> torch.Tensor:
     if isinstance(distribution, d.BernoulliDistribution):
         return (noise < distribution.distribution.probs.double()).float()
     if isinstance(distribution, d.StateDependentNoiseDistribution):
-        raise ValueError("keyed sampling does not cover gSDE policies (use_sde); evaluate greedily")
+        # gSDE's noise latent @ (std * eps) with eps ~ N(0, 1) is, for each row, Normal with the
+        # variance latent^2 @ std^2 that SB3 keeps in ``distribution.distribution``: a draw of it
+        # is gSDE's action with the exploration matrix drawn anew at every step (SB3's
+        # ``sde_sample_freq: 1``), from each episode's own noise
+        normal = distribution.distribution
+        z = torch.special.ndtri(noise).to(normal.mean.dtype)
+        action = normal.mean + normal.stddev * z
+        return action if distribution.bijector is None else distribution.bijector.forward(action)
     if isinstance(distribution, d.DiagGaussianDistribution):  # the squashed one included
         normal = distribution.distribution
         z = torch.special.ndtri(noise).to(normal.mean.dtype)
