@@ -61,6 +61,17 @@ def test_gradient_penalty_of_a_linear_discriminator() -> None:
     )
     out.loss.backward()  # the penalty is differentiable in D's weights
     assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
+    # zero-centred: |w|^2 = 27, and a flat D pays nothing (WGAN-GP's pays 1)
+    assert float(gradient_penalty(disc, expert, gen, center=0.0).detach()) == pytest.approx(27, rel=1e-5)
+    out = discriminator_loss(
+        disc, np.zeros((6, 3)), np.zeros(6, np.int64), np.ones((6, 3)), np.ones(6),
+        grad_penalty=2.0, grad_penalty_center=0.0,
+    )  # fmt: skip
+    assert float(out.loss.detach()) == pytest.approx(out.bce + 2.0 * 27, rel=1e-5)
+    with torch.no_grad():
+        layer.weight.zero_()
+    assert float(gradient_penalty(disc, expert, gen, center=0.0).detach()) == 0.0
+    assert float(gradient_penalty(disc, expert, gen).detach()) == pytest.approx(1.0)
 
 
 def test_discriminator_inputs_per_space() -> None:

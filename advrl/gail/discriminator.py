@@ -308,10 +308,17 @@ def gradient_penalty(
     expert: DiscInput,
     generated: DiscInput,
     generator: torch.Generator | None = None,
+    center: float = 1.0,
 ) -> torch.Tensor:
-    """``mean((||grad_x logit(x_hat)||_2 - 1)^2)`` at random interpolates of expert and generated inputs.
+    """``mean((||grad_x logit(x_hat)||_2 - center)^2)`` at random interpolates of expert and
+    generated inputs, on D's float inputs (image and flat parts together), one mixing weight per
+    sample.
 
-    As WGAN-GP, on D's float inputs (image and flat parts together), one mixing weight per sample.
+    ``center`` 1 is WGAN-GP's penalty (Gulrajani et al. 2017; DAC's), which holds D's slope at 1
+    between the two batches, also where they coincide: D cannot become flat, so its reward keeps
+    a slope after the policy has reached the expert. ``center`` 0 is the zero-centred penalty
+    (Thanh-Tung et al. 2019), whose equilibrium allows the flat ``D = 1/2`` (Mescheder et al. 2018
+    show zero-centred penalties make GAN training locally convergent).
     """
     n = len(expert.flat)
     alpha = torch.rand(n, generator=generator, device=expert.flat.device)
@@ -323,7 +330,7 @@ def gradient_penalty(
     logits = disc.forward_inputs(x_hat)
     grads = torch.autograd.grad(logits.sum(), mixed, create_graph=True)
     norm = torch.cat([g.reshape(n, -1) for g in grads], dim=1).norm(dim=1)
-    return ((norm - 1) ** 2).mean()
+    return ((norm - center) ** 2).mean()
 
 
 def _augmented(disc: Discriminator, x: DiscInput, params: Any) -> torch.Tensor:
@@ -360,8 +367,10 @@ def discriminator_loss(
     generator: torch.Generator | None = None,
     expert_absorbing: Any = None,
     gen_absorbing: Any = None,
+    grad_penalty_center: float = 1.0,
 ) -> DiscLoss:
-    """Binary cross-entropy (expert = 1, generator = 0) plus ``grad_penalty`` times the penalty.
+    """Binary cross-entropy (expert = 1, generator = 0) plus ``grad_penalty`` times the penalty
+    (:func:`gradient_penalty`, centred at ``grad_penalty_center``).
 
     With ``disc.augment`` set, one sampled DiffAugment transform is applied to both batches (which
     must then be the same size) before D sees them; the absorbing state's rows (``*_absorbing``,
@@ -381,7 +390,7 @@ def discriminator_loss(
     loss = bce
     penalty = torch.zeros(())
     if grad_penalty > 0:
-        penalty = gradient_penalty(disc, expert, gen, generator)
+        penalty = gradient_penalty(disc, expert, gen, generator, grad_penalty_center)
         loss = loss + grad_penalty * penalty
     return DiscLoss(
         loss=loss,

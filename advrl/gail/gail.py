@@ -39,6 +39,7 @@ class GAIL:
         batch_size: generator (and expert) pairs per D step.
         epochs: passes over each rollout's pairs per round.
         grad_penalty: weight of the gradient penalty (0: off).
+        grad_penalty_center: the gradient norm it pulls toward (1: WGAN-GP's; 0: zero-centred).
         svc_bound: singular value clipping bound for D's weights (None: off).
         svc_every: D steps between clippings.
         seed: seed of expert sampling and of DiffAugment.
@@ -60,6 +61,7 @@ class GAIL:
         batch_size: int = 256,
         epochs: int = 1,
         grad_penalty: float = 0.0,
+        grad_penalty_center: float = 1.0,
         svc_bound: float | None = None,
         svc_every: int = 1,
         seed: int = 0,
@@ -92,6 +94,7 @@ class GAIL:
         self.batch_size = batch_size
         self.epochs = epochs
         self.grad_penalty = grad_penalty
+        self.grad_penalty_center = grad_penalty_center
         gamma = float(getattr(model, "gamma", 0.99))
         self.reward_env = DiscriminatorReward(
             venv, discriminator, form=reward, normalize=normalize_reward, gamma=gamma
@@ -122,6 +125,7 @@ class GAIL:
                     take_rows(gen_obs, idx),
                     gen_acts[idx],
                     grad_penalty=self.grad_penalty,
+                    grad_penalty_center=self.grad_penalty_center,
                     generator=self.torch_rng,
                     expert_absorbing=_rows_of(self._expert_absorbing, expert_idx),
                     gen_absorbing=_rows_of(gen_absorbing, idx),

@@ -37,6 +37,10 @@ class DiscriminatorSettings:
     """Divide rewards by the running std of the discounted return."""
     grad_penalty: float = 0.0
     """Weight of the gradient penalty (0: off)."""
+    grad_penalty_center: float = 1.0
+    """The gradient norm the penalty pulls toward: 1, WGAN-GP's (D keeps a slope of 1 between
+    expert and policy steps even once they coincide); 0, zero-centred (D may become flat at
+    equilibrium)."""
     spectral_norm: bool = field(default=False, metadata=NETWORK)
     """Spectral normalization of D's layers."""
     absorbing: bool = field(default=False, metadata=NETWORK)
@@ -53,7 +57,7 @@ class DiscriminatorSettings:
         positive(
             self, "learning_rate", "batch_size", "epochs", "svc_bound", "svc_every", "conv_filters"
         )
-        non_negative(self, "grad_penalty")
+        non_negative(self, "grad_penalty", "grad_penalty_center")
         if self.svc_bound is not None and self.spectral_norm:
             raise ValueError("svc_bound and spectral_norm do not combine; set one")
 
