@@ -56,6 +56,8 @@ METHODS: dict[str, tuple[str, list[str]]] = {
     "gail+diffaug-full": ("gail", ["discriminator.augment=color,translation,cutout"]),
     # a control: D stays at its initialization, so the reward is the form's sign and nothing learned
     "gail-frozen-d": ("gail", ["discriminator.augment=null", "discriminator.learning_rate=1e-12"]),
+    # GAIL with the zero-centred gradient penalty (D may become flat once the policy matches)
+    "gail-gp0": ("gail", ["discriminator.grad_penalty_center=0"]),
     # the same three with DAC's absorbing state: no reward for ending or prolonging an episode
     "gail-dac": ("gail", ["discriminator.augment=null", "discriminator.absorbing=true"]),
     "gail-dac+diffaug-full": (

@@ -62,7 +62,9 @@ def test_gradient_penalty_of_a_linear_discriminator() -> None:
     out.loss.backward()  # the penalty is differentiable in D's weights
     assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
     # zero-centred: |w|^2 = 27, and a flat D pays nothing (WGAN-GP's pays 1)
-    assert float(gradient_penalty(disc, expert, gen, center=0.0).detach()) == pytest.approx(27, rel=1e-5)
+    assert float(gradient_penalty(disc, expert, gen, center=0.0).detach()) == pytest.approx(
+        27, rel=1e-5
+    )
     out = discriminator_loss(
         disc, np.zeros((6, 3)), np.zeros(6, np.int64), np.ones((6, 3)), np.ones(6),
         grad_penalty=2.0, grad_penalty_center=0.0,

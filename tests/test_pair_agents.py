@@ -17,6 +17,7 @@ from advrl.pair import (
     ACCEL,
     PAIRED,
     PLR,
+    REPAIRED,
     Adversary,
     LevelBuffer,
     MazeFamily,
@@ -244,3 +245,44 @@ def test_mna_scores_come_from_the_protagonists_rollout_gated_on_solving() -> Non
         gae_lambda=result.gae_lambda,
     )
     np.testing.assert_allclose(plr.level_scores(result, ever_solved), gated)
+
+
+def test_repaired_designs_new_levels_rewards_regret_there_and_replays_the_best() -> None:
+    """REPAIRED: with an empty buffer the adversary designs (no student gradient, PLR⊥), is
+    rewarded with the hand-computed regret, and the designed levels enter the buffer with the
+    protagonist's scores; a replay batch then trains the students and leaves the adversary be."""
+    paired = PAIRED(maze_adversary(), regret="clipped")
+    buffer = LevelBuffer(4, temperature=0.1, staleness_coef=0.0)
+    teacher = REPAIRED(paired, MazeFamily((4, 4)), buffer, replay_prob=1.0)
+    assert teacher.needs_antagonist and teacher.adversary is paired.adversary
+    designed = teacher.propose(4)
+    assert designed.source == "designed" and not designed.learn
+    protagonist = _rollout([[0.0, 0.5], [0.8], [], [0.1]], [[False, True], [True], [], [False]])
+    protagonist.advantages[:] = [[0.1, 0.0, 0.0, 0.9]]  # both steps: pvl scores 0.1, 0, 0, 0.9
+    antagonist = _rollout([[0.75], [0.2, 0.6], [], [1.0]], [[True], [True, True], [], [True]])
+    metrics = teacher.update(designed, protagonist, antagonist)
+    np.testing.assert_allclose(teacher.last_scores, [0.5, 0.0, 0.0, 0.9])  # max(A_best - P_mean, 0)
+    assert metrics["regret"] == pytest.approx(1.4 / 4) and metrics["buffer_size"] == 4
+    np.testing.assert_allclose(sorted(buffer.scores), [0.0, 0.0, 0.1, 0.9])
+    design_steps = paired.adversary.model.num_timesteps
+    replay = teacher.propose(4)
+    assert replay.source == "replay" and replay.learn
+    best = designed.levels[3]  # the highest score; temperature 0.1 replays it almost always
+    assert replay.levels.count(best) >= 3
+    metrics = teacher.update(replay, protagonist, antagonist)
+    assert "regret" not in metrics and teacher.last_scores is None
+    assert paired.adversary.model.num_timesteps == design_steps  # no design on a replay batch
+
+
+def test_repaired_is_a_ued_method_with_paireds_and_the_buffers_settings() -> None:
+    from advrl.pair.methods import TEACHERS
+    from advrl.pair.settings import REPAIREDSettings
+
+    method = TEACHERS["repaired"]
+    assert method.settings is REPAIREDSettings and method.needs_adversary
+    settings = REPAIREDSettings(regret="mean", cloning="bibc", buffer_size=8, replay_prob=0.7)
+    assert settings.robust and settings.score == "pvl"
+    with pytest.raises(ValueError, match="replay_prob"):
+        REPAIREDSettings(replay_prob=2.0)
+    with pytest.raises(ValueError, match="cloning_every"):
+        REPAIREDSettings(cloning_every=0)

@@ -22,6 +22,7 @@ TEACHER = {
     "accel": {"buffer_size": 6, "replay_prob": 0.5, "num_edits": 2},
     "sfl": {"num_samples": 12, "episodes": 2, "buffer_size": 4, "refresh_every": 3},
     "degen": {"hidden": 16, "minibatches": 2},
+    "repaired": {"buffer_size": 6, "replay_prob": 0.5, "cloning": "bibc", "cloning_every": 2},
 }
 
 
@@ -59,7 +60,9 @@ def write(config: dict[str, Any], path: Path) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("method", ["paired", "dr", "minimax", "plr", "accel", "sfl", "degen"])
+@pytest.mark.parametrize(
+    "method", ["paired", "dr", "minimax", "plr", "accel", "sfl", "degen", "repaired"]
+)
 def test_each_method_trains_logs_and_checkpoints(tmp_path: Path, method: str) -> None:
     config = write(tiny_config(method, tmp_path), tmp_path / "c.yaml")
     assert main(["train", method, "--config", config]) == 0
@@ -77,7 +80,7 @@ def test_each_method_trains_logs_and_checkpoints(tmp_path: Path, method: str) ->
         np.mean([float(r["solve_rate_random"]) for r in rows]), abs=1e-4
     )
     state = read_state(run / "checkpoints" / "step_256.pt")
-    roles = {"paired": 3, "minimax": 2}.get(method, 1)
+    roles = {"paired": 3, "repaired": 3, "minimax": 2}.get(method, 1)
     assert len(state["agents"]) == roles
     events = EventAccumulator(str(run / "tb"), size_guidance={"images": 0})
     events.Reload()
@@ -101,6 +104,7 @@ def test_each_method_trains_logs_and_checkpoints(tmp_path: Path, method: str) ->
         "accel": {"ued/buffer_size", "ued/edit"},
         "sfl": {"ued/buffer_learnability_mean", "ued/buffer_success_mean"},
         "degen": {"ued/generator_reward", "ued/generator_entropy", "ued/generator_wall_share"},
+        "repaired": {"ued/regret", "ued/buffer_size", "ued/replay", "adversary/train/value_loss"},
     }[method]
     assert expected <= scalars
 
@@ -111,7 +115,7 @@ def final_params(run: Path) -> dict[str, dict[str, torch.Tensor]]:
     return {role: a["params"]["policy"] for role, a in state["agents"].items()}
 
 
-@pytest.mark.parametrize("method", ["paired", "accel", "sfl", "degen"])
+@pytest.mark.parametrize("method", ["paired", "accel", "sfl", "degen", "repaired"])
 def test_a_resumed_run_ends_exactly_where_an_uninterrupted_one_does(
     tmp_path: Path, method: str
 ) -> None:

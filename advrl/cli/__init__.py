@@ -6,7 +6,7 @@
     advrl --import my_module train mine --config my.yaml   a method or env from your own module
     advrl levels show NAME [--out FILE.png]      draw a level (held-out name, id, or text file)
     advrl train ppo --config configs/ppo-maze.yaml [--set train.seed=3] [--resume RUN]
-    advrl train paired|dr|minimax|plr|accel|degen|sfl --config configs/paired-maze.yaml [--resume RUN]
+    advrl train paired|dr|minimax|plr|accel|repaired|degen|sfl --config configs/paired-maze.yaml
     advrl train gail|asaf --config configs/gail-cartpole.yaml [--resume RUN]
     advrl expert train --env CartPole-v1 [--config configs/expert-cartpole.yaml]
     advrl demos record --model RUN --episodes 10 --out demos.npz

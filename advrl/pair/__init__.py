@@ -1,4 +1,4 @@
-"""Unsupervised environment design: PAIRED, DR, minimax, PLR⊥, ACCEL, DEGen and SFL."""
+"""Unsupervised environment design: PAIRED, DR, minimax, PLR⊥, ACCEL, REPAIRED, DEGen and SFL."""
 
 from advrl.pair.adversary import Adversary
 from advrl.pair.buffer import LevelBuffer
@@ -15,6 +15,7 @@ from advrl.pair.teachers import (
     ACCEL,
     PAIRED,
     PLR,
+    REPAIRED,
     DomainRandomization,
     Minimax,
     Proposal,
@@ -25,6 +26,7 @@ __all__ = [
     "ACCEL",
     "PAIRED",
     "PLR",
+    "REPAIRED",
     "Adversary",
     "DomainRandomization",
     "LevelBuffer",

@@ -28,15 +28,25 @@ from advrl.pair.degen import DEGen
 from advrl.pair.levels import LevelFamily
 from advrl.pair.settings import (
     ACCELSettings,
+    BufferSettings,
     DEGenSettings,
     NoSettings,
     PAIREDSettings,
     PLRSettings,
+    REPAIREDSettings,
     ReplaySettings,
     SFLSettings,
 )
 from advrl.pair.sfl import SFL, SuccessRates
-from advrl.pair.teachers import ACCEL, PAIRED, PLR, DomainRandomization, Minimax, Teacher
+from advrl.pair.teachers import (
+    ACCEL,
+    PAIRED,
+    PLR,
+    REPAIRED,
+    DomainRandomization,
+    Minimax,
+    Teacher,
+)
 
 
 # ---------------------------------------------------------------------------------- the table
@@ -96,8 +106,8 @@ def register_teacher(method: TeacherMethod) -> TeacherMethod:
     return method
 
 
-def _replay(s: ReplaySettings, ctx: TeacherContext) -> dict[str, Any]:
-    """PLR's and ACCEL's shared arguments: the family, the buffer and how to replay it."""
+def _buffer(s: BufferSettings, ctx: TeacherContext) -> dict[str, Any]:
+    """The replaying teachers' shared arguments: the family, the buffer and how to replay it."""
     buffer = LevelBuffer(
         s.buffer_size,
         temperature=s.temperature,
@@ -109,9 +119,27 @@ def _replay(s: ReplaySettings, ctx: TeacherContext) -> dict[str, Any]:
         "buffer": buffer,
         "replay_prob": s.replay_prob,
         "score": s.score,
-        "new_levels": s.new_levels,
         "seed": ctx.seed,
     }
+
+
+def _replay(s: ReplaySettings, ctx: TeacherContext) -> dict[str, Any]:
+    """PLR's and ACCEL's shared arguments: :func:`_buffer`'s and where new levels come from."""
+    return {**_buffer(s, ctx), "new_levels": s.new_levels}
+
+
+def _paired(s: PAIREDSettings, ctx: TeacherContext) -> PAIRED:
+    return PAIRED(
+        ctx.adversary(),
+        regret=s.regret,
+        cloning=s.cloning,
+        cloning_coef=s.cloning_coef,
+        cloning_every=s.cloning_every,
+    )
+
+
+def _repaired(s: REPAIREDSettings, ctx: TeacherContext) -> Teacher:
+    return REPAIRED(_paired(s, ctx), **_buffer(s, ctx), robust=s.robust)
 
 
 def _plr(s: PLRSettings, ctx: TeacherContext) -> Teacher:
@@ -148,13 +176,7 @@ for _method in (
         name="paired",
         help="PAIRED (adversary, protagonist, antagonist; regret)",
         settings=PAIREDSettings,
-        build=lambda s, ctx: PAIRED(
-            ctx.adversary(),
-            regret=s.regret,
-            cloning=s.cloning,
-            cloning_coef=s.cloning_coef,
-            cloning_every=s.cloning_every,
-        ),
+        build=_paired,
         needs_adversary=True,
     ),
     TeacherMethod(
@@ -175,6 +197,13 @@ for _method in (
     ),
     TeacherMethod(
         name="accel", help="ACCEL (PLR⊥ with level edits)", settings=ACCELSettings, build=_accel
+    ),
+    TeacherMethod(
+        name="repaired",
+        help="REPAIRED (PLR⊥ over the levels PAIRED's adversary designs)",
+        settings=REPAIREDSettings,
+        build=_repaired,
+        needs_adversary=True,
     ),
     TeacherMethod(
         name="degen",

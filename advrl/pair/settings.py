@@ -80,8 +80,8 @@ class NoSettings:
 
 
 @dataclass(frozen=True)
-class ReplaySettings:
-    """The level buffer and replay of PLR⊥ and ACCEL."""
+class BufferSettings:
+    """The scored level buffer of PLR⊥, ACCEL and REPAIRED, and how often it is replayed."""
 
     buffer_size: int = 4000
     """Levels the replay buffer holds."""
@@ -94,12 +94,18 @@ class ReplaySettings:
     """Of the rank prioritization."""
     staleness_coef: float = 0.3
     """Weight of staleness (steps since a level was last played) in the replay distribution."""
-    new_levels: Literal["random", "blank"] = "random"
-    """New levels: domain-randomized, or the simplest level (an empty room)."""
 
     def __post_init__(self) -> None:
         positive(self, "buffer_size", "temperature")
         unit_interval(self, "replay_prob", "staleness_coef")
+
+
+@dataclass(frozen=True)
+class ReplaySettings(BufferSettings):
+    """The level buffer and replay of PLR⊥ and ACCEL, and where their new levels come from."""
+
+    new_levels: Literal["random", "blank"] = "random"
+    """New levels: domain-randomized, or the simplest level (an empty room)."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,19 @@ class ACCELSettings(ReplaySettings):
     def __post_init__(self) -> None:
         super().__post_init__()
         positive(self, "num_edits")
+
+
+@dataclass(frozen=True)
+class REPAIREDSettings(PAIREDSettings, BufferSettings):
+    """REPAIRED: PLR⊥ whose new levels PAIRED's adversary designs, rewarded with their regret."""
+
+    robust: bool = True
+    """No gradient updates on the designed levels (PLR⊥'s rule); false: the students learn on
+    them too."""
+
+    def __post_init__(self) -> None:
+        PAIREDSettings.__post_init__(self)
+        BufferSettings.__post_init__(self)
 
 
 @dataclass(frozen=True)

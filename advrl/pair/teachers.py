@@ -11,6 +11,7 @@ teacher                   levels                                                
                           best return
 :class:`PLR`              new random levels, or replayed from a scored buffer    replays only (⊥)
 :class:`ACCEL`            PLR⊥, plus small random edits of the replayed levels   replays only
+:class:`REPAIRED`         PLR⊥ whose new levels PAIRED's adversary designs       replays only
 ========================  =====================================================  ==============
 """
 
@@ -472,3 +473,78 @@ class ACCEL(PLR):
         """Restore PLR's state and the waiting parents."""
         super().load_state_dict(state)
         self.parents = [self.family.decode(p) for p in state.get("parents", [])]
+
+
+class REPAIRED(PLR):
+    """REPAIRED (Jiang et al., 2021, "Replay-Guided Adversarial Environment Design"): PLR⊥ whose
+    new levels are designed by PAIRED's adversary.
+
+    Each batch is, with probability ``replay_prob`` (once the buffer holds a batch's worth), levels
+    replayed from the buffer, on which both students learn; else a batch the adversary designs,
+    which both students play without a gradient step (robust: PLR⊥'s rule) and which rewards the
+    adversary with their regret, exactly as :class:`PAIRED` (regret estimator and BiBC/UniBC
+    included). Every level played is scored by PLR's score of the protagonist's rollout, and the
+    designed ones are offered to the buffer.
+
+    Simplifications against dcd's code (``ued_algo: paired`` with ``use_plr``): one buffer, scored
+    by the protagonist, from which both students replay the same batch (dcd can keep one per
+    student); and the adversary learns only from the batches it designed (dcd's loop also runs
+    its update after a replay batch, on its storage from the last design).
+
+    Args:
+        paired: the PAIRED teacher whose adversary designs the new levels and learns from them.
+        family: the levels (for the buffer's encoding).
+        buffer: the scored level buffer.
+        replay_prob: probability of a replay batch.
+        score: the buffer's score, ``pvl``, ``maxmc`` or ``mna``.
+        robust: no gradient updates on designed levels (PLR⊥).
+        seed: seed of the teacher's draws.
+    """
+
+    needs_antagonist = True
+
+    def __init__(
+        self,
+        paired: PAIRED,
+        family: LevelFamily,
+        buffer: LevelBuffer,
+        *,
+        replay_prob: float = 0.5,
+        score: ScoreName = "pvl",
+        robust: bool = True,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            family, buffer, replay_prob=replay_prob, score=score, robust=robust, seed=seed
+        )
+        self.paired = paired
+        self.adversary = paired.adversary
+
+    @property
+    def last_scores(self) -> np.ndarray | None:
+        """The regret of the last designed batch's levels (None after a replay batch)."""
+        return self.paired.last_scores
+
+    def start(self, total_timesteps: int, logger: Logger) -> None:
+        """Set up the adversary's SB3 state."""
+        self.paired.start(total_timesteps, logger)
+
+    def new_batch(self, n: int) -> Proposal:
+        """``n`` levels designed by the adversary (no gradient for the students if robust)."""
+        designed = self.paired.propose(n)
+        return Proposal(designed.levels, learn=not self.robust, source="designed")
+
+    def cloning(self, iteration: int) -> Cloning | None:
+        """PAIRED's cloning between the students."""
+        return self.paired.cloning(iteration)
+
+    def update(
+        self, proposal: Proposal, protagonist: RolloutResult, antagonist: RolloutResult | None
+    ) -> dict[str, float]:
+        """Score the levels into the buffer; reward the adversary on the batches it designed."""
+        metrics = super().update(proposal, protagonist, antagonist)
+        if proposal.source == "designed":
+            metrics.update(self.paired.update(proposal, protagonist, antagonist))
+        else:
+            self.paired.last_scores = None
+        return metrics
