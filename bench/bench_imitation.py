@@ -58,6 +58,16 @@ METHODS: dict[str, tuple[str, list[str]]] = {
     "gail-frozen-d": ("gail", ["discriminator.augment=null", "discriminator.learning_rate=1e-12"]),
     # GAIL with the zero-centred gradient penalty (D may become flat once the policy matches)
     "gail-gp0": ("gail", ["discriminator.grad_penalty_center=0"]),
+    "gail-gp0-l1": (
+        "gail",
+        ["discriminator.grad_penalty_center=0", "discriminator.grad_penalty=1"],
+    ),
+    # ... and with the logit reward, which has no constant part for the return's scale to hide
+    # D's signal behind
+    "gail-gp0-logit": (
+        "gail",
+        ["discriminator.grad_penalty_center=0", "discriminator.reward=logit"],
+    ),
     # the same three with DAC's absorbing state: no reward for ending or prolonging an episode
     "gail-dac": ("gail", ["discriminator.augment=null", "discriminator.absorbing=true"]),
     "gail-dac+diffaug-full": (

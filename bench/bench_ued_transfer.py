@@ -92,6 +92,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     # score
     "paired-mna": ("paired", ["teacher.regret=mna"]),
     "plr-mna": ("plr", ["teacher.score=mna"]),
+    # REPAIRED with the stabilizers (configs/repaired-maze-transfer.yaml)
+    "repaired": ("repaired", []),
     # robust PLR at DR's number of gradient updates: it updates on replayed levels only (p = 0.5),
     # so twice DR's env steps, as the UED papers compare them
     "plr-2m": ("plr", ["train.total_timesteps=2000000"]),
