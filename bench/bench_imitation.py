@@ -56,6 +56,40 @@ METHODS: dict[str, tuple[str, list[str]]] = {
     "gail+diffaug-full": ("gail", ["discriminator.augment=color,translation,cutout"]),
     # a control: D stays at its initialization, so the reward is the form's sign and nothing learned
     "gail-frozen-d": ("gail", ["discriminator.augment=null", "discriminator.learning_rate=1e-12"]),
+    # the generator explores as the expert's PPO did (gSDE, a new noise matrix every 4 steps)
+    "gail-sde": ("gail", ["ppo.use_sde=true", "ppo.sde_sample_freq=4"]),
+    "gail-sde-gp0-l1": (
+        "gail",
+        [
+            "ppo.use_sde=true",
+            "ppo.sde_sample_freq=4",
+            "discriminator.grad_penalty_center=0",
+            "discriminator.grad_penalty=1",
+        ],
+    ),
+    # ... and the generator's learning rate annealed to 0, as the expert's PPO did not need
+    "gail-sde-gp0-l1-anneal": (
+        "gail",
+        [
+            "ppo.use_sde=true",
+            "ppo.sde_sample_freq=4",
+            "ppo.lr_schedule=linear",
+            "discriminator.grad_penalty_center=0",
+            "discriminator.grad_penalty=1",
+        ],
+    ),
+    # ... and D's learning rate a third of the default, so the reward moves more slowly
+    "gail-sde-gp0-l1-anneal-dlr": (
+        "gail",
+        [
+            "ppo.use_sde=true",
+            "ppo.sde_sample_freq=4",
+            "ppo.lr_schedule=linear",
+            "discriminator.grad_penalty_center=0",
+            "discriminator.grad_penalty=1",
+            "discriminator.learning_rate=1e-4",
+        ],
+    ),
     # GAIL with the zero-centred gradient penalty (D may become flat once the policy matches)
     "gail-gp0": ("gail", ["discriminator.grad_penalty_center=0"]),
     "gail-gp0-l1": (

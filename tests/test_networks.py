@@ -120,3 +120,28 @@ def test_acting_features_equal_the_convolutions() -> None:
         torch.testing.assert_close(
             one_hot_conv(codes, net.conv[0]), net.conv[0](net.one_hot_image(batch["image"]))
         )
+
+
+def test_target_kl_stops_an_update_early() -> None:
+    """``ppo.target_kl`` reaches SB3's PPO, which then stops after the first minibatch whose KL
+    passes 1.5 x target: with a target of 1e-12 the policy takes one gradient step where it
+    would take 4 epochs x 4 minibatches, and moves less."""
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from advrl.agents.settings import PPOSettings
+
+    settings = PPOSettings(n_steps=64, batch_size=32, n_epochs=4, target_kl=1e-12)
+    assert settings.sb3_kwargs()["target_kl"] == 1e-12
+
+    def moved(target_kl: float | None) -> float:
+        env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
+        kwargs = {**settings.sb3_kwargs(), "target_kl": target_kl}
+        model = make_ppo(env, net_arch=[8], seed=0, **kwargs)
+        before = torch.cat([p.detach().flatten().clone() for p in model.policy.parameters()])
+        model.learn(128)
+        after = torch.cat([p.detach().flatten() for p in model.policy.parameters()])
+        return float((after - before).norm())
+
+    assert 0 < moved(1e-12) < 0.5 * moved(None)
+    with np.testing.assert_raises_regex(ValueError, "target_kl must be positive"):
+        PPOSettings(target_kl=0.0)

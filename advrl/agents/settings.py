@@ -68,6 +68,10 @@ class PPOSettings:
     """Weight of the value loss."""
     max_grad_norm: float = 0.5
     """Gradient norm clipping."""
+    target_kl: float | None = None
+    """Stop an update's epochs once a minibatch's approximate KL from the rollout's policy passes
+    1.5 x this (SB3's early stopping; null: never). Clipping the ratio does not bound the step of
+    a policy whose action noise has shrunk: its KL can jump by orders of magnitude in one update."""
     use_sde: bool = False
     """Generalized state-dependent exploration (continuous actions)."""
     sde_sample_freq: int = -1
@@ -77,7 +81,7 @@ class PPOSettings:
 
     def __post_init__(self) -> None:
         positive(self, "learning_rate", "n_steps", "batch_size", "n_epochs", "clip_range")
-        positive(self, "max_grad_norm")
+        positive(self, "max_grad_norm", "target_kl")
         at_most(self, 1_000_000, "n_steps", "batch_size")
         at_most(self, MAX_EPOCHS, "n_epochs")  # (each epoch is a pass over the whole rollout)
         unit_interval(self, "gamma", "gae_lambda")
