@@ -46,6 +46,19 @@ from advrl.runners.loading import load_run
 DEFAULT_DEMOS = 10
 """Demonstrations recorded per task (and used per run unless --demo-counts says otherwise)."""
 
+
+def pendulum(*, sde: bool, kl: float | None, penalty: float, center: float) -> list[str]:
+    """The overrides of one GAIL-on-Pendulum variant: gSDE or not, PPO's ``target_kl``, and D's
+    gradient penalty weight and centre."""
+    return [
+        f"ppo.use_sde={str(sde).lower()}",
+        f"ppo.sde_sample_freq={4 if sde else -1}",
+        f"ppo.target_kl={'null' if kl is None else kl}",
+        f"discriminator.grad_penalty={penalty}",
+        f"discriminator.grad_penalty_center={center}",
+    ]
+
+
 METHODS: dict[str, tuple[str, list[str]]] = {
     "gail": ("gail", ["discriminator.augment=null"]),
     "asaf": ("asaf", ["asaf.window=null"]),
@@ -56,52 +69,24 @@ METHODS: dict[str, tuple[str, list[str]]] = {
     "gail+diffaug-full": ("gail", ["discriminator.augment=color,translation,cutout"]),
     # a control: D stays at its initialization, so the reward is the form's sign and nothing learned
     "gail-frozen-d": ("gail", ["discriminator.augment=null", "discriminator.learning_rate=1e-12"]),
-    # the generator explores as the expert's PPO did (gSDE, a new noise matrix every 4 steps)
-    "gail-sde": ("gail", ["ppo.use_sde=true", "ppo.sde_sample_freq=4"]),
-    "gail-sde-gp0-l1": (
-        "gail",
-        [
-            "ppo.use_sde=true",
-            "ppo.sde_sample_freq=4",
-            "discriminator.grad_penalty_center=0",
-            "discriminator.grad_penalty=1",
-        ],
-    ),
-    # ... and the generator's learning rate annealed to 0, as the expert's PPO did not need
-    "gail-sde-gp0-l1-anneal": (
-        "gail",
-        [
-            "ppo.use_sde=true",
-            "ppo.sde_sample_freq=4",
-            "ppo.lr_schedule=linear",
-            "discriminator.grad_penalty_center=0",
-            "discriminator.grad_penalty=1",
-        ],
-    ),
-    # ... and D's learning rate a third of the default, so the reward moves more slowly
-    "gail-sde-gp0-l1-anneal-dlr": (
-        "gail",
-        [
-            "ppo.use_sde=true",
-            "ppo.sde_sample_freq=4",
-            "ppo.lr_schedule=linear",
-            "discriminator.grad_penalty_center=0",
-            "discriminator.grad_penalty=1",
-            "discriminator.learning_rate=1e-4",
-        ],
-    ),
-    # GAIL with the zero-centred gradient penalty (D may become flat once the policy matches)
-    "gail-gp0": ("gail", ["discriminator.grad_penalty_center=0"]),
-    "gail-gp0-l1": (
-        "gail",
-        ["discriminator.grad_penalty_center=0", "discriminator.grad_penalty=1"],
-    ),
-    # ... and with the logit reward, which has no constant part for the return's scale to hide
-    # D's signal behind
+    # GAIL on Pendulum, each setting spelled out (configs/gail-pendulum.yaml holds the last row's):
+    # gSDE exploration as the expert's PPO (noise redrawn every 4 steps), PPO's KL stop, and D's
+    # gradient penalty (weight, centre); the diagnosis is in docs/benchmarks.md
+    "gail-wgan-gp": ("gail", pendulum(sde=False, kl=None, penalty=10, center=1)),
+    "gail-kl": ("gail", pendulum(sde=False, kl=0.02, penalty=10, center=1)),
+    "gail-gp0": ("gail", pendulum(sde=False, kl=None, penalty=10, center=0)),
+    "gail-gp0-l1": ("gail", pendulum(sde=False, kl=None, penalty=1, center=0)),
     "gail-gp0-logit": (
         "gail",
-        ["discriminator.grad_penalty_center=0", "discriminator.reward=logit"],
+        [*pendulum(sde=False, kl=None, penalty=10, center=0), "discriminator.reward=logit"],
     ),
+    "gail-sde": ("gail", pendulum(sde=True, kl=None, penalty=10, center=1)),
+    "gail-sde-gp0-l1": ("gail", pendulum(sde=True, kl=None, penalty=1, center=0)),
+    "gail-sde-gp0-l1-anneal": (
+        "gail",
+        [*pendulum(sde=True, kl=None, penalty=1, center=0), "ppo.lr_schedule=linear"],
+    ),
+    "gail-sde-gp0-l1-kl": ("gail", pendulum(sde=True, kl=0.02, penalty=1, center=0)),
     # the same three with DAC's absorbing state: no reward for ending or prolonging an episode
     "gail-dac": ("gail", ["discriminator.augment=null", "discriminator.absorbing=true"]),
     "gail-dac+diffaug-full": (
