@@ -214,3 +214,27 @@ def test_the_setting_reaches_gail() -> None:
     assert int(trainer._expert_absorbing.sum()) == int(demos.terminated.sum())
     trainer.learn(64)
     assert trainer.rounds == 1
+
+
+def test_absorbing_states_need_a_discount_below_one() -> None:
+    """The tail r / (1 - gamma) has no value at gamma 1: the config says so before anything is
+    written, and the trainer refuses it."""
+    from advrl.agents import make_ppo
+    from advrl.agents.settings import PPOSettings
+    from advrl.checks import ConfigError
+    from advrl.config.schemas import GAILRunConfig
+    from advrl.episodes import random_policy
+    from advrl.gail import GAIL, record_demos
+
+    with pytest.raises(ConfigError, match=r"ppo\.gamma below 1"):
+        GAILRunConfig(
+            ppo=PPOSettings(gamma=1.0), discriminator=DiscriminatorSettings(absorbing=True)
+        )
+    GAILRunConfig(ppo=PPOSettings(gamma=1.0))  # without absorbing states gamma 1 is fine
+    env = gym.make("CartPole-v1")
+    demos = record_demos(env, random_policy(env.action_space, 0), 2)
+    venv = make_vec_env("CartPole-v1", n_envs=1, seed=0)
+    model = make_ppo(venv, net_arch=[8], seed=0, n_steps=32, batch_size=32, gamma=1.0)
+    disc = Discriminator(venv.observation_space, venv.action_space, absorbing=True)
+    with pytest.raises(ValueError, match="gamma below 1"):
+        GAIL(venv=venv, model=model, discriminator=disc, demos=demos)

@@ -316,6 +316,14 @@ class GAILRunConfig(ImitationRunConfig):
     discriminator: DiscriminatorSettings = field(default_factory=DiscriminatorSettings)
     """GAIL's discriminator."""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.discriminator.absorbing and not self.ppo.gamma < 1:
+            raise ConfigError(
+                "discriminator.absorbing values staying in the absorbing state as "
+                f"r / (1 - gamma): it needs ppo.gamma below 1, got {self.ppo.gamma}"
+            )
+
 
 @dataclass(frozen=True)
 class ASAFRunConfig(ImitationRunConfig):

@@ -96,6 +96,8 @@ class GAIL:
         self.grad_penalty = grad_penalty
         self.grad_penalty_center = grad_penalty_center
         gamma = float(getattr(model, "gamma", 0.99))
+        if discriminator.absorbing and not gamma < 1:
+            raise ValueError(f"absorbing states need the generator's gamma below 1, got {gamma}")
         self.reward_env = DiscriminatorReward(
             venv, discriminator, form=reward, normalize=normalize_reward, gamma=gamma
         )
