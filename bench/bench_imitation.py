@@ -18,6 +18,18 @@ training, and D's accuracy on seen and unseen expert steps is reported:
     python bench/bench_imitation.py --tasks pixel-maze --methods gail,gail+diffaug-full \
         --demo-counts 2,10 --seeds 0,1,2,3,4 --results docs/results/imitation-pixels
 
+With DAC's absorbing states (``gail-dac``, ``gail-dac+diffaug-full`` and the frozen-D control
+``gail-dac-frozen-d``), where the reward's sign no longer solves the maze by itself:
+
+    python bench/bench_imitation.py --tasks pixel-maze --methods gail-dac,gail-dac+diffaug-full \
+        --demo-counts 2,1 --seeds 0,1,2,3,4 --results docs/results/imitation-dac
+
+GAIL on Pendulum, each fix spelled out (``gail-wgan-gp``: the settings before them; ``gail-kl``:
+PPO's KL stop alone; ``gail-sde-gp0-l1-kl``: the three, as ``configs/gail-pendulum.yaml``):
+
+    python bench/bench_imitation.py --tasks pendulum --methods gail-wgan-gp,gail-kl,gail-sde-gp0-l1-kl \
+        --seeds 0,1,2,3,4 --results docs/results/imitation-pendulum
+
 Each run's figures are kept as one JSON under ``--results`` (``--report`` prints the table from
 them); the table gives the IQM over seeds with stratified-bootstrap 95% CIs (rliable).
 """
