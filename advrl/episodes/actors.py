@@ -101,21 +101,19 @@ def keyed_sample(distribution: Any, u: np.ndarray) -> torch.Tensor:
         return torch.stack(columns, dim=1)
     if isinstance(distribution, d.BernoulliDistribution):
         return (noise < distribution.distribution.probs.double()).float()
-    if isinstance(distribution, d.StateDependentNoiseDistribution):
-        # gSDE's noise latent @ (std * eps) with eps ~ N(0, 1) is, for each row, Normal with the
-        # variance latent^2 @ std^2 that SB3 keeps in ``distribution.distribution``: a draw of it
-        # is gSDE's action with the exploration matrix drawn anew at every step (SB3's
-        # ``sde_sample_freq: 1``), from each episode's own noise
+    if isinstance(distribution, (d.DiagGaussianDistribution, d.StateDependentNoiseDistribution)):
+        # The squashed Gaussian included. gSDE's noise latent @ (std * eps), eps ~ N(0, 1), is for
+        # each row Normal with the variance latent^2 @ std^2 that SB3 keeps in
+        # ``distribution.distribution``: a draw of it is gSDE's action with the exploration matrix
+        # drawn anew at every step (SB3's ``sde_sample_freq: 1``), from each episode's own noise.
         normal = distribution.distribution
         z = torch.special.ndtri(noise).to(normal.mean.dtype)
         action = normal.mean + normal.stddev * z
-        return action if distribution.bijector is None else distribution.bijector.forward(action)
-    if isinstance(distribution, d.DiagGaussianDistribution):  # the squashed one included
-        normal = distribution.distribution
-        z = torch.special.ndtri(noise).to(normal.mean.dtype)
-        action = normal.mean + normal.stddev * z
+        bijector = getattr(distribution, "bijector", None)  # gSDE with squash_output
         if isinstance(distribution, d.SquashedDiagGaussianDistribution):
             action = torch.tanh(action)
+        elif bijector is not None:
+            action = bijector.forward(action)
         return action
     raise ValueError(f"no keyed sampling for {type(distribution).__name__}")
 
