@@ -246,10 +246,10 @@ class Discriminator(nn.Module):
         """The one input of the absorbing state: zero features, the flag set."""
         if not self.absorbing:
             raise ValueError("the discriminator was built without absorbing=True")
-        flat = torch.zeros(1, self.flat_width, device=self.device)
-        flat[:, -1] = 1.0
-        image = None if self.conv is None else torch.zeros(1, *self.image_shape, device=self.device)
-        return DiscInput(image, flat)
+        dev = self.device
+        image = None if self.conv is None else torch.zeros(1, *self.image_shape, device=dev)
+        row = DiscInput(image, torch.zeros(1, self.flat_width - 1, device=dev))
+        return absorbing_inputs(row, torch.ones(1, dtype=torch.bool, device=dev))
 
     @torch.no_grad()
     def absorbing_reward(self, form: RewardForm = "gail") -> float:
