@@ -40,6 +40,7 @@ import argparse
 import csv
 import json
 import platform
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -196,7 +197,11 @@ def run_method(
     config = load_config(
         imitation_run_config(family), Path("configs") / f"{family}-{task}.yaml", sets
     )
-    return train_imitation(config)
+    run = out / name
+    resume = run if any(run.glob("checkpoints/*.pt")) else None  # cut off: go on from there
+    if run.exists() and resume is None:  # started, no checkpoint yet: begin again
+        shutil.rmtree(run)
+    return train_imitation(config, resume=resume)
 
 
 def disc_accuracy(run: Path) -> dict[str, float]:

@@ -33,43 +33,49 @@ from advrl.eval.robustness import CurvePoint, curve_report, random_return, robus
 from advrl.runners import train_ppo
 from advrl.runners.loading import load_run
 
+
+def method(name: str, term: str = "{}", *sets: str) -> list[str]:
+    """The overrides of adversarial method ``name`` with its own settings ``term`` (YAML; the
+    whole section, so that no other method's settings from the task's config remain)."""
+    return [f"adversarial.method={name}", f"adversarial.term={term}", *sets]
+
+
+MIXED = "{weight: 0.5}"
+"""The mixing methods' weight of the perturbed loss (both tasks' configs)."""
+
 METHODS: dict[str, list[str]] = {
-    "ppo": ["adversarial.method=none"],
-    "pgd_at": ["adversarial.method=pgd_at"],
-    "sa": ["adversarial.method=sa"],
-    "fgsm_rs": ["adversarial.method=fgsm_rs"],
-    "fast_bat": ["adversarial.method=fast_bat"],
-    "fast_bat_carry": ["adversarial.method=fast_bat", "adversarial.fast_bat_z=carry"],
-    "fast_bat_random": ["adversarial.method=fast_bat", "adversarial.fast_bat_z=random"],
-    # The adversarial term on every other minibatch at twice the weight (adv_weight 0.5 -> 1).
-    "fast_bat_every2": ["adversarial.method=fast_bat", "adversarial.adv_every=2"],
-    "pgd_at_every2": ["adversarial.method=pgd_at", "adversarial.adv_every=2"],
-    # Every third / fourth minibatch, each all perturbed (adv_weight 1/k: the largest k w <= 1).
-    "fast_bat_every3": [
-        "adversarial.method=fast_bat",
-        "adversarial.adv_every=3",
-        "adversarial.adv_weight=0.3333333333333333",
-    ],
-    "fast_bat_every4": [
-        "adversarial.method=fast_bat",
-        "adversarial.adv_every=4",
-        "adversarial.adv_weight=0.25",
-    ],
-    "advprop": ["adversarial.method=advprop", "policy.dual_bn=true"],
-    "simaug": ["adversarial.method=simaug"],
-    "svc": ["adversarial.method=none", "adversarial.svc_bound=2.0"],
+    "ppo": method("none"),
+    "pgd_at": method("pgd_at", MIXED),
+    "sa": method("sa"),
+    "fgsm_rs": method("fgsm_rs", MIXED),
+    "fast_bat": method("fast_bat", MIXED),
+    "fast_bat_carry": method("fast_bat", "{weight: 0.5, z: carry}"),
+    "fast_bat_random": method("fast_bat", "{weight: 0.5, z: random}"),
+    # The adversarial term on every other minibatch at twice the weight (weight 0.5 -> 1).
+    "fast_bat_every2": method("fast_bat", MIXED, "adversarial.adv_every=2"),
+    "pgd_at_every2": method("pgd_at", MIXED, "adversarial.adv_every=2"),
+    # Every third / fourth minibatch, each all perturbed (weight 1/k: the largest k w <= 1).
+    "fast_bat_every3": method(
+        "fast_bat", "{weight: 0.3333333333333333}", "adversarial.adv_every=3"
+    ),
+    "fast_bat_every4": method("fast_bat", "{weight: 0.25}", "adversarial.adv_every=4"),
+    "advprop": method("advprop", "{}", "policy.dual_bn=true"),
+    "simaug": method("simaug"),
+    "svc": method("none", "{}", "adversarial.svc_bound=2.0"),
     # The maze's discrete attack as the training attack: one whole cell of the view.
-    "pgd_at_flip": ["adversarial.method=pgd_at", "adversarial.attack=flip", "adversarial.eps=1"],
-    "sa_flip": ["adversarial.method=sa", "adversarial.attack=flip", "adversarial.eps=1"],
-    "simaug_walls": ["adversarial.method=simaug", "adversarial.views=[walls:0.05, walls:0.1]"],
-    "advprop_flip": [
-        "adversarial.method=advprop",
-        "policy.dual_bn=true",
-        "adversarial.attack=flip",
-        "adversarial.eps=1",
-    ],
+    "pgd_at_flip": method("pgd_at", MIXED, "adversarial.attack=flip", "adversarial.eps=1"),
+    "sa_flip": method("sa", "{}", "adversarial.attack=flip", "adversarial.eps=1"),
+    "simaug_walls": method("simaug", "{views: [walls:0.05, walls:0.1]}"),
+    "advprop_flip": method(
+        "advprop", "{}", "policy.dual_bn=true", "adversarial.attack=flip", "adversarial.eps=1"
+    ),
 }
 """Method name -> config overrides (applied after ``--set``)."""
+
+TASK_TERMS: dict[tuple[str, str], str] = {
+    ("maze-small", "simaug"): "{views: [gaussian:0.1, dropout:0.1]}",
+}
+"""A method's own settings where a task has its own (the maze's SimAug views)."""
 
 
 def train(task: str, method: str, seed: int, out: Path, extra: list[str]) -> dict[str, Any]:
@@ -77,6 +83,8 @@ def train(task: str, method: str, seed: int, out: Path, extra: list[str]) -> dic
     if (out / name / "summary.json").is_file():
         return json.loads((out / name / "summary.json").read_text())
     sets = [f"out_dir={out}", f"name={name}", f"train.seed={seed}", *extra, *METHODS[method]]
+    if (task, method) in TASK_TERMS:
+        sets.append(f"adversarial.term={TASK_TERMS[task, method]}")
     return train_ppo(load_config(PPORunConfig, Path("configs") / f"robust-{task}.yaml", sets))
 
 

@@ -50,8 +50,9 @@ ATLA-PPO with an LSTM and SA; advrl's ``atla`` is the feed-forward ATLA-PPO)."""
 
 METHODS: dict[str, list[str]] = {
     "ppo": ["adversarial.method=none"],
-    "sa": ["adversarial.method=sa"],
-    "pgd_at": ["adversarial.method=pgd_at", "adversarial.adv_weight=0.5"],
+    # SA-PPO's kappa 1.0 (its SGLD config) is term.coef 2.0 here (configs/robust-hopper.yaml)
+    "sa": ["adversarial.method=sa", "adversarial.term.coef=2.0"],
+    "pgd_at": ["adversarial.method=pgd_at", "adversarial.term.weight=0.5"],
     "atla": ["adversarial.method=atla"],
 }
 """Method name -> overrides of the task's config."""

@@ -39,8 +39,8 @@ from advrl.runners.loading import load_run
 CONFIG = Path("configs/views-pixel-maze.yaml")
 METHODS: dict[str, list[str]] = {
     "ppo": ["adversarial.method=none"],
-    "rad": ["adversarial.method=rad", "adversarial.views=[scene:1]"],
-    "simaug": ["adversarial.method=simaug", "adversarial.views=[scene:3]"],
+    "rad": ["adversarial.method=rad", "adversarial.term.views=[scene:1]"],
+    "simaug": ["adversarial.method=simaug", "adversarial.term.views=[scene:3]"],
 }
 VIEW_SETS = ("default", "train", "heldout")
 

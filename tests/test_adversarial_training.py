@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import gymnasium as gym
 import pytest
 import torch
@@ -15,10 +18,20 @@ from advrl.agents.fast_bat import LinearizationPoints
 from advrl.agents.indexed_buffers import IndexedRolloutBuffer
 from advrl.agents.lipschitz import max_singular_value
 from advrl.agents.policy_inputs import PolicyInput
-from advrl.agents.robust import ROBUST_TERMS, actor_modules
+from advrl.agents.robust import ROBUST_TERMS, actor_modules, term_settings
+from advrl.agents.robust.perturbed import FastBATSettings, MixSettings
+from advrl.agents.robust.regularizers import SASettings
 from advrl.agents.simaug import hardest_view, make_view, mixup
 
 TINY = {"n_steps": 64, "batch_size": 32, "n_epochs": 2, "net_arch": [16]}
+
+
+def with_term(method: str, term: dict[str, float], **common: Any) -> AdversarialTraining:
+    """``method``'s settings, its term given those of ``term`` that it has (``coef`` for SA)."""
+    kind = term_settings(method)
+    names = {f.name for f in dataclasses.fields(kind)}
+    own = {k: v for k, v in term.items() if k in names}
+    return AdversarialTraining(method=method, term=kind(**own), **common)
 
 
 def robust(env_id: str, method: str = "none", seed: int = 0, **kwargs) -> RobustPPO:
@@ -57,7 +70,7 @@ def test_each_method_changes_ppos_update_and_logs(env_id: str, method: str) -> N
     plain.learn(64)
     updates = {}
     for eps in (0.0, 0.2):
-        at = AdversarialTraining(method=method, eps=eps, steps=3, sa_coef=10.0)
+        at = with_term(method, {"coef": 10.0}, eps=eps, steps=3)
         model = robust(env_id, adversarial=at, seed=3)
         model.learn(64)
         updates[eps] = flat_params(model)
@@ -71,7 +84,7 @@ def test_perturbed_term_is_what_changes_the_update() -> None:
     """pgd_at with weight 1 and with weight 0 start alike and end apart: the perturbed loss counts."""
     ends = []
     for w in (0.0, 1.0):
-        at = AdversarialTraining(method="pgd_at", eps=0.2, steps=3, adv_weight=w)
+        at = AdversarialTraining(method="pgd_at", eps=0.2, steps=3, term=MixSettings(weight=w))
         model = robust("CartPole-v1", adversarial=at, seed=1)
         model.learn(64)
         ends.append(torch.cat([p.flatten() for p in actor_modules(model.policy).parameters()]))
@@ -179,8 +192,12 @@ def test_singular_value_clipping_bounds_the_actor() -> None:
 def test_bad_settings_are_named() -> None:
     with pytest.raises(ValueError, match="method must be one of"):
         AdversarialTraining(method="trades")
-    with pytest.raises(ValueError, match="adv_weight"):
-        AdversarialTraining(adv_weight=2.0)
+    with pytest.raises(ValueError, match="weight must be in"):
+        MixSettings(weight=2.0)
+    with pytest.raises(ValueError, match="term must be MixSettings"):  # another method's settings
+        AdversarialTraining(method="pgd_at", term=SASettings())
+    with pytest.raises(ValueError, match="term must be TermSettings"):
+        AdversarialTraining(term=FastBATSettings())
     with pytest.raises(ValueError, match="Box observations or the maze"):
         robust("FrozenLake-v1", "pgd_at")
 
@@ -208,12 +225,12 @@ def test_every_method_has_its_terms() -> None:
 
 
 def test_fast_bat_from_the_random_start_trains() -> None:
-    at = AdversarialTraining(method="fast_bat", eps=0.05, fast_bat_z="random")
+    at = AdversarialTraining(method="fast_bat", eps=0.05, term=FastBATSettings(z="random"))
     model = robust("CartPole-v1", adversarial=at)
     model.learn(64)
     assert all(torch.isfinite(p).all() for p in model.policy.parameters())
-    with pytest.raises(ValueError, match="fast_bat_z"):
-        AdversarialTraining(fast_bat_z="fgsm")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="z must be"):
+        FastBATSettings(z="fgsm")  # type: ignore[arg-type]
 
 
 def test_indexed_buffer_names_the_samples_it_hands_out() -> None:
@@ -256,13 +273,13 @@ def test_carried_fast_bat_steps_to_z_only_in_the_first_epoch(monkeypatch) -> Non
         return step(*args, **kwargs)
 
     monkeypatch.setattr(module, "linearization_point", counted)
-    at = AdversarialTraining(method="fast_bat", eps=0.05, fast_bat_z="carry")
+    at = AdversarialTraining(method="fast_bat", eps=0.05, term=FastBATSettings(z="carry"))
     model = robust("CartPole-v1", adversarial=at, n_epochs=3)
     model.learn(64)  # one rollout of 64 samples: 2 minibatches per epoch, 3 epochs
     assert len(calls) == 2
     assert model.term.points is not None and bool(model.term.points.seen.all())
     calls.clear()
-    at = AdversarialTraining(method="fast_bat", eps=0.05, fast_bat_z="step")
+    at = AdversarialTraining(method="fast_bat", eps=0.05, term=FastBATSettings(z="step"))
     robust("CartPole-v1", adversarial=at, n_epochs=3).learn(64)
     assert len(calls) == 6
 
@@ -301,7 +318,7 @@ def test_adv_every_alternates_and_scales_the_adversarial_term(method: str) -> No
             return terms
 
     w = 0.25
-    at = AdversarialTraining(method=method, eps=0.05, steps=3, adv_weight=w, adv_every=2)
+    at = with_term(method, {"weight": w}, eps=0.05, steps=3, adv_every=2)
     model = make_ppo(gym.make("CartPole-v1"), seed=0, algorithm=Spy, adversarial=at, **TINY)
     model.learn(64)  # 2 minibatches per epoch, 2 epochs
     assert [scale for scale, *_ in seen] == [2.0, 0.0, 2.0, 0.0]
@@ -312,7 +329,7 @@ def test_adv_every_alternates_and_scales_the_adversarial_term(method: str) -> No
         elif method == "sa":
             torch.testing.assert_close(terms.policy_loss, clean)
             assert float(terms.extra.detach()) == pytest.approx(
-                2 * at.sa_coef * stats["robust/sa_kl"]
+                2 * at.term.coef * stats["robust/sa_kl"]  # type: ignore[attr-defined]
             )
         else:
             adv = stats["robust/adv_policy_loss"]
@@ -323,8 +340,8 @@ def test_adv_every_alternates_and_scales_the_adversarial_term(method: str) -> No
 def test_adv_every_is_checked() -> None:
     with pytest.raises(ValueError, match="adv_every must be >= 1"):
         AdversarialTraining(method="pgd_at", adv_every=0)
-    with pytest.raises(ValueError, match=r"adv_every \* adv_weight must be <= 1"):
-        AdversarialTraining(method="fast_bat", adv_weight=0.5, adv_every=3)
+    with pytest.raises(ValueError, match=r"adv_every \* term.weight must be <= 1"):
+        AdversarialTraining(method="fast_bat", term=FastBATSettings(weight=0.5), adv_every=3)
     with pytest.raises(ValueError, match="simaug's loss has no clean part"):
         AdversarialTraining(method="simaug", adv_every=2)
     AdversarialTraining(method="sa", adv_every=4)  # kappa scales freely

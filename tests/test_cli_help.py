@@ -13,6 +13,7 @@ import pytest
 import tyro
 import yaml
 
+from advrl.agents.robust import ROBUST_TERMS, TermSettings
 from advrl.cli import main
 from advrl.config import PPORunConfig, UEDRunConfig, imitation_run_config, load_config
 from advrl.pair.methods import TEACHERS
@@ -29,16 +30,20 @@ class Section:
     bare: int = 2
 
 
-def schema_keys(cls: type, teacher: type | None = None, prefix: str = "") -> list[str]:
-    """The dotted key of every leaf setting of a run schema (``method`` is the command)."""
+def schema_keys(
+    cls: type, teacher: type | None = None, prefix: str = "", term: type | None = None
+) -> list[str]:
+    """The dotted key of every leaf setting of a run schema (``method`` is the command;
+    ``teacher`` and ``term``: the classes of the tagged sections)."""
     hints = typing.get_type_hints(cls)
     keys = []
     for f in dataclasses.fields(cls):
-        tp = teacher if f.name == "teacher" else hints[f.name]
+        tp = {"teacher": teacher, "term": term}.get(f.name) or hints[f.name]
+        tp = typing.get_origin(tp) or tp  # a generic section
         if f.name == "method" and not prefix:
             continue
         if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-            keys += schema_keys(tp, None, f"{prefix}{f.name}.")
+            keys += schema_keys(tp, None, f"{prefix}{f.name}.", term)
         else:
             keys.append(prefix + f.name)
     return keys
@@ -83,13 +88,51 @@ def test_help_documents_every_setting(
     monkeypatch.setenv("COLUMNS", "80")
     entries = help_entries(command_help(["train", method, "--help"], capsys))
     if method == "ppo":
-        expected = schema_keys(PPORunConfig)
+        expected = schema_keys(PPORunConfig, term=TermSettings)
     elif method in TEACHERS:
         expected = schema_keys(UEDRunConfig, TEACHERS[method].settings)
     else:
         expected = schema_keys(imitation_run_config(method))
     assert sorted(entries) == sorted(expected)
     assert undocumented(entries) == []
+
+
+@pytest.mark.parametrize("adversarial", list(ROBUST_TERMS))
+def test_help_documents_each_adversarial_methods_own_settings(
+    adversarial: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``adversarial.term`` is the settings of the method the run names: ``--help`` lists that
+    method's keys, each with its doc line."""
+    monkeypatch.setenv("COLUMNS", "80")
+    argv = ["train", "ppo", "--set", f"adversarial.method={adversarial}"]
+    if adversarial == "advprop":
+        argv += ["--set", "policy.dual_bn=true"]
+    entries = help_entries(command_help([*argv, "--help"], capsys))
+    term = ROBUST_TERMS[adversarial].Settings
+    assert sorted(entries) == sorted(schema_keys(PPORunConfig, term=term))
+    assert [f.name for f in dataclasses.fields(term)] == [
+        k.removeprefix("adversarial.term.") for k in entries if k.startswith("adversarial.term.")
+    ]
+    assert undocumented(entries) == []
+
+
+def test_a_flag_sets_the_adversarial_methods_own_setting(tmp_path: Path) -> None:
+    """``--adversarial.term.coef`` is a flag when the run's method (from the file, ``--set`` or
+    a flag) has it; where it has not, one line names the flag."""
+    root = Path(__file__).resolve().parents[1]
+    base = ["train", "ppo", "--config", str(root / "configs" / "robust-cartpole.yaml"), "-q"]
+    base += ["--set", "env.n_envs=2", "--set", "ppo.n_steps=32", "--set", "ppo.batch_size=32"]
+    base += ["--set", "ppo.n_epochs=1", "--set", "train.total_timesteps=32"]
+    base += ["--set", "train.eval_episodes=1", "--set", f"out_dir={tmp_path}"]
+    assert main([*base, "--set", "name=w", "--adversarial.term.weight", "0.3"]) == 0
+    saved = yaml.safe_load((tmp_path / "w" / "config.yaml").read_text())["adversarial"]
+    assert saved["method"] == "pgd_at" and saved["term"] == {"weight": 0.3}
+    sa = ["--adversarial.term.coef", "3", "--adversarial.method", "sa"]  # the file's is pgd_at's
+    assert main([*base, "--set", "name=sa", *sa]) == 0
+    saved = yaml.safe_load((tmp_path / "sa" / "config.yaml").read_text())["adversarial"]
+    assert saved["method"] == "sa" and saved["term"] == {"coef": 3.0}
+    assert main([*base, "--set", "name=x", "--adversarial.term.coef", "3"]) == 2
+    assert not (tmp_path / "x").exists()
 
 
 @pytest.mark.parametrize("method", ["ppo", "paired", "gail"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -184,3 +185,95 @@ def test_an_imitation_config_has_its_own_methods_section_only(tmp_path: Path) ->
         (tmp_path / "config.yaml").write_text(yaml.safe_dump(legacy))
         config = load_run_config(cls, tmp_path / "config.yaml")
         assert getattr(config, key).batch_size == value
+
+
+@pytest.mark.parametrize(
+    ("method", "expected"),
+    [
+        ("sa", {"coef": 2.0}),
+        ("pgd_at", {"weight": 0.5}),
+        ("fast_bat", {"weight": 0.5, "lmbda": None, "z": "carry"}),
+        ("simaug", {"views": ("scale:0.2",), "mixup_alpha": 0.4}),
+        ("atla_sa", {"coef": 2.0, "adversary_lr": 0.01}),
+        ("none", {}),
+    ],
+)
+def test_ppo_run_folders_with_flat_adversarial_settings_load(
+    tmp_path: Path, method: str, expected: dict
+) -> None:
+    """Earlier PPO run folders wrote every method's settings flat in ``adversarial:``; the
+    method's own ones become its ``term`` under today's names, the others' are dropped."""
+    from advrl.config import load_run_config
+
+    flat = {
+        "method": method,
+        "eps": 0.075,
+        "adv_weight": 0.5,
+        "adv_every": 1,
+        "fgsm_step": 1.25,
+        "lmbda": None,
+        "fast_bat_z": "carry",
+        "sa_coef": 2.0,
+        "views": ["scale:0.2"],
+        "mixup_alpha": 0.4,
+        "adversary_lr": 0.01,
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"adversarial": flat}))
+    at = load_run_config(PPORunConfig, tmp_path / "config.yaml").adversarial
+    assert at.method == method and at.eps == 0.075
+    assert dataclasses.asdict(at.term) == expected
+
+
+def test_the_adversarial_methods_settings_are_its_own_section() -> None:
+    """``adversarial.term`` takes the keys of the method ``adversarial.method`` names; a file's
+    settings of another method, a moved key and an unknown method each get one line naming
+    the fix."""
+    from advrl.agents.robust.regularizers import SASettings
+
+    def adversarial(section: dict) -> object:
+        return from_dict(PPORunConfig, {"adversarial": section}).adversarial
+
+    sa = adversarial({"method": "sa", "term": {"coef": 2.0}})
+    assert sa.term == SASettings(coef=2.0)  # type: ignore[attr-defined]
+    assert adversarial({"method": "sa"}).term == SASettings()  # type: ignore[attr-defined]
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown key 'weight' in adversarial.term; valid keys: coef \(the settings of "
+        r"method: sa\)",
+    ):
+        adversarial({"method": "sa", "term": {"weight": 0.5}})
+    with pytest.raises(ConfigError, match=r"unknown key 'coef' in adversarial.term; it takes none"):
+        adversarial({"term": {"coef": 0.5}})
+    with pytest.raises(ConfigError, match=r"key 'sa_coef' in adversarial is now 'term.coef'"):
+        adversarial({"method": "sa", "sa_coef": 2.0})
+    with pytest.raises(ConfigError, match=r"adversarial.method must be one of none, pgd_at"):
+        adversarial({"method": "trades"})
+    with pytest.raises(ConfigError, match=r"adversarial.term.weight must be in \[0, 1\]"):
+        adversarial({"method": "pgd_at", "term": {"weight": 2}})
+
+
+def test_naming_another_method_starts_its_settings_from_its_defaults() -> None:
+    """A file's ``adversarial.term`` belongs to the method the file names: ``--set`` naming
+    another method leaves it out (the new method's defaults, plus the overrides' own keys in any
+    order); naming the same method, or a file that names none, keeps it."""
+    from advrl.agents.robust.perturbed import FastBATSettings, MixSettings
+    from advrl.agents.robust.regularizers import SASettings
+    from advrl.config import config_from
+
+    file = {"adversarial": {"method": "pgd_at", "eps": 0.2, "term": {"weight": 0.5}}}
+
+    def term(data: dict, *items: str) -> object:
+        at = config_from(PPORunConfig, data, list(items)).adversarial
+        assert at.eps == data["adversarial"].get("eps", 0.05)  # the rest of the file stays
+        return at.term
+
+    assert term(file) == MixSettings(weight=0.5)
+    assert term(file, "adversarial.method=pgd_at") == MixSettings(weight=0.5)
+    assert term(file, "adversarial.method=sa") == SASettings()
+    assert term(file, "adversarial.term.coef=3", "adversarial.method=sa") == SASettings(coef=3)
+    assert term(file, "adversarial.method=fast_bat") == FastBATSettings()  # not pgd_at's weight
+    assert term(file, "adversarial.term.weight=0.2") == MixSettings(weight=0.2)
+    unnamed = {"adversarial": {"term": {"coef": 2.0}}}  # no method: the file's term stays
+    assert term(unnamed, "adversarial.method=sa") == SASettings(coef=2.0)
+    with pytest.raises(ConfigError, match="--set: unknown key 'weight' in adversarial.term"):
+        term(file, "adversarial.method=sa", "adversarial.term.weight=0.5")

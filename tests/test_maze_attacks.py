@@ -23,7 +23,10 @@ from advrl.agents.attacks import (
 )
 from advrl.agents.policy_inputs import PolicyInput
 from advrl.agents.robust import ROBUST_TERMS
+from advrl.agents.robust.perturbed import FastBATSettings
+from advrl.agents.robust.regularizers import SASettings
 from advrl.agents.robust.terms import log_prob_entropy
+from advrl.agents.robust.views import SimAugSettings
 from advrl.agents.simaug import make_view
 from advrl.episodes import evaluate, sb3_policy
 from advrl.eval.robustness import random_return, robustness_curve
@@ -216,7 +219,8 @@ def test_attacked_actions_use_running_batch_norm_statistics() -> None:
 
 @pytest.mark.parametrize("method", ["pgd_at", "sa", "advprop", "simaug"])
 def test_training_on_cell_flips_changes_at_most_round_eps_cells(method: str, monkeypatch) -> None:
-    model = robust_maze(AdversarialTraining(method=method, eps=1.4, attack="flip", sa_coef=10.0))
+    sa = {"term": SASettings(coef=10.0)} if method == "sa" else {}
+    model = robust_maze(AdversarialTraining(method=method, eps=1.4, attack="flip", **sa))
     seen = []
     attack = RobustPPO.attack
 
@@ -233,7 +237,7 @@ def test_training_on_cell_flips_changes_at_most_round_eps_cells(method: str, mon
         changed = (adv != clean).any(1).flatten(1).sum(1)
         assert (changed <= 1).all() and (changed == 1).any()
     monkeypatch.undo()
-    clean = robust_maze(AdversarialTraining(method=method, eps=0.0, attack="flip", sa_coef=10.0))
+    clean = robust_maze(AdversarialTraining(method=method, eps=0.0, attack="flip", **sa))
     clean.learn(32)
     assert (flat_params(model) - flat_params(clean)).abs().max() > 1e-6  # the flips count
 
@@ -250,7 +254,9 @@ def test_cell_flips_need_the_maze_and_a_search_method() -> None:
 
 
 def test_carried_fast_bat_trains_on_the_maze() -> None:
-    model = robust_maze(AdversarialTraining(method="fast_bat", eps=0.2, fast_bat_z="carry"))
+    model = robust_maze(
+        AdversarialTraining(method="fast_bat", eps=0.2, term=FastBATSettings(z="carry"))
+    )
     model.learn(32)
     assert model.term.points is not None and bool(model.term.points.seen.all())
     assert all(torch.isfinite(p).all() for p in model.policy.parameters())
@@ -274,12 +280,16 @@ def test_walls_view_redraws_floor_and_wall_only(model) -> None:
         make_ppo(
             gym.make("CartPole-v1"),
             algorithm=RobustPPO,
-            adversarial=AdversarialTraining(method="simaug", views=("walls:0.1",)),
+            adversarial=AdversarialTraining(
+                method="simaug", term=SimAugSettings(views=("walls:0.1",))
+            ),
         )
 
 
 def test_simaug_with_walls_views_trains_on_the_maze() -> None:
-    at = AdversarialTraining(method="simaug", eps=0.1, steps=2, views=("walls:0.1", "walls:0.2"))
+    at = AdversarialTraining(
+        method="simaug", eps=0.1, steps=2, term=SimAugSettings(views=("walls:0.1", "walls:0.2"))
+    )
     model = robust_maze(at)
     model.learn(32)
     assert all(torch.isfinite(p).all() for p in model.policy.parameters())

@@ -13,6 +13,7 @@ from advrl.agents import AdversarialTraining, RobustPPO, make_ppo
 from advrl.agents.attacks import AttackedVecEnv, ObservationAttack, attacked_actions
 from advrl.agents.obs_normalization import ObservationNormalizer
 from advrl.agents.policy_inputs import PolicyInput
+from advrl.agents.robust.regularizers import SASettings
 from advrl.eval.robustness import robustness_curve
 
 MEAN = np.array([0.1, -0.1, 0.05, 0.2], dtype=np.float32)
@@ -165,7 +166,8 @@ def test_each_method_trains_under_vec_normalize(method: str) -> None:
     params = []
     for eps in (0.0, 0.05):
         venv = VecNormalize(make_vec_env("CartPole-v1", n_envs=2, seed=0))
-        at = AdversarialTraining(method=method, eps=eps, steps=2, sa_coef=10.0)
+        sa = {"term": SASettings(coef=10.0)} if method == "sa" else {}
+        at = AdversarialTraining(method=method, eps=eps, steps=2, **sa)
         model = RobustPPO(
             "MlpPolicy", venv, n_steps=32, batch_size=32, n_epochs=1, seed=0, adversarial=at
         )

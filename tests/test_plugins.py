@@ -221,21 +221,29 @@ def test_an_imitation_method_from_a_users_module_trains_and_resumes(
 
 
 TOY_TERM = """
+from dataclasses import dataclass
+
 import torch
-from advrl.agents.robust import RobustTerm, Terms, register_term
+from advrl.agents.robust import RobustTerm, Terms, TermSettings, register_term
 
 CALLS = []
 
 
+@dataclass(frozen=True)
+class SmoothSettings(TermSettings):
+    coef: float = 1.0
+
+
 class Smooth(RobustTerm):
     name = "smooth"
-    help = "L(s) + |log pi(s + noise) - log pi(s)|"
+    help = "L(s) + coef |log pi(s + noise) - log pi(s)|"
+    Settings = SmoothSettings
 
     def terms(self, model, b, clean):
         noisy = b.target.x + b.eps * torch.randn_like(b.target.x)
         gap = b.target.action_log_probs(noisy) - b.target.action_log_probs(b.target.x)
-        CALLS.append(b.eps)
-        return Terms(clean.policy_loss, clean.entropy, gap.abs().mean())
+        CALLS.append(self.settings.coef)
+        return Terms(clean.policy_loss, clean.entropy, self.settings.coef * gap.abs().mean())
 
 
 register_term(Smooth)
@@ -245,21 +253,25 @@ register_term(Smooth)
 def test_a_robust_term_from_a_users_module_trains_ppo(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One term class, one table entry: ``adversarial.method: smooth`` trains robust PPO from
-    the command line, its term called on the update's minibatches."""
+    """One term class (with its own settings), one table entry: ``adversarial.method: smooth``
+    trains robust PPO from the command line, its term called on the update's minibatches with
+    ``adversarial.term``'s values."""
     from advrl.agents.robust import ROBUST_TERMS
 
     on_path(tmp_path, monkeypatch, "my_terms", TOY_TERM)
-    sets = ["adversarial.method=smooth", "adversarial.eps=0.1", "env.n_envs=2", "ppo.n_steps=32"]
+    sets = ["adversarial.method=smooth", "adversarial.term={coef: 0.5}", "adversarial.eps=0.1"]
+    sets += ["env.n_envs=2", "ppo.n_steps=32"]
     sets += ["ppo.batch_size=32", "ppo.n_epochs=1", "train.total_timesteps=64"]
     sets += [f"out_dir={tmp_path}", "name=smooth", "train.eval_episodes=2"]
     argv = ["train", "ppo", "--config", str(ROOT / "configs" / "robust-cartpole.yaml"), "-q"]
     argv += [x for s in sets for x in ("--set", s)]
     try:
         assert main(["--import", "my_terms", *argv]) == 0
-        assert sys.modules["my_terms"].CALLS  # the update went through the term
+        calls = sys.modules["my_terms"].CALLS
+        assert calls and set(calls) == {0.5}  # the update went through the term, with its coef
         saved = yaml.safe_load((tmp_path / "smooth" / "config.yaml").read_text())
         assert saved["adversarial"]["method"] == "smooth"
+        assert saved["adversarial"]["term"] == {"coef": 0.5}
     finally:
         ROBUST_TERMS.pop("smooth", None)  # the table is global: leave it as found
     assert main(argv) == 2  # without the module: one line naming the methods there are

@@ -139,7 +139,7 @@ def test_user_errors_are_one_line(
                     *TINY,
                     f"out_dir={tmp_path}",
                     "adversarial.method=simaug",
-                    "adversarial.views=[walls:0.1]",
+                    "adversarial.term={views: [walls:0.1]}",
                 ),
             ],
             "redraw the maze's walls",

@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from advrl.agents import AdversarialTraining, RobustPPO, make_ppo
+from advrl.agents.robust import term_settings
+from advrl.agents.robust.views import RADSettings, SimAugSettings
 from advrl.agents.scene_views import SceneViews, scene_env
 from advrl.envs.batched import BatchedMaze
 from advrl.envs.batched_pixel_maze import PixelBatchedMaze
@@ -18,7 +20,8 @@ def robust(
     method: str, views: tuple[str, ...] = ("scene:2",), env_views: str = "train"
 ) -> RobustPPO:
     vec = PixelBatchedMaze(4, size=7, max_steps=10, seed=0, views=env_views)
-    at = AdversarialTraining(method=method, eps=4.0, steps=1, views=views)  # type: ignore[arg-type]
+    term = term_settings(method)(views=views)  # type: ignore[call-arg]
+    at = AdversarialTraining(method=method, eps=4.0, steps=1, term=term)
     model = make_ppo(vec, algorithm=RobustPPO, adversarial=at, n_steps=16, batch_size=32, seed=0)
     assert isinstance(model, RobustPPO)
     return model
@@ -98,14 +101,16 @@ def test_scene_views_need_an_env_that_draws_its_scenes() -> None:
         make_ppo(
             BatchedMaze(2, size=7),
             algorithm=RobustPPO,
-            adversarial=AdversarialTraining(method="simaug", views=("scene:2",)),
+            adversarial=AdversarialTraining(
+                method="simaug", term=SimAugSettings(views=("scene:2",))
+            ),
             n_steps=8,
             batch_size=16,
         )
     with pytest.raises(ValueError, match="count >= 1"):
-        AdversarialTraining(method="simaug", views=("scene:x",))
+        SimAugSettings(views=("scene:x",))
     with pytest.raises(ValueError, match="rad trains on random views"):
-        AdversarialTraining(method="rad", views=())
+        RADSettings(views=())
 
 
 def test_pixel_cartpole_redraws_its_frame_stacks() -> None:
@@ -127,7 +132,9 @@ def test_pixel_cartpole_redraws_its_frame_stacks() -> None:
         )
     )
     assert not np.array_equal(env.draw(scenes, heldout).numpy(), obs)
-    at = AdversarialTraining(method="simaug", eps=4.0, steps=1, views=("scene:2",))
+    at = AdversarialTraining(
+        method="simaug", eps=4.0, steps=1, term=SimAugSettings(views=("scene:2",))
+    )
     model = make_ppo(env, algorithm=RobustPPO, adversarial=at, n_steps=8, batch_size=24, seed=0)
     model.learn(24)
     assert model._scenes is not None and model._scenes.shape == (24, 3, 3)

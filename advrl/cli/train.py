@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from advrl.agents.robust import ROBUST_TERMS, AdversarialTraining, term_settings
 from advrl.checks import ConfigError
 from advrl.cli.arguments import UserError, add_allow_import
 from advrl.config import (
@@ -21,6 +22,7 @@ from advrl.config import (
     UEDRunConfig,
     check_env_import,
     load_config,
+    read_yaml,
     teacher_settings,
     to_dict,
 )
@@ -119,7 +121,9 @@ def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
             "--config and --resume together: a resumed run goes on with its own config.yaml; "
             "change a setting with --set KEY=VALUE"
         )
-    flags = _flag_items(method, cls, args.flags) if args.flags and not args.help else []
+    flags = []
+    if args.flags and not args.help:
+        flags = _flag_items(method, cls, args.flags, _adversarial_method(args, cls))
     config = resolve_settings(
         method,
         config=args.config,
@@ -130,18 +134,50 @@ def _run_config(args: argparse.Namespace, cls: type[C]) -> C:
     )
     if args.help:
         print(args.help_text())  # the command's own options first, then every setting
-        _tyro(method, cls, config, ["--help"])
+        adversarial = getattr(config, "adversarial", None)
+        _tyro(method, cls, config, ["--help"], adversarial.method if adversarial else "none")
     return config
 
 
-def _schema(method: str, cls: type) -> Any:
-    """The settings class tyro reads (a UED run's with its method's teacher settings)."""
+def _schema(method: str, cls: type, adversarial: str = "none") -> Any:
+    """The settings class tyro reads: a UED run's with its method's teacher settings, a PPO
+    run's with the settings of its adversarial method's term."""
     if cls is UEDRunConfig:
         return UEDRunConfig[teacher_settings(method)]  # type: ignore[misc]
+    if cls is PPORunConfig:
+        return PPORunConfig[term_settings(adversarial)]  # type: ignore[misc]
     return cls
 
 
-def _tyro(method: str, cls: type, default: Any, argv: list[str]) -> Any:
+def _adversarial_method(args: argparse.Namespace, cls: type) -> str:
+    """The ``adversarial.method`` a PPO run is given, for the schema of its typed flags (its
+    term's flags, ``--adversarial.term.coef``): the last one the flags, ``--set`` or the file
+    (or the resumed run's ``config.yaml``) name, read without loading the settings (the loader
+    checks it). ``none`` for other runs, or where it names no method."""
+    if cls is not PPORunConfig:
+        return "none"
+    named: Any = None
+    for i, token in enumerate(args.flags):
+        if token == "--adversarial.method" and i + 1 < len(args.flags):
+            named = args.flags[i + 1]
+        elif token.startswith("--adversarial.method="):
+            named = token.partition("=")[2]
+    for item in reversed(args.set or []):
+        if named is None and item.partition("=")[0].strip() == "adversarial.method":
+            with contextlib.suppress(ConfigError):
+                named = load_yaml(item.partition("=")[2], "the value")
+    if named is None:
+        source = args.config or (f"{args.resume}/config.yaml" if args.resume else None)
+        with contextlib.suppress(ConfigError):
+            data = read_yaml(source) if source is not None else {}
+            section = data.get("adversarial")
+            named = section.get("method") if isinstance(section, dict) else None
+    if not isinstance(named, str) or (named != "none" and named not in ROBUST_TERMS):
+        return "none"
+    return named
+
+
+def _tyro(method: str, cls: type, default: Any, argv: list[str], adversarial: str = "none") -> Any:
     """tyro's parse of ``argv`` against the settings (``default`` their values): the typed
     flags' syntax and types, or the ``--help`` screen (printed, then ``SystemExit``)."""
     import tyro
@@ -150,7 +186,7 @@ def _tyro(method: str, cls: type, default: Any, argv: list[str]) -> Any:
     try:
         with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(shown):
             return tyro.cli(
-                _schema(method, cls),
+                _schema(method, cls, adversarial),
                 default=default,
                 registry=_cli_types(),
                 args=argv,
@@ -167,19 +203,21 @@ def _tyro(method: str, cls: type, default: Any, argv: list[str]) -> Any:
         ) from None
 
 
-def _flag_items(method: str, cls: type, flags: list[str]) -> list[str]:
+def _flag_items(method: str, cls: type, flags: list[str], adversarial: str = "none") -> list[str]:
     """The typed flags as ``key=value`` items (the form of ``--set``), for the one merge of the
     settings: tyro parses them against the settings' defaults (their syntax and types), and each
     key a flag names takes its parsed value."""
-    schema = _schema(method, cls)
+    schema = _schema(method, cls, adversarial)
     defaults = (
         schema(method=method, teacher=teacher_settings(method)())
         if cls is UEDRunConfig
+        else schema(adversarial=AdversarialTraining(method=adversarial))
+        if cls is PPORunConfig
         else schema(method=method)
         if "method" in {f.name for f in dataclasses.fields(schema)}
         else schema()
     )
-    parsed = _tyro(method, cls, defaults, flags)
+    parsed = _tyro(method, cls, defaults, flags, adversarial)
     items = []
     for key in _flag_keys(flags, parsed):
         value: Any = parsed

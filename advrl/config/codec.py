@@ -51,6 +51,8 @@ def _convert(value: Any, tp: Any, where: str, base: Any = None) -> Any:
     args = typing.get_args(tp)
     if tp is Any:
         return value
+    if isinstance(origin, type) and dataclasses.is_dataclass(origin):
+        tp = origin  # a generic section (its tagged field takes its class from its tag)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{where} must be a mapping of {tp.__name__} keys, got {value!r}")
@@ -145,7 +147,8 @@ def from_dict(cls: type[C], data: dict[str, Any], where: str = "", base: C | Non
                 f"key {unknown[0]!r} holds the settings of `advrl train {owner}`; a "
                 f"{data.get('method', fields['method'].default)} config has none: remove it"
             )
-        raise ConfigError(f"unknown key {unknown[0]!r}{prefix}; valid keys: {', '.join(fields)}")
+        valid = f"valid keys: {', '.join(fields)}" if fields else "it takes none"
+        raise ConfigError(f"unknown key {unknown[0]!r}{prefix}; {valid}")
     kwargs: dict[str, Any] = {}
     for name, f in fields.items():
         key = f"{where}.{name}" if where else name
@@ -155,12 +158,20 @@ def from_dict(cls: type[C], data: dict[str, Any], where: str = "", base: C | Non
             tag_value = kwargs.get(tag, getattr(base, tag) if base is not None else None)
             if tag_value is None:
                 tag_value = fields[tag].default
-            variant = variants(tag_value)
-            if not isinstance(default, variant):
+            try:
+                variant = variants(tag_value)
+            except ValueError as err:  # the tag names no variant
+                raise ConfigError(f"{where}.{err}" if where else str(err)) from None
+            if type(default) is not variant:  # a subclass is another method's settings
                 default = variant()
                 kwargs[name] = default
             if name in data:
-                kwargs[name] = _convert(data[name] or {}, variant, key, default)
+                try:
+                    kwargs[name] = _convert(data[name] or {}, variant, key, default)
+                except ConfigError as err:
+                    if not str(err).startswith("unknown key"):
+                        raise
+                    raise ConfigError(f"{err} (the settings of {tag}: {tag_value})") from None
         elif name in data:
             kwargs[name] = _convert(data[name], hints[name], key, default)
     return _construct(cls, base, kwargs, where)
@@ -256,9 +267,7 @@ def config_from(
     overrides (``--set``), then the typed flags' values in the same form: one merge, one pass
     through the loader. An error names where it is: the flags or ``--set`` when what comes
     before them builds, else ``source`` (the file) when given."""
-    merged = copy.deepcopy(data)
-    for item in [*(overrides or []), *flags]:
-        apply_override(merged, item)
+    merged = merge_layers(cls, data, [*(overrides or []), *flags])
     _check_size(merged, "the overrides")
     try:
         return from_dict(cls, merged)
@@ -278,21 +287,72 @@ def _blame(
     settings (only an error's message pays for these extra loads)."""
     where = str(source) if source is not None else None
     layers = [(list(overrides), "--set"), (list(flags), "the flags")]
-    merged = copy.deepcopy(data)
     try:
-        from_dict(cls, merged)
+        from_dict(cls, copy.deepcopy(data))
     except ConfigError:
         return f"{where}: {err}" if where is not None else str(err)
+    applied: list[str] = []
     for items, name in layers:
         if not items:
             continue
-        for item in items:
-            apply_override(merged, item)
+        applied += items
         try:
-            from_dict(cls, merged)
+            from_dict(cls, merge_layers(cls, data, applied))
         except ConfigError:
             return f"{name}: {err}"
     return f"{where}: {err}" if where is not None else str(err)
+
+
+def tagged_sections(cls: type, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
+    """Every tagged section of the settings class ``cls``: (its path, the name of its tag, a
+    field beside it), e.g. ``(("adversarial", "term"), "method")``."""
+    out: list[tuple[tuple[str, ...], str]] = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if "tagged_by" in f.metadata:
+            out.append(((*prefix, f.name), f.metadata["tagged_by"][0]))
+            continue
+        tp = typing.get_origin(hints[f.name]) or hints[f.name]
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            out += tagged_sections(tp, (*prefix, f.name))
+    return out
+
+
+def merge_layers(cls: type, data: dict[str, Any], items: Sequence[str]) -> dict[str, Any]:
+    """``data`` (a file's mapping) with the ``key.sub=value`` items applied: the one merge of a
+    run's settings.
+
+    A tagged section belongs to the method its tag names beside it: where the file names one
+    (``adversarial.method: pgd_at``) and the items name another, the file's section is that
+    other method's and is left out, so that the items' method starts from its own defaults and
+    the items' own keys of the section (in any order).
+    """
+    merged = copy.deepcopy(data)
+    for item in items:
+        apply_override(merged, item)
+    stale = []
+    for path, tag in tagged_sections(cls):
+        parent = _node(data, path[:-1])
+        if parent is None or path[-1] not in parent or tag not in parent:
+            continue
+        if _node(merged, path[:-1]).get(tag) != parent[tag]:  # type: ignore[union-attr]
+            stale.append(path)
+    if not stale:
+        return merged
+    base = copy.deepcopy(data)
+    for path in stale:
+        del _node(base, path[:-1])[path[-1]]  # type: ignore[union-attr]
+    for item in items:
+        apply_override(base, item)
+    return base
+
+
+def _node(data: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any] | None:
+    """The mapping at ``path`` in nested ``data`` (None: not a mapping there)."""
+    node: Any = data
+    for part in path:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else None
 
 
 def apply_override(data: dict[str, Any], item: str) -> None:

@@ -3,12 +3,14 @@ layouts moved into today's sections, and a resumed run kept in its place."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from advrl.agents.robust import AdversarialTraining, term_settings
 from advrl.checks import ConfigError
-from advrl.config.codec import apply_override, from_dict, read_yaml
+from advrl.config.codec import from_dict, merge_layers, read_yaml
 from advrl.config.import_policy import check_env_import
 from advrl.yamlio import load_yaml
 
@@ -21,12 +23,14 @@ def upgrade_run_config(data: dict[str, Any]) -> dict[str, Any]:
     UED runs kept each method's settings in its own section (``paired``, ``plr`` and ``accel``,
     all written, fully resolved, for every method); today a run has one ``teacher:`` section for
     its method. Imitation runs wrote both ``discriminator:`` and ``asaf:``; today a run has its own
-    method's. A config file a user writes gets the one-line error instead (see ``renamed_keys``
-    and ``method_sections``).
+    method's. PPO runs kept every adversarial-training method's settings flat in
+    ``adversarial:``; today the method's own are in ``adversarial.term``. A config file a user
+    writes gets the one-line error instead (see ``renamed_keys`` and ``method_sections``).
     """
     if "discriminator" in data and "asaf" in data:
         other = "asaf" if data.get("method", "gail") == "gail" else "discriminator"
         return {k: v for k, v in data.items() if k != other}
+    data = _upgrade_adversarial(data)
     legacy = [k for k in ("paired", "plr", "accel") if k in data]
     if not legacy or "teacher" in data:
         return data
@@ -39,6 +43,27 @@ def upgrade_run_config(data: dict[str, Any]) -> dict[str, Any]:
     else:
         data["teacher"] = old.get(method, {})
     return data
+
+
+def _upgrade_adversarial(data: dict[str, Any]) -> dict[str, Any]:
+    """``adversarial:`` with the flat method settings of earlier versions, in today's layout: the
+    chosen method's settings into ``term:`` under their names there, the other methods' (written
+    with their defaults, never read) dropped."""
+    section = data.get("adversarial")
+    if not isinstance(section, dict) or "term" in section:
+        return data
+    renamed = AdversarialTraining.renamed_keys
+    if not any(key in section for key in renamed):
+        return data
+    try:
+        kind = term_settings(str(section.get("method", "none")))
+    except ValueError:
+        return data  # the loader names the bad method
+    names = {f.name for f in dataclasses.fields(kind)}
+    kept = {k: v for k, v in section.items() if k not in renamed}
+    term = {renamed[k].removeprefix("term."): v for k, v in section.items() if k in renamed}
+    kept["term"] = {k: v for k, v in term.items() if k in names}
+    return {**data, "adversarial": kept}
 
 
 RUN_PLACE = ("name", "out_dir")
@@ -87,9 +112,7 @@ def load_run_config(
                 f"{name}{moved[0]}: a resumed run stays in its folder, so its name and out_dir "
                 "cannot change (copy the folder to continue it elsewhere)"
             )
-    data = upgrade_run_config(raw)
-    for item in [*(overrides or []), *flags]:
-        apply_override(data, item)
+    data = merge_layers(cls, upgrade_run_config(raw), [*(overrides or []), *flags])
     try:
         config = from_dict(cls, data)
     except ConfigError as err:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 import tyro
 
 from advrl.agents.robust import AdversarialTraining
+from advrl.agents.robust.settings import S
 from advrl.agents.settings import PolicySettings, PPOSettings
 from advrl.checks import ConfigError, non_negative, positive
 from advrl.envs import all_heldout_names
@@ -131,7 +132,7 @@ class ImitationTrainSettings(TrainSettings):
 
 # ---------------------------------------------------------------------------------------- runs
 @dataclass(frozen=True)
-class PPORunConfig:
+class PPORunConfig(Generic[S]):
     """``advrl train ppo``: SB3 PPO on one env (robust PPO with an ``adversarial`` method)."""
 
     env: EnvSettings = field(default_factory=EnvSettings)
@@ -140,7 +141,7 @@ class PPORunConfig:
     """PPO's hyperparameters."""
     policy: PolicySettings = field(default_factory=PolicySettings)
     """The policy network."""
-    adversarial: AdversarialTraining = field(default_factory=AdversarialTraining)
+    adversarial: AdversarialTraining[S] = field(default_factory=AdversarialTraining)
     """Adversarial training inside PPO's update (``none``: plain PPO)."""
     train: PPOTrainSettings = field(default_factory=PPOTrainSettings)
     """Budget, seed, intervals."""

@@ -16,7 +16,7 @@ from advrl import progress
 from advrl.agents import RobustPPO, is_grid_space, make_ppo
 from advrl.agents.obs_normalization import ObservationNormalizer
 from advrl.agents.robust import RobustSetupError
-from advrl.agents.robust.atla import ATLA
+from advrl.agents.robust.atla import ATLA, ATLASettings
 from advrl.agents.robust.terms import observations_error
 from advrl.config import ConfigError, EnvSettings, PPORunConfig
 from advrl.envs.vector import make_env, make_vec
@@ -153,8 +153,10 @@ def ppo_job(config: PPORunConfig) -> Job:
         return Finished({"eval": modes.as_dict()}, eval_scalars(modes.stochastic))
 
     atla = None
-    if isinstance(model, RobustPPO) and model.term is not None and model.term.learned_adversary:
-        ppo = {**config.ppo.sb3_kwargs(), "learning_rate": config.adversarial.adversary_lr}
+    term = model.term if isinstance(model, RobustPPO) else None
+    if isinstance(model, RobustPPO) and term is not None and term.learned_adversary:
+        assert isinstance(term.settings, ATLASettings)
+        ppo = {**config.ppo.sb3_kwargs(), "learning_rate": term.settings.adversary_lr}
         atla = ATLA(
             model,
             functools.partial(make_env, config.env.id, config.env.kwargs),

@@ -9,6 +9,7 @@ by the adversary's sampled action (:class:`PerturbedObservations`) and updates o
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
@@ -20,13 +21,43 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper,
 
 from advrl.agents.attacks.learned import ObservationAdversaryEnv
 from advrl.agents.obs_normalization import ObservationNormalizer
-from advrl.agents.robust.regularizers import SA
-from advrl.agents.robust.terms import Minibatch, RobustTerm, Terms
+from advrl.agents.robust.regularizers import SA, SASettings
+from advrl.agents.robust.terms import Minibatch, RobustTerm, Terms, TermSettings
 from advrl.agents.sb3_driver import PrefixLogger, setup_learning, start_rollout, update
 from advrl.agents.state import agent_state, load_agent_state
 
 if TYPE_CHECKING:
     from advrl.agents.robust.ppo import RobustPPO
+
+
+@dataclass(frozen=True)
+class ATLASettings(TermSettings):
+    """ATLA's settings (``atla``).
+
+    Args:
+        adversary_lr: the learned adversary's learning rate (its other PPO settings are the
+            agent's).
+    """
+
+    adversary_lr: float = 3e-3
+
+    def __post_init__(self) -> None:
+        if not self.adversary_lr > 0:
+            raise ValueError(f"adversary_lr must be positive, got {self.adversary_lr}")
+
+
+@dataclass(frozen=True)
+class ATLASASettings(ATLASettings, SASettings):
+    """ATLA-SA's settings (``atla_sa``).
+
+    Args:
+        adversary_lr: as :class:`ATLASettings`.
+        coef: SA-PPO's ``kappa``, as :class:`~advrl.agents.robust.regularizers.SASettings`.
+    """
+
+    def __post_init__(self) -> None:
+        ATLASettings.__post_init__(self)
+        SASettings.__post_init__(self)
 
 
 class ATLATerm(RobustTerm):
@@ -35,6 +66,8 @@ class ATLATerm(RobustTerm):
     name = "atla"
     help = "ATLA: rollouts perturbed by a learned adversary trained in alternation"
     learned_adversary = True
+    Settings = ATLASettings
+    settings: ATLASettings
 
     def terms(self, model: RobustPPO, b: Minibatch, clean: Terms) -> Terms:
         return clean
@@ -46,6 +79,8 @@ class ATLASATerm(SA):
     name = "atla_sa"
     help = "ATLA with SA-PPO's regularizer"
     learned_adversary = True
+    Settings = ATLASASettings
+    settings: ATLASASettings
 
 
 class PerturbedObservations(VecEnvWrapper):

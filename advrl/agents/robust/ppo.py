@@ -103,7 +103,9 @@ class RobustPPO(PPO):
             )
         super()._setup_model()
         at = self.adversarial
-        self.term: RobustTerm | None = robust_term(at.method)() if at.method != "none" else None
+        self.term: RobustTerm | None = (
+            robust_term(at.method)(at.term) if at.method != "none" else None
+        )
         if self.term is not None and not supports_attacks(self.policy):
             raise RobustSetupError(
                 f"adversarial training perturbs Box observations or the maze's one-hot view; "
@@ -121,9 +123,10 @@ class RobustPPO(PPO):
             if at.svc_bound is not None
             else None
         )
-        self._views: list[View] = transform_views(at.views)
+        views = getattr(at.term, "views", ())  # the methods that train on views
+        self._views: list[View] = transform_views(views)
         on_views = self.term is not None and self.term.on_views
-        self._scene_count = scene_view_count(at.views) if on_views else 0
+        self._scene_count = scene_view_count(views) if on_views else 0
         self._scene_views: SceneViews | None = None
         self._recorder: SceneRecorder | None = None
         self._scenes: torch.Tensor | None = None

@@ -3,14 +3,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from advrl.agents.advprop import auxiliary_bn, dual_batch_norms
 from advrl.agents.attacks import distribution_kl
-from advrl.agents.robust.terms import Minibatch, RobustTerm, Terms, log_prob_entropy
+from advrl.agents.robust.terms import Minibatch, RobustTerm, Terms, TermSettings, log_prob_entropy
 
 if TYPE_CHECKING:
     from advrl.agents.robust.ppo import RobustPPO
+
+
+@dataclass(frozen=True)
+class SASettings(TermSettings):
+    """SA-PPO's settings (``sa``).
+
+    Args:
+        coef: ``kappa``, the weight of the regularizer ``kappa KL(pi(s) || pi(s + delta))``. The
+            SA-PPO code's regularizer for a Gaussian policy of state-independent std is
+            ``sum((mu(s') - mu(s))^2 / sigma^2)``, twice this KL: its kappa is half of ``coef``.
+    """
+
+    coef: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not self.coef >= 0:
+            raise ValueError(f"coef must be >= 0, got {self.coef}")
 
 
 class SA(RobustTerm):
@@ -18,6 +36,8 @@ class SA(RobustTerm):
 
     name = "sa"
     help = "SA-PPO's regularizer: L(s) + kappa KL(pi(s) || pi(s + delta))"
+    Settings = SASettings
+    settings: SASettings
 
     def terms(self, model: RobustPPO, b: Minibatch, clean: Terms) -> Terms:
         adv = model.attack(b.target, b.eps, objective="kl")
@@ -25,7 +45,7 @@ class SA(RobustTerm):
         adv_dist = b.target.get_distribution(adv).distribution
         kl = distribution_kl(clean_dist, adv_dist).mean()
         b.stats["robust/sa_kl"].append(kl.item())
-        return Terms(clean.policy_loss, clean.entropy, b.scale * model.adversarial.sa_coef * kl)
+        return Terms(clean.policy_loss, clean.entropy, b.scale * self.settings.coef * kl)
 
 
 class AdvProp(RobustTerm):

@@ -115,34 +115,49 @@ def detached(dist: Distribution) -> Distribution | None:
     return copy
 
 
+@dataclass(frozen=True)
+class TermSettings:
+    """The settings of one adversarial-training method (``adversarial.term``): a method with
+    settings of its own subclasses this as a frozen dataclass, checks its values in
+    ``__post_init__`` and names the class as its term's :attr:`RobustTerm.Settings`."""
+
+
 class RobustTerm:
     """One adversarial-training method: its part of PPO's minibatch loss.
 
-    A :class:`~advrl.agents.robust.RobustPPO` makes one instance (so a method may keep state
-    across an update's minibatches, as Fast-BAT's carried points do) and calls, in order:
+    A :class:`~advrl.agents.robust.RobustPPO` makes one instance from the method's settings
+    (``adversarial.term``, an instance of :attr:`Settings`, kept as :attr:`settings`; one
+    instance, so a method may keep state across an update's minibatches, as Fast-BAT's carried
+    points do) and calls, in order:
     :meth:`setup` once the model is built, :meth:`begin_update` before each update, and
     :meth:`terms` on each minibatch the adversarial term falls on. The model lends its tools:
     ``model.attack(target, eps)`` (the configured attack, network in eval mode),
-    ``model.eval_mode()``, ``model.candidate_views(b)``, and ``model.adversarial``, the settings.
+    ``model.eval_mode()``, ``model.candidate_views(b)``, and ``model.adversarial``, the settings
+    (the method's own are :attr:`settings`).
 
     Attributes:
         name: ``adversarial.method``.
         help: one line for the docs.
-        mixes: the loss is ``(1 - w) L(s) + w L'`` (``adv_every * adv_weight`` must be <= 1).
-        on_views: the loss is taken on views of the observation (``adversarial.views``), with no
-            clean part to alternate with (``adv_every`` must be 1).
+        on_views: the loss is taken on views of the observation (``adversarial.term.views``), with
+            no clean part to alternate with (``adv_every`` must be 1).
         own_perturbation: it builds its own perturbation in the ``eps`` ball (not
             ``adversarial.attack``'s cell flips).
     """
 
     name: ClassVar[str] = ""
     help: ClassVar[str] = ""
-    mixes: ClassVar[bool] = False
+    Settings: ClassVar[type[TermSettings]] = TermSettings
+    """Its settings (``adversarial.term``); the base class: none."""
     on_views: ClassVar[bool] = False
     own_perturbation: ClassVar[bool] = False
     learned_adversary: ClassVar[bool] = False
     """It trains against a learned adversary that perturbs its rollouts (ATLA): the run
     alternates the adversary's PPO iterations with the agent's."""
+
+    def __init__(self, settings: TermSettings | None = None) -> None:
+        self.settings = settings if settings is not None else self.Settings()
+        if not isinstance(self.settings, self.Settings):
+            raise TypeError(f"{self.name} takes {self.Settings.__name__}, got {settings!r}")
 
     @classmethod
     def check(cls, at: AdversarialTraining) -> None:
@@ -157,11 +172,6 @@ class RobustTerm:
             raise ValueError(
                 f"adv_every > 1 alternates the adversarial term with the clean loss; "
                 f"{cls.name}'s loss has no clean part: use adv_every: 1"
-            )
-        if cls.mixes and at.adv_every * at.adv_weight > 1:
-            raise ValueError(
-                f"adv_every * adv_weight must be <= 1 (the scaled perturbed term's weight; the "
-                f"clean one gets the rest), got {at.adv_every} * {at.adv_weight}: lower one"
             )
 
     def setup(self, model: RobustPPO) -> None:
@@ -191,10 +201,10 @@ def observations_error(at: AdversarialTraining, space: spaces.Space, grid: bool)
 
     if robust_term(at.method).learned_adversary and not isinstance(space, spaces.Box):
         return f"adversarial.method={at.method}'s learned adversary perturbs Box observations"
-    maze_only = maze_only_views(at.views)
+    maze_only = maze_only_views(getattr(at.term, "views", ()))
     if robust_term(at.method).on_views and maze_only and not grid:
         return (
-            f"adversarial.views {maze_only} redraw the maze's walls (use gaussian, scale or "
+            f"adversarial.term.views {maze_only} redraw the maze's walls (use gaussian, scale or "
             "dropout views)"
         )
     return None
