@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,16 @@ from advrl.envs import MazeLevel
 
 settings.register_profile("advrl", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("advrl")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def sb3_log_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """SB3 gives a model that learns without a logger a fresh folder under the system's temp
+    directory (``SB3-<time>``); the tests' go into one of pytest's own, removed with the rest."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SB3_LOGDIR", str(tmp_path_factory.mktemp("sb3")))
+        yield
+
 
 CORRIDOR = """
 >...G
