@@ -55,7 +55,8 @@ def _convert(value: Any, tp: Any, where: str, base: Any = None) -> Any:
         tp = origin  # a generic section (its tagged field takes its class from its tag)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
-            raise ConfigError(f"{where} must be a mapping of {tp.__name__} keys, got {value!r}")
+            keys = ", ".join(f.name for f in dataclasses.fields(tp)) or "none"
+            raise ConfigError(f"{where} must be a mapping (its keys: {keys}), got {value!r}")
         return from_dict(tp, value, where, base=base if isinstance(base, tp) else None)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
