@@ -667,7 +667,8 @@ def cause_cases(run: Path) -> list[Case]:
 
     # -- the features since the by-cause audit, each by the cause it could fall under
     for item in ("env.normalize.obs=true", "adversarial.method=atla", "adversarial.eps_units=raw",
-                 "adversarial.term.adversary_lr=0", "env.normalize.clip_obs=-1"):  # fmt: skip
+                 "adversarial={method: atla, term: {adversary_lr: 0}}",
+                 "env.normalize.clip_obs=-1"):  # fmt: skip
         out.append(Case("4 dependency rules", item, train("--set", item)))
     attack = ("eval", "RUN", "--episodes", "1", "--no-plot", "--eps", "0,0.1")
     for extra in (("--attack", "rs", "--rs-steps", "0"), ("--attack", "learned"),

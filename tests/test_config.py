@@ -252,10 +252,12 @@ def test_the_adversarial_methods_settings_are_its_own_section() -> None:
         adversarial({"method": "pgd_at", "term": {"weight": 2}})
 
 
-def test_naming_another_method_starts_its_settings_from_its_defaults() -> None:
+def test_naming_another_method_keeps_only_the_settings_it_shares() -> None:
     """A file's ``adversarial.term`` belongs to the method the file names: ``--set`` naming
-    another method leaves it out (the new method's defaults, plus the overrides' own keys in any
-    order); naming the same method, or a file that names none, keeps it."""
+    another method keeps the keys the other method's settings also have (the rest from its
+    defaults, plus the overrides' own keys in any order); naming the same method, or a file that
+    names none, keeps it whole; a null or non-mapping section stays the loader's one line; an
+    error is placed in the layer that causes it."""
     from advrl.agents.robust.perturbed import FastBATSettings, MixSettings
     from advrl.agents.robust.regularizers import SASettings
     from advrl.config import config_from
@@ -271,9 +273,47 @@ def test_naming_another_method_starts_its_settings_from_its_defaults() -> None:
     assert term(file, "adversarial.method=pgd_at") == MixSettings(weight=0.5)
     assert term(file, "adversarial.method=sa") == SASettings()
     assert term(file, "adversarial.term.coef=3", "adversarial.method=sa") == SASettings(coef=3)
-    assert term(file, "adversarial.method=fast_bat") == FastBATSettings()  # not pgd_at's weight
+    assert term(file, "adversarial.method=fast_bat") == FastBATSettings(weight=0.5)  # shared
     assert term(file, "adversarial.term.weight=0.2") == MixSettings(weight=0.2)
     unnamed = {"adversarial": {"term": {"coef": 2.0}}}  # no method: the file's term stays
     assert term(unnamed, "adversarial.method=sa") == SASettings(coef=2.0)
-    with pytest.raises(ConfigError, match="--set: unknown key 'weight' in adversarial.term"):
+    with pytest.raises(ConfigError, match=r"--set: unknown key 'weight' in adversarial.term"):
         term(file, "adversarial.method=sa", "adversarial.term.weight=0.5")
+    for section in ("null", "5"):
+        with pytest.raises(ConfigError, match="--set: adversarial must be a mapping"):
+            config_from(PPORunConfig, file, [f"adversarial={section}"])
+    bad = {"adversarial": {"method": "pgd_at", "term": {"weight": 2.0}}}  # the file fails too
+    with pytest.raises(ConfigError, match=r"^--set: adversarial.term.coef must be >= 0"):
+        config_from(PPORunConfig, bad, ["adversarial.method=sa", "adversarial.term.coef=-1"])
+    with pytest.raises(ConfigError, match=r"^f.yaml: adversarial.term.weight must be in"):
+        config_from(PPORunConfig, bad, ["adversarial.eps=0.1"], source="f.yaml")
+
+
+def test_a_robust_ppo_pickled_by_an_earlier_version_keeps_its_settings() -> None:
+    """SB3's ``model.zip`` pickles the settings: an ``AdversarialTraining`` of the flat layout
+    unpickles with its method's own settings in ``term``."""
+    import pickle
+
+    from advrl.agents.robust import AdversarialTraining
+    from advrl.agents.robust.views import SimAugSettings
+
+    flat = AdversarialTraining.__new__(AdversarialTraining)
+    old = {"method": "simaug", "eps": 0.1, "views": ("scene:3",), "mixup_alpha": 0.4}
+    old |= {"adv_weight": 1.0, "sa_coef": 0.1, "adversary_lr": 3e-3, "norm": "linf"}
+    flat.__dict__.update(old)  # what an earlier version's pickle holds
+    at = pickle.loads(pickle.dumps(flat))
+    assert at.term == SimAugSettings(views=("scene:3",), mixup_alpha=0.4)
+    assert at.eps == 0.1 and not hasattr(at, "sa_coef")
+    today = AdversarialTraining(method="sa", eps=0.2)
+    assert pickle.loads(pickle.dumps(today)) == today
+
+
+def test_a_run_resumes_only_with_the_method_it_started_with(tmp_path: Path) -> None:
+    """``advrl train plr --resume`` of an ACCEL run is refused in one line naming the command
+    that resumes it (its ``teacher:`` would otherwise become PLR's)."""
+    from advrl.runners.kinds import resolve_settings
+
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"method": "accel"}))
+    assert resolve_settings("accel", resume=tmp_path).method == "accel"
+    with pytest.raises(ConfigError, match=r"is a run of accel: resume it with `advrl train accel"):
+        resolve_settings("plr", resume=tmp_path)

@@ -163,9 +163,13 @@ def _adversarial_method(args: argparse.Namespace, cls: type) -> str:
         elif token.startswith("--adversarial.method="):
             named = token.partition("=")[2]
     for item in reversed(args.set or []):
-        if named is None and item.partition("=")[0].strip() == "adversarial.method":
-            with contextlib.suppress(ConfigError):
-                named = load_yaml(item.partition("=")[2], "the value")
+        key, _, value = item.partition("=")
+        if named is not None or key.strip() not in ("adversarial.method", "adversarial"):
+            continue
+        with contextlib.suppress(ConfigError):
+            named = load_yaml(value, "the value")
+        if key.strip() == "adversarial":  # the whole section
+            named = named.get("method") if isinstance(named, dict) else None
     if named is None:
         source = args.config or (f"{args.resume}/config.yaml" if args.resume else None)
         with contextlib.suppress(ConfigError):
@@ -208,15 +212,14 @@ def _flag_items(method: str, cls: type, flags: list[str], adversarial: str = "no
     settings: tyro parses them against the settings' defaults (their syntax and types), and each
     key a flag names takes its parsed value."""
     schema = _schema(method, cls, adversarial)
-    defaults = (
-        schema(method=method, teacher=teacher_settings(method)())
-        if cls is UEDRunConfig
-        else schema(adversarial=AdversarialTraining(method=adversarial))
-        if cls is PPORunConfig
-        else schema(method=method)
-        if "method" in {f.name for f in dataclasses.fields(schema)}
-        else schema()
-    )
+    if cls is UEDRunConfig:
+        defaults = schema(method=method, teacher=teacher_settings(method)())
+    elif cls is PPORunConfig:
+        defaults = schema(adversarial=AdversarialTraining(method=adversarial))
+    elif "method" in {f.name for f in dataclasses.fields(schema)}:
+        defaults = schema(method=method)
+    else:
+        defaults = schema()
     parsed = _tyro(method, cls, defaults, flags, adversarial)
     items = []
     for key in _flag_keys(flags, parsed):

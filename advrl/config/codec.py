@@ -284,34 +284,43 @@ def _blame(
     source: str | Path | None,
     err: ConfigError,
 ) -> str:
-    """``err`` placed in the first layer (file, ``--set``, flags) whose addition breaks the
-    settings (only an error's message pays for these extra loads)."""
+    """``err`` placed in the first layer (file, ``--set``, flags) with which the settings fail
+    with this error (only an error's message pays for these extra loads)."""
     where = str(source) if source is not None else None
-    layers = [(list(overrides), "--set"), (list(flags), "the flags")]
-    try:
-        from_dict(cls, copy.deepcopy(data))
-    except ConfigError:
-        return f"{where}: {err}" if where is not None else str(err)
-    applied: list[str] = []
-    for items, name in layers:
-        if not items:
-            continue
-        applied += items
+
+    def fails_so(items: list[str]) -> bool:
+        """Whether the file with ``items`` fails with ``err`` itself."""
         try:
-            from_dict(cls, merge_layers(cls, data, applied))
-        except ConfigError:
+            from_dict(cls, merge_layers(cls, data, items))
+        except ConfigError as other:
+            return str(other) == str(err)
+        return False
+
+    in_file = f"{where}: {err}" if where is not None else str(err)
+    if fails_so([]):
+        return in_file
+    applied: list[str] = []
+    for items, name in [(list(overrides), "--set"), (list(flags), "the flags")]:
+        applied += items
+        if items and fails_so(applied):
             return f"{name}: {err}"
-    return f"{where}: {err}" if where is not None else str(err)
+    return in_file
 
 
-def tagged_sections(cls: type, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
-    """Every tagged section of the settings class ``cls``: (its path, the name of its tag, a
-    field beside it), e.g. ``(("adversarial", "term"), "method")``."""
-    out: list[tuple[tuple[str, ...], str]] = []
+TaggedSection = tuple[tuple[str, ...], str, Callable[[Any], type]]
+"""A tagged section: its path, the name of its tag (a field beside it), and the function from the
+tag's value to the section's class."""
+
+
+def tagged_sections(cls: type, prefix: tuple[str, ...] = ()) -> list[TaggedSection]:
+    """Every tagged section of the settings class ``cls``, e.g. ``(("adversarial", "term"),
+    "method", term_settings)``."""
+    out: list[TaggedSection] = []
     hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for f in dataclasses.fields(cls):
         if "tagged_by" in f.metadata:
-            out.append(((*prefix, f.name), f.metadata["tagged_by"][0]))
+            tag, variants = f.metadata["tagged_by"]
+            out.append(((*prefix, f.name), tag, variants))
             continue
         tp = typing.get_origin(hints[f.name]) or hints[f.name]
         if isinstance(tp, type) and dataclasses.is_dataclass(tp):
@@ -323,26 +332,35 @@ def merge_layers(cls: type, data: dict[str, Any], items: Sequence[str]) -> dict[
     """``data`` (a file's mapping) with the ``key.sub=value`` items applied: the one merge of a
     run's settings.
 
-    A tagged section belongs to the method its tag names beside it: where the file names one
-    (``adversarial.method: pgd_at``) and the items name another, the file's section is that
-    other method's and is left out, so that the items' method starts from its own defaults and
-    the items' own keys of the section (in any order).
+    A tagged section belongs to the method its tag names beside it. Where the file names one
+    (``adversarial.method: pgd_at``) and the items another, the file's section keeps only the
+    keys the other method's settings also have (``weight`` from ``pgd_at`` to ``fast_bat``; none
+    of them to ``sa``), and the items' own keys of the section apply on top, in any order.
     """
     merged = copy.deepcopy(data)
     for item in items:
         apply_override(merged, item)
-    stale = []
-    for path, tag in tagged_sections(cls):
-        parent = _node(data, path[:-1])
-        if parent is None or path[-1] not in parent or tag not in parent:
+    changed: list[tuple[tuple[str, ...], set[str]]] = []
+    for path, tag, variants in tagged_sections(cls):
+        before, after = _node(data, path[:-1]), _node(merged, path[:-1])
+        if before is None or after is None or path[-1] not in before or tag not in before:
             continue
-        if _node(merged, path[:-1]).get(tag) != parent[tag]:  # type: ignore[union-attr]
-            stale.append(path)
-    if not stale:
+        if after.get(tag) == before[tag]:
+            continue
+        try:
+            kept = {f.name for f in dataclasses.fields(variants(after.get(tag)))}
+        except (ValueError, TypeError):
+            kept = set()  # no such method: the loader names it
+        changed.append((path, kept))
+    if not changed:
         return merged
     base = copy.deepcopy(data)
-    for path in stale:
-        del _node(base, path[:-1])[path[-1]]  # type: ignore[union-attr]
+    for path, kept in changed:
+        parent = _node(base, path[:-1])
+        assert parent is not None
+        section = parent[path[-1]]
+        if isinstance(section, dict):
+            parent[path[-1]] = {k: v for k, v in section.items() if k in kept}
     for item in items:
         apply_override(base, item)
     return base

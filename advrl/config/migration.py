@@ -3,12 +3,11 @@ layouts moved into today's sections, and a resumed run kept in its place."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from advrl.agents.robust import AdversarialTraining, term_settings
+from advrl.agents.robust.settings import upgrade_flat
 from advrl.checks import ConfigError
 from advrl.config.codec import from_dict, merge_layers, read_yaml
 from advrl.config.import_policy import check_env_import
@@ -46,24 +45,12 @@ def upgrade_run_config(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _upgrade_adversarial(data: dict[str, Any]) -> dict[str, Any]:
-    """``adversarial:`` with the flat method settings of earlier versions, in today's layout: the
-    chosen method's settings into ``term:`` under their names there, the other methods' (written
-    with their defaults, never read) dropped."""
+    """``adversarial:`` with the flat method settings of earlier versions, in today's layout
+    (:func:`~advrl.agents.robust.settings.upgrade_flat`)."""
     section = data.get("adversarial")
-    if not isinstance(section, dict) or "term" in section:
+    if not isinstance(section, dict):
         return data
-    renamed = AdversarialTraining.renamed_keys
-    if not any(key in section for key in renamed):
-        return data
-    try:
-        kind = term_settings(str(section.get("method", "none")))
-    except ValueError:
-        return data  # the loader names the bad method
-    names = {f.name for f in dataclasses.fields(kind)}
-    kept = {k: v for k, v in section.items() if k not in renamed}
-    term = {renamed[k].removeprefix("term."): v for k, v in section.items() if k in renamed}
-    kept["term"] = {k: v for k, v in term.items() if k in names}
-    return {**data, "adversarial": kept}
+    return {**data, "adversarial": upgrade_flat(section)}
 
 
 RUN_PLACE = ("name", "out_dir")

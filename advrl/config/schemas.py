@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 import tyro
 
 from advrl.agents.robust import AdversarialTraining
-from advrl.agents.robust.settings import S
+from advrl.agents.robust.settings import TermT
 from advrl.agents.settings import PolicySettings, PPOSettings
 from advrl.checks import ConfigError, non_negative, positive
 from advrl.envs import all_heldout_names
@@ -132,7 +132,7 @@ class ImitationTrainSettings(TrainSettings):
 
 # ---------------------------------------------------------------------------------------- runs
 @dataclass(frozen=True)
-class PPORunConfig(Generic[S]):
+class PPORunConfig(Generic[TermT]):
     """``advrl train ppo``: SB3 PPO on one env (robust PPO with an ``adversarial`` method)."""
 
     env: EnvSettings = field(default_factory=EnvSettings)
@@ -141,7 +141,7 @@ class PPORunConfig(Generic[S]):
     """PPO's hyperparameters."""
     policy: PolicySettings = field(default_factory=PolicySettings)
     """The policy network."""
-    adversarial: AdversarialTraining[S] = field(default_factory=AdversarialTraining)
+    adversarial: AdversarialTraining[TermT] = field(default_factory=AdversarialTraining)
     """Adversarial training inside PPO's update (``none``: plain PPO)."""
     train: PPOTrainSettings = field(default_factory=PPOTrainSettings)
     """Budget, seed, intervals."""

@@ -42,6 +42,7 @@ class ATLASettings(TermSettings):
     adversary_lr: float = 3e-3
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.adversary_lr > 0:
             raise ValueError(f"adversary_lr must be positive, got {self.adversary_lr}")
 
@@ -54,10 +55,6 @@ class ATLASASettings(ATLASettings, SASettings):
         adversary_lr: as :class:`ATLASettings`.
         coef: SA-PPO's ``kappa``, as :class:`~advrl.agents.robust.regularizers.SASettings`.
     """
-
-    def __post_init__(self) -> None:
-        ATLASettings.__post_init__(self)
-        SASettings.__post_init__(self)
 
 
 class ATLATerm(RobustTerm):

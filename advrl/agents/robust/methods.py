@@ -1,21 +1,28 @@
 """The adversarial-training methods: one table from a method's name to its term class.
 
 ``adversarial.method: <name>`` exists for every entry of :data:`ROBUST_TERMS`. Adding a method is
-one :class:`~advrl.agents.robust.terms.RobustTerm` subclass (its loss on a minibatch, and the
-settings it cannot take), one :func:`register_term` call and one test::
+one :class:`~advrl.agents.robust.terms.RobustTerm` subclass (its loss on a minibatch, its own
+settings, ``adversarial.term``, and the shared settings it cannot take), one
+:func:`register_term` call and one test::
+
+    @dataclass(frozen=True)
+    class SmoothSettings(TermSettings):
+        coef: float = 1.0
 
     class Smooth(RobustTerm):
         name = "smooth"
-        help = "L(s) + ||pi(s) - pi(s + noise)||"
+        help = "L(s) + coef |log pi(s + noise) - log pi(s)|"
+        Settings = SmoothSettings
 
         def terms(self, model, b, clean):
             noisy = b.target.x + b.eps * torch.randn_like(b.target.x)
-            gap = (b.target.action_log_probs(noisy) - b.target.action_log_probs(b.target.x))
-            return Terms(clean.policy_loss, clean.entropy, gap.abs().mean())
+            gap = b.target.action_log_probs(noisy) - b.target.action_log_probs(b.target.x)
+            return Terms(clean.policy_loss, clean.entropy, self.settings.coef * gap.abs().mean())
 
     register_term(Smooth)
 
-From a module of your own: ``advrl --import my_terms train ppo --set adversarial.method=smooth``.
+From a module of your own: ``advrl --import my_terms train ppo --set adversarial.method=smooth
+--set adversarial.term.coef=0.5``.
 """
 
 from __future__ import annotations

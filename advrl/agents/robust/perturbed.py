@@ -30,6 +30,7 @@ class MixSettings(TermSettings):
     weight: float = 1.0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not 0 <= self.weight <= 1:
             raise ValueError(f"weight must be in [0, 1], got {self.weight}")
 
@@ -85,7 +86,8 @@ class Perturbed(RobustTerm):
     @classmethod
     def check(cls, at: AdversarialTraining) -> None:
         super().check(at)
-        assert isinstance(at.term, MixSettings)
+        if not isinstance(at.term, MixSettings):
+            raise TypeError(f"{cls.name} mixes losses: its Settings must derive from MixSettings")
         weight = at.term.weight
         if at.adv_every * weight > 1:
             raise ValueError(

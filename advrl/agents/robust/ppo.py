@@ -56,6 +56,7 @@ from advrl.agents.policy_inputs import PolicyInput, supports_attacks
 from advrl.agents.robust.methods import robust_term
 from advrl.agents.robust.settings import AdversarialTraining
 from advrl.agents.robust.terms import Minibatch, RobustTerm, Terms, detached, observations_error
+from advrl.agents.robust.views import ViewSettings
 from advrl.agents.scene_views import (
     SceneRecorder,
     SceneViews,
@@ -123,7 +124,7 @@ class RobustPPO(PPO):
             if at.svc_bound is not None
             else None
         )
-        views = getattr(at.term, "views", ())  # the methods that train on views
+        views = at.term.views if isinstance(at.term, ViewSettings) else ()
         self._views: list[View] = transform_views(views)
         on_views = self.term is not None and self.term.on_views
         self._scene_count = scene_view_count(views) if on_views else 0

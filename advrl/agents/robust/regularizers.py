@@ -27,6 +27,7 @@ class SASettings(TermSettings):
     coef: float = 0.1
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.coef >= 0:
             raise ValueError(f"coef must be >= 0, got {self.coef}")
 

@@ -4,8 +4,10 @@ the method's own settings (``term:``, a tagged union as a UED run's ``teacher:``
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from advrl.agents.attacks import ATTACKS, Norm, Objective
 from advrl.agents.robust.methods import robust_term
@@ -22,12 +24,12 @@ def term_settings(method: str) -> type[TermSettings]:
     return TermSettings if method == "none" else robust_term(method).Settings
 
 
-S = TypeVar("S", bound=TermSettings)
+TermT = TypeVar("TermT", bound=TermSettings)
 """The class of ``term`` (the method's own settings)."""
 
 
 @dataclass(frozen=True)
-class AdversarialTraining(Generic[S]):
+class AdversarialTraining(Generic[TermT]):
     """How :class:`~advrl.agents.robust.RobustPPO` perturbs its updates.
 
     Args:
@@ -74,7 +76,7 @@ class AdversarialTraining(Generic[S]):
     svc_bound: float | None = None
     svc_every: int = 1
     eps_units: Literal["env", "normalized"] = "env"
-    term: S = field(
+    term: TermT = field(
         default=None,  # type: ignore[assignment]
         metadata={"tagged_by": ("method", term_settings)},
     )
@@ -125,7 +127,36 @@ class AdversarialTraining(Generic[S]):
         if self.method != "none":
             robust_term(self.method).check(self)  # what this method cannot take
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle (a ``RobustPPO`` saved by SB3), one of earlier versions included: their flat
+        method settings become ``term`` as :func:`upgrade_flat` says."""
+        if "term" not in state:
+            state = upgrade_flat(state)
+            state["term"] = term_settings(state["method"])(**state["term"])
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
     @property
     def enabled(self) -> bool:
         """Whether the update differs from plain PPO's."""
         return self.method != "none" or self.svc_bound is not None
+
+
+def upgrade_flat(section: Mapping[str, Any]) -> dict[str, Any]:
+    """An ``adversarial`` mapping of earlier versions, which held every method's settings flat, in
+    today's layout: the chosen method's own under ``term`` by their names there
+    (:attr:`AdversarialTraining.renamed_keys`), the other methods' dropped (written with their
+    defaults, never read). A mapping of today's layout, or one naming no known method, is
+    returned as it is."""
+    renamed = AdversarialTraining.renamed_keys
+    if "term" in section or not any(key in section for key in renamed):
+        return dict(section)
+    try:
+        kind = term_settings(str(section.get("method", "none")))
+    except ValueError:
+        return dict(section)  # the loader names the bad method
+    names = {f.name for f in dataclasses.fields(kind)}
+    kept = {k: v for k, v in section.items() if k not in renamed}
+    term = {renamed[k].removeprefix("term."): v for k, v in section.items() if k in renamed}
+    kept["term"] = {k: v for k, v in term.items() if k in names}
+    return kept

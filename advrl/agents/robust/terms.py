@@ -119,7 +119,11 @@ def detached(dist: Distribution) -> Distribution | None:
 class TermSettings:
     """The settings of one adversarial-training method (``adversarial.term``): a method with
     settings of its own subclasses this as a frozen dataclass, checks its values in
-    ``__post_init__`` and names the class as its term's :attr:`RobustTerm.Settings`."""
+    ``__post_init__`` (calling ``super().__post_init__()`` first) and names the class as its
+    term's :attr:`RobustTerm.Settings`."""
+
+    def __post_init__(self) -> None:
+        """Check the values (``ValueError``); subclasses extend it."""
 
 
 class RobustTerm:
@@ -201,7 +205,9 @@ def observations_error(at: AdversarialTraining, space: spaces.Space, grid: bool)
 
     if robust_term(at.method).learned_adversary and not isinstance(space, spaces.Box):
         return f"adversarial.method={at.method}'s learned adversary perturbs Box observations"
-    maze_only = maze_only_views(getattr(at.term, "views", ()))
+    from advrl.agents.robust.views import ViewSettings
+
+    maze_only = maze_only_views(at.term.views if isinstance(at.term, ViewSettings) else ())
     if robust_term(at.method).on_views and maze_only and not grid:
         return (
             f"adversarial.term.views {maze_only} redraw the maze's walls (use gaussian, scale or "

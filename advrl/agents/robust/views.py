@@ -29,6 +29,7 @@ class ViewSettings(TermSettings):
     views: tuple[str, ...] = ("gaussian:0.05", "scale:0.1", "dropout:0.1")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         transform_views(self.views)  # raises on a bad spec
 
 
