@@ -324,14 +324,20 @@ def report(records: list[dict[str, Any]], names: list[str], reps: int) -> str:
             f"| {method} | {len(runs)} | {a.iqm.format(3)} | {a.mean.format(3)} | "
             + (f"{steps:,.0f} | {wall:.1f} min |" if method != "random" else "- | - |")
         )
-    if "dr" in agg:
-        lo_dr, hi_dr = agg["dr"].iqm.low, agg["dr"].iqm.high
+    for control in [c for c in ("dr", "dr-dense") if c in agg]:  # each DR control present
+        lo_dr, hi_dr = agg[control].iqm.low, agg[control].iqm.high
         lines.append("")
         for method, a in agg.items():
-            if method == "dr":
+            if method in ("dr", "dr-dense", "random"):
                 continue
             lo, hi = a.iqm.low, a.iqm.high
-            verdict = "above DR" if lo > hi_dr else "below DR" if hi < lo_dr else "CIs overlap DR's"
+            verdict = (
+                f"above {control}"
+                if lo > hi_dr
+                else f"below {control}"
+                if hi < lo_dr
+                else f"CIs overlap {control}'s"
+            )
             lines.append(f"- IQM of {method}: {verdict}")
     lines += ["", "| maze | " + " | ".join(agg) + " |", "|---|" + "---|" * len(agg)]
     for j, name in enumerate(names):
