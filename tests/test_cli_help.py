@@ -131,6 +131,10 @@ def test_a_flag_sets_the_adversarial_methods_own_setting(tmp_path: Path) -> None
     assert main([*base, "--set", "name=sa", *sa]) == 0
     saved = yaml.safe_load((tmp_path / "sa" / "config.yaml").read_text())["adversarial"]
     assert saved["method"] == "sa" and saved["term"] == {"coef": 3.0}
+    whole = ["--set", "adversarial={method: sa, eps: 0.1}", "--adversarial.term.coef", "4"]
+    assert main([*base, "--set", "name=whole", *whole]) == 0  # the method from the whole section
+    saved = yaml.safe_load((tmp_path / "whole" / "config.yaml").read_text())["adversarial"]
+    assert saved["method"] == "sa" and saved["term"] == {"coef": 4.0}
     assert main([*base, "--set", "name=x", "--adversarial.term.coef", "3"]) == 2
     assert not (tmp_path / "x").exists()
 
