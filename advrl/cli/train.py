@@ -22,6 +22,7 @@ from advrl.config import (
     UEDRunConfig,
     check_env_import,
     load_config,
+    merge_layers,
     read_yaml,
     teacher_settings,
     to_dict,
@@ -157,25 +158,16 @@ def _adversarial_method(args: argparse.Namespace, cls: type) -> str:
     if cls is not PPORunConfig:
         return "none"
     named: Any = None
-    for i, token in enumerate(args.flags):
+    source = args.config or (f"{args.resume}/config.yaml" if args.resume else None)
+    with contextlib.suppress(ConfigError):  # the file and --set, merged as the loader will
+        merged = merge_layers(cls, read_yaml(source) if source else {}, args.set or [])
+        section = merged.get("adversarial")
+        named = section.get("method") if isinstance(section, dict) else None
+    for i, token in enumerate(args.flags):  # the flags come last
         if token == "--adversarial.method" and i + 1 < len(args.flags):
             named = args.flags[i + 1]
         elif token.startswith("--adversarial.method="):
             named = token.partition("=")[2]
-    for item in reversed(args.set or []):
-        key, _, value = item.partition("=")
-        if named is not None or key.strip() not in ("adversarial.method", "adversarial"):
-            continue
-        with contextlib.suppress(ConfigError):
-            named = load_yaml(value, "the value")
-        if key.strip() == "adversarial":  # the whole section
-            named = named.get("method") if isinstance(named, dict) else None
-    if named is None:
-        source = args.config or (f"{args.resume}/config.yaml" if args.resume else None)
-        with contextlib.suppress(ConfigError):
-            data = read_yaml(source) if source is not None else {}
-            section = data.get("adversarial")
-            named = section.get("method") if isinstance(section, dict) else None
     if not isinstance(named, str) or (named != "none" and named not in ROBUST_TERMS):
         return "none"
     return named

@@ -84,7 +84,8 @@ def load_run_config(
     ``allow_import`` (:func:`check_env_import`, whatever set the id).
 
     Raises:
-        ConfigError: a bad file or value, or an env id that would import a module not named.
+        ConfigError: a bad file or value, an override of the run's name, folder or method, or an
+            env id that would import a module not named.
     """
     raw = read_yaml(path)
     if not raw:
@@ -98,6 +99,15 @@ def load_run_config(
             raise ConfigError(
                 f"{name}{moved[0]}: a resumed run stays in its folder, so its name and out_dir "
                 "cannot change (copy the folder to continue it elsewhere)"
+            )
+    ran = raw.get("method")
+    for item in [*(overrides or []), *flags]:
+        key, _, value = item.partition("=")
+        if isinstance(ran, str) and key.strip() == "method" and load_yaml(value, item) != ran:
+            folder = Path(path).parent
+            raise ConfigError(
+                f"{str(folder)!r} is a run of {ran}: resume it with `advrl train {ran} --resume "
+                f"{folder}` (a run goes on with the method it started with)"
             )
     data = merge_layers(cls, upgrade_run_config(raw), [*(overrides or []), *flags])
     try:

@@ -129,12 +129,6 @@ def resolve_settings(
         path = Path(resume) / "config.yaml"
         if not path.is_file():
             raise ConfigError(f"{str(resume)!r} is not a run folder (no config.yaml)")
-        ran = read_yaml(path).get("method")
-        if cls is not PPORunConfig and isinstance(ran, str) and ran != method:
-            raise ConfigError(
-                f"{str(resume)!r} is a run of {ran}: resume it with `advrl train {ran} --resume "
-                f"{resume}` (a run goes on with the method it started with)"
-            )
         return load_run_config(
             cls, path, [*overrides, *extra], allow_import=allow_import, flags=flags
         )
