@@ -1,6 +1,7 @@
 """Levels built as they are seen (DEGen's dynamic generation) on the batched maze: a builder that
-copies a level cell by cell plays exactly as that level fixed; cells are built only when first in
-view, once each; the goal at most once; a builder's mistakes are refused."""
+copies a level cell by cell plays exactly as that level fixed, replays included; cells are built
+only when first in view, once each per level; the goal at most once; an episode that ends replays
+its level and ``reset`` starts a new one; a builder's mistakes are refused."""
 
 from __future__ import annotations
 
@@ -42,8 +43,9 @@ def template() -> MazeLevel:
 
 
 def test_a_copying_builder_plays_exactly_as_the_level_fixed() -> None:
+    """Episode after episode: a built level's replays are that level fixed, played again."""
     n = 4
-    built = BatchedMaze(n, size=9, max_steps=40, seed=3)
+    built = BatchedMaze(n, size=9, max_steps=15, seed=3)
     copy = Copy(built, [template()] * n)
     built.set_builder(copy)
     obs_b = built.reset()
@@ -56,25 +58,24 @@ def test_a_copying_builder_plays_exactly_as_the_level_fixed() -> None:
         walls[start] = False
         goal = template().goal if start != template().goal else (0, 0)
         levels.append(MazeLevel(walls, goal, start, int(built._start_dir[i])))
-    fixed = BatchedMaze(n, size=9, max_steps=40, seed=3)
+    fixed = BatchedMaze(n, size=9, max_steps=15, seed=3)
     fixed.set_levels(levels)
     obs_f = fixed.reset()
     visible = obs_b["image"][..., 0] != UNSEEN
     np.testing.assert_array_equal(obs_b["image"][visible], obs_f["image"][visible])
     assert visible.all()  # every cell in view is built before the agent sees it
     rng = np.random.default_rng(0)
-    running = np.ones(n, dtype=bool)
-    for _ in range(40):
+    episodes = 0
+    for _ in range(60):
         actions = rng.integers(0, 3, n)
         obs_b, rew_b, done_b, _ = built.step(actions)
         obs_f, rew_f, done_f, _ = fixed.step(actions)
-        np.testing.assert_array_equal(done_b[running], done_f[running])
-        np.testing.assert_array_equal(rew_b[running], rew_f[running])
-        for i in np.flatnonzero(running & ~done_b):
-            np.testing.assert_array_equal(obs_b["image"][i], obs_f["image"][i])
-        running &= ~done_b
-        if not running.any():
-            break
+        np.testing.assert_array_equal(done_b, done_f)
+        np.testing.assert_array_equal(rew_b, rew_f)
+        np.testing.assert_array_equal(obs_b["image"], obs_f["image"])
+        np.testing.assert_array_equal(obs_b["direction"], obs_f["direction"])
+        episodes += int(done_b.sum())
+    assert episodes >= 2 * n  # the comparison covers replays
 
 
 def test_cells_are_built_once_when_first_seen_and_the_goal_at_most_once() -> None:
@@ -95,6 +96,32 @@ def test_cells_are_built_once_when_first_seen_and_the_goal_at_most_once() -> Non
     assert bool((goals <= 1).all())
     built = env.built[inside]
     assert bool(built.any(1).all()) and not bool(built.all())  # seen cells only
+
+
+def test_an_ended_episode_replays_its_level_and_reset_builds_a_new_one() -> None:
+    env = BatchedMaze(3, size=9, max_steps=6, seed=2)
+    copy = Copy(env, [template()] * 3)
+    env.set_builder(copy)
+    env.reset()
+    ids, start, direction = env.level_ids.clone(), env._start.clone(), env._start_dir.clone()
+    rng = np.random.default_rng(4)
+    seen = env.built.clone()
+    ended = np.zeros(3, dtype=bool)
+    for _ in range(20):
+        _, _, done, _ = env.step(rng.integers(0, 3, 3))
+        ended |= done
+        assert bool((env.built >= seen).all())  # a replay keeps what is built
+        seen = env.built.clone()
+        for i in np.flatnonzero(done):  # back at the level's start, its view built already
+            assert int(env.pos[i]) == int(start[i]) and int(env.dir[i]) == int(direction[i])
+            assert int(env.t[i]) == 0
+    assert ended.all()
+    assert torch.equal(env.level_ids, ids)  # one level per slot between resets
+    assert all(bool((r.level_ids == ids[r.envs]).all()) for r in copy.requests)
+    env.reset()
+    assert bool((env.level_ids == ids + 1).all())
+    inside = env._base.view(-1, 1) + env._inner_idx
+    assert int(env.built[inside].sum()) < int(seen[inside].sum())  # a new, empty level
 
 
 def test_a_builder_that_breaks_the_rules_is_refused() -> None:

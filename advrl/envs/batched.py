@@ -44,7 +44,8 @@ class BuildRequest:
         direction: ``[k]`` the agent's direction.
         goal_placed: ``[k]`` whether the slot's level has its goal.
         t: ``[k]`` steps taken in the episode.
-        episodes: ``[k]`` each slot's episode counter (one more at every reset of the slot).
+        level_ids: ``[k]`` each slot's level counter: one more at every new level (each
+            :meth:`BatchedMaze.reset`), the same while the level is replayed.
         next_step: the index of the next ``step`` (since the last ``reset``) whose observation
             shows what is built now: the step that the build precedes.
     """
@@ -55,7 +56,7 @@ class BuildRequest:
     direction: torch.Tensor
     goal_placed: torch.Tensor
     t: torch.Tensor
-    episodes: torch.Tensor
+    level_ids: torch.Tensor
     next_step: int
 
 
@@ -199,7 +200,7 @@ class BatchedMaze(TorchVecEnv):
         self.built = torch.ones(num_envs * side * side, dtype=torch.bool, device=dev)
         self.goal_placed = torch.ones(num_envs, dtype=torch.bool, device=dev)
         self.building = torch.zeros(num_envs, dtype=torch.bool, device=dev)
-        self.episodes = torch.zeros(num_envs, dtype=torch.long, device=dev)
+        self.level_ids = torch.zeros(num_envs, dtype=torch.long, device=dev)
         self.steps_taken = 0  # calls of step since the last reset
 
     # ------------------------------------------------------------------ levels
@@ -236,9 +237,13 @@ class BatchedMaze(TorchVecEnv):
         """Build the levels of the slots without a fixed level as their agent first sees them
         (DEGen's dynamic generation; None: domain-randomized levels again), from their next reset.
 
-        A built episode starts on an empty grid with nothing built but the start cell (drawn at
-        random, as is the direction); before every observation, ``builder`` fills the view's cells
-        not built yet, one per slot per call, until none is left. Cells never seen stay floor.
+        A built level starts at every :meth:`reset` (where a student's rollout starts) on an
+        empty grid with nothing built but the start cell (drawn at random, as is the direction);
+        before every observation, ``builder`` fills the view's cells not built yet, one per slot
+        per call, until none is left. Cells never seen stay floor. An episode that ends before
+        the next :meth:`reset` replays its level: the same start and direction, every cell built
+        so far kept, and building goes on as the agent sees new cells (DEGen's auto-replay: one
+        level per slot per rollout, so the student's success on it gates the generator's pay).
         """
         self.builder = builder
 
@@ -266,7 +271,7 @@ class BatchedMaze(TorchVecEnv):
                     direction=self.dir[rows],
                     goal_placed=self.goal_placed[rows],
                     t=self.t[rows],
-                    episodes=self.episodes[rows],
+                    level_ids=self.level_ids[rows],
                     next_step=self.steps_taken,
                 )
             )
@@ -329,8 +334,18 @@ class BatchedMaze(TorchVecEnv):
         return out
 
     # ------------------------------------------------------------------ core (device tensors)
-    def _reset_slots(self, mask: torch.Tensor) -> None:
-        """Start new episodes in the slots where ``mask`` is true (fixed level or a random one)."""
+    def _reset_slots(self, mask: torch.Tensor, *, replay: bool = False) -> None:
+        """Start new episodes in the slots where ``mask`` is true (fixed level or a random one);
+        with ``replay``, a slot building its level plays that level again (:meth:`set_builder`)."""
+        if replay and self.builder is not None:
+            again = torch.nonzero(mask & self.building).squeeze(1)
+            if again.numel():
+                self.pos[again] = self._start[again]
+                self.dir[again] = self._start_dir[again]
+                self.t[again] = 0
+                self.ep_return[again] = 0.0
+                self._build_views(again)
+                mask = mask & ~self.building
         rows = torch.nonzero(mask).squeeze(1)
         if rows.numel() == 0:
             return
@@ -353,7 +368,7 @@ class BatchedMaze(TorchVecEnv):
         self.ep_return[rows] = 0.0
         self._start[rows] = start
         self._start_dir[rows] = direction
-        self.episodes[rows] += 1
+        self.level_ids[rows] += 1
         self.building[rows] = rand if self.builder is not None else False
         if self.builder is not None and bool(rand.any()):
             built = rows[rand]  # an empty grid, nothing built but the start cell
@@ -482,7 +497,7 @@ class BatchedMaze(TorchVecEnv):
                     "is_success": succ[j],
                     "episode": {"r": rets[j], "l": lens[j], "t": 0.0},
                 }
-            self._reset_slots(done)
+            self._reset_slots(done, replay=True)
             obs = self.observe()
         return (
             to_numpy(obs),

@@ -70,8 +70,10 @@ class PixelBatchedMaze(BatchedMaze):
             if view is not None:
                 self.fixed_views[i] = torch.as_tensor(view.vector(), device=self.device)
 
-    def _reset_slots(self, mask: torch.Tensor) -> None:
-        super()._reset_slots(mask)
+    def _reset_slots(self, mask: torch.Tensor, *, replay: bool = False) -> None:
+        super()._reset_slots(mask, replay=replay)
+        if replay and self.builder is not None:  # a replayed level keeps its view too
+            mask = mask & ~self.building
         rows = torch.nonzero(mask).squeeze(1)
         if rows.numel() == 0:
             return

@@ -2,13 +2,16 @@
 (Mead et al., 2025, "Improving Regret Approximation for Unsupervised Dynamic Environment
 Generation").
 
-Each student episode starts on an empty grid; before every observation the generator fills the
-cells of the student's view that are not built yet, one decision per cell: which of them, and what
-it holds (floor, wall, or the goal, which is placed once). The student plays and learns on these
-levels with PPO as on any others. The generator's reward is dense: each student step's maximised
-negative advantage, ``-A_t`` with ``A_t`` the student's clipped advantage
-(:func:`~advrl.pair.scores.clipped_advantages`), gated on the student having solved a level in its
-rollout, is credited to the generator's last decision before that step. So the decision that built
+Each slot's level starts on an empty grid at the start of the student's rollout; before every
+observation the generator fills the cells of the student's view that are not built yet, one
+decision per cell: which of them, and what it holds (floor, wall, or the goal, which is placed
+once). An episode that ends within the rollout replays the level as built so far, and building
+goes on (the paper's auto-replay), so each slot holds one level per rollout. The student plays and
+learns on these levels with PPO as on any others. The generator's reward is dense: each student
+step's maximised negative advantage, ``-A_t`` with ``A_t`` the student's clipped advantage
+(:func:`~advrl.pair.scores.clipped_advantages`), gated on the student having solved the slot's
+level in the rollout (a level never solved pays nothing), is credited to the generator's last
+decision before that step. So the decision that built
 a region is paid for what the student then fails to learn there, instead of one number per level
 on a designer's last step. The generator is trained with PPO; its entropy bonus is anchored to a
 fixed mix of what a cell holds, ``H(cell) - KL(pi_kind || [0.495, 0.495, 0.01])``, which keeps it
@@ -16,8 +19,9 @@ from emptying its levels.
 
 Simplifications against the paper's code, stated: the generator is feed-forward (theirs: an LSTM
 of 256), sees the student's view, which cells are buildable, the direction, whether the goal is
-placed and the episode's time (not the student's value estimate), and its decisions after a
-student's last step of a rollout are not trained on.
+placed and the episode's time (not the student's value estimate); its decisions after a
+student's last step of a rollout are not trained on; the rollout is the student's (256 steps in
+the benchmark configs, where theirs plays 512 per level).
 """
 
 from __future__ import annotations
@@ -109,7 +113,7 @@ class _Decisions:
     log_prob: list[torch.Tensor]
     value: list[torch.Tensor]
     env: list[torch.Tensor]
-    episode: list[torch.Tensor]
+    level: list[torch.Tensor]
     step: list[int]
 
     @classmethod
@@ -141,12 +145,13 @@ def generator_gae(
     rewards: np.ndarray,
     values: np.ndarray,
     env: np.ndarray,
-    episode: np.ndarray,
+    level: np.ndarray,
     gamma: float,
     gae_lambda: float,
 ) -> np.ndarray:
-    """GAE over each env's decisions in order, an episode's last decision ending its sequence;
-    the rollout's last decision of an env bootstraps from its own value (the sequence is cut)."""
+    """GAE over each env's decisions in order, a level's last decision ending its sequence (a
+    level spans its replays); the rollout's last decision of an env bootstraps from its own value
+    (the sequence is cut)."""
     advantages = np.zeros(len(rewards))
     for e in np.unique(env):
         rows = np.flatnonzero(env == e)
@@ -157,7 +162,7 @@ def generator_gae(
                 next_value, alive = values[row], 1.0
             else:
                 nxt = rows[k + 1]
-                alive = float(episode[nxt] == episode[row])
+                alive = float(level[nxt] == level[row])
                 next_value = values[nxt]
             delta = rewards[row] + gamma * next_value * alive - values[row]
             running = delta + gamma * gae_lambda * alive * running
@@ -252,7 +257,7 @@ class DEGen(Teacher):
         d.log_prob.append(log_prob)
         d.value.append(value)
         d.env.append(request.envs.clone())
-        d.episode.append(request.episodes.clone())
+        d.level.append(request.level_ids.clone())
         d.step.extend([request.next_step] * len(request.envs))
         return cell, kind
 
@@ -276,14 +281,14 @@ class DEGen(Teacher):
             return {}
         step_rewards = protagonist.negative_advantages()  # gated on a level solved in the rollout
         env = torch.cat(d.env).numpy()
-        episode = torch.cat(d.episode).numpy()
+        level = torch.cat(d.level).numpy()
         step = np.asarray(d.step)
         steps = step_rewards.shape[0]
         keep = step < steps  # decisions after the student's last step are never paid
         rewards = credit(env[keep], step[keep], step_rewards)
         values = torch.cat(d.value).numpy()[keep]
         advantages = generator_gae(
-            rewards, values, env[keep], episode[keep], self.gamma, self.gae_lambda
+            rewards, values, env[keep], level[keep], self.gamma, self.gae_lambda
         )
         batch = {
             "x": torch.cat(d.x)[keep],
@@ -302,6 +307,8 @@ class DEGen(Teacher):
             "generator_decisions": float(keep.sum()),
             "generator_wall_share": float((kinds == 1).mean()) if len(kinds) else 0.0,
             "generator_goals": float((kinds == 2).sum()),
+            # levels still without a goal at the rollout's end: unsolvable (levels/* leave them out)
+            "generator_no_goal": float((~self._env.goal_placed).float().mean()),
             "student_step_reward": float(step_rewards.mean()),
             **stats,
         }
