@@ -233,3 +233,15 @@ def test_user_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["train", "dr", "--config", write(bad, tmp_path / "bad.yaml")]) == 2
     assert "level_space" in capsys.readouterr().err
     assert not any((tmp_path / n).exists() for n in ("paired", "plr", "dr"))
+
+
+def test_a_runner_built_without_a_logger_writes_no_log_folder(tmp_path, monkeypatch) -> None:
+    """SB3's ``configure(None)`` makes a folder under the temp directory (``SB3_LOGDIR`` here);
+    a runner that logs nowhere must not leave one per run."""
+    from advrl.config import UEDRunConfig, load_config
+    from advrl.runners.ued import build_runner
+
+    monkeypatch.setenv("SB3_LOGDIR", str(tmp_path / "sb3"))
+    config = load_config(UEDRunConfig, "configs/dr-maze-small.yaml", [f"out_dir={tmp_path}"])
+    build_runner(config).start(1_000)
+    assert not (tmp_path / "sb3").exists()

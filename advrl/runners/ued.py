@@ -13,7 +13,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.logger import Logger, configure
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
@@ -190,7 +190,7 @@ def build_runner(config: UEDRunConfig[Any], logger: Logger | None = None) -> UED
         protagonist=protagonist,
         antagonist=antagonist,
         family=family,
-        logger=logger if logger is not None else configure(None, []),
+        logger=logger if logger is not None else Logger(folder=None, output_formats=[]),
         image_every=config.train.image_every,
     )
 
