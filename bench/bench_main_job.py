@@ -1,20 +1,25 @@
 """The README's main job over seeds: what a newcomer's first command prints, as a range.
 
     python bench/bench_main_job.py --seeds 0-4 [--out bench-state/main-job]
+    python bench/bench_main_job.py --method sfl --config configs/sfl-maze-quick.yaml --label sfl
 
-Runs ``advrl train paired --config configs/paired-maze-transfer.yaml --set
-train.total_timesteps=250000 --set train.seed=S`` for each seed, one after another, and writes each
-run's figures to ``docs/results/main-job/seed<S>.json`` (a finished seed is not run again); then
-prints the held-out solve rate per seed, its range and mean, beside the random policy's.
+Runs ``advrl train METHOD --config CONFIG --set train.total_timesteps=250000 --set
+train.seed=S [--set ...]`` for each seed, one after another (by default the main job, PAIRED on
+``configs/paired-maze-transfer.yaml``), and writes each run's figures to
+``docs/results/main-job[/LABEL]/seed<S>.json`` (a finished seed is not run again); then prints the
+held-out solve rate per seed, its range and mean, beside the random policy's, and the levels the
+protagonist trained on (walls and shortest path, first tenth of the iterations against the last).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,28 +33,48 @@ def seeds_arg(text: str) -> list[int]:
     return [int(s) for s in text.split(",")]
 
 
-def run_seed(seed: int, out: Path) -> dict[str, float]:
-    result = RESULTS / f"seed{seed}.json"
+def levels_trend(progress: Path) -> dict[str, float]:
+    """Walls and shortest path of the levels played: means over the first and the last tenth of
+    the iterations that logged them."""
+    with progress.open() as f:
+        rows = [r for r in csv.DictReader(f) if r.get("levels/shortest_path")]
+    tenth = max(len(rows) // 10, 1)
+    out = {}
+    for key, name in (("levels/num_walls", "walls"), ("levels/shortest_path", "path")):
+        values = [float(r[key]) for r in rows]
+        out[f"{name}_first"] = float(np.mean(values[:tenth]))
+        out[f"{name}_last"] = float(np.mean(values[-tenth:]))
+    return out
+
+
+def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    results = RESULTS / args.label if args.label else RESULTS
+    result = results / f"seed{seed}.json"
     if result.is_file():
         return dict(json.loads(result.read_text()))
-    name = f"seed{seed}"
+    name = f"{args.label or args.method}-seed{seed}"
+    sets = [
+        "train.total_timesteps=250000", f"train.seed={seed}", f"out_dir={args.out}",
+        f"name={name}", *args.set,
+    ]  # fmt: skip
     command = [
-        sys.executable, "-m", "advrl.cli", "train", "paired",
-        "--config", "configs/paired-maze-transfer.yaml",
-        "--set", "train.total_timesteps=250000", "--set", f"train.seed={seed}",
-        "--set", f"out_dir={out}", "--set", f"name={name}", "--quiet",
+        sys.executable, "-m", "advrl.cli", "train", args.method, "--config", args.config,
+        *[item for s in sets for item in ("--set", s)], "--quiet",
     ]  # fmt: skip
     subprocess.run(command, check=True)
-    summary = json.loads((out / name / "summary.json").read_text())
+    run = args.out / name
+    summary = json.loads((run / "summary.json").read_text())
     figures = {
         "seed": seed,
+        "command": " ".join(["advrl", *command[3:]]),
         "held_out": summary["mean_solve_rate"],
         "held_out_greedy": summary["mean_solve_rate_greedy"],
         "random": summary["mean_solve_rate_random"],
         "wall_clock_s": summary["wall_clock_s"],
         "student_steps_per_s": summary["student_steps_per_s"],
+        **levels_trend(run / "tb" / "progress.csv"),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    results.mkdir(parents=True, exist_ok=True)
     result.write_text(json.dumps(figures, indent=1) + "\n")
     return figures
 
@@ -58,14 +83,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", default="0-4")
     parser.add_argument("--out", type=Path, default=Path("bench-state/main-job"))
+    parser.add_argument("--method", default="paired")
+    parser.add_argument("--config", default="configs/paired-maze-transfer.yaml")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--label", default="", help="results under docs/results/main-job/LABEL")
     args = parser.parse_args()
-    rows = [run_seed(seed, args.out) for seed in seeds_arg(args.seeds)]
-    print("| seed | held-out | greedy | random policy | wall clock |")
-    print("|---|---|---|---|---|")
+    rows = [run_seed(args, seed) for seed in seeds_arg(args.seeds)]
+    print("| seed | held-out | greedy | random policy | walls | shortest path | wall clock |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
+        trend = (
+            f"{r['walls_first']:.1f} -> {r['walls_last']:.1f} | "
+            f"{r['path_first']:.1f} -> {r['path_last']:.1f}"
+            if "walls_first" in r
+            else "| "
+        )
         print(
             f"| {r['seed']} | {r['held_out']:.3f} | {r['held_out_greedy']:.3f} | "
-            f"{r['random']:.3f} | {r['wall_clock_s'] / 60:.1f} min |"
+            f"{r['random']:.3f} | {trend} | {r['wall_clock_s'] / 60:.1f} min |"
         )
     rates = np.array([r["held_out"] for r in rows])
     print(
