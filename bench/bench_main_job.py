@@ -1,12 +1,13 @@
 """The README's main job over seeds: what a newcomer's first command prints, as a range.
 
     python bench/bench_main_job.py --seeds 0-4 [--out bench-state/main-job]
-    python bench/bench_main_job.py --method sfl --config configs/sfl-maze-quick.yaml --label sfl
+    python bench/bench_main_job.py --method paired --config configs/paired-maze-transfer.yaml \
+        --label paired          # the main job before SFL's
 
 Runs ``advrl train METHOD --config CONFIG --set train.total_timesteps=250000 --set
-train.seed=S [--set ...]`` for each seed, one after another (by default the main job, PAIRED on
-``configs/paired-maze-transfer.yaml``), and writes each run's figures to
-``docs/results/main-job[/LABEL]/seed<S>.json`` (a finished seed is not run again); then prints the
+train.seed=S [--set ...]`` for each seed, one after another (by default the main job, SFL on
+``configs/sfl-maze-quick.yaml``), and writes each run's figures to
+``docs/results/main-job/LABEL/seed<S>.json`` (a finished seed is not run again); then prints the
 held-out solve rate per seed, its range and mean, beside the random policy's, and the levels the
 protagonist trained on (walls and shortest path, first tenth of the iterations against the last).
 """
@@ -48,7 +49,7 @@ def levels_trend(progress: Path) -> dict[str, float]:
 
 
 def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
-    results = RESULTS / args.label if args.label else RESULTS
+    results = RESULTS / args.label
     result = results / f"seed{seed}.json"
     if result.is_file():
         return dict(json.loads(result.read_text()))
@@ -83,10 +84,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", default="0-4")
     parser.add_argument("--out", type=Path, default=Path("bench-state/main-job"))
-    parser.add_argument("--method", default="paired")
-    parser.add_argument("--config", default="configs/paired-maze-transfer.yaml")
+    parser.add_argument("--method", default="sfl")
+    parser.add_argument("--config", default="configs/sfl-maze-quick.yaml")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--label", default="", help="results under docs/results/main-job/LABEL")
+    parser.add_argument("--label", default="sfl-quick", help="results: docs/results/main-job/LABEL")
     args = parser.parse_args()
     rows = [run_seed(args, seed) for seed in seeds_arg(args.seeds)]
     print("| seed | held-out | greedy | random policy | walls | shortest path | wall clock |")

@@ -53,7 +53,7 @@ def test_setups_environment_runs_the_main_job_and_the_quick_tour(tmp_path: Path)
     for run in ("ppo-maze", "dr", "paired", "robust", "expert-cartpole"):
         assert (work / "runs" / run / "summary.json").is_file(), run
     assert (
-        len(list((work / "runs").glob("Maze-Walls0to60-v0-paired-seed0-*/summary.json"))) == 1
+        len(list((work / "runs").glob("Maze-Walls0to60-v0-sfl-seed0-*/summary.json"))) == 1
     )  # the main job
     # the environment has no test extras: pytest is not in it
     probe = subprocess.run([str(venv / "bin" / "python"), "-c", "import pytest"], env=env)
