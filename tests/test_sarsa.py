@@ -82,3 +82,33 @@ def test_the_rs_attack_stays_in_the_ball_and_lowers_q() -> None:
 
     assert (value(adv) <= value(target.x) + 1e-6).all()  # never above the clean point's
     assert (value(adv) < value(target.x)).any()
+
+
+def test_the_rs_attack_sees_the_action_clipped_as_the_victim_plays_it() -> None:
+    """Q learns from actions clipped to the Box (the victim's ``predict``); a mean beyond the
+    bounds is clipped before Q too. Here Q falls as the action rises and the victim's mean is
+    always above the upper bound: the action the env gets cannot move, so the attack leaves the
+    observation as it is (unclipped, raising the mean further would have looked worse to Q)."""
+    env = gym.make("Pendulum-v1")  # actions in [-2, 2]
+    model = make_ppo(env, n_steps=64, batch_size=64, seed=0)
+    with torch.no_grad():  # mean 100 + sum of the 64 tanh features: always far above 2
+        net = model.policy.action_net
+        net.weight.fill_(1.0)
+        net.bias.fill_(100.0)
+    q = SarsaQ(3, env.action_space, hidden=())
+    with torch.no_grad():
+        q.net[0].weight.copy_(torch.tensor([[0.0, 0.0, 0.0, -1.0]]))  # Q = -a
+        q.net[0].bias.zero_()
+    obs = torch.as_tensor(np.stack([env.observation_space.sample() for _ in range(8)]) * 0.1)
+    target = PolicyInput(model.policy, obs)
+    adv = sarsa_attack(
+        q, target, target.x, 0.05, steps=5, generator=torch.Generator().manual_seed(0)
+    )
+    assert torch.equal(adv, target.x)
+    with torch.no_grad():
+        net.weight.fill_(0.01)  # the victim's mean inside the bounds: the attack acts
+        net.bias.zero_()
+    adv = sarsa_attack(
+        q, target, target.x, 0.05, steps=5, generator=torch.Generator().manual_seed(0)
+    )
+    assert not torch.equal(adv, target.x)

@@ -15,8 +15,9 @@ interval bound propagation (auto_LiRPA), this one estimates it with a few steps 
 gradient ascent from a random start: a lower bound of theirs, so a weaker regularizer.
 
 Actions enter Q as they are for continuous action spaces and one-hot for discrete ones; at attack
-time the victim's action is its distribution's mean (continuous) or its action probabilities
-(discrete), so the attack's objective is differentiable in the perturbation.
+time the victim's action is its distribution's mean clipped to the action bounds, as the victim
+plays it and Q learned it (continuous), or its action probabilities (discrete), so the attack's
+objective is differentiable in the perturbation wherever the action is not saturated.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class SarsaQ(nn.Module):
         hidden: hidden layer widths (64-64 tanh, as SA-PPO's).
     """
 
+    action_low: torch.Tensor
+    action_high: torch.Tensor
+
     def __init__(
         self, obs_dim: int, action_space: spaces.Space, hidden: tuple[int, ...] = (64, 64)
     ):
@@ -60,6 +64,15 @@ class SarsaQ(nn.Module):
         else:
             raise ValueError(f"robust Sarsa takes Box or Discrete actions, not {action_space}")
         self.discrete = isinstance(action_space, spaces.Discrete)
+        # a Box action as the env takes it: the victim plays its action clipped to the bounds
+        # (SB3's predict), which is what Q learns from, so the attack clips its mean alike
+        low, high = (
+            (np.full(self.action_dim, -np.inf), np.full(self.action_dim, np.inf))
+            if self.discrete
+            else (action_space.low.reshape(-1), action_space.high.reshape(-1))  # type: ignore[union-attr]
+        )
+        self.register_buffer("action_low", torch.as_tensor(low, dtype=torch.float32), False)
+        self.register_buffer("action_high", torch.as_tensor(high, dtype=torch.float32), False)
         layers: list[nn.Module] = []
         width = obs_dim + self.action_dim
         for h in hidden:
@@ -211,8 +224,8 @@ def sarsa_attack(
         dist: Any = policy.get_distribution(x).distribution
         if q.discrete:
             action = torch.softmax(dist.logits, dim=-1)
-        else:
-            action = dist.mean.reshape(len(x), -1)
+        else:  # the mean as the env receives it (clipped to the Box), as Q learned it
+            action = torch.clamp(dist.mean.reshape(len(x), -1), q.action_low, q.action_high)
         return q(clean_input.detach(), action)
 
     q.to(obs.device)
