@@ -149,3 +149,36 @@ def test_without_a_builder_nothing_changes() -> None:
     np.testing.assert_array_equal(a.reset()["image"], b.reset()["image"])
     assert bool(a.built.all()) and not bool(a.building.any())
     assert WALL in a.reset()["image"][..., 0]
+
+
+def test_a_slot_given_a_fixed_level_mid_rollout_starts_it_at_its_episode_end() -> None:
+    env = BatchedMaze(2, size=9, max_steps=4, seed=1)
+    env.set_builder(Copy(env, [template()] * 2))
+    env.reset()
+    env.set_levels([template()], indices=[0])  # slot 0: the fixed level from its next episode
+    rng = np.random.default_rng(0)
+    for _ in range(4):  # every episode ends at step 4
+        env.step(rng.integers(0, 3, 2))
+    row, col = template().start
+    assert int(env.pos[0]) == int(env._base[0] + env._inner_idx[row * env.inner + col])
+    assert not bool(env.building[0]) and bool(env.building[1])
+    assert int(env.level_ids[0]) == 2 and int(env.level_ids[1]) == 1  # slot 1 replays
+
+
+def test_the_pixel_maze_keeps_a_replayed_levels_view_and_draws_a_new_levels() -> None:
+    from advrl.envs.batched_pixel_maze import PixelBatchedMaze
+
+    env = PixelBatchedMaze(2, size=9, max_steps=4, seed=0, views="train")
+    env.reset()  # a new level's view is drawn at its start, as any episode's
+    first_views = env.views.clone()
+    env.set_builder(Copy(env, [template()] * 2))
+    rng = np.random.default_rng(0)
+    for _ in range(4):  # the episodes on domain-randomized levels end: new, built levels
+        env.step(rng.integers(0, 3, 2))
+    built_views = env.views.clone()
+    assert not torch.equal(built_views, first_views)
+    for _ in range(4):  # they end again: the built levels replay, with their views
+        env.step(rng.integers(0, 3, 2))
+    assert torch.equal(env.views, built_views) and bool((env.level_ids == 2).all())
+    env.reset()
+    assert not torch.equal(env.views, built_views)

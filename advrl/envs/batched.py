@@ -244,6 +244,8 @@ class BatchedMaze(TorchVecEnv):
         the next :meth:`reset` replays its level: the same start and direction, every cell built
         so far kept, and building goes on as the agent sees new cells (DEGen's auto-replay: one
         level per slot per rollout, so the student's success on it gates the generator's pay).
+        The cells of an episode's terminal view are built too (its terminal observation shows
+        them) and stay in the level for its replays.
         """
         self.builder = builder
 
@@ -337,15 +339,15 @@ class BatchedMaze(TorchVecEnv):
     def _reset_slots(self, mask: torch.Tensor, *, replay: bool = False) -> None:
         """Start new episodes in the slots where ``mask`` is true (fixed level or a random one);
         with ``replay``, a slot building its level plays that level again (:meth:`set_builder`)."""
-        if replay and self.builder is not None:
-            again = torch.nonzero(mask & self.building).squeeze(1)
+        if replay and self.builder is not None:  # (a slot given a fixed level starts that)
+            again = torch.nonzero(mask & self.building & ~self.fixed).squeeze(1)
             if again.numel():
                 self.pos[again] = self._start[again]
                 self.dir[again] = self._start_dir[again]
                 self.t[again] = 0
                 self.ep_return[again] = 0.0
                 self._build_views(again)
-                mask = mask & ~self.building
+                mask = mask & ~(self.building & ~self.fixed)
         rows = torch.nonzero(mask).squeeze(1)
         if rows.numel() == 0:
             return

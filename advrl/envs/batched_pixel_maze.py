@@ -71,9 +71,12 @@ class PixelBatchedMaze(BatchedMaze):
                 self.fixed_views[i] = torch.as_tensor(view.vector(), device=self.device)
 
     def _reset_slots(self, mask: torch.Tensor, *, replay: bool = False) -> None:
+        replayed = (  # a replayed level keeps its view too
+            mask & self.building & ~self.fixed if replay and self.builder is not None else None
+        )
         super()._reset_slots(mask, replay=replay)
-        if replay and self.builder is not None:  # a replayed level keeps its view too
-            mask = mask & ~self.building
+        if replayed is not None:
+            mask = mask & ~replayed
         rows = torch.nonzero(mask).squeeze(1)
         if rows.numel() == 0:
             return

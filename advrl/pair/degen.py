@@ -150,16 +150,17 @@ def generator_gae(
     gae_lambda: float,
 ) -> np.ndarray:
     """GAE over each env's decisions in order, a level's last decision ending its sequence (a
-    level spans its replays); the rollout's last decision of an env bootstraps from its own value
-    (the sequence is cut)."""
+    level spans its replays). A level ends with the rollout (the next one starts a new level), and
+    its last decision is already paid every student step to the rollout's end, so an env's last
+    decision does not bootstrap."""
     advantages = np.zeros(len(rewards))
     for e in np.unique(env):
         rows = np.flatnonzero(env == e)
         running = 0.0
         for k in range(len(rows) - 1, -1, -1):
             row = rows[k]
-            if k == len(rows) - 1:  # cut by the rollout's end
-                next_value, alive = values[row], 1.0
+            if k == len(rows) - 1:  # the level ends with the rollout
+                next_value, alive = 0.0, 0.0
             else:
                 nxt = rows[k + 1]
                 alive = float(level[nxt] == level[row])
