@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_ued_transfer import complexity
 
 RESULTS = Path("docs/results/main-job")
 
@@ -32,20 +33,6 @@ def seeds_arg(text: str) -> list[int]:
         low, high = text.split("-")
         return list(range(int(low), int(high) + 1))
     return [int(s) for s in text.split(",")]
-
-
-def levels_trend(progress: Path) -> dict[str, float]:
-    """Walls and shortest path of the levels played: means over the first and the last tenth of
-    the iterations that logged them."""
-    with progress.open() as f:
-        rows = [r for r in csv.DictReader(f) if r.get("levels/shortest_path")]
-    tenth = max(len(rows) // 10, 1)
-    out = {}
-    for key, name in (("levels/num_walls", "walls"), ("levels/shortest_path", "path")):
-        values = [float(r[key]) for r in rows]
-        out[f"{name}_first"] = float(np.mean(values[:tenth]))
-        out[f"{name}_last"] = float(np.mean(values[-tenth:]))
-    return out
 
 
 def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
@@ -65,6 +52,8 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     subprocess.run(command, check=True)
     run = args.out / name
     summary = json.loads((run / "summary.json").read_text())
+    with (run / "tb" / "progress.csv").open() as f:
+        levels = complexity(list(csv.DictReader(f)))
     figures = {
         "seed": seed,
         "command": " ".join(["advrl", *command[3:]]),
@@ -73,7 +62,7 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         "random": summary["mean_solve_rate_random"],
         "wall_clock_s": summary["wall_clock_s"],
         "student_steps_per_s": summary["student_steps_per_s"],
-        **levels_trend(run / "tb" / "progress.csv"),
+        "complexity": levels,
     }
     results.mkdir(parents=True, exist_ok=True)
     result.write_text(json.dumps(figures, indent=1) + "\n")
@@ -93,10 +82,11 @@ def main() -> None:
     print("| seed | held-out | greedy | random policy | walls | shortest path | wall clock |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
+        c = r.get("complexity") or {}
         trend = (
-            f"{r['walls_first']:.1f} -> {r['walls_last']:.1f} | "
-            f"{r['path_first']:.1f} -> {r['path_last']:.1f}"
-            if "walls_first" in r
+            f"{c['num_walls_first']:.1f} -> {c['num_walls_last']:.1f} | "
+            f"{c['shortest_path_first']:.1f} -> {c['shortest_path_last']:.1f}"
+            if c
             else "| "
         )
         print(
