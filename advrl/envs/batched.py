@@ -336,18 +336,27 @@ class BatchedMaze(TorchVecEnv):
         return out
 
     # ------------------------------------------------------------------ core (device tensors)
+    def _replayed(self, mask: torch.Tensor, replay: bool) -> torch.Tensor | None:
+        """The slots of ``mask`` whose next episode replays their built level (with ``replay``:
+        those building one; a slot given a fixed level starts that instead); None without a
+        builder, so that the common reset pays nothing for it."""
+        if not replay or self.builder is None:
+            return None
+        return mask & self.building & ~self.fixed
+
     def _reset_slots(self, mask: torch.Tensor, *, replay: bool = False) -> None:
         """Start new episodes in the slots where ``mask`` is true (fixed level or a random one);
         with ``replay``, a slot building its level plays that level again (:meth:`set_builder`)."""
-        if replay and self.builder is not None:  # (a slot given a fixed level starts that)
-            again = torch.nonzero(mask & self.building & ~self.fixed).squeeze(1)
+        replayed = self._replayed(mask, replay)
+        if replayed is not None:
+            again = torch.nonzero(replayed).squeeze(1)
             if again.numel():
                 self.pos[again] = self._start[again]
                 self.dir[again] = self._start_dir[again]
                 self.t[again] = 0
                 self.ep_return[again] = 0.0
                 self._build_views(again)
-                mask = mask & ~(self.building & ~self.fixed)
+            mask = mask & ~replayed
         rows = torch.nonzero(mask).squeeze(1)
         if rows.numel() == 0:
             return

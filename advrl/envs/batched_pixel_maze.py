@@ -71,9 +71,7 @@ class PixelBatchedMaze(BatchedMaze):
                 self.fixed_views[i] = torch.as_tensor(view.vector(), device=self.device)
 
     def _reset_slots(self, mask: torch.Tensor, *, replay: bool = False) -> None:
-        replayed = (  # a replayed level keeps its view too
-            mask & self.building & ~self.fixed if replay and self.builder is not None else None
-        )
+        replayed = self._replayed(mask, replay)  # (before the reset: a replay keeps its view)
         super()._reset_slots(mask, replay=replay)
         if replayed is not None:
             mask = mask & ~replayed
